@@ -1,0 +1,73 @@
+// swift-tools-version:6.2
+// Vigil: health monitor and Prometheus exporter for services whose
+// credentials live in AWS Secrets Manager.
+//
+// Data flow, one module per step:
+//   VigilConfig -> VigilSecrets -> VigilProbes -> VigilState -> VigilHTTP
+// C libraries sit behind one `.systemLibrary` target each (C*), imported only
+// by the module that wraps them.
+import PackageDescription
+
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "vigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "vigil", targets: ["vigil"]),
+        .library(name: "VigilSecrets", targets: ["VigilSecrets"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries: one shim header each, nothing else.
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+                       providers: [.apt(["libmicrohttpd-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        .target(name: "VigilConfig",
+                dependencies: [.product(name: "Yams", package: "Yams")],
+                swiftSettings: swift6),
+        .target(name: "VigilSecrets",
+                dependencies: [.product(name: "Logging", package: "swift-log")],
+                swiftSettings: swift6),
+        .target(name: "VigilProbes",
+                dependencies: ["VigilConfig", "VigilSecrets", "CLibPQ",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swift6),
+        .target(name: "VigilState",
+                dependencies: ["VigilConfig", "VigilProbes",
+                               .product(name: "Prometheus", package: "swift-prometheus")],
+                swiftSettings: swift6),
+        .target(name: "VigilHTTP",
+                dependencies: ["CMicroHTTPD", "CZlib", "VigilState",
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: swift6),
+        .executableTarget(name: "vigil",
+                          dependencies: ["VigilConfig", "VigilSecrets", "VigilProbes",
+                                         "VigilState", "VigilHTTP",
+                                         .product(name: "Logging", package: "swift-log"),
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: swift6),
+
+        // Test helpers: a libcurl client and the runner for the real binary.
+        .target(name: "VigilTestSupport", dependencies: ["CCurl"], swiftSettings: swift6),
+
+        .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig"], swiftSettings: swift6),
+        .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilProbes"], swiftSettings: swift6),
+        .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilSecrets"], swiftSettings: swift6),
+        .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilState", "VigilTestSupport"], swiftSettings: swift6),
+        .testTarget(name: "VigilIntegrationTests", dependencies: ["VigilTestSupport"], swiftSettings: swift6),
+    ]
+)

@@ -1,0 +1,4 @@
+#ifndef VIGIL_CLIBPQ_SHIM_H
+#define VIGIL_CLIBPQ_SHIM_H
+#include <libpq-fe.h>
+#endif

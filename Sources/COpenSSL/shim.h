@@ -1,0 +1,8 @@
+#ifndef VIGIL_COPENSSL_SHIM_H
+#define VIGIL_COPENSSL_SHIM_H
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#endif

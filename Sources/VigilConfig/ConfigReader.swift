@@ -1,0 +1,60 @@
+/// Reads typed values out of a `RawConfig`, collecting every problem
+/// instead of stopping at the first.
+struct ConfigReader {
+    let raw: RawConfig
+    private(set) var problems: [ConfigProblem]
+
+    init(raw: RawConfig) {
+        self.raw = raw
+        problems = raw.problems
+        let known = Set(Schema.keys)
+        for (key, entry) in raw.entries.sorted(by: { $0.key < $1.key }) where !known.contains(key) {
+            problems.append(ConfigProblem(key: key, origin: entry.origin, message: "unknown key"))
+        }
+    }
+
+    /// The effective text of a key: the highest layer that set it, else the default.
+    func text(_ key: String) -> String { raw.entries[key]?.value ?? Schema.setting(key).defaultValue }
+
+    func isSet(_ key: String) -> Bool { raw.entries[key] != nil }
+
+    mutating func string(_ key: String) -> String { text(key) }
+
+    mutating func int(_ key: String, in range: ClosedRange<Int>) -> Int {
+        read(key, expected: "an integer from \(range.lowerBound) to \(range.upperBound)") { text in
+            Int(text).flatMap { range.contains($0) ? $0 : nil }
+        } ?? range.lowerBound
+    }
+
+    mutating func bool(_ key: String) -> Bool {
+        read(key, expected: "true or false") { ["true": true, "false": false][$0.lowercased()] } ?? false
+    }
+
+    mutating func duration(_ key: String, atLeast minimum: Duration = .zero) -> Duration {
+        read(key, expected: "a duration of at least \(DurationParser.format(minimum)), such as 15s, 1m or 1h") { text in
+            DurationParser.parse(text).flatMap { $0 >= minimum ? $0 : nil }
+        } ?? .seconds(1)
+    }
+
+    /// A duration that falls back to another key when left empty.
+    mutating func duration(_ key: String, inheriting parent: Duration) -> Duration {
+        text(key).isEmpty ? parent : duration(key, atLeast: .milliseconds(1))
+    }
+
+    mutating func choice<T>(_ key: String, _ choices: [String: T]) -> T {
+        let names = choices.keys.sorted().joined(separator: ", ")
+        return read(key, expected: "one of \(names)") { choices[$0] } ?? choices.values.first!
+    }
+
+    mutating func check(_ key: String, _ condition: Bool, _ message: String) {
+        if !condition { problems.append(ConfigProblem(key: key, origin: raw.entries[key]?.origin, message: message)) }
+    }
+
+    private mutating func read<T>(_ key: String, expected: String, _ parse: (String) -> T?) -> T? {
+        let value = text(key)
+        if let parsed = parse(value) { return parsed }
+        problems.append(ConfigProblem(key: key, origin: raw.entries[key]?.origin,
+                                      message: "invalid value \"\(value)\": expected \(expected)"))
+        return nil
+    }
+}

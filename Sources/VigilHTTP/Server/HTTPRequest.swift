@@ -1,0 +1,57 @@
+/// One HTTP request as the routes see it: plain Swift values, copied out of
+/// libmicrohttpd before any route code runs.
+public struct HTTPRequest: Sendable {
+    public enum Method: Sendable, Equatable {
+        case get, head, other(String)
+
+        init(_ raw: String) {
+            switch raw {
+            case "GET": self = .get
+            case "HEAD": self = .head
+            default: self = .other(raw)
+            }
+        }
+    }
+
+    public var method: Method
+    /// The path without the query string.
+    public var path: String
+    /// Query arguments; a bare `?verbose` maps to "".
+    public var query: [String: String]
+    /// Only the headers routes need, looked up by name on demand would leak
+    /// the C connection upwards, so the server copies these two.
+    public var accept: String?
+    public var acceptEncoding: String?
+
+    public init(method: Method, path: String, query: [String: String] = [:],
+                accept: String? = nil, acceptEncoding: String? = nil) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.accept = accept
+        self.acceptEncoding = acceptEncoding
+    }
+
+    /// True when the client accepts gzip (`gzip;q=0` counts as a refusal).
+    public var acceptsGzip: Bool {
+        guard let acceptEncoding else { return false }
+        for part in acceptEncoding.split(separator: ",") {
+            let fields = part.split(separator: ";").map { $0.trimmingSpaces() }
+            guard let coding = fields.first, coding == "gzip" || coding == "*" else { continue }
+            let refused = fields.dropFirst().contains { $0.replacingSpaces() == "q=0" || $0.replacingSpaces() == "q=0.0" }
+            return !refused
+        }
+        return false
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return s
+    }
+
+    func replacingSpaces() -> String { String(filter { $0 != " " }) }
+}

@@ -1,0 +1,88 @@
+import CLibPQ
+import Glibc
+import VigilSecrets
+
+/// A libpq connection, owned: opened without blocking past a deadline,
+/// closed on deinit. Only this folder sees libpq types.
+final class PostgresConnection {
+    private let handle: OpaquePointer
+
+    /// Connects with non-blocking libpq calls so the deadline holds even when
+    /// the server accepts the TCP connection and never answers.
+    init(_ credentials: DatabaseCredentials, sslMode: String, deadline: Deadline) throws(ProbeFailure) {
+        let parameters: [(String, String)] = [
+            ("host", credentials.host), ("port", String(credentials.port)),
+            ("user", credentials.username), ("password", credentials.password.revealed()),
+            ("dbname", credentials.database), ("sslmode", sslMode),
+            ("application_name", "vigil"), ("connect_timeout", "0"),
+        ]
+        let started: OpaquePointer? = withCStrings(parameters.map(\.0)) { keys in
+            withCStrings(parameters.map(\.1)) { values in PQconnectStartParams(keys, values, 0) }
+        }
+        guard let started else { throw ProbeFailure(reason: .protocol, detail: "libpq: out of memory") }
+        handle = started
+        var state = PGRES_POLLING_WRITING
+        while state != PGRES_POLLING_OK {
+            guard state != PGRES_POLLING_FAILED else { throw classify(errorMessage) }
+            let fd = PQsocket(handle)
+            let events = Int16(state == PGRES_POLLING_READING ? POLLIN : POLLOUT)
+            guard fd >= 0, deadline.wait(fd: fd, for: events) else {
+                throw ProbeFailure(reason: .timeout, detail: "connect did not complete in time")
+            }
+            state = PQconnectPoll(handle)
+        }
+    }
+
+    deinit { PQfinish(handle) }
+
+    var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// Runs a query that returns rows, bounded by the deadline.
+    func query(_ sql: String, deadline: Deadline) throws(ProbeFailure) {
+        guard PQsendQuery(handle, sql) == 1 else { throw classify(errorMessage) }
+        var failure: ProbeFailure?
+        while true {
+            while PQisBusy(handle) == 1 {
+                guard deadline.wait(fd: PQsocket(handle), for: Int16(POLLIN)) else {
+                    throw ProbeFailure(reason: .timeout, detail: "query did not complete in time")
+                }
+                guard PQconsumeInput(handle) == 1 else { throw classify(errorMessage) }
+            }
+            guard let result = PQgetResult(handle) else { break }
+            let status = PQresultStatus(result)
+            if status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK {
+                failure = ProbeFailure(reason: .protocol, detail: String(cString: PQresultErrorMessage(result)).trimmed)
+            }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+    }
+
+    private var errorMessage: String { String(cString: PQerrorMessage(handle)).trimmed }
+
+    private func classify(_ message: String) -> ProbeFailure {
+        let lower = message.lowercased()
+        let reason: ProbeReason =
+            if lower.contains("password authentication failed") || lower.contains("no password supplied")
+                || lower.contains("authentication failed") || lower.contains("role") && lower.contains("does not exist") { .auth }
+            else if lower.contains("connection refused") { .refused }
+            else if lower.contains("could not translate host name") || lower.contains("name or service not known") { .dns }
+            else if lower.contains("ssl") || lower.contains("certificate") { .tls }
+            else if lower.contains("timeout") || lower.contains("timed out") { .timeout }
+            else { .protocol }
+        return ProbeFailure(reason: reason, detail: message)
+    }
+}
+
+extension String {
+    var trimmed: String {
+        String(self.split(whereSeparator: \.isNewline).first ?? "")
+            .trimmingPrefix("FATAL:  ").description
+    }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let duplicated = strings.map { strdup($0) } + [nil]
+    defer { duplicated.forEach { free($0) } }
+    return duplicated.map { UnsafePointer($0) }.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,57 @@
+import VigilSecrets
+
+/// A Redis client connection speaking just enough RESP to authenticate and
+/// ping, every call bounded by the probe's deadline.
+final class RedisConnection {
+    private let socket: TCPConnection
+    private var buffer: [UInt8] = []
+    private let reader = RESPReader()
+
+    init(_ credentials: RedisCredentials, deadline: Deadline) throws(ProbeFailure) {
+        socket = try TCPConnection(host: credentials.host, port: credentials.port, deadline: deadline)
+        if let password = credentials.password {
+            let auth = [credentials.username, password.revealed()].compactMap { $0 }
+            let reply = try command(["AUTH"] + auth, deadline: deadline)
+            if case .error(let message) = reply {
+                let reason: ProbeReason = message.contains("WRONGPASS") || message.contains("NOAUTH")
+                    || message.contains("invalid") ? .auth : .protocol
+                throw ProbeFailure(reason: reason, detail: "AUTH refused: " + message.prefix(80))
+            }
+        }
+        if credentials.database != 0 {
+            _ = try expect(command(["SELECT", String(credentials.database)], deadline: deadline), "OK")
+        }
+    }
+
+    func ping(deadline: Deadline) throws(ProbeFailure) {
+        try expect(command(["PING"], deadline: deadline), "PONG")
+    }
+
+    private func expect(_ reply: RESPValue, _ expected: String) throws(ProbeFailure) {
+        switch reply {
+        case .simple(expected): return
+        case .error(let message) where message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS"):
+            throw ProbeFailure(reason: .auth, detail: String(message.prefix(80)))
+        default: throw ProbeFailure(reason: .protocol, detail: "unexpected reply, wanted \(expected)")
+        }
+    }
+
+    func command(_ arguments: [String], deadline: Deadline) throws(ProbeFailure) -> RESPValue {
+        var request = Array("*\(arguments.count)\r\n".utf8)
+        for argument in arguments {
+            request += Array("$\(argument.utf8.count)\r\n".utf8) + Array(argument.utf8) + [13, 10]
+        }
+        try socket.write(request, deadline: deadline)
+        while true {
+            switch reader.parse(buffer) {
+            case .value(let value, let consumed):
+                buffer.removeFirst(consumed)
+                return value
+            case .needMore:
+                try socket.read(into: &buffer, deadline: deadline)
+            case .invalid(let why):
+                throw ProbeFailure(reason: .protocol, detail: "bad RESP reply: \(why)")
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Glibc
+
+/// A TCP client socket whose every operation is bounded by a deadline.
+final class TCPConnection {
+    private let fd: Int32
+
+    init(host: String, port: Int, deadline: Deadline) throws(ProbeFailure) {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &list) == 0, let address = list else {
+            throw ProbeFailure(reason: .dns, detail: "cannot resolve \(host)")
+        }
+        defer { freeaddrinfo(list) }
+        fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ProbeFailure(reason: .protocol, detail: "socket: errno \(errno)") }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) != 0 {
+            guard errno == EINPROGRESS else { let failure = Self.connectFailure(errno); close(fd); throw failure }
+            guard deadline.wait(fd: fd, for: Int16(POLLOUT)) else {
+                close(fd)
+                throw ProbeFailure(reason: .timeout, detail: "connect did not complete in time")
+            }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            if error != 0 { close(fd); throw Self.connectFailure(error) }
+        }
+    }
+
+    deinit { close(fd) }
+
+    func write(_ bytes: [UInt8], deadline: Deadline) throws(ProbeFailure) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent > 0 { offset += sent; continue }
+            guard sent < 0, errno == EAGAIN || errno == EINTR else {
+                throw ProbeFailure(reason: .protocol, detail: "connection lost while sending")
+            }
+            guard deadline.wait(fd: fd, for: Int16(POLLOUT)) else {
+                throw ProbeFailure(reason: .timeout, detail: "send did not complete in time")
+            }
+        }
+    }
+
+    /// Reads whatever is available (at least one byte) before the deadline.
+    func read(into buffer: inout [UInt8], deadline: Deadline) throws(ProbeFailure) {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got > 0 { buffer.append(contentsOf: chunk[..<got]); return }
+            if got == 0 { throw ProbeFailure(reason: .protocol, detail: "server closed the connection") }
+            guard errno == EAGAIN || errno == EINTR else {
+                throw ProbeFailure(reason: .protocol, detail: "connection lost while reading")
+            }
+            guard deadline.wait(fd: fd, for: Int16(POLLIN)) else {
+                throw ProbeFailure(reason: .timeout, detail: "no answer in time")
+            }
+        }
+    }
+
+    private static func connectFailure(_ code: Int32) -> ProbeFailure {
+        switch code {
+        case ECONNREFUSED: ProbeFailure(reason: .refused, detail: "connection refused")
+        case ETIMEDOUT: ProbeFailure(reason: .timeout, detail: "connect timed out")
+        default: ProbeFailure(reason: .refused, detail: "connect failed: errno \(code)")
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Synchronization
+import VigilConfig
+
+/// Where finished probe results go (the health state implements it).
+public protocol ProbeResultSink: Sendable {
+    func record(_ result: ProbeResult)
+    /// Called once, when every enabled probe has reported at least once.
+    func firstRoundCompleted()
+}
+
+/// Runs each probe on its own thread, every `interval` with ±10 % jitter so
+/// many Vigil instances do not hit a database in lockstep.
+public final class ProbeScheduler: Sendable {
+    public struct Entry: Sendable {
+        public var probe: any Probe
+        public var interval: Duration
+        public var timeout: Duration
+
+        public init(probe: any Probe, interval: Duration, timeout: Duration) {
+            self.probe = probe
+            self.interval = interval
+            self.timeout = timeout
+        }
+    }
+
+    private let entries: [Entry]
+    private let sink: any ProbeResultSink
+    private let stopped = Atomic<Bool>(false)
+    private let wake = NSCondition()
+    private let pending: Mutex<Set<String>>
+
+    public init(entries: [Entry], sink: any ProbeResultSink) {
+        self.entries = entries
+        self.sink = sink
+        pending = Mutex(Set(entries.map(\.probe.name)))
+    }
+
+    public func start() {
+        if entries.isEmpty { sink.firstRoundCompleted() }
+        for entry in entries {
+            let thread = Thread { [self] in loop(entry) }
+            thread.name = "probe-\(entry.probe.name)"
+            thread.start()
+        }
+    }
+
+    /// Asks every loop to end after its current run; does not wait.
+    public func stop() {
+        wake.lock()
+        stopped.store(true, ordering: .releasing)
+        wake.broadcast()
+        wake.unlock()
+    }
+
+    /// Runs every probe once, in parallel, and returns their results (for `vigil check`).
+    public static func runOnce(_ entries: [Entry]) -> [ProbeResult] {
+        let results = Mutex<[ProbeResult]>([])
+        DispatchQueue.concurrentPerform(iterations: entries.count) { index in
+            let result = entries[index].probe.run(timeout: entries[index].timeout)
+            results.withLock { $0.append(result) }
+        }
+        return results.withLock { $0 }.sorted { $0.probe < $1.probe }
+    }
+
+    private func loop(_ entry: Entry) {
+        while !stopped.load(ordering: .acquiring) {
+            let result = entry.probe.run(timeout: entry.timeout)
+            sink.record(result)
+            let roundDone = pending.withLock { pending -> Bool in
+                guard pending.remove(entry.probe.name) != nil else { return false }
+                return pending.isEmpty
+            }
+            if roundDone { sink.firstRoundCompleted() }
+            let jitter = Double.random(in: 0.9...1.1)
+            wake.lock()
+            _ = stopped.load(ordering: .acquiring)
+                || wake.wait(until: Date().addingTimeInterval(entry.interval.timeInterval * jitter))
+            wake.unlock()
+        }
+    }
+}

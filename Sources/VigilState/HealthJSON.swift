@@ -1,0 +1,62 @@
+import Foundation
+
+extension HealthSnapshot {
+    /// `/health` as JSON: `{"status", "services", "checks", "version", "uptime_seconds"}`.
+    /// Written by hand to keep the documented key order; every string goes
+    /// through `JSONWriter.quote`.
+    public func json() -> String {
+        let services = components.map { "\(JSONWriter.quote($0.name)):\(JSONWriter.quote($0.serviceState(at: now)))" }
+        let checks = components.map { component -> String in
+            var fields = [
+                ("status", JSONWriter.quote(component.latest == nil ? "unknown" : component.isUp(at: now) ? "up" : "down")),
+                ("critical", component.critical ? "true" : "false"),
+            ]
+            if let latest = component.latest {
+                fields += [
+                    ("reason", JSONWriter.quote(latest.reason.rawValue)),
+                    ("latency_ms", JSONWriter.number(latest.latency.milliseconds)),
+                    ("last_checked", JSONWriter.quote(JSONWriter.rfc3339(latest.finishedAt))),
+                ]
+                if !latest.detail.isEmpty { fields.append(("detail", JSONWriter.quote(latest.detail))) }
+            }
+            return "\(JSONWriter.quote(component.name)):{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+        }
+        return "{\"status\":\(JSONWriter.quote(status.rawValue)),"
+            + "\"services\":{\(services.joined(separator: ","))},"
+            + "\"checks\":{\(checks.joined(separator: ","))},"
+            + "\"version\":\(JSONWriter.quote(version)),"
+            + "\"uptime_seconds\":\(JSONWriter.number(now.timeIntervalSince(startedAt)))}\n"
+    }
+}
+
+enum JSONWriter {
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static func number(_ value: Double) -> String {
+        value.isFinite ? String(format: "%.3f", value) : "null"
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+}
+
+extension Duration {
+    var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import VigilConfig
+import VigilProbes
+
+/// Overall and per-component health, as `/health` and `vigil check` report it.
+public enum HealthStatus: String, Sendable, CaseIterable, Comparable {
+    case healthy, degraded, unhealthy
+
+    public static func < (a: Self, b: Self) -> Bool { a.rank < b.rank }
+    private var rank: Int { Self.allCases.firstIndex(of: self)! }
+
+    /// `vigil check`'s exit code for this status.
+    public var exitCode: Int32 { Int32(rank) }
+}
+
+/// One monitored component: its latest probe result, and whether its
+/// failure takes the whole service down.
+public struct ComponentHealth: Sendable, Equatable {
+    public var name: String
+    public var critical: Bool
+    public var interval: Duration
+    public var latest: ProbeResult?
+
+    public init(name: String, critical: Bool, interval: Duration, latest: ProbeResult? = nil) {
+        self.name = name
+        self.critical = critical
+        self.interval = interval
+        self.latest = latest
+    }
+
+    /// Up when the latest result succeeded and is younger than three
+    /// intervals (a probe that stopped reporting counts as failed).
+    public func isUp(at now: Date) -> Bool {
+        guard let latest, latest.succeeded else { return false }
+        return now.timeIntervalSince(latest.finishedAt) <= 3 * interval.timeInterval
+    }
+
+    /// The load-balancer-friendly word for `services`.
+    public func serviceState(at now: Date) -> String {
+        guard let latest else { return "unknown" }
+        if isUp(at: now) { return "connected" }
+        switch latest.reason {
+        case .auth: return "auth_failed"
+        case .timeout: return "timeout"
+        default: return latest.succeeded ? "stale" : "disconnected"
+        }
+    }
+}
+
+/// A consistent view of every component at one moment.
+public struct HealthSnapshot: Sendable {
+    public var components: [ComponentHealth]
+    public var now: Date
+    public var startedAt: Date
+    public var version: String
+
+    public var status: HealthStatus {
+        components.reduce(.healthy) { worst, component in
+            component.isUp(at: now) ? worst : max(worst, component.critical ? .unhealthy : .degraded)
+        }
+    }
+}

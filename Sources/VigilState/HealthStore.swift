@@ -1,0 +1,50 @@
+import Foundation
+import Synchronization
+import VigilProbes
+
+/// The single place probe results land and request handlers read from.
+/// Writers are the probe threads; readers never wait on anything but this
+/// mutex, held for a copy.
+public final class HealthStore: ProbeResultSink {
+    private struct State {
+        var components: [ComponentHealth]
+        var ready = false
+        var generation = 0
+    }
+
+    private let state: Mutex<State>
+    private let telemetry: Telemetry?
+    public let startedAt = Date()
+    public let version: String
+
+    public init(components: [ComponentHealth], version: String, telemetry: Telemetry? = nil) {
+        state = Mutex(State(components: components))
+        self.version = version
+        self.telemetry = telemetry
+        telemetry?.publish(HealthSnapshot(components: components, now: Date(), startedAt: startedAt, version: version))
+    }
+
+    public func record(_ result: ProbeResult) {
+        let snapshot = state.withLock { state in
+            if let index = state.components.firstIndex(where: { $0.name == result.probe }) {
+                state.components[index].latest = result
+            }
+            state.generation += 1
+            return HealthSnapshot(components: state.components, now: Date(), startedAt: startedAt, version: version)
+        }
+        telemetry?.record(result)
+        telemetry?.publish(snapshot)
+    }
+
+    public func firstRoundCompleted() { state.withLock { $0.ready = true } }
+
+    /// True once every probe has reported once.
+    public var isReady: Bool { state.withLock { $0.ready } }
+
+    /// Increases with every recorded result: lets readers cache renderings.
+    public var generation: Int { state.withLock { $0.generation } }
+
+    public func snapshot(at now: Date = Date()) -> HealthSnapshot {
+        state.withLock { HealthSnapshot(components: $0.components, now: now, startedAt: startedAt, version: version) }
+    }
+}

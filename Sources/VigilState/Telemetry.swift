@@ -1,0 +1,77 @@
+import Foundation
+import Prometheus
+import Synchronization
+import VigilProbes
+
+/// Something that refreshes gauges right before a scrape renders them
+/// (node_exporter's collector idea, on top of swift-prometheus).
+public protocol MetricsCollector: Sendable {
+    func collect()
+}
+
+/// Vigil's metrics: one swift-prometheus registry, the series every part of
+/// Vigil reports, and the collectors run before each rendering.
+public final class Telemetry: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    private let collectors: [any MetricsCollector]
+    private let probeLatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    public init(version: String, revision: String, collectors: [any MetricsCollector]? = nil) {
+        self.collectors = collectors ?? [ProcessCollector(registry: registry)]
+        registry.makeGauge(descriptor: .named("vigil_build_info",
+                                              help: "Build of the running Vigil; the value is always 1."),
+                           labels: [("version", version), ("revision", revision)]).set(to: 1)
+    }
+
+    /// The exposition page (text format 0.0.4), collectors refreshed first.
+    public func exposition() -> [UInt8] {
+        for collector in collectors { collector.collect() }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(8192)
+        registry.emit(into: &buffer)
+        return buffer
+    }
+
+    public func countRequest(handler: String, code: Int) {
+        registry.makeCounter(descriptor: .named("vigil_http_requests_total", help: "HTTP requests served, by handler and status code."),
+                             labels: [("handler", handler), ("code", String(code))]).increment()
+    }
+
+    func record(_ result: ProbeResult) {
+        let probe = [("probe", result.probe)]
+        let seconds = result.latency.milliseconds / 1000
+        registry.makeGauge(descriptor: .named("vigil_probe_success", help: "1 if the probe's last run succeeded, else 0."),
+                           labels: probe).set(to: result.succeeded ? 1 : 0)
+        registry.makeGauge(descriptor: .named("vigil_probe_duration_seconds", help: "Duration of the probe's last run."),
+                           labels: probe).set(seconds)
+        registry.makeValueHistogram(descriptor: .named("vigil_probe_latency_seconds", help: "Distribution of probe run durations."),
+                                    labels: probe, buckets: probeLatencyBuckets).record(seconds)
+        registry.makeCounter(descriptor: .named("vigil_probe_runs_total", help: "Probe runs."), labels: probe).increment()
+        registry.makeGauge(descriptor: .named("vigil_probe_last_run_timestamp_seconds", help: "Unix time the probe last finished."),
+                           labels: probe).set(result.finishedAt.timeIntervalSince1970)
+        if !result.succeeded {
+            registry.makeCounter(descriptor: .named("vigil_probe_failures_total", help: "Failed probe runs, by reason."),
+                                 labels: probe + [("reason", result.reason.rawValue)]).increment()
+        }
+    }
+
+    /// Sets `vigil_health_status{component,status}`: 1 for the current status, 0 for the others.
+    func publish(_ snapshot: HealthSnapshot) {
+        let states = snapshot.components.map { ($0.name, $0.isUp(at: snapshot.now) ? HealthStatus.healthy
+                                                 : $0.critical ? .unhealthy : .degraded) }
+        for (component, current) in states + [("overall", snapshot.status)] {
+            for status in HealthStatus.allCases {
+                registry.makeGauge(descriptor: .named("vigil_health_status", help: "Health by component: 1 for the current status, 0 for the others."),
+                                   labels: [("component", component), ("status", status.rawValue)])
+                    .set(to: status == current ? 1 : 0)
+            }
+        }
+    }
+}
+
+extension MetricNameDescriptor {
+    /// A full metric name with its help text (the non-deprecated initialiser).
+    static func named(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+}

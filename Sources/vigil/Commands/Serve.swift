@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VigilHTTP
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the probes and serve /metrics and /health (the default).")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let config = try options.load()
+        let logger = LogSetup.bootstrap(config.log)
+        // Block the signals before any thread starts, so every thread
+        // inherits the mask and only `waitForTermination` receives them.
+        let signals = TerminationSignals()
+        let app = App(config: config, logger: logger)
+        let server: HTTPServer
+        do {
+            server = try app.startServer()
+        } catch {
+            logger.error("cannot start HTTP server", metadata: ["error": "\(error)"])
+            throw ExitCode.failure
+        }
+        app.scheduler.start()
+        logger.info("listening", metadata: ["address": "\(server.boundAddress)", "version": "\(BuildInfo.version)",
+                                            "telemetry_path": "\(config.web.telemetryPath)"])
+        let signal = signals.wait()
+        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+        app.scheduler.stop()
+        server.stop(grace: 4)
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Logging
+import VigilConfig
+
+/// swift-log to stderr as logfmt (default) or JSON lines.
+enum LogSetup {
+    static func bootstrap(_ config: VigilConfig.Log) -> Logger {
+        let level: Logger.Level = switch config.level {
+        case .debug: .debug
+        case .info: .info
+        case .warning: .warning
+        case .error: .error
+        }
+        let format = config.format
+        LoggingSystem.bootstrap { label in
+            var handler = LineLogHandler(label: label, format: format)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "vigil")
+    }
+}
+
+/// Writes one line per event: `ts=... level=info msg="..." key=value` or a
+/// JSON object with the same fields.
+struct LineLogHandler: LogHandler {
+    let label: String
+    let format: VigilConfig.LogFormat
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let fields: [(String, String)] = [
+            ("ts", Date().formatted(.iso8601)), ("level", event.level.rawValue), ("msg", "\(event.message)"),
+        ] + metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
+        let line = switch format {
+        case .logfmt: fields.map { "\($0.0)=\(Self.logfmtValue($0.1))" }.joined(separator: " ")
+        case .json: "{" + fields.map { "\(Self.jsonString($0.0)):\(Self.jsonString($0.1))" }.joined(separator: ",") + "}"
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    static func logfmtValue(_ value: String) -> String {
+        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline }
+        return needsQuotes ? jsonString(value) : value
+    }
+
+    static func jsonString(_ value: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [value], options: [.fragmentsAllowed])) ?? Data("[\"\"]".utf8)
+        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+    }
+}

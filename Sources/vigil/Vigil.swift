@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+
+/// `vigil`: health monitor and Prometheus exporter.
+@main
+struct Vigil: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vigil",
+        abstract: "Health monitor and Prometheus exporter for services whose credentials live in AWS Secrets Manager.",
+        version: BuildInfo.version,
+        subcommands: [Serve.self, Check.self, ConfigCommand.self, VersionCommand.self],
+        defaultSubcommand: Serve.self)
+}
+
+enum BuildInfo {
+    static let version = "0.1.0"
+    /// SwiftPM cannot inject a string at build time without a plugin, so
+    /// packagers stamp the revision through the environment at start-up.
+    static var revision: String {
+        ProcessInfo.processInfo.environment["VIGIL_BUILD_REVISION"].flatMap { $0.isEmpty ? nil : $0 } ?? "unknown"
+    }
+}
+
+/// sysexits(3) EX_CONFIG: what `vigil check` and `serve` exit with on bad configuration.
+let exitConfigError: Int32 = 78

@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+@testable import VigilConfig
+
+@Suite struct DurationTests {
+    @Test(arguments: [("15s", 15_000), ("1h", 3_600_000), ("500ms", 500), ("1m30s", 90_000), ("2d", 172_800_000)])
+    func parses(text: String, milliseconds: Int64) {
+        #expect(DurationParser.parse(text) == .milliseconds(milliseconds))
+    }
+
+    @Test(arguments: ["", "15", "s", "1.5s", "-1s", "1x", "1s2"])
+    func rejects(text: String) {
+        #expect(DurationParser.parse(text) == nil)
+    }
+
+    @Test func formatsShortest() {
+        #expect(DurationParser.format(.seconds(90)) == "90s")
+        #expect(DurationParser.format(.seconds(3600)) == "1h")
+        #expect(DurationParser.format(.milliseconds(1500)) == "1500ms")
+    }
+}
+
+@Suite struct ConfigLoadingTests {
+    private func load(_ yaml: String?, environment: [String: String] = [:], flags: [String: String] = [:]) throws(ConfigError) -> VigilConfig {
+        var raw = RawConfig()
+        if let yaml { raw.addYAML(yaml, file: "test.yml") }
+        raw.addEnvironment(environment, knownKeys: Schema.keys)
+        for (key, value) in flags { raw.set(key, value, origin: "flag") }
+        return try VigilConfig(raw: raw)
+    }
+
+    private func problems(_ yaml: String, environment: [String: String] = [:]) -> [String] {
+        do {
+            _ = try load(yaml, environment: environment)
+            return []
+        } catch {
+            return error.problems.map(\.description)
+        }
+    }
+
+    @Test func defaultsAreSane() throws {
+        let config = try load(nil)
+        #expect(config.web.listenAddress == ":9731")
+        #expect(config.web.telemetryPath == "/metrics")
+        #expect(config.probes["database"]?.interval == .seconds(15))
+        #expect(config.probes["redis"]?.timeout == .seconds(5))
+        #expect(config.probes["redis"]?.critical == true)
+        #expect(config.health.unhealthyStatusCode == 503)
+        #expect(config.log.format == .logfmt)
+    }
+
+    @Test func fileThenEnvironmentThenFlags() throws {
+        let yaml = "web:\n  listen_address: \":1000\"\n  threads: 2\nprobes:\n  interval: 30s\n"
+        let config = try load(yaml, environment: ["VIGIL_WEB_LISTEN_ADDRESS": ":2000", "VIGIL_PROBES_INTERVAL": "2s"],
+                              flags: ["web.listen_address": ":3000"])
+        #expect(config.web.listenAddress == ":3000")
+        #expect(config.web.threads == 2)
+        #expect(config.probes["database"]?.interval == .seconds(2))
+        #expect(config.origins["probes.interval"] == "env VIGIL_PROBES_INTERVAL")
+    }
+
+    @Test func perProbeSettingsInherit() throws {
+        let config = try load("probes:\n  interval: 20s\n  redis:\n    interval: 10s\n    critical: false\n")
+        #expect(config.probes["database"]?.interval == .seconds(20))
+        #expect(config.probes["redis"]?.interval == .seconds(10))
+        #expect(config.probes["redis"]?.critical == false)
+    }
+
+    @Test func everyProblemIsReportedWithKeyAndLine() {
+        let found = problems("web:\n  threads: lots\n  colour: blue\nlog:\n  format: xml\n")
+        #expect(found.contains("test.yml:2: web.threads: invalid value \"lots\": expected an integer from 1 to 64"))
+        #expect(found.contains("test.yml:3: web.colour: unknown key"))
+        #expect(found.contains { $0.hasPrefix("test.yml:5: log.format: invalid value \"xml\"") })
+        #expect(found.count == 3)
+    }
+
+    @Test func environmentProblemsNameTheVariable() {
+        let found = problems("", environment: ["VIGIL_PROBES_TIMEOUT": "soon"])
+        #expect(found.first?.hasPrefix("env VIGIL_PROBES_TIMEOUT: probes.timeout: invalid value") == true)
+    }
+
+    @Test func unknownSectionsListsAndSyntaxErrorsAreProblems() {
+        #expect(problems("metrics:\n  path: /x\n") == ["test.yml:2: metrics.path: unknown key"])
+        #expect(problems("web:\n  listen_address:\n    - a\n").first?.contains("not a list") == true)
+        #expect(problems("web: [unclosed\n").first?.contains("YAML syntax error") == true)
+    }
+
+    @Test func timeoutMustFitTheInterval() {
+        #expect(problems("probes:\n  interval: 1s\n  timeout: 2s\n").first?.hasPrefix("test.yml:3: probes.timeout") == true)
+        #expect(problems("probes:\n  redis:\n    timeout: 20s\n").first?.hasPrefix("test.yml:3: probes.redis.timeout") == true)
+    }
+
+    @Test func telemetryPathMustNotShadowHealth() {
+        #expect(problems("web:\n  telemetry_path: /health\n").count == 1)
+        #expect(problems("web:\n  telemetry_path: metrics\n").count == 1)
+    }
+
+    @Test func emptyValueMeansDefault() throws {
+        #expect(try load("web:\n  threads:\n").web.threads == 4)
+    }
+}
+
+@Suite struct ShippedDocsTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test func exampleConfigIsValid() throws {
+        _ = try VigilConfig.load(file: Self.root.appendingPathComponent("docs/vigil.example.yml").path, environment: [:])
+    }
+
+    @Test func referenceDocumentsEveryKeyAndVariable() throws {
+        let reference = try String(contentsOf: Self.root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        for setting in Schema.settings {
+            #expect(reference.contains("`\(setting.key)`"), "docs/configuration.md lacks \(setting.key)")
+            #expect(reference.contains(setting.environmentName), "docs/configuration.md lacks \(setting.environmentName)")
+        }
+    }
+}

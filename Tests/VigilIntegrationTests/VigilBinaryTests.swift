@@ -1,0 +1,124 @@
+import Foundation
+import Glibc
+import Testing
+import VigilTestSupport
+
+/// The real `vigil` binary against the real PostgreSQL and Redis started by
+/// `scripts/services` (scripts/test exports their environment).
+@Suite(.enabled(if: ServicesEnvironment.available, "needs `eval \"$(scripts/services env)\"`; scripts/test does it"))
+struct VigilBinaryTests {
+    let env = ServicesEnvironment()
+
+    @Test func servesHealthyStateAndStopsCleanlyOnSIGTERM() throws {
+        let vigil = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0"],
+                                     environment: ["VIGIL_PROBES_INTERVAL": "1s"])
+        let address = try #require(vigil.waitForListenAddress(), "no listening line in: \(vigil.log)")
+        let client = CurlClient()
+        #expect(VigilProcess.waitUntil(timeout: 10) { (try? client.request("http://\(address)/health/ready").status) == 200 })
+        let health = try client.request("http://\(address)/health")
+        #expect(health.status == 200)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(health.body)) as? [String: Any])
+        #expect(json["status"] as? String == "healthy")
+        #expect(json["services"] as? [String: String] == ["database": "connected", "redis": "connected"])
+        let metrics = try client.request("http://\(address)/metrics").text
+        #expect(metrics.contains(#"vigil_probe_success{probe="database"} 1"#))
+        #expect(metrics.contains(#"vigil_probe_success{probe="redis"} 1"#))
+
+        #expect(vigil.stop(signal: SIGTERM, timeout: 5) == 0)
+        #expect(vigil.log.contains("msg=stopped"))
+        env.assertNoCanary(in: [vigil.log, health.text, metrics])
+    }
+
+    @Test func sigintAlsoExitsZero() throws {
+        let vigil = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0", "--log.format", "json"])
+        #expect(VigilProcess.waitUntil(timeout: 10) { vigil.log.contains(#""msg":"listening""#) })
+        #expect(vigil.stop(signal: SIGINT, timeout: 5) == 0)
+    }
+
+    @Test func checkExitsZeroWhenHealthy() throws {
+        let (status, output) = try VigilProcess.run(["check"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("overall: healthy"))
+        #expect(output.contains("database   yes       connected"))
+        env.assertNoCanary(in: [output])
+    }
+
+    @Test func checkExitsOneWhenANonCriticalProbeFails() throws {
+        let (status, output) = try VigilProcess.run(["check"], environment: [
+            "VIGIL_PROBES_REDIS_CRITICAL": "false", "REDIS_URL": "redis://:x@127.0.0.1:\(try Blackhole.closedPort())/0"])
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("refused"))
+    }
+
+    @Test func checkExitsTwoWithWrongDatabasePasswordAsAuthFailure() throws {
+        let url = env.databaseURL.replacingOccurrences(of: env.databasePassword, with: "wrong-password")
+        let (status, output) = try VigilProcess.run(["check"], environment: ["DATABASE_URL": url])
+        #expect(status == 2, "\(output)")
+        #expect(output.contains("auth_failed"))
+        #expect(!output.contains("wrong-password"))
+    }
+
+    @Test func wrongRedisPasswordIsAuthFailure() throws {
+        let (status, output) = try VigilProcess.run(["check"], environment: [
+            "REDIS_URL": "redis://:nope@127.0.0.1:\(env.redisPort)/0"])
+        #expect(status == 2)
+        #expect(output.contains("auth_failed"))
+    }
+
+    @Test func peerThatNeverAnswersIsATimeoutWithinTheBound() throws {
+        let blackhole = try Blackhole()
+        let started = Date()
+        let (status, output) = try VigilProcess.run(["check"], environment: [
+            "REDIS_URL": "redis://:x@127.0.0.1:\(blackhole.port)/0", "VIGIL_PROBES_TIMEOUT": "500ms"])
+        #expect(status == 2)
+        #expect(output.contains("timeout"))
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
+
+    @Test func badConfigurationExits78NamingKeyAndLine() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-bad-\(getpid()).yml")
+        try "web:\n  threads: many\nprobes:\n  intervall: 5s\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        for command in [["serve", "--config", file.path], ["check", "--config", file.path], ["config", "check", file.path]] {
+            let (status, output) = try VigilProcess.run(command)
+            #expect(status == 78, "\(command)")
+            #expect(output.contains("\(file.path):2: web.threads"))
+            #expect(output.contains("\(file.path):4: probes.intervall: unknown key"))
+        }
+    }
+
+    @Test func listenFailureIsAClearError() throws {
+        let vigil = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0"])
+        let address = try #require(vigil.waitForListenAddress())
+        let (status, output) = try VigilProcess.run(["serve", "--web.listen-address", address])
+        #expect(status == 1)
+        #expect(output.contains("cannot listen on \(address)"))
+        #expect(vigil.stop() == 0)
+    }
+
+    @Test func versionPrints() throws {
+        let (status, output) = try VigilProcess.run(["version"])
+        #expect(status == 0)
+        #expect(output.hasPrefix("vigil 0.1.0"))
+    }
+}
+
+/// What `scripts/services env` exported.
+struct ServicesEnvironment {
+    static var available: Bool { ProcessInfo.processInfo.environment["VIGIL_TEST_SCRATCH"] != nil }
+
+    let values = ProcessInfo.processInfo.environment
+    var databaseURL: String { values["DATABASE_URL"] ?? "" }
+    var redisPort: String { values["VIGIL_TEST_REDIS_PORT"] ?? "" }
+    var databasePassword: String { URLComponents(string: databaseURL)?.password ?? "" }
+    var redisPassword: String { URLComponents(string: values["REDIS_URL"] ?? "")?.password ?? "" }
+
+    /// Secret values must never appear in anything Vigil prints or serves.
+    func assertNoCanary(in outputs: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        for secret in [databasePassword, redisPassword] where !secret.isEmpty {
+            for output in outputs {
+                #expect(!output.contains(secret), "a secret value leaked", sourceLocation: sourceLocation)
+            }
+        }
+    }
+}

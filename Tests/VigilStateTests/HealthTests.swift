@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+import VigilProbes
+@testable import VigilState
+
+@Suite struct HealthAggregationTests {
+    let now = Date()
+
+    private func component(_ name: String, critical: Bool, _ reason: ProbeReason?, age: Double = 0) -> ComponentHealth {
+        ComponentHealth(name: name, critical: critical, interval: .seconds(10),
+                        latest: reason.map { ProbeResult(probe: name, reason: $0, latency: .milliseconds(1),
+                                                         finishedAt: now.addingTimeInterval(-age)) })
+    }
+
+    private func status(_ components: [ComponentHealth]) -> HealthStatus {
+        HealthSnapshot(components: components, now: now, startedAt: now, version: "t").status
+    }
+
+    @Test func allUpIsHealthy() {
+        #expect(status([component("db", critical: true, .ok), component("redis", critical: false, .ok)]) == .healthy)
+    }
+
+    @Test func nonCriticalDownIsDegraded() {
+        #expect(status([component("db", critical: true, .ok), component("redis", critical: false, .refused)]) == .degraded)
+    }
+
+    @Test func criticalDownIsUnhealthyWhateverElse() {
+        #expect(status([component("db", critical: true, .auth), component("redis", critical: false, .refused)]) == .unhealthy)
+    }
+
+    @Test func neverProbedCountsAsDown() {
+        #expect(status([component("db", critical: true, nil)]) == .unhealthy)
+        #expect(component("db", critical: true, nil).serviceState(at: now) == "unknown")
+    }
+
+    @Test func resultOlderThanThreeIntervalsIsStale() {
+        #expect(component("db", critical: true, .ok, age: 29).isUp(at: now))
+        let stale = component("db", critical: true, .ok, age: 31)
+        #expect(!stale.isUp(at: now))
+        #expect(stale.serviceState(at: now) == "stale")
+        #expect(status([stale]) == .unhealthy)
+    }
+
+    @Test func serviceWordsForLoadBalancers() {
+        #expect(component("db", critical: true, .ok).serviceState(at: now) == "connected")
+        #expect(component("db", critical: true, .auth).serviceState(at: now) == "auth_failed")
+        #expect(component("db", critical: true, .timeout).serviceState(at: now) == "timeout")
+        #expect(component("db", critical: true, .refused).serviceState(at: now) == "disconnected")
+    }
+
+    @Test func exitCodesFollowSeverity() {
+        #expect(HealthStatus.healthy.exitCode == 0)
+        #expect(HealthStatus.degraded.exitCode == 1)
+        #expect(HealthStatus.unhealthy.exitCode == 2)
+    }
+}
+
+@Suite struct HealthJSONTests {
+    @Test func shapeAndEscaping() throws {
+        let now = Date()
+        let result = ProbeResult(probe: "database", reason: .protocol, latency: .microseconds(1500), finishedAt: now,
+                                 detail: "bad \"quote\"\nnew line \u{1}")
+        let snapshot = HealthSnapshot(components: [ComponentHealth(name: "database", critical: true, interval: .seconds(5),
+                                                                   latest: result)],
+                                      now: now, startedAt: now.addingTimeInterval(-12), version: "1.2.3")
+        let text = snapshot.json()
+        #expect(text.hasPrefix(#"{"status":"unhealthy","services":{"database":"disconnected"},"checks":"#))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let check = try #require((json["checks"] as? [String: [String: Any]])?["database"])
+        #expect(check["detail"] as? String == "bad \"quote\"\nnew line \u{1}")
+        #expect(check["latency_ms"] as? Double == 1.5)
+        #expect(check["status"] as? String == "down")
+        #expect(check["critical"] as? Bool == true)
+        #expect((check["last_checked"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) } != nil)
+        #expect(json["uptime_seconds"] as? Double == 12)
+    }
+}
+
+@Suite struct TelemetryTests {
+    @Test func probeResultsAndHealthBecomeSeries() {
+        let telemetry = Telemetry(version: "v", revision: "r")
+        let store = HealthStore(components: [ComponentHealth(name: "redis", critical: true, interval: .seconds(5))],
+                                version: "v", telemetry: telemetry)
+        store.record(ProbeResult(probe: "redis", reason: .refused, latency: .milliseconds(2)))
+        store.record(ProbeResult(probe: "redis", reason: .ok, latency: .milliseconds(4)))
+        let text = String(decoding: telemetry.exposition(), as: UTF8.self)
+        #expect(text.contains(#"vigil_probe_runs_total{probe="redis"} 2"#))
+        #expect(text.contains(#"vigil_probe_failures_total{probe="redis",reason="refused"} 1"#))
+        #expect(text.contains(#"vigil_probe_success{probe="redis"} 1"#))
+        #expect(text.contains(#"vigil_probe_duration_seconds{probe="redis"} 0.004"#))
+        #expect(text.contains(#"vigil_probe_latency_seconds_count{probe="redis"} 2"#))
+        #expect(text.contains(#"vigil_health_status{component="overall",status="healthy"} 1"#))
+        #expect(text.contains(#"vigil_health_status{component="overall",status="unhealthy"} 0"#))
+        #expect(text.contains(#"vigil_health_status{component="redis",status="healthy"} 1"#))
+    }
+
+    @Test func cpuCounterOnlyGrows() {
+        let telemetry = Telemetry(version: "v", revision: "r")
+        func cpu() -> Double {
+            let text = String(decoding: telemetry.exposition(), as: UTF8.self)
+            return text.split(separator: "\n").first { $0.hasPrefix("process_cpu_seconds_total ") }
+                .flatMap { Double($0.split(separator: " ")[1]) } ?? -1
+        }
+        let first = cpu()
+        var spin = 0.0
+        for i in 0..<3_000_000 { spin += Double(i).squareRoot() }
+        #expect(spin > 0)
+        #expect(first >= 0)
+        #expect(cpu() >= first)
+    }
+}
