@@ -19,37 +19,54 @@ final class ProcessCollector: MetricsCollector {
         openFDs = registry.makeGauge(descriptor: .named("process_open_fds", help: "Number of open file descriptors."))
         maxFDs = registry.makeGauge(descriptor: .named("process_max_fds", help: "Maximum number of open file descriptors."))
         startTime = registry.makeGauge(descriptor: .named("process_start_time_seconds", help: "Start time of the process since unix epoch in seconds."))
+        recordStartTime()
         collect()
     }
 
     func collect() {
         if let stat = Self.statFields() {
-            // Fields after the command name: state is index 0, so field N (1-based in proc(5)) is N-3.
-            let cpuSeconds = (Double(stat[11]) ?? 0) / ticksPerSecond + (Double(stat[12]) ?? 0) / ticksPerSecond
+            let cpuSeconds = (stat.userTicks + stat.systemTicks) / ticksPerSecond
             let delta = reportedCPU.withLock { reported -> Double in
                 let delta = max(0, cpuSeconds - reported)
                 reported += delta
                 return delta
             }
             if delta > 0 { cpu.increment(by: delta) }
-            virtual.set(Double(stat[20]) ?? 0)
-            resident.set((Double(stat[21]) ?? 0) * pageSize)
-            if let boot = Self.bootTime() { startTime.set(boot + (Double(stat[19]) ?? 0) / ticksPerSecond) }
+            virtual.set(stat.virtualBytes)
+            resident.set(stat.residentPages * pageSize)
         }
         openFDs.set(Double(Self.countOpenFDs()))
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { maxFDs.set(Double(limit.rlim_cur)) }
     }
 
-    private static func statFields() -> [Substring]? {
-        guard let text = readSmallFile("/proc/self/stat"), let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(close, offsetBy: 2)...].split(separator: " ")
-        return fields.count > 21 ? fields : nil
+    /// The start time never changes: computed once, from boot time and the
+    /// start tick in /proc/self/stat.
+    private func recordStartTime() {
+        guard let stat = Self.statFields(),
+              let boot = readSmallFile("/proc/stat")?.split(separator: "\n").first(where: { $0.hasPrefix("btime ") })
+                .flatMap({ Double($0.dropFirst(6)) }) else { return }
+        startTime.set(boot + stat.startTicks / ticksPerSecond)
     }
 
-    private static func bootTime() -> Double? {
-        readSmallFile("/proc/stat")?.split(separator: "\n").first { $0.hasPrefix("btime ") }
-            .flatMap { Double($0.dropFirst(6)) }
+    private struct Stat {
+        var userTicks, systemTicks, startTicks, virtualBytes, residentPages: Double
+    }
+
+    /// Parses /proc/self/stat by bytes (it is read on every scrape). Fields
+    /// are counted after the `)` closing the command name, state being the
+    /// first: proc(5)'s field N is index N-3.
+    private static func statFields() -> Stat? {
+        guard let text = readSmallFile("/proc/self/stat") else { return nil }
+        let bytes = text.utf8
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[bytes.index(close, offsetBy: 2)...].split(separator: UInt8(ascii: " "), maxSplits: 23)
+        guard fields.count > 21 else { return nil }
+        func number(_ index: Int) -> Double {
+            fields[index].reduce(0.0) { $0 * 10 + Double($1 &- UInt8(ascii: "0")) }
+        }
+        return Stat(userTicks: number(11), systemTicks: number(12), startTicks: number(19),
+                    virtualBytes: number(20), residentPages: number(21))
     }
 
     private static func countOpenFDs() -> Int {

@@ -18,7 +18,11 @@ final class ResponseCache: Sendable {
     init(maxAge: Double) { self.maxAge = maxAge }
 
     func response(key: Int, gzip wantsGzip: Bool, render: () -> HTTPResponse) -> HTTPResponse {
-        entry.withLock { entry in
+        guard maxAge > 0 else {  // caching off: render in parallel, no lock
+            let response = render()
+            return wantsGzip ? response.gzipped() : response
+        }
+        return entry.withLock { entry in
             let now = monotonicSeconds()
             if entry == nil || entry!.key != key || now - entry!.renderedAt >= maxAge {
                 entry = Entry(key: key, renderedAt: now, plain: render())
