@@ -4,6 +4,7 @@
 //
 // Data flow, one module per step:
 //   VigilConfig -> VigilSecrets -> VigilProbes -> VigilState -> VigilHTTP
+// with VigilAWS (SigV4, libcurl, credentials) under the secrets client.
 // C libraries sit behind one `.systemLibrary` target each (C*), imported only
 // by the module that wraps them.
 import PackageDescription
@@ -36,11 +37,16 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
+        .target(name: "VigilGzip", dependencies: ["CZlib"], swiftSettings: swift6),
         .target(name: "VigilConfig",
                 dependencies: [.product(name: "Yams", package: "Yams")],
                 swiftSettings: swift6),
+        .target(name: "VigilAWS",
+                dependencies: ["CCurl", "COpenSSL", "VigilGzip",
+                               .product(name: "Prometheus", package: "swift-prometheus")],
+                swiftSettings: swift6),
         .target(name: "VigilSecrets",
-                dependencies: [.product(name: "Logging", package: "swift-log")],
+                dependencies: ["VigilAWS", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .target(name: "VigilProbes",
                 dependencies: ["VigilConfig", "VigilSecrets", "CLibPQ",
@@ -51,7 +57,7 @@ let package = Package(
                                .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: swift6),
         .target(name: "VigilHTTP",
-                dependencies: ["CMicroHTTPD", "CZlib", "VigilState",
+                dependencies: ["CMicroHTTPD", "VigilGzip", "VigilState",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .executableTarget(name: "vigil",
@@ -62,8 +68,9 @@ let package = Package(
                           swiftSettings: swift6),
 
         // Test helpers: a libcurl client and the runner for the real binary.
-        .target(name: "VigilTestSupport", dependencies: ["CCurl"], swiftSettings: swift6),
+        .target(name: "VigilTestSupport", dependencies: ["VigilAWS"], swiftSettings: swift6),
 
+        .testTarget(name: "VigilAWSTests", dependencies: ["VigilAWS", "VigilTestSupport"], swiftSettings: swift6),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig"], swiftSettings: swift6),
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilProbes"], swiftSettings: swift6),
         .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilSecrets"], swiftSettings: swift6),

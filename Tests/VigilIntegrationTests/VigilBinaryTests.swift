@@ -102,23 +102,3 @@ struct VigilBinaryTests {
         #expect(output.hasPrefix("vigil 0.1.0"))
     }
 }
-
-/// What `scripts/services env` exported.
-struct ServicesEnvironment {
-    static var available: Bool { ProcessInfo.processInfo.environment["VIGIL_TEST_SCRATCH"] != nil }
-
-    let values = ProcessInfo.processInfo.environment
-    var databaseURL: String { values["DATABASE_URL"] ?? "" }
-    var redisPort: String { values["VIGIL_TEST_REDIS_PORT"] ?? "" }
-    var databasePassword: String { URLComponents(string: databaseURL)?.password ?? "" }
-    var redisPassword: String { URLComponents(string: values["REDIS_URL"] ?? "")?.password ?? "" }
-
-    /// Secret values must never appear in anything Vigil prints or serves.
-    func assertNoCanary(in outputs: [String], sourceLocation: SourceLocation = #_sourceLocation) {
-        for secret in [databasePassword, redisPassword] where !secret.isEmpty {
-            for output in outputs {
-                #expect(!output.contains(secret), "a secret value leaked", sourceLocation: sourceLocation)
-            }
-        }
-    }
-}

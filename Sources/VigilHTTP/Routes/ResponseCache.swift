@@ -1,4 +1,5 @@
 import Synchronization
+import VigilGzip
 
 /// Keeps the last rendered response (and its gzip twin, made on first
 /// demand) while its key is current and it is younger than `maxAge`, so a
@@ -37,7 +38,7 @@ final class ResponseCache: Sendable {
 extension HTTPResponse {
     /// The same response with a gzip body, or itself if compression fails.
     func gzipped() -> HTTPResponse {
-        guard let compressed = gzip(body) else { return self }
+        guard let compressed = Gzip.compress(body) else { return self }
         return HTTPResponse(status: status, body: compressed,
                             headers: headers + [(name: "Content-Encoding", value: "gzip"), (name: "Vary", value: "Accept-Encoding")])
     }

@@ -29,6 +29,8 @@ public final class ProbeScheduler: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let wake = NSCondition()
     private let pending: Mutex<Set<String>>
+    /// Loops still running, guarded by `wake`'s lock.
+    private let running = Atomic<Int>(0)
 
     public init(entries: [Entry], sink: any ProbeResultSink) {
         self.entries = entries
@@ -39,18 +41,33 @@ public final class ProbeScheduler: Sendable {
     public func start() {
         if entries.isEmpty { sink.firstRoundCompleted() }
         for entry in entries {
-            let thread = Thread { [self] in loop(entry) }
+            running.add(1, ordering: .relaxed)
+            let thread = Thread { [self] in
+                loop(entry)
+                wake.lock()
+                running.subtract(1, ordering: .relaxed)
+                wake.broadcast()
+                wake.unlock()
+            }
             thread.name = "probe-\(entry.probe.name)"
             thread.start()
         }
     }
 
-    /// Asks every loop to end after its current run; does not wait.
-    public func stop() {
+    /// Asks every loop to end after its current run and waits up to `grace`
+    /// seconds for them; returns false if some probe was still running then.
+    /// (The process must not exit under a probe in the middle of a C call.)
+    @discardableResult
+    public func stop(grace: Double = 5) -> Bool {
+        let deadline = Date().addingTimeInterval(grace)
         wake.lock()
+        defer { wake.unlock() }
         stopped.store(true, ordering: .releasing)
         wake.broadcast()
-        wake.unlock()
+        while running.load(ordering: .relaxed) > 0 {
+            if !wake.wait(until: deadline) { return running.load(ordering: .relaxed) == 0 }
+        }
+        return true
     }
 
     /// Runs every probe once, in parallel, and returns their results (for `vigil check`).

@@ -27,8 +27,12 @@ struct Serve: ParsableCommand {
                                             "telemetry_path": "\(config.web.telemetryPath)"])
         let signal = signals.wait()
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
-        app.scheduler.stop()
-        server.stop(grace: 4)
+        server.stop(grace: 2)
+        if !app.scheduler.stop(grace: 2) {
+            logger.warning("a probe was still running at exit")
+            logger.info("stopped")
+            _exit(0)  // skip atexit handlers that would pull C libraries from under the probe
+        }
         logger.info("stopped")
     }
 }

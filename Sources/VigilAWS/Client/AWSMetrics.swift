@@ -1,0 +1,42 @@
+import Prometheus
+
+/// Vigil's AWS series in a swift-prometheus registry. Labels come from fixed
+/// sets: service and operation names from code, error codes from
+/// `AWSError.metricCode`.
+public final class AWSMetrics: Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    public init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    func requestSent(_ service: AWSService, _ operation: String, seconds: Double) {
+        let labels = [("service", service.label), ("operation", operation)]
+        counter("vigil_aws_requests_total", "HTTP requests sent to AWS (every attempt).", labels).increment()
+        registry.makeValueHistogram(descriptor: .init(metricName: "vigil_aws_request_duration_seconds", unitName: "",
+                                                      helpText: "Duration of AWS HTTP requests."),
+                                    labels: labels, buckets: buckets).record(seconds)
+    }
+
+    func failed(_ service: AWSService, _ operation: String, _ error: AWSError) {
+        counter("vigil_aws_errors_total", "Failed AWS requests by error code (known AWS codes, Network, Timeout, Other).",
+                [("service", service.label), ("operation", operation), ("code", error.metricCode)]).increment()
+    }
+
+    func retried(_ service: AWSService, _ operation: String) {
+        counter("vigil_aws_retries_total", "AWS requests retried.",
+                [("service", service.label), ("operation", operation)]).increment()
+    }
+
+    /// Publishes when the current credentials expire (0 for long-term keys).
+    public func credentialsExpire(at expiry: UnixTime?) {
+        registry.makeGauge(descriptor: .init(metricName: "vigil_aws_credentials_expiry_timestamp_seconds", unitName: "",
+                                             helpText: "Unix time the AWS credentials in use expire; 0 for long-term keys."))
+            .set(expiry?.seconds ?? 0)
+    }
+
+    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+        registry.makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+}

@@ -1,0 +1,199 @@
+import Glibc
+import Synchronization
+
+/// An HTTP request as SigV4 sees it. `path` and `query` are decoded text:
+/// the signer does the encoding.
+public struct SignableRequest: Sendable {
+    public var method: String
+    public var path: String
+    public var query: [(name: String, value: String)]
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(method: String, path: String = "/", query: [(name: String, value: String)] = [],
+                headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// AWS Signature Version 4, header form. Signing keys are derived once per
+/// day, region and service and cached (keyed by access key id, never by the
+/// secret).
+public final class SigV4Signer: Sendable {
+    public struct Options: Sendable {
+        /// Remove `.`/`..` segments and repeated slashes (every service but S3).
+        public var normalizePath = true
+        /// Add and sign `X-Amz-Content-SHA256` (required when the body is gzip).
+        public var signBodyHash = false
+        /// Add the session token after signing instead of signing it (some services).
+        public var omitSessionToken = false
+        public init() {}
+    }
+
+    private let keyCache = Mutex<[String: [UInt8]]>([:])
+
+    public init() {}
+
+    /// Adds `X-Amz-Date`, the session token and `Authorization` to `request`.
+    public func sign(_ request: inout SignableRequest, credentials: AWSCredentials, region: String, service: String,
+                     date: UnixTime, options: Options = Options()) {
+        let parts = signatureParts(request, credentials: credentials, region: region, service: service, date: date,
+                                   options: options)
+        request.headers = parts.headers
+        request.headers.append((name: "Authorization", value:
+            "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(parts.scope), "
+            + "SignedHeaders=\(parts.signedHeaders), Signature=\(parts.signature)"))
+        if options.omitSessionToken, let token = credentials.sessionToken {
+            request.headers.append((name: "X-Amz-Security-Token", value: token.revealed()))
+        }
+    }
+
+    /// Every intermediate of the signature, for tests and debugging.
+    public struct Parts: Sendable {
+        public var canonicalRequest: String
+        public var stringToSign: String
+        public var signature: String
+        public var signedHeaders: String
+        public var scope: String
+        /// The request's headers with the date, token and body hash added.
+        public var headers: [(name: String, value: String)]
+    }
+
+    public func signatureParts(_ request: SignableRequest, credentials: AWSCredentials, region: String, service: String,
+                               date: UnixTime, options: Options = Options()) -> Parts {
+        let (day, timestamp) = date.amzDate
+        var headers = request.headers
+        if request.header("x-amz-date") == nil { headers.append((name: "X-Amz-Date", value: timestamp)) }
+        let payloadHash = Crypto.hex(Crypto.sha256(request.body))
+        if options.signBodyHash && request.header("x-amz-content-sha256") == nil {
+            headers.append((name: "X-Amz-Content-SHA256", value: payloadHash))
+        }
+        if !options.omitSessionToken, let token = credentials.sessionToken {
+            headers.append((name: "X-Amz-Security-Token", value: token.revealed()))
+        }
+        let canonicalHeaders = Self.canonicalHeaders(headers)
+        let signedHeaders = canonicalHeaders.map(\.name).joined(separator: ";")
+        let canonicalRequest = [
+            request.method,
+            Self.canonicalPath(request.path, normalize: options.normalizePath),
+            Self.canonicalQuery(request.query),
+            canonicalHeaders.map { "\($0.name):\($0.value)\n" }.joined(),
+            signedHeaders,
+            payloadHash,
+        ].joined(separator: "\n")
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
+        let stringToSign = ["AWS4-HMAC-SHA256", timestamp, scope,
+                            Crypto.hex(Crypto.sha256(Array(canonicalRequest.utf8)))].joined(separator: "\n")
+        let key = signingKey(credentials: credentials, day: day, region: region, service: service)
+        let signature = Crypto.hex(Crypto.hmacSHA256(key: key, data: Array(stringToSign.utf8)))
+        return Parts(canonicalRequest: canonicalRequest, stringToSign: stringToSign, signature: signature,
+                     signedHeaders: signedHeaders, scope: scope, headers: headers)
+    }
+
+    private func signingKey(credentials: AWSCredentials, day: String, region: String, service: String) -> [UInt8] {
+        // The secret is part of the cache key only through its hash.
+        let secret = credentials.secretAccessKey.revealed()
+        let cacheKey = "\(credentials.accessKeyID)/\(Crypto.hex(Crypto.sha256(Array(secret.utf8))))/\(day)/\(region)/\(service)"
+        if let cached = keyCache.withLock({ $0[cacheKey] }) { return cached }
+        var key = Crypto.hmacSHA256(key: Array("AWS4\(secret)".utf8), data: Array(day.utf8))
+        for part in [region, service, "aws4_request"] { key = Crypto.hmacSHA256(key: key, data: Array(part.utf8)) }
+        keyCache.withLock { cache in
+            if cache.count > 64 { cache.removeAll() }  // a new day or rotated keys: start over
+            cache[cacheKey] = key
+        }
+        return key
+    }
+
+    static func canonicalPath(_ path: String, normalize: Bool) -> String {
+        guard normalize else { return URIEncoding.encode(path.isEmpty ? "/" : path, keepSlash: true) }
+        var segments: [Substring] = []
+        for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
+            switch segment {
+            case ".": continue
+            case "..": _ = segments.popLast()
+            default: segments.append(segment)
+            }
+        }
+        let trailing = path.hasSuffix("/") && !segments.isEmpty ? "/" : ""
+        let joined = "/" + segments.joined(separator: "/") + trailing
+        return URIEncoding.encode(joined, keepSlash: true)
+    }
+
+    static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
+        query.map { (URIEncoding.encode($0.name), URIEncoding.encode($0.value)) }
+            .sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }
+            .map { "\($0.0)=\($0.1)" }
+            .joined(separator: "&")
+    }
+
+    /// Lower-cased names, sorted; values trimmed with inner runs of spaces
+    /// collapsed; repeated headers joined with commas in request order.
+    static func canonicalHeaders(_ headers: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        var merged: [String: [String]] = [:]
+        for header in headers {
+            let value = header.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+            merged[header.name.lowercased(), default: []].append(value)
+        }
+        return merged.keys.sorted().map { (name: $0, value: merged[$0]!.joined(separator: ",")) }
+    }
+}
+
+/// Seconds since the Unix epoch: what SigV4 and expiry checks need, without
+/// calendars.
+public struct UnixTime: Sendable, Comparable, Hashable {
+    public var seconds: Double
+
+    public init(seconds: Double) { self.seconds = seconds }
+
+    public static var now: UnixTime {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UnixTime(seconds: Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9)
+    }
+
+    public static func < (a: UnixTime, b: UnixTime) -> Bool { a.seconds < b.seconds }
+
+    public func adding(_ seconds: Double) -> UnixTime { UnixTime(seconds: self.seconds + seconds) }
+
+    /// (`yyyyMMdd`, `yyyyMMddTHHmmssZ`) in UTC.
+    var amzDate: (day: String, timestamp: String) {
+        var time = time_t(seconds.rounded(.down))
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let day = "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))"
+        return (day, "\(day)T\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z")
+    }
+
+    /// Parses RFC 3339 / ISO 8601 UTC timestamps as AWS sends them
+    /// (`2026-11-29T07:00:00Z`, with optional fraction or `+00:00`).
+    public init?(iso8601 text: String) {
+        let digits = text.utf8.map { $0 }
+        guard digits.count >= 20 else { return nil }
+        func number(_ range: Range<Int>) -> Int32? { Int32(String(decoding: digits[range], as: UTF8.self)) }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
+        var parts = tm()
+        parts.tm_year = year - 1900
+        parts.tm_mon = month - 1
+        parts.tm_mday = day
+        parts.tm_hour = hour
+        parts.tm_min = minute
+        parts.tm_sec = second
+        var offset = 0.0
+        if let sign = text.lastIndex(where: { $0 == "+" || $0 == "-" }), text.distance(from: sign, to: text.endIndex) == 6,
+           let hours = Double(text[text.index(after: sign)...].prefix(2)),
+           let minutes = Double(text.suffix(2)) {
+            offset = (hours * 3600 + minutes * 60) * (text[sign] == "+" ? 1 : -1)
+        }
+        self.init(seconds: Double(timegm(&parts)) - offset)
+    }
+}

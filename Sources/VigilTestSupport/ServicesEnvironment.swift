@@ -1,0 +1,39 @@
+import Foundation
+import Testing
+
+/// What `scripts/services env` exported: the local PostgreSQL, Redis and
+/// moto (with signature checking on) and their credentials.
+public struct ServicesEnvironment: Sendable {
+    public static var available: Bool { ProcessInfo.processInfo.environment["VIGIL_TEST_SCRATCH"] != nil }
+
+    public let values = ProcessInfo.processInfo.environment
+
+    public init() {}
+
+    public var databaseURL: String { values["DATABASE_URL"] ?? "" }
+    public var redisPort: String { values["VIGIL_TEST_REDIS_PORT"] ?? "" }
+    public var databasePassword: String { URLComponents(string: databaseURL)?.password ?? "" }
+    public var redisPassword: String { URLComponents(string: values["REDIS_URL"] ?? "")?.password ?? "" }
+    public var motoURL: String { values["AWS_ENDPOINT_URL"] ?? "" }
+    /// `vigil-app`: may read secrets and put metric data, nothing else.
+    public var appKeyID: String { values["AWS_ACCESS_KEY_ID"] ?? "" }
+    public var appSecret: String { values["AWS_SECRET_ACCESS_KEY"] ?? "" }
+    /// `vigil-admin`: may do anything.
+    public var adminKeyID: String { values["VIGIL_TEST_AWS_ADMIN_KEY_ID"] ?? "" }
+    public var adminSecret: String { values["VIGIL_TEST_AWS_ADMIN_SECRET"] ?? "" }
+    public var roleARN: String { values["VIGIL_TEST_ROLE_ARN"] ?? "" }
+    public var secretPrefix: String { "vigil/dev" }
+
+    /// Values that must never appear in anything Vigil prints or serves.
+    public var canaries: [String] {
+        [databasePassword, redisPassword, appSecret, adminSecret].filter { !$0.isEmpty }
+    }
+
+    public func assertNoCanary(in outputs: [String], extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) {
+        for secret in canaries + extra {
+            for output in outputs {
+                #expect(!output.contains(secret), "a secret value leaked", sourceLocation: sourceLocation)
+            }
+        }
+    }
+}
