@@ -61,16 +61,19 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .executableTarget(name: "vigil",
-                          dependencies: ["VigilConfig", "VigilSecrets", "VigilProbes",
+                          dependencies: ["VigilConfig", "VigilAWS", "VigilSecrets", "VigilProbes",
                                          "VigilState", "VigilHTTP",
+                                         .product(name: "Prometheus", package: "swift-prometheus"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swift6),
 
         // Test helpers: a libcurl client and the runner for the real binary.
-        .target(name: "VigilTestSupport", dependencies: ["VigilAWS"], swiftSettings: swift6),
+        .target(name: "VigilTestSupport", dependencies: ["VigilAWS", .product(name: "Logging", package: "swift-log")], swiftSettings: swift6),
 
         .testTarget(name: "VigilAWSTests", dependencies: ["VigilAWS", "VigilTestSupport"], swiftSettings: swift6),
+        .testTarget(name: "VigilSecretsTests", dependencies: ["VigilSecrets", "VigilAWS", "VigilTestSupport"],
+                    swiftSettings: swift6),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig"], swiftSettings: swift6),
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilProbes"], swiftSettings: swift6),
         .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilSecrets"], swiftSettings: swift6),

@@ -5,7 +5,7 @@ connection reset or a delay. Standard library only.
   python3 scripts/faultproxy.py UPSTREAM_URL [PORT]    prints "port N" when ready
 
 Control (never forwarded):
-  POST /__fault__        {"mode": "throttle"|"error"|"reset"|"delay"|"pass",
+  POST /__fault__        {"mode": "throttle"|"error"|"deny"|"reset"|"delay"|"pass",
                           "count": N, "status": 503, "seconds": 2.5}
                          queues N faults for the next N requests ("pass": clear)
   GET  /__fault__/log    JSON list of the requests seen: method, path, target
@@ -73,12 +73,13 @@ class Proxy(BaseHTTPRequestHandler):
                 return
             if mode == "delay":
                 time.sleep(float(fault.get("seconds", 5)))
-            elif mode in ("throttle", "error"):
-                status = 400 if mode == "throttle" else int(fault.get("status", 503))
-                code = "ThrottlingException" if mode == "throttle" else "ServiceUnavailable"
+            elif mode in ("throttle", "error", "deny"):
+                status = int(fault.get("status", 503)) if mode == "error" else 400
+                code = {"throttle": "ThrottlingException", "error": "ServiceUnavailable",
+                        "deny": "AccessDeniedException"}[mode]
                 if self.headers.get("X-Amz-Target"):
                     return self.reply(status, json.dumps({"__type": code, "message": "injected fault"}).encode())
-                xml = (f"<ErrorResponse><Error><Code>{'Throttling' if mode == 'throttle' else code}</Code>"
+                xml = (f"<ErrorResponse><Error><Code>{ {'throttle': 'Throttling', 'deny': 'AccessDenied'}.get(mode, code) }</Code>"
                        f"<Message>injected fault</Message></Error><RequestId>fault</RequestId></ErrorResponse>")
                 return self.reply(status, xml.encode(), "text/xml")
         self.forward(body)

@@ -7,9 +7,12 @@ struct ConfigReader {
     init(raw: RawConfig) {
         self.raw = raw
         problems = raw.problems
-        let known = Set(Schema.keys)
-        for (key, entry) in raw.entries.sorted(by: { $0.key < $1.key }) where !known.contains(key) {
-            problems.append(ConfigProblem(key: key, origin: entry.origin, message: "unknown key"))
+        for (key, entry) in raw.entries.sorted(by: { $0.key < $1.key }) {
+            if !Schema.isKnown(key) {
+                problems.append(ConfigProblem(key: key, origin: entry.origin, message: "unknown key"))
+            } else if entry.isList && !Schema.setting(key).isList {
+                problems.append(ConfigProblem(key: key, origin: entry.origin, message: "expected a single value, not a list"))
+            }
         }
     }
 
@@ -19,6 +22,9 @@ struct ConfigReader {
     func isSet(_ key: String) -> Bool { raw.entries[key] != nil }
 
     mutating func string(_ key: String) -> String { text(key) }
+
+    /// nil when empty.
+    mutating func optional(_ key: String) -> String? { text(key).isEmpty ? nil : text(key) }
 
     mutating func int(_ key: String, in range: ClosedRange<Int>) -> Int {
         read(key, expected: "an integer from \(range.lowerBound) to \(range.upperBound)") { text in

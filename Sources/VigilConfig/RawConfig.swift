@@ -8,6 +8,8 @@ public struct RawConfig: Sendable {
         public var value: String
         /// `file.yml:12`, `env VIGIL_WEB_LISTEN_ADDRESS` or `flag --web.listen-address`.
         public var origin: String
+        /// Written as a YAML list (the value is then comma-joined).
+        public var isList = false
     }
 
     public private(set) var entries: [String: Entry] = [:]
@@ -64,8 +66,14 @@ public struct RawConfig: Sendable {
             }
             if scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return }  // `key:` alone = default
             entries[path] = Entry(value: scalar.string, origin: origin)
-        case .sequence:
-            problems.append(ConfigProblem(key: path, origin: origin, message: "expected a single value, not a list"))
+        case .sequence(let sequence):
+            // A list of plain values (secrets.items.*.keys) becomes "a,b,c".
+            let scalars = sequence.compactMap { $0.scalar?.string }
+            guard scalars.count == sequence.count, !scalars.contains(where: { $0.contains(",") }) else {
+                problems.append(ConfigProblem(key: path, origin: origin, message: "expected a value or a list of plain values"))
+                return
+            }
+            entries[path] = Entry(value: scalars.joined(separator: ","), origin: origin, isList: true)
         case .alias:
             problems.append(ConfigProblem(key: path, origin: origin, message: "YAML aliases are not supported"))
         }

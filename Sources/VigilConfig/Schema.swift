@@ -1,72 +1,118 @@
 /// Every configuration key Vigil knows, with its default and meaning. The
 /// single source for validation (unknown keys are errors), environment
-/// variable names and `docs/configuration.md`.
+/// variable names and `docs/configuration.md`. A `*` segment matches any
+/// name (`secrets.items.*.id`); such keys have no environment variable.
 public struct Setting: Sendable {
     public var key: String
     public var defaultValue: String
     public var help: String
 
-    public var environmentName: String { RawConfig.environmentName(for: key) }
+    public var isPattern: Bool { key.contains("*") }
+    /// Takes a YAML list.
+    public var isList: Bool { key.hasSuffix(".keys") }
+    public var environmentName: String { isPattern ? "" : RawConfig.environmentName(for: key) }
+
+    func matches(_ candidate: String) -> Bool {
+        let pattern = key.split(separator: "."), parts = candidate.split(separator: ".")
+        return pattern.count == parts.count && zip(pattern, parts).allSatisfy { $0 == "*" || $0 == $1 }
+    }
 }
 
 public enum Schema {
-    public static let probeNames = ["database", "redis"]
+    public static let probeNames = ["database", "redis", "secrets"]
 
-    public static let settings: [Setting] = [
+    public static let settings: [Setting] = web + log + probes + health + aws + secrets + database
+
+    static let web = [
         Setting(key: "web.listen_address", defaultValue: ":9731",
                 help: "Address to serve HTTP on: `:PORT`, `HOST:PORT` or `[IPv6]:PORT`."),
-        Setting(key: "web.telemetry_path", defaultValue: "/metrics",
-                help: "Path of the Prometheus metrics endpoint."),
-        Setting(key: "web.threads", defaultValue: "4",
-                help: "HTTP worker threads (libmicrohttpd thread pool), 1-64."),
-        Setting(key: "web.max_connections", defaultValue: "1024",
-                help: "Concurrent HTTP connections accepted, 1-65536."),
-        Setting(key: "web.idle_timeout", defaultValue: "60s",
-                help: "Keep-alive connections idle this long are closed."),
+        Setting(key: "web.telemetry_path", defaultValue: "/metrics", help: "Path of the Prometheus metrics endpoint."),
+        Setting(key: "web.threads", defaultValue: "4", help: "HTTP worker threads (libmicrohttpd thread pool), 1-64."),
+        Setting(key: "web.max_connections", defaultValue: "1024", help: "Concurrent HTTP connections accepted, 1-65536."),
+        Setting(key: "web.idle_timeout", defaultValue: "60s", help: "Keep-alive connections idle this long are closed."),
         Setting(key: "web.telemetry_cache", defaultValue: "1s",
                 help: "Scrapes within this window share one rendering of the metrics page; `0s` renders every scrape."),
-        Setting(key: "log.level", defaultValue: "info",
-                help: "`debug`, `info`, `warning` or `error`."),
-        Setting(key: "log.format", defaultValue: "logfmt",
-                help: "`logfmt` or `json`, written to stderr."),
-        Setting(key: "probes.interval", defaultValue: "15s",
-                help: "Default time between two runs of a probe."),
+    ]
+
+    static let log = [
+        Setting(key: "log.level", defaultValue: "info", help: "`debug`, `info`, `warning` or `error`."),
+        Setting(key: "log.format", defaultValue: "logfmt", help: "`logfmt` or `json`, written to stderr."),
+    ]
+
+    static let probes = [
+        Setting(key: "probes.interval", defaultValue: "15s", help: "Default time between two runs of a probe."),
         Setting(key: "probes.timeout", defaultValue: "5s",
-                help: "Default bound on one probe run, connect included."),
-        Setting(key: "health.unhealthy_status_code", defaultValue: "503",
-                help: "HTTP status `/health` answers when overall status is unhealthy (healthy and degraded answer 200)."),
-        Setting(key: "database.url_env", defaultValue: "DATABASE_URL",
-                help: "Environment variable holding `postgres://user:pass@host:port/db` for the database probe."),
-        Setting(key: "database.sslmode", defaultValue: "prefer",
-                help: "libpq `sslmode`: disable, allow, prefer, require, verify-ca, verify-full."),
-        Setting(key: "redis.url_env", defaultValue: "REDIS_URL",
-                help: "Environment variable holding `redis://[user]:pass@host:port/db` for the Redis probe."),
+                help: "Default bound on one probe run, connect included; shrinks to the interval when unset."),
     ] + probeNames.flatMap { probe in [
         Setting(key: "probes.\(probe).enabled", defaultValue: "true", help: "Run the \(probe) probe."),
-        Setting(key: "probes.\(probe).critical", defaultValue: "true",
+        Setting(key: "probes.\(probe).critical", defaultValue: probe == "secrets" ? "false" : "true",
                 help: "A failing \(probe) probe makes overall health `unhealthy` (else `degraded`)."),
-        Setting(key: "probes.\(probe).interval", defaultValue: "",
-                help: "Interval for this probe; empty = `probes.interval`."),
-        Setting(key: "probes.\(probe).timeout", defaultValue: "",
-                help: "Timeout for this probe; empty = `probes.timeout`."),
+        Setting(key: "probes.\(probe).interval", defaultValue: "", help: "Interval for this probe; empty = `probes.interval`."),
+        Setting(key: "probes.\(probe).timeout", defaultValue: "", help: "Timeout for this probe; empty = `probes.timeout`."),
     ] }
 
-    public static var keys: [String] { settings.map(\.key) }
+    static let health = [
+        Setting(key: "health.unhealthy_status_code", defaultValue: "503",
+                help: "HTTP status `/health` answers when overall status is unhealthy (healthy and degraded answer 200)."),
+    ]
+
+    static let aws = [
+        Setting(key: "aws.region", defaultValue: "",
+                help: "AWS region; empty = `AWS_REGION`, `AWS_DEFAULT_REGION`, the shared config profile, then EC2 metadata."),
+        Setting(key: "aws.secretsmanager_endpoint", defaultValue: "",
+                help: "Secrets Manager URL when `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL` are unset."),
+        Setting(key: "aws.sts_endpoint", defaultValue: "",
+                help: "STS URL (web identity) when `AWS_ENDPOINT_URL_STS` and `AWS_ENDPOINT_URL` are unset."),
+        Setting(key: "aws.ca_bundle", defaultValue: "", help: "PEM CA bundle for private AWS endpoints; empty = the system's."),
+        Setting(key: "aws.timeout", defaultValue: "10s", help: "Bound on one AWS HTTP attempt."),
+        Setting(key: "aws.max_attempts", defaultValue: "",
+                help: "Attempts per AWS call (standard retry mode); empty = `AWS_MAX_ATTEMPTS` or 3."),
+    ]
+
+    static let secrets = [
+        Setting(key: "secrets.prefix", defaultValue: "vigil", help: "Secret ids are `<prefix>/<environment>/<name>`."),
+        Setting(key: "secrets.environment", defaultValue: "production", help: "The `<environment>` part of secret ids."),
+        Setting(key: "secrets.ttl", defaultValue: "1h", help: "A cached value is served without asking AWS for this long."),
+        Setting(key: "secrets.emergency_ttl", defaultValue: "24h",
+                help: "While AWS fails, an expired value is still served up to this age."),
+        Setting(key: "secrets.refresh_ahead", defaultValue: "5m",
+                help: "Entries are refreshed in the background this long before their TTL ends (at most half the TTL)."),
+        Setting(key: "secrets.max_entries", defaultValue: "1000", help: "Most secrets the cache holds."),
+        Setting(key: "secrets.max_backoff", defaultValue: "1m", help: "Longest pause between AWS attempts for a failing secret."),
+        Setting(key: "secrets.items.*.id", defaultValue: "",
+                help: "Secret id (name or ARN) of the item; empty = `<prefix>/<environment>/<item>`. Without any item, "
+                    + "`database` and `redis` are configured with ids `.../database/credentials` and `.../redis/credentials`."),
+        Setting(key: "secrets.items.*.keys", defaultValue: "", help: "JSON keys the secret must have (a list)."),
+        Setting(key: "secrets.items.*.env", defaultValue: "",
+                help: "Environment variable with the same JSON or a URL, used when AWS and the emergency cache cannot serve."),
+        Setting(key: "secrets.items.*.required", defaultValue: "true",
+                help: "An unavailable required secret makes the secrets component unhealthy."),
+    ]
+
+    static let database = [
+        Setting(key: "database.sslmode", defaultValue: "prefer",
+                help: "libpq `sslmode`: disable, allow, prefer, require, verify-ca, verify-full."),
+        Setting(key: "database.ca_file", defaultValue: "", help: "libpq `sslrootcert` for verify-ca / verify-full."),
+    ]
+
+    /// Keys with an environment variable (every non-pattern key).
+    public static var keys: [String] { settings.filter { !$0.isPattern }.map(\.key) }
 
     public static func setting(_ key: String) -> Setting {
-        guard let setting = settings.first(where: { $0.key == key }) else {
+        guard let setting = settings.first(where: { $0.matches(key) }) else {
             preconditionFailure("configuration key \(key) missing from Schema.settings")
         }
         return setting
     }
-}
 
-extension Schema {
-    /// The reference table in `docs/configuration.md` (`vigil config reference` prints it).
+    static func isKnown(_ key: String) -> Bool { settings.contains { $0.matches(key) } }
+
+    /// The table in `docs/configuration.md` (`vigil config reference` prints it).
     public static func markdownTable() -> String {
         let rows = settings.map { setting in
-            let value = setting.defaultValue.isEmpty ? "(inherits)" : "`\(setting.defaultValue)`"
-            return "| `\(setting.key)` | `\(setting.environmentName)` | \(value) | \(setting.help) |"
+            let value = setting.defaultValue.isEmpty ? "(empty)" : "`\(setting.defaultValue)`"
+            let variable = setting.isPattern ? "-" : "`\(setting.environmentName)`"
+            return "| `\(setting.key)` | \(variable) | \(value) | \(setting.help) |"
         }
         return (["| Key | Environment variable | Default | Meaning |", "|---|---|---|---|"] + rows).joined(separator: "\n")
     }

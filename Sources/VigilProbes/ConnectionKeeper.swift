@@ -31,9 +31,11 @@ final class ConnectionKeeper<Connection>: Sendable {
     }
 }
 
-/// Runs a credentials source, turning its failure into a probe failure.
-func fetch<C>(_ source: () throws(CredentialsError) -> C) throws(ProbeFailure) -> C {
-    do throws(CredentialsError) { return try source() } catch {
-        throw ProbeFailure(reason: .credentialsUnavailable, detail: error.description)
+extension CredentialsSource {
+    /// The credentials, or a probe failure saying why there are none.
+    func get() throws(ProbeFailure) -> Credentials {
+        do throws(CredentialsError) { return try fetch() } catch {
+            throw ProbeFailure(reason: .credentialsUnavailable, detail: error.description)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VigilSecrets
 
 /// Why a probe failed, from a fixed set: these become metric labels.
 public enum ProbeReason: String, Sendable, CaseIterable {
@@ -16,15 +17,22 @@ public struct ProbeResult: Sendable, Equatable {
     /// A short human explanation for logs and `/health` details. Never holds
     /// secret values: probes build it from fixed text and server messages.
     public var detail: String
+    /// Working, but not as it should (stale secrets, AWS errors).
+    public var degraded: Bool
+    /// The run failed authentication, refreshed its credentials and tried again.
+    public var refreshedCredentials: Bool
 
     public var succeeded: Bool { reason == .ok }
 
-    public init(probe: String, reason: ProbeReason, latency: Duration, finishedAt: Date = Date(), detail: String = "") {
+    public init(probe: String, reason: ProbeReason, latency: Duration, finishedAt: Date = Date(), detail: String = "",
+                degraded: Bool = false, refreshedCredentials: Bool = false) {
         self.probe = probe
         self.reason = reason
         self.latency = latency
         self.finishedAt = finishedAt
         self.detail = detail
+        self.degraded = degraded
+        self.refreshedCredentials = refreshedCredentials
     }
 }
 
@@ -36,6 +44,19 @@ public protocol Probe: AnyObject, Sendable {
     func run(timeout: Duration) -> ProbeResult
 }
 
+/// Where a probe gets its credentials: from the secrets client, with a way
+/// to force a refresh when the server rejects them (a rotation happened).
+public struct CredentialsSource<Credentials: Sendable>: Sendable {
+    public var fetch: @Sendable () throws(CredentialsError) -> Credentials
+    public var refresh: @Sendable () -> Void
+
+    public init(fetch: @escaping @Sendable () throws(CredentialsError) -> Credentials,
+                refresh: @escaping @Sendable () -> Void = {}) {
+        self.fetch = fetch
+        self.refresh = refresh
+    }
+}
+
 /// A failure inside a probe, carried to the result.
 struct ProbeFailure: Error {
     var reason: ProbeReason
@@ -43,6 +64,18 @@ struct ProbeFailure: Error {
 }
 
 extension Probe {
+    /// Runs `attempt`; after an authentication failure, refreshes the
+    /// credentials once and tries again within the same deadline.
+    func measureRefreshingCredentials(_ refresh: () -> Void, _ attempt: () throws(ProbeFailure) -> Void) -> ProbeResult {
+        let first = measure(attempt)
+        guard first.reason == .auth else { return first }
+        refresh()
+        var second = measure(attempt)
+        second.latency += first.latency
+        second.refreshedCredentials = true
+        return second
+    }
+
     /// Times `body` and turns its outcome into a result.
     func measure(_ body: () throws(ProbeFailure) -> Void) -> ProbeResult {
         let clock = ContinuousClock()

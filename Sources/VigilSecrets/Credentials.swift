@@ -39,11 +39,14 @@ public struct RedisCredentials: Sendable, Equatable {
 public enum CredentialsError: Error, Sendable, Equatable, CustomStringConvertible {
     case missing(source: String)
     case malformed(source: String, reason: String)
+    /// The secrets client could not serve it (its error's text: names, codes, no values).
+    case unavailable(String)
 
     public var description: String {
         switch self {
         case .missing(let source): "\(source) is not set"
         case .malformed(let source, let reason): "\(source) is malformed: \(reason)"
+        case .unavailable(let why): why
         }
     }
 }

@@ -8,7 +8,7 @@ extension HealthSnapshot {
         let services = components.map { "\(JSONWriter.quote($0.name)):\(JSONWriter.quote($0.serviceState(at: now)))" }
         let checks = components.map { component -> String in
             var fields = [
-                ("status", JSONWriter.quote(component.latest == nil ? "unknown" : component.isUp(at: now) ? "up" : "down")),
+                ("status", JSONWriter.quote(component.latest == nil ? "unknown" : component.status(at: now).rawValue)),
                 ("critical", component.critical ? "true" : "false"),
             ]
             if let latest = component.latest {

@@ -20,12 +20,23 @@ public struct ComponentHealth: Sendable, Equatable {
     public var critical: Bool
     public var interval: Duration
     public var latest: ProbeResult?
+    /// `services` shows connection words (`connected`, ...) for peers and
+    /// status words (`healthy`, ...) for the rest (the secrets client).
+    public var reportsConnection: Bool
 
-    public init(name: String, critical: Bool, interval: Duration, latest: ProbeResult? = nil) {
+    public init(name: String, critical: Bool, interval: Duration, latest: ProbeResult? = nil,
+                reportsConnection: Bool = true) {
         self.name = name
         self.critical = critical
         self.interval = interval
         self.latest = latest
+        self.reportsConnection = reportsConnection
+    }
+
+    /// This component's own status: down counts as unhealthy only when critical.
+    public func status(at now: Date) -> HealthStatus {
+        guard isUp(at: now) else { return critical ? .unhealthy : .degraded }
+        return latest?.degraded == true ? .degraded : .healthy
     }
 
     /// Up when the latest result succeeded and is younger than three
@@ -38,6 +49,7 @@ public struct ComponentHealth: Sendable, Equatable {
     /// The load-balancer-friendly word for `services`.
     public func serviceState(at now: Date) -> String {
         guard let latest else { return "unknown" }
+        if !reportsConnection { return isUp(at: now) ? status(at: now).rawValue : HealthStatus.unhealthy.rawValue }
         if isUp(at: now) { return "connected" }
         switch latest.reason {
         case .auth: return "auth_failed"
@@ -55,8 +67,6 @@ public struct HealthSnapshot: Sendable {
     public var version: String
 
     public var status: HealthStatus {
-        components.reduce(.healthy) { worst, component in
-            component.isUp(at: now) ? worst : max(worst, component.critical ? .unhealthy : .degraded)
-        }
+        components.reduce(.healthy) { worst, component in max(worst, component.status(at: now)) }
     }
 }

@@ -49,6 +49,11 @@ public final class Telemetry: Sendable {
         registry.makeCounter(descriptor: .named("vigil_probe_runs_total", help: "Probe runs."), labels: probe).increment()
         registry.makeGauge(descriptor: .named("vigil_probe_last_run_timestamp_seconds", help: "Unix time the probe last finished."),
                            labels: probe).set(result.finishedAt.timeIntervalSince1970)
+        if result.refreshedCredentials {
+            registry.makeCounter(descriptor: .named("vigil_probe_auth_refresh_total",
+                                                    help: "Authentication failures that forced a credentials refresh and a retry."),
+                                 labels: probe).increment()
+        }
         if !result.succeeded {
             registry.makeCounter(descriptor: .named("vigil_probe_failures_total", help: "Failed probe runs, by reason."),
                                  labels: probe + [("reason", result.reason.rawValue)]).increment()
@@ -57,8 +62,7 @@ public final class Telemetry: Sendable {
 
     /// Sets `vigil_health_status{component,status}`: 1 for the current status, 0 for the others.
     func publish(_ snapshot: HealthSnapshot) {
-        let states = snapshot.components.map { ($0.name, $0.isUp(at: snapshot.now) ? HealthStatus.healthy
-                                                 : $0.critical ? .unhealthy : .degraded) }
+        let states = snapshot.components.map { ($0.name, $0.status(at: snapshot.now)) }
         for (component, current) in states + [("overall", snapshot.status)] {
             for status in HealthStatus.allCases {
                 registry.makeGauge(descriptor: .named("vigil_health_status", help: "Health by component: 1 for the current status, 0 for the others."),

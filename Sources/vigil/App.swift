@@ -1,16 +1,18 @@
 import Foundation
-import Synchronization
 import Logging
+import Synchronization
+import VigilAWS
 import VigilConfig
 import VigilHTTP
 import VigilProbes
 import VigilSecrets
 import VigilState
 
-/// Wires the data flow: config -> credentials -> probes -> state -> HTTP.
+/// Wires the data flow: config -> secrets -> probes -> state -> HTTP.
 struct App {
     let config: VigilConfig
     let telemetry: Telemetry
+    let secrets: SecretsClient
     let store: HealthStore
     let entries: [ProbeScheduler.Entry]
     let scheduler: ProbeScheduler
@@ -18,18 +20,14 @@ struct App {
     init(config: VigilConfig, logger: Logger?) {
         self.config = config
         telemetry = Telemetry(version: BuildInfo.version, revision: BuildInfo.revision)
-        let environment = ProcessInfo.processInfo.environment
-        let databaseVariable = config.database.urlEnvironmentVariable
-        let redisVariable = config.redis.urlEnvironmentVariable
+        secrets = SecretsSetup.client(config: config, registry: telemetry.registry,
+                                      logger: logger ?? Logger(label: "vigil.secrets") { _ in SwiftLogNoOpLogHandler() })
+        let secrets = self.secrets
         let probes: [any Probe] = [
-            PostgresProbe(sslMode: config.databaseSSLMode) { () throws(CredentialsError) in
-                guard let url = environment[databaseVariable] else { throw .missing(source: databaseVariable) }
-                return try ConnectionURL.database(url, source: databaseVariable)
-            },
-            RedisProbe { () throws(CredentialsError) in
-                guard let url = environment[redisVariable] else { throw .missing(source: redisVariable) }
-                return try ConnectionURL.redis(url, source: redisVariable)
-            },
+            PostgresProbe(tls: PostgresTLS(mode: config.database.sslMode, rootCertificate: config.database.caFile),
+                          credentials: Self.credentials("database", secrets, TypedCredentials.database)),
+            RedisProbe(credentials: Self.credentials("redis", secrets, TypedCredentials.redis)),
+            SecretsProbe(client: secrets),
         ]
         entries = probes.compactMap { probe in
             guard let settings = config.probes[probe.name], settings.enabled else { return nil }
@@ -37,10 +35,24 @@ struct App {
         }
         let components = entries.map { entry in
             ComponentHealth(name: entry.probe.name, critical: config.probes[entry.probe.name]?.critical ?? true,
-                            interval: entry.interval)
+                            interval: entry.interval, reportsConnection: !(entry.probe is SecretsProbe))
         }
         store = HealthStore(components: components, version: BuildInfo.version, telemetry: telemetry)
         scheduler = ProbeScheduler(entries: entries, sink: LoggingSink(store: store, logger: logger))
+    }
+
+    /// A probe's credentials from the secrets client: parsed from the secret
+    /// named `name`, refreshed by force when the server rejects them.
+    private static func credentials<C: Sendable>(
+        _ name: String, _ secrets: SecretsClient,
+        _ parse: @escaping @Sendable (SecretValue, [String]) throws(CredentialsError) -> C
+    ) -> CredentialsSource<C> {
+        let keys = secrets.configuration.items.first { $0.name == name }?.requiredKeys ?? []
+        return CredentialsSource(fetch: { () throws(CredentialsError) -> C in
+            let value: SecretValue
+            do throws(SecretsError) { value = try secrets.get(name) } catch { throw .unavailable(error.description) }
+            return try parse(value, keys)
+        }, refresh: { _ = try? secrets.forceRefresh(name) })
     }
 
     func startServer() throws(HTTPServerError) -> HTTPServer {
@@ -64,7 +76,7 @@ struct App {
 final class LoggingSink: ProbeResultSink {
     private let store: HealthStore
     private let logger: Logger?
-    private let lastReason = Mutex<[String: ProbeReason]>([:])
+    private let lastOutcome = Mutex<[String: String]>([:])
 
     init(store: HealthStore, logger: Logger?) {
         self.store = store
@@ -73,12 +85,14 @@ final class LoggingSink: ProbeResultSink {
 
     func record(_ result: ProbeResult) {
         store.record(result)
-        let previous = lastReason.withLock { $0.updateValue(result.reason, forKey: result.probe) }
-        guard previous != result.reason, let logger else { return }
+        let outcome = result.reason.rawValue + (result.degraded ? "/degraded" : "")
+        let previous = lastOutcome.withLock { $0.updateValue(outcome, forKey: result.probe) }
+        guard previous != outcome, let logger else { return }
         var metadata: Logger.Metadata = ["probe": "\(result.probe)", "reason": "\(result.reason.rawValue)"]
         if !result.detail.isEmpty { metadata["detail"] = "\(result.detail)" }
-        if result.succeeded { logger.info(previous == nil ? "probe up" : "probe recovered", metadata: metadata) }
-        else { logger.warning("probe failing", metadata: metadata) }
+        if !result.succeeded { logger.warning("probe failing", metadata: metadata) }
+        else if result.degraded { logger.warning("probe degraded", metadata: metadata) }
+        else { logger.info(previous == nil ? "probe up" : "probe recovered", metadata: metadata) }
     }
 
     func firstRoundCompleted() {

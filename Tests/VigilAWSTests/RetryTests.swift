@@ -88,10 +88,3 @@ struct RetryTests {
     }
 }
 
-/// A value shared with `@Sendable` closures under test.
-final class Recorded<Value: Sendable>: Sendable {
-    private let storage: Mutex<Value>
-    init(_ value: Value) { storage = Mutex(value) }
-    var value: Value { storage.withLock { $0 } }
-    func update(_ body: (inout Value) -> Void) { storage.withLock { body(&$0) } }
-}

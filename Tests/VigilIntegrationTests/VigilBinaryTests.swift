@@ -19,7 +19,7 @@ struct VigilBinaryTests {
         #expect(health.status == 200)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(health.body)) as? [String: Any])
         #expect(json["status"] as? String == "healthy")
-        #expect(json["services"] as? [String: String] == ["database": "connected", "redis": "connected"])
+        #expect(json["services"] as? [String: String] == ["database": "connected", "redis": "connected", "secrets": "healthy"])
         let metrics = try client.request("http://\(address)/metrics").text
         #expect(metrics.contains(#"vigil_probe_success{probe="database"} 1"#))
         #expect(metrics.contains(#"vigil_probe_success{probe="redis"} 1"#))
@@ -43,33 +43,56 @@ struct VigilBinaryTests {
         env.assertNoCanary(in: [output])
     }
 
+    /// AWS unreachable (one attempt, no retries): the secrets client serves
+    /// the environment fallbacks, which these tests point elsewhere.
+    private func offlineAWS(_ overrides: [String: String]) throws -> [String: String] {
+        ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(try Blackhole.closedPort())", "AWS_MAX_ATTEMPTS": "1"]
+            .merging(overrides) { $1 }
+    }
+
     @Test func checkExitsOneWhenANonCriticalProbeFails() throws {
-        let (status, output) = try VigilProcess.run(["check"], environment: [
-            "VIGIL_PROBES_REDIS_CRITICAL": "false", "REDIS_URL": "redis://:x@127.0.0.1:\(try Blackhole.closedPort())/0"])
+        let (status, output) = try VigilProcess.run(["check"], environment: offlineAWS([
+            "VIGIL_PROBES_REDIS_CRITICAL": "false", "REDIS_URL": "redis://:x@127.0.0.1:\(try Blackhole.closedPort())/0"]))
         #expect(status == 1, "\(output)")
         #expect(output.contains("refused"))
+        #expect(output.contains("secrets    no        degraded"))
     }
 
     @Test func checkExitsTwoWithWrongDatabasePasswordAsAuthFailure() throws {
         let url = env.databaseURL.replacingOccurrences(of: env.databasePassword, with: "wrong-password")
-        let (status, output) = try VigilProcess.run(["check"], environment: ["DATABASE_URL": url])
+        let (status, output) = try VigilProcess.run(["check"], environment: offlineAWS(["DATABASE_URL": url]))
         #expect(status == 2, "\(output)")
         #expect(output.contains("auth_failed"))
         #expect(!output.contains("wrong-password"))
     }
 
     @Test func wrongRedisPasswordIsAuthFailure() throws {
-        let (status, output) = try VigilProcess.run(["check"], environment: [
-            "REDIS_URL": "redis://:nope@127.0.0.1:\(env.redisPort)/0"])
+        let (status, output) = try VigilProcess.run(["check"], environment: offlineAWS([
+            "REDIS_URL": "redis://:nope@127.0.0.1:\(env.redisPort)/0"]))
         #expect(status == 2)
         #expect(output.contains("auth_failed"))
+    }
+
+    @Test func secretsListShowsStateAndNeverValues() throws {
+        let (status, output) = try VigilProcess.run(["secrets", "list"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("database  vigil/dev/database/credentials  aws"))
+        #expect(output.contains("fresh"))
+        let get = try VigilProcess.run(["secrets", "get", "redis"])
+        #expect(get.status == 0)
+        env.assertNoCanary(in: [output, get.output])
+        let revealed = try VigilProcess.run(["secrets", "get", "--id", "vigil/dev/redis/credentials", "--reveal"])
+        #expect(revealed.output.contains(env.redisPassword))
+        let missing = try VigilProcess.run(["secrets", "get", "--id", "vigil/dev/absent"])
+        #expect(missing.status == 1)
+        #expect(missing.output.contains("ResourceNotFoundException"))
     }
 
     @Test func peerThatNeverAnswersIsATimeoutWithinTheBound() throws {
         let blackhole = try Blackhole()
         let started = Date()
-        let (status, output) = try VigilProcess.run(["check"], environment: [
-            "REDIS_URL": "redis://:x@127.0.0.1:\(blackhole.port)/0", "VIGIL_PROBES_TIMEOUT": "500ms"])
+        let (status, output) = try VigilProcess.run(["check"], environment: offlineAWS([
+            "REDIS_URL": "redis://:x@127.0.0.1:\(blackhole.port)/0", "VIGIL_PROBES_TIMEOUT": "500ms"]))
         #expect(status == 2)
         #expect(output.contains("timeout"))
         #expect(Date().timeIntervalSince(started) < 5)

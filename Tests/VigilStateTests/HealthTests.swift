@@ -69,7 +69,7 @@ import VigilProbes
         let check = try #require((json["checks"] as? [String: [String: Any]])?["database"])
         #expect(check["detail"] as? String == "bad \"quote\"\nnew line \u{1}")
         #expect(check["latency_ms"] as? Double == 1.5)
-        #expect(check["status"] as? String == "down")
+        #expect(check["status"] as? String == "unhealthy")
         #expect(check["critical"] as? Bool == true)
         #expect((check["last_checked"] as? String).flatMap { ISO8601DateFormatter().date(from: $0) } != nil)
         #expect(json["uptime_seconds"] as? Double == 12)

@@ -110,7 +110,7 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `aws.protocoltests#ThrottlingException:http://...` -> `ThrottlingException`.
-    static func normalize(_ code: String) -> String {
+    public static func normalize(_ code: String) -> String {
         var code = Substring(code)
         if let hash = code.lastIndex(of: "#") { code = code[code.index(after: hash)...] }
         if let colon = code.firstIndex(of: ":") { code = code[..<colon] }

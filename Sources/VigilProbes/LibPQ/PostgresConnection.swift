@@ -9,13 +9,14 @@ final class PostgresConnection {
 
     /// Connects with non-blocking libpq calls so the deadline holds even when
     /// the server accepts the TCP connection and never answers.
-    init(_ credentials: DatabaseCredentials, sslMode: String, deadline: Deadline) throws(ProbeFailure) {
-        let parameters: [(String, String)] = [
+    init(_ credentials: DatabaseCredentials, tls: PostgresTLS, deadline: Deadline) throws(ProbeFailure) {
+        var parameters: [(String, String)] = [
             ("host", credentials.host), ("port", String(credentials.port)),
             ("user", credentials.username), ("password", credentials.password.revealed()),
-            ("dbname", credentials.database), ("sslmode", sslMode),
+            ("dbname", credentials.database), ("sslmode", tls.mode),
             ("application_name", "vigil"), ("connect_timeout", "0"),
         ]
+        if let root = tls.rootCertificate { parameters.append(("sslrootcert", root)) }
         let started: OpaquePointer? = withCStrings(parameters.map(\.0)) { keys in
             withCStrings(parameters.map(\.1)) { values in PQconnectStartParams(keys, values, 0) }
         }

@@ -3,23 +3,34 @@ import VigilSecrets
 /// PostgreSQL probe: connect (kept between runs) and `SELECT 1`.
 public final class PostgresProbe: Probe {
     public let name = "database"
-    private let credentials: @Sendable () throws(CredentialsError) -> DatabaseCredentials
-    private let sslMode: String
+    private let credentials: CredentialsSource<DatabaseCredentials>
+    private let tls: PostgresTLS
     private let connection = ConnectionKeeper<PostgresConnection>()
 
-    public init(sslMode: String, credentials: @escaping @Sendable () throws(CredentialsError) -> DatabaseCredentials) {
-        self.sslMode = sslMode
+    public init(tls: PostgresTLS, credentials: CredentialsSource<DatabaseCredentials>) {
+        self.tls = tls
         self.credentials = credentials
     }
 
     public func run(timeout: Duration) -> ProbeResult {
         let deadline = Deadline(after: timeout)
-        return measure { () throws(ProbeFailure) in
+        return measureRefreshingCredentials(credentials.refresh) { () throws(ProbeFailure) in
             try connection.use(isUsable: \.isHealthy) { () throws(ProbeFailure) in
-                try PostgresConnection(fetch(credentials), sslMode: sslMode, deadline: deadline)
+                try PostgresConnection(credentials.get(), tls: tls, deadline: deadline)
             } _: { (connection) throws(ProbeFailure) in
                 try connection.query("SELECT 1", deadline: deadline)
             }
         }
+    }
+}
+
+/// libpq's TLS settings: `sslmode` and, for verification, `sslrootcert`.
+public struct PostgresTLS: Sendable {
+    public var mode: String
+    public var rootCertificate: String?
+
+    public init(mode: String = "prefer", rootCertificate: String? = nil) {
+        self.mode = mode
+        self.rootCertificate = rootCertificate
     }
 }

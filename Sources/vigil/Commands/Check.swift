@@ -12,6 +12,7 @@ struct Check: ParsableCommand {
     func run() throws {
         let config = try options.load()
         let app = App(config: config, logger: nil)
+        app.secrets.preload()
         for result in ProbeScheduler.runOnce(app.entries) { app.store.record(result) }
         let snapshot = app.store.snapshot()
         print(CheckTable.render(snapshot))
@@ -21,7 +22,6 @@ struct Check: ParsableCommand {
 
 enum CheckTable {
     static func render(_ snapshot: HealthSnapshot) -> String {
-        let header = ["COMPONENT", "CRITICAL", "STATE", "REASON", "LATENCY", "DETAIL"]
         let rows = snapshot.components.map { component -> [String] in
             [component.name, component.critical ? "yes" : "no", component.serviceState(at: snapshot.now),
              component.latest?.reason.rawValue ?? "-",
@@ -29,12 +29,7 @@ enum CheckTable {
                                            + Double($0.latency.components.seconds) * 1000) } ?? "-",
              component.latest?.detail ?? ""]
         }
-        let table = [header] + rows
-        let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
-        let lines = table.map { row in
-            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }
-        return (lines + ["", "overall: \(snapshot.status.rawValue)"]).joined(separator: "\n")
+        let table = TextTable.render(header: ["COMPONENT", "CRITICAL", "STATE", "REASON", "LATENCY", "DETAIL"], rows: rows)
+        return table + "\n\noverall: \(snapshot.status.rawValue)"
     }
 }

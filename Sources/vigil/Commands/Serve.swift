@@ -22,7 +22,12 @@ struct Serve: ParsableCommand {
             logger.error("cannot start HTTP server", metadata: ["error": "\(error)"])
             throw ExitCode.failure
         }
-        app.scheduler.start()
+        // Secrets load in the background: /health and /health/live answer
+        // meanwhile, /health/ready waits for the first probe round.
+        Thread.detachNewThread {
+            app.secrets.preload()
+            app.scheduler.start()
+        }
         logger.info("listening", metadata: ["address": "\(server.boundAddress)", "version": "\(BuildInfo.version)",
                                             "telemetry_path": "\(config.web.telemetryPath)"])
         let signal = signals.wait()

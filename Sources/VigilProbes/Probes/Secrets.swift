@@ -1,0 +1,35 @@
+import VigilSecrets
+
+/// Secrets probe: drives the client's refresh-ahead (so lookups never wait
+/// on AWS) and reports: healthy when every secret is fresh and AWS answered;
+/// degraded when some secret is stale or from the environment, or AWS failed
+/// since the last run; failed when a required secret cannot be served.
+public final class SecretsProbe: Probe {
+    public let name = "secrets"
+    private let client: SecretsClient
+
+    public init(client: SecretsClient) { self.client = client }
+
+    public func run(timeout: Duration) -> ProbeResult {
+        var degraded = false
+        var detail = ""
+        var result = measure { () throws(ProbeFailure) in
+            client.refreshDue()
+            let statuses = client.statuses()
+            let awsErrors = client.takeAWSErrorCount()
+            let missing = statuses.filter { $0.required && $0.state == .missing }
+            if !missing.isEmpty {
+                throw ProbeFailure(reason: .credentialsUnavailable, detail: missing.map { status in
+                    "\(status.name) unavailable" + (status.lastError.map { " (\($0))" } ?? "")
+                }.joined(separator: ", "))
+            }
+            let notFresh = statuses.filter { $0.state != .fresh && $0.state != .missing }
+            degraded = !notFresh.isEmpty || awsErrors > 0
+            detail = (notFresh.map { "\($0.name) \($0.state.rawValue)" }
+                + (awsErrors > 0 ? ["\(awsErrors) AWS error\(awsErrors == 1 ? "" : "s")"] : [])).joined(separator: ", ")
+        }
+        result.degraded = degraded
+        if result.succeeded { result.detail = detail }
+        return result
+    }
+}

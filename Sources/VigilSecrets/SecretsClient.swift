@@ -1,0 +1,307 @@
+import Foundation
+import Logging
+import Synchronization
+import VigilAWS
+
+/// Cached, outage-tolerant access to AWS Secrets Manager.
+///
+/// Order of service for a lookup: a fresh cache entry (no I/O) -> AWS
+/// (a version check first when a cached value exists) -> the expired value
+/// up to the emergency TTL -> the environment fallback -> `SecretsError`.
+/// Concurrent misses for one secret make one AWS call. Lookups that need
+/// AWS block the calling thread: call the synchronous API from your own
+/// threads, or the `async` one from tasks.
+public final class SecretsClient: Sendable {
+    public let configuration: SecretsConfiguration
+    public let metrics: SecretsMetrics
+    private let api: SecretsManagerAPI?
+    private let environment: [String: String]
+    private let clock: @Sendable () -> UnixTime
+    private let logger: Logger
+    private let entries = Mutex<[String: CacheEntry]>([:])
+    private let flights = Mutex<[String: Flight]>([:])
+    /// AWS errors seen since the last `takeAWSErrorCount()` (for the secrets probe).
+    private let awsErrors = Atomic<Int>(0)
+    private let items: [String: SecretsConfiguration.Item]
+    /// The AWS error code of each secret's last failed attempt (cleared on success).
+    private let lastErrors = Mutex<[String: String]>([:])
+    private static let blockingQueue = DispatchQueue(label: "vigil.secrets.blocking", attributes: .concurrent)
+
+    /// `aws` nil means environment fallback only (no AWS access configured).
+    public init(configuration: SecretsConfiguration, aws: AWSClient?, metrics: SecretsMetrics = SecretsMetrics(registry: nil),
+                environment: [String: String] = ProcessInfo.processInfo.environment,
+                logger: Logger = Logger(label: "vigil.secrets"),
+                clock: @escaping @Sendable () -> UnixTime = { UnixTime.now }) {
+        self.configuration = configuration
+        self.api = aws.map(SecretsManagerAPI.init)
+        self.metrics = metrics
+        self.environment = environment
+        self.logger = logger
+        self.clock = clock
+        items = Dictionary(configuration.items.map { ($0.name, $0) }) { first, _ in first }
+    }
+
+    // MARK: Lookups
+
+    /// The secret's current value. Costs no I/O when the cache is fresh.
+    public func get(_ name: String) throws(SecretsError) -> SecretValue {
+        guard let item = items[name] else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
+        let now = clock()
+        if let entry = entries.withLock({ $0[name] }), entry.isFresh(at: now, ttl: configuration.ttl) {
+            metrics.lookup(hit: true)
+            return SecretValue(name: name, secretID: item.secretID, value: entry.value, versionID: entry.versionID,
+                               source: .aws, confirmedAt: entry.confirmedAt)
+        }
+        metrics.lookup(hit: false)
+        let entry = entries.withLock { $0[name] }
+        if entry == nil || now >= entry!.nextAttempt {
+            singleFlight(name) { refresh(item, force: false) }
+        }
+        return try serve(item)
+    }
+
+    public func get(_ name: String) async throws(SecretsError) -> SecretValue {
+        let result: Result<SecretValue, SecretsError> = await withCheckedContinuation { continuation in
+            Self.blockingQueue.async {
+                do throws(SecretsError) { continuation.resume(returning: .success(try self.get(name))) }
+                catch { continuation.resume(returning: .failure(error)) }
+            }
+        }
+        return try result.get()
+    }
+
+    /// Fetches the value again, skipping the version check: for callers whose
+    /// login just failed with the cached password (a rotation in progress).
+    @discardableResult
+    public func forceRefresh(_ name: String) throws(SecretsError) -> SecretValue {
+        guard let item = items[name] else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
+        singleFlight(name) { refresh(item, force: true) }
+        return try serve(item)
+    }
+
+    // MARK: Background work
+
+    /// Loads every configured secret in as few calls as possible:
+    /// BatchGetSecretValue by 20, falling back to parallel GetSecretValue
+    /// when batch is denied or unknown. Returns the seconds it took.
+    @discardableResult
+    public func preload() -> Double {
+        let started = UnixTime.now
+        let pending = configuration.items
+        if let api, !pending.isEmpty {
+            let chunks = stride(from: 0, to: pending.count, by: 20).map { Array(pending[$0..<min($0 + 20, pending.count)]) }
+            DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
+                preloadChunk(chunks[index], api: api)
+            }
+        }
+        let seconds = UnixTime.now.seconds - started.seconds
+        metrics.startup(seconds: seconds)
+        logger.info("secrets loaded", metadata: ["count": "\(pending.count)", "seconds": "\(String(format: "%.3f", seconds))"])
+        return seconds
+    }
+
+    /// Refreshes entries whose TTL ends within `refreshAhead` (with jitter)
+    /// or that are being served stale, and drops entries past the emergency
+    /// TTL. Callers then never wait on AWS in steady state.
+    public func refreshDue() {
+        let now = clock()
+        let due = entries.withLock { entries -> [String] in
+            entries = entries.filter { name, entry in
+                entry.source != .aws || entry.isWithinEmergency(at: now, limit: configuration.emergencyTTL)
+                    || items[name] != nil
+            }
+            return entries.compactMap { name, entry in
+                let jitter = Double.random(in: 0...0.2) * configuration.refreshAhead
+                let refreshAt = entry.confirmedAt.seconds + configuration.ttl - configuration.refreshAhead - jitter
+                let wanted = entry.failures > 0 || entry.source != .aws || now.seconds >= refreshAt
+                return wanted && now >= entry.nextAttempt ? name : nil
+            }
+        }
+        for name in due { if let item = items[name] { singleFlight(name) { refresh(item, force: false) } } }
+        for item in configuration.items where entries.withLock({ $0[item.name] }) == nil {
+            singleFlight(item.name) { refresh(item, force: false) }
+        }
+        publishGauges()
+    }
+
+    /// What the client holds for every configured secret, values left out.
+    public func statuses() -> [SecretStatus] {
+        let now = clock()
+        let snapshot = entries.withLock { $0 }
+        let errors = lastErrors.withLock { $0 }
+        return configuration.items.map { item in
+            guard let entry = snapshot[item.name] else {
+                return SecretStatus(name: item.name, secretID: item.secretID, required: item.required, state: .missing,
+                                    source: nil, versionID: nil, age: nil, lastError: errors[item.name])
+            }
+            let state: SecretState = entry.source == .environment ? .fallback
+                : entry.isFresh(at: now, ttl: configuration.ttl) ? .fresh
+                : entry.isWithinEmergency(at: now, limit: configuration.emergencyTTL) ? .stale : .missing
+            return SecretStatus(name: item.name, secretID: item.secretID, required: item.required, state: state,
+                                source: state == .stale ? .emergencyCache : entry.source, versionID: entry.versionID,
+                                age: entry.source == .aws ? now.seconds - entry.confirmedAt.seconds : nil,
+                                lastError: errors[item.name])
+        }
+    }
+
+    /// AWS errors since the previous call.
+    public func takeAWSErrorCount() -> Int { awsErrors.exchange(0, ordering: .relaxed) }
+
+    public func publishGauges() {
+        let states = statuses()
+        metrics.publish(entries: entries.withLock { $0.count },
+                        servedStale: states.filter { $0.state == .stale || $0.state == .fallback }.count,
+                        hitRatio: metrics.hitRatioSinceLastCall())
+    }
+
+    // MARK: Internals
+
+    /// One BatchGetSecretValue for up to 20 secrets. If the call itself is
+    /// refused (denied by policy, or unknown to an older endpoint), each
+    /// secret is fetched with GetSecretValue, in parallel.
+    private func preloadChunk(_ chunk: [SecretsConfiguration.Item], api: SecretsManagerAPI) {
+        do throws(AWSError) {
+            let result = try api.batchGetSecretValue(chunk.map(\.secretID))
+            for item in chunk {
+                if let fetched = result.values.first(where: { $0.id == item.secretID }) {
+                    record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: false)
+                } else {
+                    let code = result.errors.first { $0.id == item.secretID }?.code ?? "ResourceNotFoundException"
+                    failed(item, AWSError(code: AWSError.normalize(code), message: "", kind: .client))
+                }
+            }
+        } catch where error.kind == .client {
+            logger.info("BatchGetSecretValue refused, loading one by one", metadata: ["code": "\(error.metricCode)"])
+            DispatchQueue.concurrentPerform(iterations: chunk.count) { index in
+                singleFlight(chunk[index].name) { refresh(chunk[index], force: false) }
+            }
+        } catch {
+            for item in chunk { failed(item, error) }
+        }
+    }
+
+    /// Serves what the cache holds after a refresh attempt, in order:
+    /// fresh, emergency cache, environment fallback.
+    private func serve(_ item: SecretsConfiguration.Item) throws(SecretsError) -> SecretValue {
+        let now = clock()
+        let entry = entries.withLock { $0[item.name] }
+        if let entry, entry.isFresh(at: now, ttl: configuration.ttl) {
+            return SecretValue(name: item.name, secretID: item.secretID, value: entry.value, versionID: entry.versionID,
+                               source: .aws, confirmedAt: entry.confirmedAt)
+        }
+        if let entry, entry.isWithinEmergency(at: now, limit: configuration.emergencyTTL) {
+            metrics.fallback(item.name, .emergencyCache)
+            return SecretValue(name: item.name, secretID: item.secretID, value: entry.value, versionID: entry.versionID,
+                               source: .emergencyCache, confirmedAt: entry.confirmedAt)
+        }
+        if let variable = item.fallbackVariable, let text = environment[variable], !text.isEmpty {
+            metrics.fallback(item.name, .environment)
+            entries.withLock { entries in
+                // AWS just failed for this secret: next attempt after the first backoff step.
+                var fallback = entries[item.name] ?? CacheEntry(value: SecretString(text), source: .environment,
+                                                                 confirmedAt: now, failures: 1, nextAttempt: now.adding(backoff(1)))
+                if fallback.source == .aws {  // past the emergency TTL: the environment takes over
+                    fallback = CacheEntry(value: SecretString(text), source: .environment, confirmedAt: now,
+                                          failures: fallback.failures, nextAttempt: fallback.nextAttempt)
+                }
+                entries[item.name] = fallback
+            }
+            return SecretValue(name: item.name, secretID: item.secretID, value: SecretString(text), versionID: nil,
+                               source: .environment, confirmedAt: nil)
+        }
+        metrics.unavailable(item.name)
+        let code = lastErrors.withLock { $0[item.name] } ?? (api == nil ? "no AWS access configured" : "no answer yet")
+        throw SecretsError(secret: item.name, reason: .awsError, detail: code)
+    }
+
+    /// One AWS round for a secret: a version check when a value is cached
+    /// (and not forced), the value only when the version moved.
+    private func refresh(_ item: SecretsConfiguration.Item, force: Bool) {
+        guard let api else { return }
+        let cached = entries.withLock { $0[item.name] }
+        do throws(AWSError) {
+            if !force, let cached, cached.source == .aws, let version = cached.versionID,
+               try api.currentVersion(item.secretID) == version {
+                record(item, value: cached.value, version: version, rotated: false)
+                return
+            }
+            let fetched = try api.getSecretValue(item.secretID)
+            let rotated = cached?.source == .aws && cached?.versionID != nil && cached?.versionID != fetched.versionID
+            record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: rotated)
+        } catch {
+            failed(item, error)
+        }
+    }
+
+    private func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, rotated: Bool) {
+        let now = clock()
+        let recovered = entries.withLock { entries -> Bool in
+            let wasFailing = (entries[item.name]?.failures ?? 0) > 0 || entries[item.name]?.source == .environment
+            entries[item.name] = CacheEntry(value: value, versionID: version, source: .aws, confirmedAt: now, nextAttempt: now)
+            return wasFailing
+        }
+        lastErrors.withLock { $0[item.name] = nil }
+        metrics.succeeded(item.name, at: now)
+        if rotated {
+            metrics.rotated(item.name)
+            logger.info("secret rotated", metadata: ["secret": "\(item.name)", "version": "\(version ?? "-")"])
+        }
+        if recovered { logger.info("secret served from AWS again", metadata: ["secret": "\(item.name)"]) }
+    }
+
+    private func failed(_ item: SecretsConfiguration.Item, _ error: AWSError) {
+        awsErrors.add(1, ordering: .relaxed)
+        let now = clock()
+        lastErrors.withLock { $0[item.name] = error.code }
+        let failures = entries.withLock { entries -> Int in
+            guard var entry = entries[item.name] else { return 1 }
+            entry.failures += 1
+            entry.nextAttempt = now.adding(backoff(entry.failures))
+            entries[item.name] = entry
+            return entry.failures
+        }
+        if failures == 1 {
+            logger.warning("cannot refresh secret from AWS", metadata: [
+                "secret": "\(item.name)", "code": "\(error.metricCode)", "kind": "\(error.kind.rawValue)"])
+        }
+    }
+
+    /// Seconds to wait after `failures` consecutive failures: 1, 2, 4, ... up to `maxBackoff`.
+    private func backoff(_ failures: Int) -> Double {
+        min(configuration.maxBackoff, pow(2, Double(max(0, failures - 1))))
+    }
+
+    /// Runs `work` once for concurrent callers of the same secret: the first
+    /// caller runs it, the others wait for it to finish.
+    private func singleFlight(_ name: String, _ work: () -> Void) {
+        let (flight, leader) = flights.withLock { flights -> (Flight, Bool) in
+            if let running = flights[name] { return (running, false) }
+            let flight = Flight()
+            flights[name] = flight
+            return (flight, true)
+        }
+        guard leader else { return flight.wait() }
+        work()
+        flights.withLock { $0[name] = nil }
+        flight.finish()
+    }
+}
+
+/// One AWS round in progress for a secret; followers wait on it.
+private final class Flight: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var done = false
+
+    func wait() {
+        condition.lock()
+        while !done { condition.wait() }
+        condition.unlock()
+    }
+
+    func finish() {
+        condition.lock()
+        done = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}

@@ -1,0 +1,84 @@
+import Prometheus
+import Synchronization
+import VigilAWS
+
+/// The secrets client's counters. Cumulative totals are kept here (atomics,
+/// cheap on the hit path) and mirrored into a swift-prometheus registry
+/// when one is given. `secret` labels are logical names from configuration.
+public final class SecretsMetrics: Sendable {
+    public let lookups = Atomic<Int>(0)
+    public let hits = Atomic<Int>(0)
+    private let registry: PrometheusCollectorRegistry?
+    private let lookupsCounter: Counter?
+    private let hitsCounter: Counter?
+    /// Cumulative (lookups, hits) at the previous `hitRatioSinceLastCall`.
+    private let window = Mutex<(lookups: Int, hits: Int, ratio: Double)>((0, 0, 1))
+
+    public init(registry: PrometheusCollectorRegistry?) {
+        self.registry = registry
+        lookupsCounter = registry?.makeCounter(descriptor: .init(
+            metricName: "vigil_secrets_cache_lookups_total", unitName: "", helpText: "Secret lookups."))
+        hitsCounter = registry?.makeCounter(descriptor: .init(
+            metricName: "vigil_secrets_cache_hits_total", unitName: "", helpText: "Secret lookups answered from a fresh cache entry."))
+    }
+
+    func lookup(hit: Bool) {
+        lookups.add(1, ordering: .relaxed)
+        lookupsCounter?.increment()
+        if hit {
+            hits.add(1, ordering: .relaxed)
+            hitsCounter?.increment()
+        }
+    }
+
+    /// Hit ratio over the lookups since the previous call (the publishing
+    /// window); with no lookups in between, the previous ratio stands.
+    public func hitRatioSinceLastCall() -> Double {
+        let lookups = self.lookups.load(ordering: .relaxed), hits = self.hits.load(ordering: .relaxed)
+        return window.withLock { window in
+            let deltaLookups = lookups - window.lookups
+            if deltaLookups > 0 { window.ratio = Double(hits - window.hits) / Double(deltaLookups) }
+            window.lookups = lookups
+            window.hits = hits
+            return window.ratio
+        }
+    }
+
+    func fallback(_ secret: String, _ source: SecretSource) {
+        counter("vigil_secrets_fallback_total", "Secret values served from a fallback, by source.",
+                [("secret", secret), ("source", source.rawValue)])?.increment()
+    }
+
+    func rotated(_ secret: String) {
+        counter("vigil_secrets_rotations_total", "Rotations detected (AWSCURRENT moved to a new version).",
+                [("secret", secret)])?.increment()
+    }
+
+    func unavailable(_ secret: String) {
+        counter("vigil_secrets_unavailable_total", "Lookups that could not be served at all.", [("secret", secret)])?.increment()
+    }
+
+    func succeeded(_ secret: String, at time: UnixTime) {
+        gauge("vigil_secrets_last_success_timestamp_seconds", "Unix time AWS last confirmed the secret.",
+              [("secret", secret)])?.set(time.seconds)
+    }
+
+    func publish(entries: Int, servedStale: Int, hitRatio: Double) {
+        gauge("vigil_secrets_cache_entries", "Entries in the secrets cache.", [])?.set(Double(entries))
+        gauge("vigil_secrets_served_stale", "Secrets currently served past their TTL (emergency cache or environment).",
+              [])?.set(Double(servedStale))
+        gauge("vigil_secrets_cache_hit_ratio", "Cache hit ratio over the last publishing window (0-1).", [])?.set(hitRatio)
+    }
+
+    func startup(seconds: Double) {
+        gauge("vigil_secrets_startup_duration_seconds", "Time the start-up load of all secrets took.", [])?.set(seconds)
+    }
+
+    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter? {
+        registry?.makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    private func gauge(_ name: String, _ help: String, _ labels: [(String, String)]) -> Gauge? {
+        registry?.makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Logging
+import Prometheus
+import VigilAWS
+import VigilConfig
+import VigilSecrets
+
+/// Builds the AWS client and the secrets client from configuration and the
+/// standard AWS environment.
+enum SecretsSetup {
+    static func aws(config: VigilConfig.AWS, registry: PrometheusCollectorRegistry?,
+                    environment: [String: String] = ProcessInfo.processInfo.environment) -> AWSClient? {
+        var options = CurlTransport.Options()
+        options.caBundle = config.caBundle
+        let transport = CurlTransport(options: options)
+        guard let region = RegionResolver.resolve(configured: config.region, environment: environment, transport: transport) else {
+            return nil
+        }
+        let metrics = registry.map(AWSMetrics.init)
+        var endpoints: [AWSService: String] = [:]
+        endpoints[.secretsManager] = config.secretsManagerEndpoint
+        endpoints[.sts] = config.stsEndpoint
+        return AWSClient(region: region,
+                         credentials: CredentialChain.standard(environment: environment, transport: transport, region: region,
+                                                               metrics: metrics),
+                         endpoints: EndpointResolver(configured: endpoints, environment: environment), transport: transport,
+                         retry: RetryPolicy(maxAttempts: config.maxAttempts ?? RetryPolicy.maxAttempts(from: environment)),
+                         metrics: metrics, attemptTimeout: config.timeout.timeInterval)
+    }
+
+    static func configuration(_ config: VigilConfig.Secrets) -> SecretsConfiguration {
+        let items = config.items.isEmpty
+            ? SecretsConfiguration.standardItems(prefix: config.prefix, environment: config.environment)
+            : config.items.map { SecretsConfiguration.Item(name: $0.name, secretID: $0.id, requiredKeys: $0.keys,
+                                                           fallbackVariable: $0.environmentVariable, required: $0.required) }
+        return SecretsConfiguration(items: items, ttl: config.ttl.timeInterval, emergencyTTL: config.emergencyTTL.timeInterval,
+                                    refreshAhead: config.refreshAhead.timeInterval, maxEntries: config.maxEntries,
+                                    maxBackoff: config.maxBackoff.timeInterval)
+    }
+
+    static func client(config: VigilConfig, registry: PrometheusCollectorRegistry?, logger: Logger) -> SecretsClient {
+        let aws = aws(config: config.aws, registry: registry)
+        if aws == nil {
+            logger.warning("no AWS region configured or found: secrets come from environment fallbacks only")
+        }
+        return SecretsClient(configuration: configuration(config.secrets), aws: aws,
+                             metrics: SecretsMetrics(registry: registry), logger: logger)
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Prometheus
+import Testing
+import VigilAWS
+import VigilSecrets
+import VigilTestSupport
+
+/// The secrets client against moto (signature checking on) behind the fault
+/// proxy. Time moves through a manual clock; AWS backoff is recorded, not slept.
+@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
+struct SecretsClientTests {
+    let env = ServicesEnvironment()
+    let proxy: FaultProxy
+    let clock = ManualClock()
+    let registry = PrometheusCollectorRegistry()
+    let logs = Recorded<[String]>([])
+
+    init() throws {
+        proxy = try FaultProxy(upstream: ServicesEnvironment().motoURL)
+    }
+
+    private func client(items: [SecretsConfiguration.Item]? = nil, environment: [String: String] = [:],
+                        ttl: Double = 3600) -> SecretsClient {
+        let aws = AWSClient(region: "us-east-1",
+                            credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
+                                "AWS_ACCESS_KEY_ID": env.appKeyID, "AWS_SECRET_ACCESS_KEY": env.appSecret])]),
+                            endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": proxy.url]),
+                            retry: RetryPolicy(maxAttempts: 2, sleep: { _ in }), attemptTimeout: 2)
+        let configuration = SecretsConfiguration(items: items ?? SecretsConfiguration.standardItems(prefix: "vigil", environment: "dev"),
+                                                 ttl: ttl)
+        return SecretsClient(configuration: configuration, aws: aws, metrics: SecretsMetrics(registry: registry),
+                             environment: environment, logger: CapturingLogHandler.logger(into: logs), clock: clock.read)
+    }
+
+    private func targets() throws -> [String] {
+        try proxy.log().map { $0.target.replacingOccurrences(of: "secretsmanager.", with: "") }
+    }
+
+    private var metrics: String { String(decoding: registry.emitToBuffer(), as: UTF8.self) }
+
+    @Test func warmStartIsOneBatchCallAndHitsCostNothing() throws {
+        let secrets = client()
+        secrets.preload()
+        #expect(try targets() == ["BatchGetSecretValue"])
+        for _ in 0..<1000 {
+            #expect(try secrets.get("database").source == .aws)
+            _ = try secrets.get("redis")
+        }
+        #expect(try targets() == ["BatchGetSecretValue"])
+        #expect(secrets.metrics.lookups.load(ordering: .relaxed) == 2000)
+        #expect(secrets.metrics.hits.load(ordering: .relaxed) == 2000)
+        let database = try TypedCredentials.database(secrets.get("database"))
+        #expect(database.password.revealed() == env.databasePassword)
+        #expect(secrets.statuses().map(\.state) == [.fresh, .fresh])
+        env.assertNoCanary(in: logs.value + [metrics])
+    }
+
+    @Test func batchRefusedFallsBackToOneByOne() throws {
+        try proxy.inject("deny")
+        let secrets = client()
+        secrets.preload()
+        #expect(try targets().sorted() == ["BatchGetSecretValue", "GetSecretValue", "GetSecretValue"])
+        #expect(try secrets.get("redis").source == .aws)
+    }
+
+    @Test func rotationIsPickedUpWithinOneTTLAndUnchangedCostsOneDescribe() throws {
+        let name = "vigil/dev/rotation-\(UUID().uuidString.prefix(8))"
+        try admin("CreateSecret", #"{"Name":"\#(name)","SecretString":"canary-rot-v1"}"#)
+        let secrets = client(items: [.init(name: "rotating", secretID: name)], ttl: 60)
+        #expect(try secrets.get("rotating").value.revealed() == "canary-rot-v1")
+        try proxy.clear()
+        clock.advance(61)
+        #expect(try secrets.get("rotating").value.revealed() == "canary-rot-v1")
+        #expect(try targets() == ["DescribeSecret"])
+        try admin("PutSecretValue", #"{"SecretId":"\#(name)","SecretString":"canary-rot-v2"}"#)
+        try proxy.clear()
+        clock.advance(61)
+        #expect(try secrets.get("rotating").value.revealed() == "canary-rot-v2")
+        #expect(try targets() == ["DescribeSecret", "GetSecretValue"])
+        #expect(metrics.contains(#"vigil_secrets_rotations_total{secret="rotating"} 1"#))
+        env.assertNoCanary(in: logs.value + [metrics], extra: ["canary-rot-v1", "canary-rot-v2"])
+    }
+
+    @Test(arguments: ["error", "throttle", "reset", "deny"])
+    func outageServesStaleThenEnvironmentThenAClearErrorThenRecovers(mode: String) throws {
+        let fallbackURL = "redis://:canary-env-fallback@127.0.0.1:\(env.redisPort)/0"
+        let secrets = client(environment: ["REDIS_URL": fallbackURL])
+        secrets.preload()
+        try proxy.inject(mode, count: 1000)
+        clock.advance(3601)  // past the TTL: AWS is asked, fails, the cached value is served
+        let stale = try secrets.get("redis")
+        #expect(stale.source == .emergencyCache)
+        #expect(try TypedCredentials.redis(stale).password?.revealed() == env.redisPassword)
+        #expect(secrets.statuses().first { $0.name == "redis" }?.state == .stale)
+        #expect(metrics.contains(#"vigil_secrets_fallback_total{secret="redis",source="emergency_cache"} 1"#))
+        let attemptsWhileStale = try proxy.log().count
+        _ = try secrets.get("redis")  // within the backoff: no new AWS call
+        #expect(try proxy.log().count == attemptsWhileStale)
+
+        clock.advance(86_400)  // past the emergency TTL: the environment fallback
+        let fromEnvironment = try secrets.get("redis")
+        #expect(fromEnvironment.source == .environment)
+        #expect(try TypedCredentials.redis(fromEnvironment).password?.revealed() == "canary-env-fallback")
+        #expect(metrics.contains(#"vigil_secrets_fallback_total{secret="redis",source="environment"} 1"#))
+        #expect { try secrets.get("database") } throws: { error in  // no fallback configured for it here
+            let text = "\(error)"
+            return text.contains("\"database\"") && text.contains("unavailable") && !text.contains(env.databasePassword)
+        }
+        #expect(metrics.contains(#"vigil_secrets_unavailable_total{secret="database"} 1"#))
+
+        try proxy.clear()  // AWS is back
+        clock.advance(120)  // past the backoff
+        #expect(try secrets.get("redis").source == .aws)
+        #expect(secrets.statuses().first { $0.name == "redis" }?.state == .fresh)
+        env.assertNoCanary(in: logs.value + [metrics], extra: ["canary-env-fallback"])
+    }
+
+    @Test func hundredConcurrentMissesMakeOneCall() throws {
+        let secrets = client()
+        let sources = Recorded<[SecretSource]>([])
+        let group = DispatchGroup()
+        for _ in 0..<100 {
+            group.enter()
+            Thread.detachNewThread {
+                let value = try? secrets.get("database")
+                sources.update { $0.append(value?.source ?? .environment) }
+                group.leave()
+            }
+        }
+        #expect(group.wait(timeout: .now() + 30) == .success)
+        #expect(sources.value.count == 100 && sources.value.allSatisfy { $0 == .aws })
+        #expect(try targets() == ["GetSecretValue"])
+    }
+
+    @Test func asyncLookupsWork() async throws {
+        let secrets = client()
+        #expect(try await secrets.get("redis").source == .aws)
+    }
+
+    private func admin(_ operation: String, _ body: String) throws {
+        let aws = AWSClient(region: "us-east-1",
+                            credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
+                                "AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret])]),
+                            endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": env.motoURL]))
+        _ = try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", body: Array(body.utf8))
+    }
+}
