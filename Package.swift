@@ -68,6 +68,10 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swift6),
 
+        .executableTarget(name: "vigil-bench", dependencies: ["VigilAWS", "VigilSecrets",
+                                                              .product(name: "Prometheus", package: "swift-prometheus")],
+                          swiftSettings: swift6),
+
         // Test helpers: a libcurl client and the runner for the real binary.
         .target(name: "VigilTestSupport", dependencies: ["VigilAWS", .product(name: "Logging", package: "swift-log")], swiftSettings: swift6),
 

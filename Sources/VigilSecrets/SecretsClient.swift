@@ -106,9 +106,9 @@ public final class SecretsClient: Sendable {
     public func refreshDue() {
         let now = clock()
         let due = entries.withLock { entries -> [String] in
-            entries = entries.filter { name, entry in
+            // Past the emergency TTL a value is never served again: drop it.
+            entries = entries.filter { _, entry in
                 entry.source != .aws || entry.isWithinEmergency(at: now, limit: configuration.emergencyTTL)
-                    || items[name] != nil
             }
             return entries.compactMap { name, entry in
                 let jitter = Double.random(in: 0...0.2) * configuration.refreshAhead

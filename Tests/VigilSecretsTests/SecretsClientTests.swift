@@ -145,3 +145,34 @@ struct SecretsClientTests {
         _ = try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", body: Array(body.utf8))
     }
 }
+
+/// Steady state, measured: the calls one secret costs per day.
+@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
+struct SecretsBudgetTests {
+    @Test func refreshAheadKeepsLookupsHitsAndADayCostsOneCheckAnHour() throws {
+        let env = ServicesEnvironment()
+        let proxy = try FaultProxy(upstream: env.motoURL)
+        let clock = ManualClock()
+        let aws = AWSClient(region: "us-east-1",
+                            credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
+                                "AWS_ACCESS_KEY_ID": env.appKeyID, "AWS_SECRET_ACCESS_KEY": env.appSecret])]),
+                            endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": proxy.url]))
+        let secrets = SecretsClient(configuration: SecretsConfiguration(
+                                        items: SecretsConfiguration.standardItems(prefix: "vigil", environment: "dev")),
+                                    aws: aws, environment: [:], clock: clock.read)
+        secrets.preload()
+        // One simulated day: the secrets probe every 15 s, lookups in between.
+        for _ in 0..<(86_400 / 15) {
+            clock.advance(15)
+            secrets.refreshDue()
+            #expect(try secrets.get("database").source == .aws)
+        }
+        let calls = try proxy.log().map { $0.target.replacingOccurrences(of: "secretsmanager.", with: "") }
+        let describes = calls.filter { $0 == "DescribeSecret" }.count
+        #expect(calls.first == "BatchGetSecretValue")
+        #expect(!calls.contains("GetSecretValue"))  // nothing rotated: version checks only
+        #expect(describes >= 2 * 24 && describes <= 2 * 26, "\(describes) checks for 2 secrets in a day")
+        // Every lookup was a hit: refresh-ahead renewed entries before they expired.
+        #expect(secrets.metrics.hits.load(ordering: .relaxed) == 86_400 / 15)
+    }
+}
