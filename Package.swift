@@ -49,7 +49,7 @@ let package = Package(
                 dependencies: ["VigilAWS", .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .target(name: "VigilProbes",
-                dependencies: ["VigilConfig", "VigilSecrets", "CLibPQ",
+                dependencies: ["VigilConfig", "VigilSecrets", "CLibPQ", "COpenSSL",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .target(name: "VigilState",
@@ -80,7 +80,8 @@ let package = Package(
                     swiftSettings: swift6),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig"], swiftSettings: swift6),
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilProbes"], swiftSettings: swift6),
-        .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilSecrets"], swiftSettings: swift6),
+        .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilSecrets", "VigilTestSupport"],
+                    swiftSettings: swift6),
         .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilState", "VigilTestSupport"], swiftSettings: swift6),
         .testTarget(name: "VigilIntegrationTests", dependencies: ["VigilTestSupport"], swiftSettings: swift6),
     ]

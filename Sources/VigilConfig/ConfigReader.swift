@@ -32,6 +32,10 @@ struct ConfigReader {
         } ?? range.lowerBound
     }
 
+    mutating func ratio(_ key: String) -> Double {
+        read(key, expected: "a number from 0 to 1") { Double($0).flatMap { (0...1).contains($0) ? $0 : nil } } ?? 0
+    }
+
     mutating func bool(_ key: String) -> Bool {
         read(key, expected: "true or false") { ["true": true, "false": false][$0.lowercased()] } ?? false
     }

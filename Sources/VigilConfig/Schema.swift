@@ -21,7 +21,7 @@ public struct Setting: Sendable {
 public enum Schema {
     public static let probeNames = ["database", "redis", "secrets"]
 
-    public static let settings: [Setting] = web + log + probes + health + aws + secrets + database
+    public static let settings: [Setting] = web + log + probes + health + aws + secrets + peers
 
     static let web = [
         Setting(key: "web.listen_address", defaultValue: ":9731",
@@ -54,6 +54,10 @@ public enum Schema {
     static let health = [
         Setting(key: "health.unhealthy_status_code", defaultValue: "503",
                 help: "HTTP status `/health` answers when overall status is unhealthy (healthy and degraded answer 200)."),
+        Setting(key: "health.latency_threshold", defaultValue: "1s",
+                help: "A probe run slower than this makes its component `degraded` (also exported for alert rules)."),
+        Setting(key: "health.min_cache_hit_ratio", defaultValue: "0.8",
+                help: "A secrets cache hit ratio below this (0-1, over a probe interval with 20+ lookups) makes the secrets component `degraded`."),
     ]
 
     static let aws = [
@@ -89,10 +93,16 @@ public enum Schema {
                 help: "An unavailable required secret makes the secrets component unhealthy."),
     ]
 
-    static let database = [
+    static let peers = [
         Setting(key: "database.sslmode", defaultValue: "prefer",
                 help: "libpq `sslmode`: disable, allow, prefer, require, verify-ca, verify-full."),
         Setting(key: "database.ca_file", defaultValue: "", help: "libpq `sslrootcert` for verify-ca / verify-full."),
+        Setting(key: "redis.ca_file", defaultValue: "",
+                help: "CA bundle to verify Redis's certificate (`rediss://`); empty = the system's."),
+        Setting(key: "redis.server_name", defaultValue: "",
+                help: "Name to check in Redis's certificate; empty = the host from the credentials."),
+        Setting(key: "redis.info", defaultValue: "true",
+                help: "Read `INFO` each run and export role, connected clients and used memory."),
     ]
 
     /// Keys with an environment variable (every non-pattern key).

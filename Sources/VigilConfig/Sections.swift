@@ -65,6 +65,14 @@ extension VigilConfig {
 
     public struct Health: Sendable {
         public var unhealthyStatusCode: Int
+        public var latencyThreshold: Duration
+        public var minimumCacheHitRatio: Double
+
+        init(_ reader: inout ConfigReader) {
+            unhealthyStatusCode = reader.int("health.unhealthy_status_code", in: 200...599)
+            latencyThreshold = reader.duration("health.latency_threshold", atLeast: .milliseconds(1))
+            minimumCacheHitRatio = reader.ratio("health.min_cache_hit_ratio")
+        }
     }
 
     public struct AWS: Sendable {
@@ -146,6 +154,20 @@ extension VigilConfig {
             sslMode = reader.choice("database.sslmode", Dictionary(uniqueKeysWithValues:
                 ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].map { ($0, $0) }))
             caFile = reader.optional("database.ca_file")
+        }
+    }
+}
+
+extension VigilConfig {
+    public struct Redis: Sendable {
+        public var caFile: String?
+        public var serverName: String?
+        public var info: Bool
+
+        init(_ reader: inout ConfigReader) {
+            caFile = reader.optional("redis.ca_file")
+            serverName = reader.optional("redis.server_name")
+            info = reader.bool("redis.info")
         }
     }
 }

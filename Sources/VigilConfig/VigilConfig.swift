@@ -10,6 +10,7 @@ public struct VigilConfig: Sendable {
     public var aws: AWS
     public var secrets: Secrets
     public var database: Database
+    public var redis: Redis
     /// Where each set key came from, for `vigil config check`.
     public var origins: [String: String]
     /// The effective text of every key (set or default), for `vigil config check`.
@@ -35,10 +36,11 @@ public struct VigilConfig: Sendable {
         web = Web(&reader)
         log = Log(&reader)
         probes = Probe.all(&reader)
-        health = Health(unhealthyStatusCode: reader.int("health.unhealthy_status_code", in: 200...599))
+        health = Health(&reader)
         aws = AWS(&reader)
         secrets = Secrets(&reader)
         database = Database(&reader)
+        redis = Redis(&reader)
         origins = raw.entries.mapValues(\.origin)
         effective = Dictionary(uniqueKeysWithValues: Schema.keys.map { ($0, reader.text($0)) })
         if !reader.problems.isEmpty { throw ConfigError(problems: reader.problems) }

@@ -21,6 +21,10 @@ public struct ProbeResult: Sendable, Equatable {
     public var degraded: Bool
     /// The run failed authentication, refreshed its credentials and tried again.
     public var refreshedCredentials: Bool
+    /// Where the time went (`connect`, `query`, `ping`, ...).
+    public var phases: [ProbePhase] = []
+    /// Figures the peer reported (Redis `INFO`), exported as gauges.
+    public var measurements: [ProbeMeasurement] = []
 
     public var succeeded: Bool { reason == .ok }
 
@@ -33,6 +37,31 @@ public struct ProbeResult: Sendable, Equatable {
         self.detail = detail
         self.degraded = degraded
         self.refreshedCredentials = refreshedCredentials
+    }
+}
+
+/// The duration of one step of a probe run.
+public struct ProbePhase: Sendable, Equatable {
+    public var name: String
+    public var duration: Duration
+}
+
+/// A gauge a probe reports: a fixed metric name, labels from a fixed set.
+public struct ProbeMeasurement: Sendable, Equatable {
+    public var metric: String
+    public var help: String
+    public var labels: [String: String]
+    public var value: Double
+}
+
+/// Times the phases of one probe run.
+final class PhaseTimer {
+    private(set) var phases: [ProbePhase] = []
+
+    func time<T>(_ name: String, _ body: () throws(ProbeFailure) -> T) throws(ProbeFailure) -> T {
+        let started = ContinuousClock.now
+        defer { phases.append(ProbePhase(name: name, duration: ContinuousClock.now - started)) }
+        return try body()
     }
 }
 

@@ -11,8 +11,12 @@ public final class SecretsMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry?
     private let lookupsCounter: Counter?
     private let hitsCounter: Counter?
-    /// Cumulative (lookups, hits) at the previous `hitRatioSinceLastCall`.
-    private let window = Mutex<(lookups: Int, hits: Int, ratio: Double)>((0, 0, 1))
+    /// Cumulative (lookups, hits) at the previous `hitRatioSinceLastCall`,
+    /// and the lookups and ratio of the window it closed.
+    private let window = Mutex<(lookups: Int, hits: Int, ratio: Double, windowLookups: Int)>((0, 0, 1, 0))
+
+    /// The lookups and hit ratio of the last closed window.
+    public var lastWindow: (lookups: Int, ratio: Double) { window.withLock { ($0.windowLookups, $0.ratio) } }
 
     public init(registry: PrometheusCollectorRegistry?) {
         self.registry = registry
@@ -38,6 +42,7 @@ public final class SecretsMetrics: Sendable {
         return window.withLock { window in
             let deltaLookups = lookups - window.lookups
             if deltaLookups > 0 { window.ratio = Double(hits - window.hits) / Double(deltaLookups) }
+            window.windowLookups = deltaLookups
             window.lookups = lookups
             window.hits = hits
             return window.ratio

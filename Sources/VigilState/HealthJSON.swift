@@ -3,8 +3,8 @@ import Foundation
 extension HealthSnapshot {
     /// `/health` as JSON: `{"status", "services", "checks", "version", "uptime_seconds"}`.
     /// Written by hand to keep the documented key order; every string goes
-    /// through `JSONWriter.quote`.
-    public func json() -> String {
+    /// through `JSONWriter.quote`. `verbose` adds each probe's phases.
+    public func json(verbose: Bool = false) -> String {
         let services = components.map { "\(JSONWriter.quote($0.name)):\(JSONWriter.quote($0.serviceState(at: now)))" }
         let checks = components.map { component -> String in
             var fields = [
@@ -18,14 +18,46 @@ extension HealthSnapshot {
                     ("last_checked", JSONWriter.quote(JSONWriter.rfc3339(latest.finishedAt))),
                 ]
                 if !latest.detail.isEmpty { fields.append(("detail", JSONWriter.quote(latest.detail))) }
+                if verbose && !latest.phases.isEmpty {
+                    fields.append(("phases_ms", JSONWriter.object(latest.phases.map { ($0.name, JSONWriter.number($0.duration.milliseconds)) })))
+                }
             }
-            return "\(JSONWriter.quote(component.name)):{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+            return "\(JSONWriter.quote(component.name)):" + JSONWriter.object(fields)
         }
         return "{\"status\":\(JSONWriter.quote(status.rawValue)),"
             + "\"services\":{\(services.joined(separator: ","))},"
             + "\"checks\":{\(checks.joined(separator: ","))},"
             + "\"version\":\(JSONWriter.quote(version)),"
             + "\"uptime_seconds\":\(JSONWriter.number(now.timeIntervalSince(startedAt)))}\n"
+    }
+
+    /// The IETF "Health Check Response Format for HTTP APIs" draft
+    /// (`application/health+json`): pass/warn/fail, checks keyed
+    /// `component:measurement`.
+    public func healthJSON() -> String {
+        func word(_ status: HealthStatus) -> String {
+            switch status {
+            case .healthy: "pass"
+            case .degraded: "warn"
+            case .unhealthy: "fail"
+            }
+        }
+        let checks = components.map { component -> String in
+            let measurement = component.reportsConnection ? "responseTime" : "freshness"
+            var fields = [("componentId", JSONWriter.quote(component.name)),
+                          ("componentType", JSONWriter.quote(component.reportsConnection ? "datastore" : "component")),
+                          ("status", JSONWriter.quote(component.latest == nil ? "fail" : word(component.status(at: now))))]
+            if let latest = component.latest {
+                fields += [("observedValue", JSONWriter.number(latest.latency.milliseconds)),
+                           ("observedUnit", JSONWriter.quote("ms")),
+                           ("time", JSONWriter.quote(JSONWriter.rfc3339(latest.finishedAt)))]
+                if !latest.succeeded || latest.degraded { fields.append(("output", JSONWriter.quote(latest.detail))) }
+            }
+            return "\(JSONWriter.quote("\(component.name):\(measurement)")):[" + JSONWriter.object(fields) + "]"
+        }
+        return "{\"status\":\(JSONWriter.quote(word(status))),\"version\":\(JSONWriter.quote(version)),"
+            + "\"serviceId\":\"vigil\",\"description\":\"Vigil health\","
+            + "\"checks\":{\(checks.joined(separator: ","))}}\n"
     }
 }
 
@@ -44,6 +76,11 @@ enum JSONWriter {
             }
         }
         return out + "\""
+    }
+
+    /// `{"key":value,...}` from already-encoded values.
+    static func object(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\(quote($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 
     static func number(_ value: Double) -> String {

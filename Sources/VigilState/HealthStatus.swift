@@ -23,20 +23,26 @@ public struct ComponentHealth: Sendable, Equatable {
     /// `services` shows connection words (`connected`, ...) for peers and
     /// status words (`healthy`, ...) for the rest (the secrets client).
     public var reportsConnection: Bool
+    /// A successful run slower than this counts as degraded.
+    public var latencyThreshold: Duration?
 
     public init(name: String, critical: Bool, interval: Duration, latest: ProbeResult? = nil,
-                reportsConnection: Bool = true) {
+                reportsConnection: Bool = true, latencyThreshold: Duration? = nil) {
         self.name = name
         self.critical = critical
         self.interval = interval
         self.latest = latest
         self.reportsConnection = reportsConnection
+        self.latencyThreshold = latencyThreshold
     }
 
-    /// This component's own status: down counts as unhealthy only when critical.
+    /// This component's own status: down counts as unhealthy only when
+    /// critical; slow or self-reported trouble is degraded.
     public func status(at now: Date) -> HealthStatus {
-        guard isUp(at: now) else { return critical ? .unhealthy : .degraded }
-        return latest?.degraded == true ? .degraded : .healthy
+        guard isUp(at: now), let latest else { return critical ? .unhealthy : .degraded }
+        if latest.degraded { return .degraded }
+        if let latencyThreshold, latest.latency > latencyThreshold { return .degraded }
+        return .healthy
     }
 
     /// Up when the latest result succeeded and is younger than three

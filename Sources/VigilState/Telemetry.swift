@@ -49,6 +49,16 @@ public final class Telemetry: Sendable {
         registry.makeCounter(descriptor: .named("vigil_probe_runs_total", help: "Probe runs."), labels: probe).increment()
         registry.makeGauge(descriptor: .named("vigil_probe_last_run_timestamp_seconds", help: "Unix time the probe last finished."),
                            labels: probe).set(result.finishedAt.timeIntervalSince1970)
+        for phase in result.phases {
+            registry.makeGauge(descriptor: .named("vigil_probe_phase_duration_seconds",
+                                                  help: "Duration of each phase of the probe's last run (connect, query, ping)."),
+                               labels: probe + [("phase", phase.name)]).set(phase.duration.milliseconds / 1000)
+        }
+        for measurement in result.measurements {
+            registry.makeGauge(descriptor: .named(measurement.metric, help: measurement.help),
+                               labels: measurement.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+                .set(measurement.value)
+        }
         if result.refreshedCredentials {
             registry.makeCounter(descriptor: .named("vigil_probe_auth_refresh_total",
                                                     help: "Authentication failures that forced a credentials refresh and a retry."),
@@ -58,6 +68,17 @@ public final class Telemetry: Sendable {
             registry.makeCounter(descriptor: .named("vigil_probe_failures_total", help: "Failed probe runs, by reason."),
                                  labels: probe + [("reason", result.reason.rawValue)]).increment()
         }
+    }
+
+    /// Publishes the health thresholds, so alert rules and dashboards use
+    /// the same figures as `/health`.
+    public func publishThresholds(latency: Duration, minimumHitRatio: Double) {
+        registry.makeGauge(descriptor: .named("vigil_health_latency_threshold_seconds",
+                                              help: "Probe latency above which a component counts as degraded."))
+            .set(latency.milliseconds / 1000)
+        registry.makeGauge(descriptor: .named("vigil_health_min_cache_hit_ratio",
+                                              help: "Secrets cache hit ratio below which the secrets component counts as degraded."))
+            .set(minimumHitRatio)
     }
 
     /// Sets `vigil_health_status{component,status}`: 1 for the current status, 0 for the others.

@@ -23,6 +23,9 @@ public struct ServicesEnvironment: Sendable {
     public var adminSecret: String { values["VIGIL_TEST_AWS_ADMIN_SECRET"] ?? "" }
     public var roleARN: String { values["VIGIL_TEST_ROLE_ARN"] ?? "" }
     public var secretPrefix: String { "vigil/dev" }
+    public var redisTLSPort: Int { Int(values["VIGIL_TEST_REDIS_TLS_PORT"] ?? "") ?? 0 }
+    public var tlsCA: String { values["VIGIL_TEST_TLS_CA"] ?? "" }
+    public var postgresPort: Int { Int(values["VIGIL_TEST_PG_PORT"] ?? "") ?? 0 }
 
     /// Values that must never appear in anything Vigil prints or serves.
     public var canaries: [String] {

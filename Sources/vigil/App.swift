@@ -26,8 +26,10 @@ struct App {
         let probes: [any Probe] = [
             PostgresProbe(tls: PostgresTLS(mode: config.database.sslMode, rootCertificate: config.database.caFile),
                           credentials: Self.credentials("database", secrets, TypedCredentials.database)),
-            RedisProbe(credentials: Self.credentials("redis", secrets, TypedCredentials.redis)),
-            SecretsProbe(client: secrets),
+            RedisProbe(tls: RedisTLS(caFile: config.redis.caFile, serverName: config.redis.serverName),
+                       reportInfo: config.redis.info,
+                       credentials: Self.credentials("redis", secrets, TypedCredentials.redis)),
+            SecretsProbe(client: secrets, minimumHitRatio: config.health.minimumCacheHitRatio),
         ]
         entries = probes.compactMap { probe in
             guard let settings = config.probes[probe.name], settings.enabled else { return nil }
@@ -35,8 +37,11 @@ struct App {
         }
         let components = entries.map { entry in
             ComponentHealth(name: entry.probe.name, critical: config.probes[entry.probe.name]?.critical ?? true,
-                            interval: entry.interval, reportsConnection: !(entry.probe is SecretsProbe))
+                            interval: entry.interval, reportsConnection: !(entry.probe is SecretsProbe),
+                            latencyThreshold: config.health.latencyThreshold)
         }
+        telemetry.publishThresholds(latency: config.health.latencyThreshold,
+                                    minimumHitRatio: config.health.minimumCacheHitRatio)
         store = HealthStore(components: components, version: BuildInfo.version, telemetry: telemetry)
         scheduler = ProbeScheduler(entries: entries, sink: LoggingSink(store: store, logger: logger))
     }

@@ -17,7 +17,8 @@ public final class VigilRoutes: Sendable {
     private let telemetry: Telemetry
     private let options: Options
     private let metricsCache: ResponseCache
-    private let healthCache = ResponseCache(maxAge: 1)
+    /// `/health`, `/health?verbose` and the `application/health+json` form.
+    private let healthCaches = (plain: ResponseCache(maxAge: 1), verbose: ResponseCache(maxAge: 1), ietf: ResponseCache(maxAge: 1))
     private let landing: HTTPResponse
     private let notFound = HTTPResponse(status: 404, contentType: "text/plain; charset=utf-8", body: "404 page not found\n")
     private let notAllowed = HTTPResponse(status: 405, contentType: "text/plain; charset=utf-8", body: "405 method not allowed\n",
@@ -70,10 +71,14 @@ public final class VigilRoutes: Sendable {
     }
 
     private func health(_ request: HTTPRequest) -> HTTPResponse {
-        healthCache.response(key: store.generation, gzip: false) {
+        let ietf = request.accept?.contains("application/health+json") == true
+        let verbose = request.query["verbose"] != nil
+        let cache = ietf ? healthCaches.ietf : verbose ? healthCaches.verbose : healthCaches.plain
+        return cache.response(key: store.generation, gzip: false) {
             let snapshot = store.snapshot()
             return HTTPResponse(status: snapshot.status == .unhealthy ? options.unhealthyStatusCode : 200,
-                                contentType: "application/json", body: snapshot.json())
+                                contentType: ietf ? "application/health+json" : "application/json",
+                                body: ietf ? snapshot.healthJSON() : snapshot.json(verbose: verbose))
         }
     }
 }

@@ -9,12 +9,15 @@ final class PostgresConnection {
 
     /// Connects with non-blocking libpq calls so the deadline holds even when
     /// the server accepts the TCP connection and never answers.
-    init(_ credentials: DatabaseCredentials, tls: PostgresTLS, deadline: Deadline) throws(ProbeFailure) {
+    /// `statementTimeout` is also set server-side, so a query stuck in the
+    /// server is cancelled there, not only abandoned here.
+    init(_ credentials: DatabaseCredentials, tls: PostgresTLS, deadline: Deadline, statementTimeout: Duration) throws(ProbeFailure) {
         var parameters: [(String, String)] = [
             ("host", credentials.host), ("port", String(credentials.port)),
             ("user", credentials.username), ("password", credentials.password.revealed()),
             ("dbname", credentials.database), ("sslmode", tls.mode),
             ("application_name", "vigil"), ("connect_timeout", "0"),
+            ("options", "-c statement_timeout=\(max(1, Int(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)))"),
         ]
         if let root = tls.rootCertificate { parameters.append(("sslrootcert", root)) }
         let started: OpaquePointer? = withCStrings(parameters.map(\.0)) { keys in

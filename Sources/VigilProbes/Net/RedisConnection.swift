@@ -3,12 +3,15 @@ import VigilSecrets
 /// A Redis client connection speaking just enough RESP to authenticate and
 /// ping, every call bounded by the probe's deadline.
 final class RedisConnection {
-    private let socket: TCPConnection
+    private let socket: any ByteStream
     private var buffer: [UInt8] = []
     private let reader = RESPReader()
 
-    init(_ credentials: RedisCredentials, deadline: Deadline) throws(ProbeFailure) {
-        socket = try TCPConnection(host: credentials.host, port: credentials.port, deadline: deadline)
+    init(_ credentials: RedisCredentials, tls: RedisTLS, deadline: Deadline) throws(ProbeFailure) {
+        let tcp = try TCPConnection(host: credentials.host, port: credentials.port, deadline: deadline)
+        socket = credentials.tls
+            ? try TLSStream(tcp, host: credentials.host, caFile: tls.caFile, serverName: tls.serverName, deadline: deadline)
+            : tcp
         if let password = credentials.password {
             let auth = [credentials.username, password.revealed()].compactMap { $0 }
             let reply = try command(["AUTH"] + auth, deadline: deadline)
@@ -25,6 +28,36 @@ final class RedisConnection {
 
     func ping(deadline: Deadline) throws(ProbeFailure) {
         try expect(command(["PING"], deadline: deadline), "PONG")
+    }
+
+    /// Role, connected clients and used memory from `INFO`, as gauges.
+    func info(deadline: Deadline) throws(ProbeFailure) -> [ProbeMeasurement] {
+        guard case .bulk(let body?) = try command(["INFO", "clients", "memory", "replication"], deadline: deadline) else {
+            return []
+        }
+        var fields: [Substring: Substring] = [:]
+        for line in String(decoding: body, as: UTF8.self).split(whereSeparator: \.isNewline) {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon]] = line[line.index(after: colon)...]
+        }
+        var measurements: [ProbeMeasurement] = []
+        if let clients = fields["connected_clients"].flatMap({ Double($0) }) {
+            measurements.append(ProbeMeasurement(metric: "vigil_redis_connected_clients",
+                                                 help: "Clients connected to Redis (INFO connected_clients).",
+                                                 labels: [:], value: clients))
+        }
+        if let memory = fields["used_memory"].flatMap({ Double($0) }) {
+            measurements.append(ProbeMeasurement(metric: "vigil_redis_used_memory_bytes",
+                                                 help: "Memory Redis uses (INFO used_memory).", labels: [:], value: memory))
+        }
+        if let role = fields["role"] {
+            let known = role == "master" ? "master" : role == "slave" || role == "replica" ? "replica" : "other"
+            for candidate in ["master", "replica", "other"] {
+                measurements.append(ProbeMeasurement(metric: "vigil_redis_role", help: "Redis replication role: 1 for the current one.",
+                                                     labels: ["role": candidate], value: candidate == known ? 1 : 0))
+            }
+        }
+        return measurements
     }
 
     private func expect(_ reply: RESPValue, _ expected: String) throws(ProbeFailure) {

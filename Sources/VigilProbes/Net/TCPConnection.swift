@@ -1,8 +1,8 @@
 import Glibc
 
 /// A TCP client socket whose every operation is bounded by a deadline.
-final class TCPConnection {
-    private let fd: Int32
+final class TCPConnection: ByteStream {
+    let fd: Int32
 
     init(host: String, port: Int, deadline: Deadline) throws(ProbeFailure) {
         var hints = addrinfo()

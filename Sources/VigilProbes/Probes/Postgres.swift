@@ -14,13 +14,18 @@ public final class PostgresProbe: Probe {
 
     public func run(timeout: Duration) -> ProbeResult {
         let deadline = Deadline(after: timeout)
-        return measureRefreshingCredentials(credentials.refresh) { () throws(ProbeFailure) in
+        let timer = PhaseTimer()
+        var result = measureRefreshingCredentials(credentials.refresh) { () throws(ProbeFailure) in
             try connection.use(isUsable: \.isHealthy) { () throws(ProbeFailure) in
-                try PostgresConnection(credentials.get(), tls: tls, deadline: deadline)
+                try timer.time("connect") { () throws(ProbeFailure) in
+                    try PostgresConnection(credentials.get(), tls: tls, deadline: deadline, statementTimeout: timeout)
+                }
             } _: { (connection) throws(ProbeFailure) in
-                try connection.query("SELECT 1", deadline: deadline)
+                try timer.time("query") { () throws(ProbeFailure) in try connection.query("SELECT 1", deadline: deadline) }
             }
         }
+        result.phases = timer.phases
+        return result
     }
 }
 

@@ -4,22 +4,45 @@ import VigilSecrets
 public final class RedisProbe: Probe {
     public let name = "redis"
     private let credentials: CredentialsSource<RedisCredentials>
+    private let tls: RedisTLS
+    private let reportInfo: Bool
     private let connection = ConnectionKeeper<RedisConnection>()
 
-    public init(credentials: CredentialsSource<RedisCredentials>) {
+    /// `reportInfo`: also read `INFO` (role, clients, memory) for gauges.
+    public init(tls: RedisTLS = RedisTLS(), reportInfo: Bool = true, credentials: CredentialsSource<RedisCredentials>) {
+        self.tls = tls
+        self.reportInfo = reportInfo
         self.credentials = credentials
     }
 
     public func run(timeout: Duration) -> ProbeResult {
         let deadline = Deadline(after: timeout)
-        return measureRefreshingCredentials(credentials.refresh) { () throws(ProbeFailure) in
+        let timer = PhaseTimer()
+        var measurements: [ProbeMeasurement] = []
+        var result = measureRefreshingCredentials(credentials.refresh) { () throws(ProbeFailure) in
             try connection.use { () throws(ProbeFailure) in
-                let target = try credentials.get()
-                if target.tls { throw ProbeFailure(reason: .tls, detail: "TLS (rediss://) is not supported yet") }
-                return try RedisConnection(target, deadline: deadline)
+                try timer.time("connect") { () throws(ProbeFailure) in
+                    try RedisConnection(credentials.get(), tls: tls, deadline: deadline)
+                }
             } _: { (connection) throws(ProbeFailure) in
-                try connection.ping(deadline: deadline)
+                try timer.time("ping") { () throws(ProbeFailure) in try connection.ping(deadline: deadline) }
+                if reportInfo { measurements = (try? connection.info(deadline: deadline)) ?? [] }
             }
         }
+        result.phases = timer.phases
+        result.measurements = measurements
+        return result
+    }
+}
+
+/// TLS for `rediss://`: peer verification against the system's CAs or a CA
+/// file, with the host name checked (`serverName` overrides it).
+public struct RedisTLS: Sendable {
+    public var caFile: String?
+    public var serverName: String?
+
+    public init(caFile: String? = nil, serverName: String? = nil) {
+        self.caFile = caFile
+        self.serverName = serverName
     }
 }

@@ -7,8 +7,14 @@ import VigilSecrets
 public final class SecretsProbe: Probe {
     public let name = "secrets"
     private let client: SecretsClient
+    private let minimumHitRatio: Double
+    /// Fewer lookups than this in an interval say nothing about the ratio.
+    static let minimumLookups = 20
 
-    public init(client: SecretsClient) { self.client = client }
+    public init(client: SecretsClient, minimumHitRatio: Double = 0) {
+        self.client = client
+        self.minimumHitRatio = minimumHitRatio
+    }
 
     public func run(timeout: Duration) -> ProbeResult {
         var degraded = false
@@ -24,9 +30,12 @@ public final class SecretsProbe: Probe {
                 }.joined(separator: ", "))
             }
             let notFresh = statuses.filter { $0.state != .fresh && $0.state != .missing }
-            degraded = !notFresh.isEmpty || awsErrors > 0
+            let window = client.metrics.lastWindow
+            let lowHits = window.lookups >= Self.minimumLookups && window.ratio < minimumHitRatio
+            degraded = !notFresh.isEmpty || awsErrors > 0 || lowHits
             detail = (notFresh.map { "\($0.name) \($0.state.rawValue)" }
-                + (awsErrors > 0 ? ["\(awsErrors) AWS error\(awsErrors == 1 ? "" : "s")"] : [])).joined(separator: ", ")
+                + (awsErrors > 0 ? ["\(awsErrors) AWS error\(awsErrors == 1 ? "" : "s")"] : [])
+                + (lowHits ? [String(format: "cache hit ratio %.2f", window.ratio)] : [])).joined(separator: ", ")
         }
         result.degraded = degraded
         if result.succeeded { result.detail = detail }

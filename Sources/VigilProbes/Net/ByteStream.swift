@@ -1,0 +1,7 @@
+/// A connected byte stream whose every operation is bounded by a deadline:
+/// plain TCP, or TLS on top of it.
+protocol ByteStream: AnyObject {
+    func write(_ bytes: [UInt8], deadline: Deadline) throws(ProbeFailure)
+    /// Appends whatever arrives first (at least one byte) before the deadline.
+    func read(into buffer: inout [UInt8], deadline: Deadline) throws(ProbeFailure)
+}
