@@ -18,26 +18,22 @@ public final class MotoServer {
         process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try process.runWithCleanSignalMask()
         let probe = url + "/moto-api/data.json"
         let ready = VigilProcess.waitUntil(timeout: 20) {
             (try? CurlClient().request(probe, timeoutSeconds: 1).status) == 200
         }
         guard ready else { throw CurlClient.Failure(code: -1, description: "moto_server did not start") }
         let keys = folder.appendingPathComponent("keys.env")
-        let setup = Process()
-        setup.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        setup.arguments = ["python3", VigilProcess.packageRoot + "/scripts/moto-setup.py", url, keys.path, "vigil", "dev",
-                           #"{"username":"u","password":"canary-private-moto","host":"127.0.0.1","port":5432,"dbname":"d"}"#,
-                           #"{"host":"127.0.0.1","port":6379,"password":"canary-private-moto"}"#, String(noAuthAllowance)]
-        try setup.run()
-        setup.waitUntilExit()
+        let setupStatus = runCommand(["python3", VigilProcess.packageRoot + "/scripts/moto-setup.py", url, keys.path, "vigil", "dev",
+                                      #"{"username":"u","password":"canary-private-moto","host":"127.0.0.1","port":5432,"dbname":"d"}"#,
+                                      #"{"host":"127.0.0.1","port":6379,"password":"canary-private-moto"}"#, String(noAuthAllowance)])
         let text = (try? String(contentsOf: keys, encoding: .utf8)) ?? ""
         exports = Dictionary(text.split(whereSeparator: \.isWhitespace).compactMap { word -> (String, String)? in
             let parts = word.split(separator: "=", maxSplits: 1)
             return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
         }) { $1 }
-        guard setup.terminationStatus == 0, exports["VIGIL_TEST_ROLE_ARN"] != nil else {
+        guard setupStatus == 0, exports["VIGIL_TEST_ROLE_ARN"] != nil else {
             throw CurlClient.Failure(code: -1, description: "moto-setup.py failed")
         }
     }

@@ -12,7 +12,7 @@ public final class PythonServer {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", VigilProcess.packageRoot + "/" + script] + arguments
         process.standardOutput = output
-        try process.run()
+        try process.runWithCleanSignalMask()
         let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
         guard line.hasPrefix("port "), let port = Int(line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             process.terminate()

@@ -29,7 +29,7 @@ public final class VigilProcess {
             if chunk.isEmpty { handle.readabilityHandler = nil }
             output.append(chunk)
         }
-        try process.run()
+        try process.runWithCleanSignalMask()
     }
 
     deinit { if process.isRunning { process.terminate() } }
