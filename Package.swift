@@ -3,7 +3,7 @@
 // credentials live in AWS Secrets Manager.
 //
 // Data flow, one module per step:
-//   VigilConfig -> VigilSecrets -> VigilProbes -> VigilState -> VigilHTTP
+//   VigilConfig -> VigilSecrets -> VigilProbes -> VigilState -> VigilHTTP / VigilCloudWatch
 // with VigilAWS (SigV4, libcurl, credentials) under the secrets client.
 // C libraries sit behind one `.systemLibrary` target each (C*), imported only
 // by the module that wraps them.
@@ -60,9 +60,14 @@ let package = Package(
                 dependencies: ["CMicroHTTPD", "VigilGzip", "VigilState",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
+        .target(name: "VigilCloudWatch",
+                dependencies: ["VigilAWS", "VigilSecrets", "VigilProbes", "VigilState",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Prometheus", package: "swift-prometheus")],
+                swiftSettings: swift6),
         .executableTarget(name: "vigil",
                           dependencies: ["VigilConfig", "VigilAWS", "VigilSecrets", "VigilProbes",
-                                         "VigilState", "VigilHTTP",
+                                         "VigilState", "VigilHTTP", "VigilCloudWatch",
                                          .product(name: "Prometheus", package: "swift-prometheus"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -77,6 +82,9 @@ let package = Package(
 
         .testTarget(name: "VigilAWSTests", dependencies: ["VigilAWS", "VigilTestSupport"], swiftSettings: swift6),
         .testTarget(name: "VigilSecretsTests", dependencies: ["VigilSecrets", "VigilAWS", "VigilTestSupport"],
+                    swiftSettings: swift6),
+        .testTarget(name: "VigilCloudWatchTests",
+                    dependencies: ["VigilCloudWatch", "VigilAWS", "VigilState", "VigilProbes", "VigilSecrets", "VigilTestSupport"],
                     swiftSettings: swift6),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig"], swiftSettings: swift6),
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilProbes"], swiftSettings: swift6),

@@ -9,10 +9,11 @@ Control (never forwarded):
                           "count": N, "status": 503, "seconds": 2.5}
                          queues N faults for the next N requests ("pass": clear)
   GET  /__fault__/log    JSON list of the requests seen: method, path, target
-                         (X-Amz-Target), action (form Action), fault applied
+                         (X-Amz-Target), action (form Action, gzip bodies
+                         decompressed), fault applied, gzip, bytes
   POST /__fault__/clear  forgets the log
 """
-import http.client, json, socket, struct, sys, threading, time, urllib.parse
+import gzip, http.client, json, socket, struct, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 UPSTREAM = urllib.parse.urlsplit(sys.argv[1])
@@ -59,12 +60,15 @@ class Proxy(BaseHTTPRequestHandler):
         if self.path.startswith("/__fault__"):
             return self.control(body)
         action = ""
-        if b"Action=" in body:
-            action = urllib.parse.parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
+        compressed = self.headers.get("Content-Encoding", "") == "gzip"
+        form = gzip.decompress(body) if compressed else body
+        if b"Action=" in form:
+            action = urllib.parse.parse_qs(form.decode(errors="replace")).get("Action", [""])[0]
         with lock:
             fault = faults.pop(0) if faults else None
             log.append({"method": self.command, "path": self.path, "target": self.headers.get("X-Amz-Target", ""),
-                        "action": action, "fault": fault["mode"] if fault else "", "time": time.time()})
+                        "action": action, "fault": fault["mode"] if fault else "", "gzip": compressed,
+                        "bytes": len(body), "time": time.time()})
         if fault:
             mode = fault["mode"]
             if mode == "reset":

@@ -13,6 +13,7 @@ with a 500 once checking is on, so the web identity test allows exactly one.
 Identities:
   vigil-admin  everything (tests use it to seed, rotate and create users)
   vigil-app    what Vigil needs: read secrets, PutMetricData; nothing else
+  vigil-metrics  PutMetricData only (the CloudWatch publisher's test)
   vigil-irsa   a role for AssumeRoleWithWebIdentity, allowed to read secrets
 """
 import json, os, sys, urllib.request
@@ -38,7 +39,8 @@ def create_identities():
     for user, actions in [("vigil-admin", ["*"]),
                           ("vigil-app", ["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue",
                                          "secretsmanager:DescribeSecret", "secretsmanager:ListSecrets",
-                                         "cloudwatch:PutMetricData", "monitoring:PutMetricData"])]:
+                                         "cloudwatch:PutMetricData", "monitoring:PutMetricData"]),
+                          ("vigil-metrics", ["cloudwatch:PutMetricData", "monitoring:PutMetricData"])]:
         iam.create_user(UserName=user)
         iam.put_user_policy(UserName=user, PolicyName=f"{user}-policy",
                             PolicyDocument=policy([{"Effect": "Allow", "Action": actions, "Resource": "*"}]))
@@ -55,6 +57,8 @@ def create_identities():
                 f"VIGIL_TEST_AWS_ADMIN_SECRET={keys['vigil-admin'][1]}\n")
         f.write(f"export AWS_ACCESS_KEY_ID={keys['vigil-app'][0]} AWS_SECRET_ACCESS_KEY={keys['vigil-app'][1]}\n")
         f.write(f"export VIGIL_TEST_ROLE_ARN={role['Arn']}\n")
+        f.write(f"export VIGIL_TEST_METRICS_KEY_ID={keys['vigil-metrics'][0]} "
+                f"VIGIL_TEST_METRICS_SECRET={keys['vigil-metrics'][1]}\n")
     return keys
 
 

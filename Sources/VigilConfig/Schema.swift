@@ -21,7 +21,7 @@ public struct Setting: Sendable {
 public enum Schema {
     public static let probeNames = ["database", "redis", "secrets"]
 
-    public static let settings: [Setting] = web + log + probes + health + aws + secrets + peers
+    public static let settings: [Setting] = web + log + probes + health + aws + secrets + cloudwatch + peers
 
     static let web = [
         Setting(key: "web.listen_address", defaultValue: ":9731",
@@ -65,6 +65,8 @@ public enum Schema {
                 help: "AWS region; empty = `AWS_REGION`, `AWS_DEFAULT_REGION`, the shared config profile, then EC2 metadata."),
         Setting(key: "aws.secretsmanager_endpoint", defaultValue: "",
                 help: "Secrets Manager URL when `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL` are unset."),
+        Setting(key: "aws.cloudwatch_endpoint", defaultValue: "",
+                help: "CloudWatch URL when `AWS_ENDPOINT_URL_CLOUDWATCH` and `AWS_ENDPOINT_URL` are unset."),
         Setting(key: "aws.sts_endpoint", defaultValue: "",
                 help: "STS URL (web identity) when `AWS_ENDPOINT_URL_STS` and `AWS_ENDPOINT_URL` are unset."),
         Setting(key: "aws.ca_bundle", defaultValue: "", help: "PEM CA bundle for private AWS endpoints; empty = the system's."),
@@ -91,6 +93,24 @@ public enum Schema {
                 help: "Environment variable with the same JSON or a URL, used when AWS and the emergency cache cannot serve."),
         Setting(key: "secrets.items.*.required", defaultValue: "true",
                 help: "An unavailable required secret makes the secrets component unhealthy."),
+    ]
+
+    static let cloudwatch = [
+        Setting(key: "cloudwatch.enabled", defaultValue: "false", help: "Publish custom metrics to CloudWatch."),
+        Setting(key: "cloudwatch.interval", defaultValue: "60s", help: "One PutMetricData request (or EMF line) per interval."),
+        Setting(key: "cloudwatch.namespace", defaultValue: "Vigil", help: "Metric namespace; `AWS/...` is refused."),
+        Setting(key: "cloudwatch.dimensions.*", defaultValue: "",
+                help: "Dimensions on every datum (a map); without any, `Environment: <secrets.environment>`. "
+                    + "`InstanceId` is added from EC2 metadata when available."),
+        Setting(key: "cloudwatch.storage_resolution", defaultValue: "60", help: "`60` (standard) or `1` (high resolution)."),
+        Setting(key: "cloudwatch.mode", defaultValue: "api",
+                help: "`api` (PutMetricData) or `emf` (Embedded Metric Format lines for the CloudWatch agent)."),
+        Setting(key: "cloudwatch.emf_output", defaultValue: "", help: "File the EMF lines are appended to; empty = stdout."),
+        Setting(key: "cloudwatch.buffer", defaultValue: "2h",
+                help: "Data kept while CloudWatch fails, sent oldest first when it answers; past it the oldest is dropped."),
+        Setting(key: "cloudwatch.error_code_dimension", defaultValue: "false",
+                help: "Also publish AWSErrors per error code (an `ErrorCode` dimension)."),
+        Setting(key: "cloudwatch.flush_timeout", defaultValue: "2s", help: "Bound on the final flush at shutdown (shutdown as a whole stays under 5 s)."),
     ]
 
     static let peers = [

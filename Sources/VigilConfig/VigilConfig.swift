@@ -9,6 +9,7 @@ public struct VigilConfig: Sendable {
     public var health: Health
     public var aws: AWS
     public var secrets: Secrets
+    public var cloudWatch: CloudWatch
     public var database: Database
     public var redis: Redis
     /// Where each set key came from, for `vigil config check`.
@@ -39,6 +40,7 @@ public struct VigilConfig: Sendable {
         health = Health(&reader)
         aws = AWS(&reader)
         secrets = Secrets(&reader)
+        cloudWatch = CloudWatch(&reader, environment: secrets.environment)
         database = Database(&reader)
         redis = Redis(&reader)
         origins = raw.entries.mapValues(\.origin)

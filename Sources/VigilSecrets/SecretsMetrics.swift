@@ -8,6 +8,9 @@ import VigilAWS
 public final class SecretsMetrics: Sendable {
     public let lookups = Atomic<Int>(0)
     public let hits = Atomic<Int>(0)
+    public let rotations = Atomic<Int>(0)
+    public let emergencyFallbacks = Atomic<Int>(0)
+    public let environmentFallbacks = Atomic<Int>(0)
     private let registry: PrometheusCollectorRegistry?
     private let lookupsCounter: Counter?
     private let hitsCounter: Counter?
@@ -50,11 +53,17 @@ public final class SecretsMetrics: Sendable {
     }
 
     func fallback(_ secret: String, _ source: SecretSource) {
+        if source == .environment {
+            environmentFallbacks.add(1, ordering: .relaxed)
+        } else {
+            emergencyFallbacks.add(1, ordering: .relaxed)
+        }
         counter("vigil_secrets_fallback_total", "Secret values served from a fallback, by source.",
                 [("secret", secret), ("source", source.rawValue)])?.increment()
     }
 
     func rotated(_ secret: String) {
+        rotations.add(1, ordering: .relaxed)
         counter("vigil_secrets_rotations_total", "Rotations detected (AWSCURRENT moved to a new version).",
                 [("secret", secret)])?.increment()
     }

@@ -9,6 +9,8 @@ public final class FaultProxy {
         public var target: String
         public var action: String
         public var fault: String
+        public var gzip: Bool
+        public var bytes: Int
     }
 
     private let server: PythonServer

@@ -22,6 +22,9 @@ public struct ServicesEnvironment: Sendable {
     public var adminKeyID: String { values["VIGIL_TEST_AWS_ADMIN_KEY_ID"] ?? "" }
     public var adminSecret: String { values["VIGIL_TEST_AWS_ADMIN_SECRET"] ?? "" }
     public var roleARN: String { values["VIGIL_TEST_ROLE_ARN"] ?? "" }
+    /// `vigil-metrics`: may only put metric data.
+    public var metricsKeyID: String { values["VIGIL_TEST_METRICS_KEY_ID"] ?? "" }
+    public var metricsSecret: String { values["VIGIL_TEST_METRICS_SECRET"] ?? "" }
     public var secretPrefix: String { "vigil/dev" }
     public var redisTLSPort: Int { Int(values["VIGIL_TEST_REDIS_TLS_PORT"] ?? "") ?? 0 }
     public var tlsCA: String { values["VIGIL_TEST_TLS_CA"] ?? "" }

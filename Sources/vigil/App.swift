@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import VigilAWS
+import VigilCloudWatch
 import VigilConfig
 import VigilHTTP
 import VigilProbes
@@ -16,12 +17,14 @@ struct App {
     let store: HealthStore
     let entries: [ProbeScheduler.Entry]
     let scheduler: ProbeScheduler
+    let cloudWatch: CloudWatchPublisher?
 
     init(config: VigilConfig, logger: Logger?) {
         self.config = config
         telemetry = Telemetry(version: BuildInfo.version, revision: BuildInfo.revision)
-        secrets = SecretsSetup.client(config: config, registry: telemetry.registry,
-                                      logger: logger ?? Logger(label: "vigil.secrets") { _ in SwiftLogNoOpLogHandler() })
+        let quiet = Logger(label: "vigil") { _ in SwiftLogNoOpLogHandler() }
+        let aws = SecretsSetup.aws(config: config.aws, registry: telemetry.registry)
+        secrets = SecretsSetup.client(config: config, aws: aws, registry: telemetry.registry, logger: logger ?? quiet)
         let secrets = self.secrets
         let probes: [any Probe] = [
             PostgresProbe(tls: PostgresTLS(mode: config.database.sslMode, rootCertificate: config.database.caFile),
@@ -43,7 +46,14 @@ struct App {
         telemetry.publishThresholds(latency: config.health.latencyThreshold,
                                     minimumHitRatio: config.health.minimumCacheHitRatio)
         store = HealthStore(components: components, version: BuildInfo.version, telemetry: telemetry)
-        scheduler = ProbeScheduler(entries: entries, sink: LoggingSink(store: store, logger: logger))
+        let latencies = ProbeLatencyWindow()
+        cloudWatch = config.cloudWatch.enabled
+            ? CloudWatchSetup.publisher(config: config.cloudWatch, aws: aws, inputs: .init(
+                store: store, secrets: secrets, awsMetrics: aws?.metrics, latencies: latencies),
+                registry: telemetry.registry, logger: logger ?? quiet)
+            : nil
+        scheduler = ProbeScheduler(entries: entries, sink: ProbeResultFanOut(
+            [LoggingSink(store: store, logger: logger)] + (cloudWatch == nil ? [] : [latencies])))
     }
 
     /// A probe's credentials from the secrets client: parsed from the secret

@@ -8,6 +8,10 @@ import VigilSecrets
 /// Builds the AWS client and the secrets client from configuration and the
 /// standard AWS environment.
 enum SecretsSetup {
+    static func client(config: VigilConfig, registry: PrometheusCollectorRegistry?, logger: Logger) -> SecretsClient {
+        client(config: config, aws: aws(config: config.aws, registry: registry), registry: registry, logger: logger)
+    }
+
     static func aws(config: VigilConfig.AWS, registry: PrometheusCollectorRegistry?,
                     environment: [String: String] = ProcessInfo.processInfo.environment) -> AWSClient? {
         var options = CurlTransport.Options()
@@ -19,6 +23,7 @@ enum SecretsSetup {
         let metrics = registry.map(AWSMetrics.init)
         var endpoints: [AWSService: String] = [:]
         endpoints[.secretsManager] = config.secretsManagerEndpoint
+        endpoints[.cloudWatch] = config.cloudWatchEndpoint
         endpoints[.sts] = config.stsEndpoint
         return AWSClient(region: region,
                          credentials: CredentialChain.standard(environment: environment, transport: transport, region: region,
@@ -38,8 +43,8 @@ enum SecretsSetup {
                                     maxBackoff: config.maxBackoff.timeInterval)
     }
 
-    static func client(config: VigilConfig, registry: PrometheusCollectorRegistry?, logger: Logger) -> SecretsClient {
-        let aws = aws(config: config.aws, registry: registry)
+    static func client(config: VigilConfig, aws: AWSClient?, registry: PrometheusCollectorRegistry?,
+                       logger: Logger) -> SecretsClient {
         if aws == nil {
             logger.warning("no AWS region configured or found: secrets come from environment fallbacks only")
         }

@@ -12,7 +12,7 @@ public final class AWSClient: Sendable {
     public let credentials: any CredentialProvider
     public let retry: RetryPolicy
     let transport: any HTTPTransport
-    let metrics: AWSMetrics?
+    public let metrics: AWSMetrics?
     /// Seconds allowed for one attempt.
     let attemptTimeout: Double
     let clock: @Sendable () -> UnixTime
@@ -41,12 +41,14 @@ public final class AWSClient: Sendable {
         ], signBodyHash: false)
     }
 
-    /// A query-protocol call (CloudWatch, STS): a form-encoded POST; with
-    /// `gzip`, the body is compressed and signed over the compressed bytes.
+    /// A query-protocol call (CloudWatch, STS): a form-encoded POST. A body
+    /// of `gzipThreshold` bytes or more is sent gzip-compressed, signed over
+    /// the compressed bytes (`X-Amz-Content-SHA256`).
     public func query(_ service: AWSService, action: String, version: String, parameters: [(String, String)],
-                      gzip: Bool = false) throws(AWSError) -> [UInt8] {
+                      gzipThreshold: Int? = nil) throws(AWSError) -> [UInt8] {
         var body = Array(URIEncoding.form([("Action", action), ("Version", version)] + parameters).utf8)
         var headers = [(name: "Content-Type", value: "application/x-www-form-urlencoded; charset=utf-8")]
+        let gzip = gzipThreshold.map { body.count >= $0 } ?? false
         if gzip, let compressed = Gzip.compress(body) {
             body = compressed
             headers.append((name: "Content-Encoding", value: "gzip"))

@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// Vigil's AWS series in a swift-prometheus registry. Labels come from fixed
 /// sets: service and operation names from code, error codes from
@@ -6,6 +7,10 @@ import Prometheus
 public final class AWSMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// Cumulative errors by metric code, for publishers that need deltas (CloudWatch).
+    private let errorCounts = Mutex<[String: Int]>([:])
+
+    public var errorsByCode: [String: Int] { errorCounts.withLock { $0 } }
 
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -20,6 +25,7 @@ public final class AWSMetrics: Sendable {
     }
 
     func failed(_ service: AWSService, _ operation: String, _ error: AWSError) {
+        errorCounts.withLock { $0[error.metricCode, default: 0] += 1 }
         counter("vigil_aws_errors_total", "Failed AWS requests by error code (known AWS codes, Network, Timeout, Other).",
                 [("service", service.label), ("operation", operation), ("code", error.metricCode)]).increment()
     }

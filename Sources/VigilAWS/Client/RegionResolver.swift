@@ -17,3 +17,17 @@ public enum RegionResolver {
         return region.isEmpty ? nil : region
     }
 }
+
+/// The EC2 instance id from instance metadata, when Vigil runs on EC2 (nil
+/// elsewhere, or with `AWS_EC2_METADATA_DISABLED=true`); for the CloudWatch
+/// `InstanceId` dimension.
+public enum InstanceIdentity {
+    public static func instanceID(environment: [String: String] = ProcessInfo.processInfo.environment,
+                                  transport: any HTTPTransport = CurlTransport()) -> String? {
+        let imds = IMDSClient(environment: environment, transport: transport)
+        guard imds.isEnabled, let token = try? imds.token(),
+              let body = try? imds.get("/latest/meta-data/instance-id", token: token) else { return nil }
+        let id = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return id.isEmpty ? nil : id
+    }
+}

@@ -164,7 +164,7 @@ public struct UnixTime: Sendable, Comparable, Hashable {
     public func adding(_ seconds: Double) -> UnixTime { UnixTime(seconds: self.seconds + seconds) }
 
     /// (`yyyyMMdd`, `yyyyMMddTHHmmssZ`) in UTC.
-    var amzDate: (day: String, timestamp: String) {
+    public var amzDate: (day: String, timestamp: String) {
         var time = time_t(seconds.rounded(.down))
         var parts = tm()
         gmtime_r(&time, &parts)

@@ -97,3 +97,14 @@ public final class ProbeScheduler: Sendable {
         }
     }
 }
+
+/// Hands every result to several sinks (the health store, the CloudWatch
+/// latency window).
+public struct ProbeResultFanOut: ProbeResultSink {
+    public let sinks: [any ProbeResultSink]
+
+    public init(_ sinks: [any ProbeResultSink]) { self.sinks = sinks }
+
+    public func record(_ result: ProbeResult) { for sink in sinks { sink.record(result) } }
+    public func firstRoundCompleted() { for sink in sinks { sink.firstRoundCompleted() } }
+}

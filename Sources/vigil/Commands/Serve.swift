@@ -28,12 +28,14 @@ struct Serve: ParsableCommand {
             app.secrets.preload()
             app.scheduler.start()
         }
+        app.cloudWatch?.start()
         logger.info("listening", metadata: ["address": "\(server.boundAddress)", "version": "\(BuildInfo.version)",
                                             "telemetry_path": "\(config.web.telemetryPath)"])
         let signal = signals.wait()
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
-        server.stop(grace: 2)
-        if !app.scheduler.stop(grace: 2) {
+        server.stop(grace: 1.5)
+        app.cloudWatch?.stop()  // one final flush, bounded by cloudwatch.flush_timeout
+        if !app.scheduler.stop(grace: 1) {
             logger.warning("a probe was still running at exit")
             logger.info("stopped")
             _exit(0)  // skip atexit handlers that would pull C libraries from under the probe

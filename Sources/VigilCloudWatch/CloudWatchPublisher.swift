@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import Prometheus
+import Synchronization
+import VigilAWS
+import VigilSecrets
+import VigilState
+
+/// Publishes Vigil's figures to CloudWatch: every interval one
+/// PutMetricData request with all datums of the interval (split only past
+/// 1000 datums or ~1 MB), or one EMF line. Collection and sending run on
+/// separate threads, so a slow or failing CloudWatch never delays the next
+/// collection; unsent datums wait in a bounded buffer with their original
+/// timestamps and go out oldest first when CloudWatch answers again.
+public final class CloudWatchPublisher: Sendable {
+    public struct Options: Sendable {
+        public enum Mode: Sendable, Equatable { case api, emf(path: String?) }
+        public var interval: Double = 60
+        public var namespace = "Vigil"
+        public var storageResolution = 60
+        public var mode = Mode.api
+        /// Datums kept while CloudWatch fails; past it the oldest are dropped.
+        public var bufferCapacity = 2 * 60 * 20
+        public var dimensions: [(name: String, value: String)] = []
+        public var errorCodeDimension = false
+        public var flushTimeout: Double = 5
+        /// Datum timestamps; tests move it by hand.
+        public var clock: @Sendable () -> UnixTime = { UnixTime.now }
+        public init() {}
+    }
+
+    private let options: Options
+    private let aws: AWSClient?
+    private let collector: Mutex<CloudWatchCollector>
+    private let buffer: DatumBuffer
+    private let wake = NSCondition()
+    private let stopped = Atomic<Bool>(false)
+    private let sending = Mutex<Void>(())
+    private let logger: Logger
+    private let metrics: PrometheusCollectorRegistry?
+    private let emf: EMFWriter?
+
+    /// What the publisher reads: health, the secrets client, AWS error counts.
+    public struct Inputs: Sendable {
+        public var store: HealthStore
+        public var secrets: SecretsClient?
+        public var awsMetrics: AWSMetrics?
+        public var latencies: ProbeLatencyWindow
+
+        public init(store: HealthStore, secrets: SecretsClient?, awsMetrics: AWSMetrics?, latencies: ProbeLatencyWindow) {
+            self.store = store
+            self.secrets = secrets
+            self.awsMetrics = awsMetrics
+            self.latencies = latencies
+        }
+    }
+
+    public init(options: Options, aws: AWSClient?, inputs: Inputs, registry: PrometheusCollectorRegistry?, logger: Logger) {
+        self.options = options
+        self.aws = aws
+        self.logger = logger
+        self.metrics = registry
+        buffer = DatumBuffer(capacity: options.bufferCapacity)
+        collector = Mutex(CloudWatchCollector(
+            sources: .init(store: inputs.store, secrets: inputs.secrets, aws: inputs.awsMetrics, latencies: inputs.latencies),
+            dimensions: options.dimensions, errorCodeDimension: options.errorCodeDimension))
+        if case .emf(let path) = options.mode { emf = EMFWriter(path: path, namespace: options.namespace) } else { emf = nil }
+        gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(to: 0)
+    }
+
+    public func start() {
+        Thread.detachNewThread { [self] in collectLoop() }
+        if emf == nil { Thread.detachNewThread { [self] in sendLoop() } }
+    }
+
+    /// Collects a last interval and sends what is buffered, within the flush timeout.
+    public func stop() {
+        wake.lock()
+        stopped.store(true, ordering: .releasing)
+        wake.broadcast()
+        wake.unlock()
+        collectOnce()
+        let deadline = Date().addingTimeInterval(options.flushTimeout)
+        while buffer.count > 0 && Date() < deadline && sendPending() {}
+    }
+
+    /// One interval's collection (also used by tests that drive time).
+    public func collectOnce() {
+        let datums = collector.withLock { $0.collect(at: options.clock()) }
+        if let emf {
+            emf.write(datums)
+            counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment()
+            return
+        }
+        let dropped = buffer.append(datums)
+        if dropped > 0 {
+            counter("vigil_cloudwatch_dropped_datums_total", "Datums dropped because the buffer was full.", []).increment(by: Int64(dropped))
+            logger.warning("CloudWatch buffer full, oldest datums dropped", metadata: ["dropped": "\(dropped)"])
+        }
+        gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(Double(buffer.count))
+        wake.lock()
+        wake.broadcast()
+        wake.unlock()
+    }
+
+    /// Sends batches until the buffer is empty or a request fails. Returns
+    /// false when a request failed.
+    @discardableResult
+    public func sendPending() -> Bool {
+        guard let aws else { return false }
+        return sending.withLock { _ in
+            while case let batch = buffer.nextBatch(), !batch.isEmpty {
+                var parameters = [("Namespace", options.namespace)]
+                for (index, datum) in batch.enumerated() {
+                    parameters += datum.queryParameters(index: index + 1, storageResolution: options.storageResolution)
+                }
+                do throws(AWSError) {
+                    _ = try aws.query(.cloudWatch, action: "PutMetricData", version: "2010-08-01", parameters: parameters,
+                                      gzipThreshold: 10_000)
+                } catch {
+                    counter("vigil_cloudwatch_publish_errors_total", "Failed PutMetricData requests, by error code.",
+                            [("code", error.metricCode)]).increment()
+                    logger.warning("CloudWatch PutMetricData failed; datums kept for the next attempt",
+                                   metadata: ["code": "\(error.metricCode)", "buffered": "\(buffer.count)"])
+                    return false
+                }
+                buffer.removeSent(batch.count)
+                counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment()
+                gauge("vigil_cloudwatch_last_success_timestamp_seconds", "Unix time of the last accepted publication.")
+                    .set(UnixTime.now.seconds)
+                gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(Double(buffer.count))
+            }
+            return true
+        }
+    }
+
+    private func collectLoop() {
+        while waitFor(options.interval) { collectOnce() }
+    }
+
+    private func sendLoop() {
+        while !stopped.load(ordering: .acquiring) {
+            wake.lock()
+            while buffer.count == 0 && !stopped.load(ordering: .acquiring) { wake.wait() }
+            wake.unlock()
+            if stopped.load(ordering: .acquiring) { return }
+            if !sendPending() { _ = waitFor(min(options.interval, 5)) }  // CloudWatch failing: pause before retrying
+        }
+    }
+
+    /// Sleeps `seconds` unless stopped; false once stopped.
+    private func waitFor(_ seconds: Double) -> Bool {
+        wake.lock()
+        defer { wake.unlock() }
+        let deadline = Date().addingTimeInterval(seconds)
+        while !stopped.load(ordering: .acquiring) {
+            if !wake.wait(until: deadline) { return true }
+        }
+        return false
+    }
+
+    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+        (metrics ?? PrometheusCollectorRegistry())
+            .makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    private func gauge(_ name: String, _ help: String) -> Gauge {
+        (metrics ?? PrometheusCollectorRegistry()).makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help))
+    }
+}

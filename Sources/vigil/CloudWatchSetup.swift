@@ -1,0 +1,32 @@
+import Foundation
+import Logging
+import Prometheus
+import VigilAWS
+import VigilCloudWatch
+import VigilConfig
+
+/// Builds the CloudWatch publisher from configuration.
+enum CloudWatchSetup {
+    /// Datums one interval produces, at most, for sizing the outage buffer.
+    static let datumsPerInterval = 20
+
+    static func publisher(config: VigilConfig.CloudWatch, aws: AWSClient?, inputs: CloudWatchPublisher.Inputs,
+                          registry: PrometheusCollectorRegistry, logger: Logger) -> CloudWatchPublisher {
+        var options = CloudWatchPublisher.Options()
+        options.interval = config.interval.timeInterval
+        options.namespace = config.namespace
+        options.storageResolution = config.storageResolution
+        options.mode = config.mode == .emf ? .emf(path: config.emfOutput) : .api
+        options.bufferCapacity = max(1, Int((config.buffer.timeInterval / options.interval).rounded(.up))) * datumsPerInterval
+        options.errorCodeDimension = config.errorCodeDimension
+        options.flushTimeout = config.flushTimeout.timeInterval
+        options.dimensions = config.dimensions
+        if config.mode == .api, let instance = InstanceIdentity.instanceID() {
+            options.dimensions.append((name: "InstanceId", value: instance))
+        }
+        if config.mode == .api && aws == nil {
+            logger.warning("CloudWatch enabled but no AWS region: nothing will be published")
+        }
+        return CloudWatchPublisher(options: options, aws: aws, inputs: inputs, registry: registry, logger: logger)
+    }
+}

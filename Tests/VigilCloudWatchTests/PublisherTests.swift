@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import Prometheus
+import Testing
+import VigilAWS
+@testable import VigilCloudWatch
+import VigilProbes
+import VigilSecrets
+import VigilState
+import VigilTestSupport
+
+/// The publisher against moto (signature checking on; the identity may only
+/// PutMetricData) behind the fault proxy. Intervals are driven by hand and
+/// timestamps come from a manual clock, one minute apart.
+@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
+struct PublisherTests {
+    let env = ServicesEnvironment()
+    let proxy: FaultProxy
+    let clock = ManualClock(start: (UnixTime.now.seconds / 60).rounded(.down) * 60 - 3600)
+    let namespace = "VigilTest/\(UUID().uuidString.prefix(8))"
+    let registry = PrometheusCollectorRegistry()
+    let store = HealthStore(components: [ComponentHealth(name: "database", critical: true, interval: .seconds(60)),
+                                         ComponentHealth(name: "redis", critical: true, interval: .seconds(60))],
+                            version: "test")
+    let latencies = ProbeLatencyWindow()
+
+    init() throws {
+        proxy = try FaultProxy(upstream: ServicesEnvironment().motoURL)
+    }
+
+    private func publisher(capacity: Int = 1000) -> CloudWatchPublisher {
+        let aws = AWSClient(region: "us-east-1",
+                            credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
+                                "AWS_ACCESS_KEY_ID": env.metricsKeyID, "AWS_SECRET_ACCESS_KEY": env.metricsSecret])]),
+                            endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": proxy.url]),
+                            retry: RetryPolicy(maxAttempts: 1), attemptTimeout: 5)
+        var options = CloudWatchPublisher.Options()
+        options.namespace = namespace
+        options.dimensions = [("Environment", "test")]
+        options.bufferCapacity = capacity
+        options.clock = clock.read
+        return CloudWatchPublisher(options: options, aws: aws,
+                                   inputs: .init(store: store, secrets: nil, awsMetrics: nil, latencies: latencies),
+                                   registry: registry, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    /// One interval: probe results arrive, then the publisher collects.
+    private func interval(_ publisher: CloudWatchPublisher, latencies: [Double]) {
+        clock.advance(60)
+        for ms in latencies {
+            let result = ProbeResult(probe: "database", reason: .ok, latency: .microseconds(Int64(ms * 1000)))
+            store.record(result)
+            self.latencies.record(result)
+        }
+        store.record(ProbeResult(probe: "redis", reason: .ok, latency: .milliseconds(1)))
+        publisher.collectOnce()
+    }
+
+    private func statistics(_ metric: String, dimensions: [String] = ["Name=Environment,Value=test"]) throws -> [[String: Any]] {
+        let output = Pipe()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["aws", "cloudwatch", "get-metric-statistics", "--namespace", namespace, "--metric-name", metric,
+                             "--dimensions"] + dimensions + [
+                             "--start-time", UnixTime(seconds: clock.read().seconds - 7200).iso8601,
+                             "--end-time", UnixTime(seconds: clock.read().seconds + 600).iso8601,
+                             "--period", "60", "--statistics", "SampleCount", "Sum", "Minimum", "Maximum", "--output", "json"]
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret]) { $1 }
+        process.standardOutput = output
+        try process.runWithCleanSignalMask()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return (json?["Datapoints"] as? [[String: Any]] ?? []).sorted { "\($0["Timestamp"] ?? "")" < "\($1["Timestamp"] ?? "")" }
+    }
+
+    private var requests: Int { ((try? proxy.log()) ?? []).filter { $0.action == "PutMetricData" }.count }
+
+    @Test func oneRequestPerIntervalAndTheFiguresArrive() throws {
+        let publisher = publisher()
+        for round in 1...3 {
+            interval(publisher, latencies: [10, 20, 30])
+            #expect(publisher.sendPending())
+            #expect(requests == round)
+        }
+        let overall = try statistics("OverallHealthy")
+        #expect(overall.count == 3)
+        #expect(overall.map { $0["Sum"] as? Double } == [1, 1, 1])
+        let latency = try statistics("ProbeLatency", dimensions: ["Name=Environment,Value=test", "Name=Probe,Value=database"])
+        #expect(latency.map { $0["SampleCount"] as? Double } == [3, 3, 3])
+        #expect(latency.map { $0["Sum"] as? Double } == [60, 60, 60])
+        #expect(latency.first?["Minimum"] as? Double == 10)
+        #expect(latency.first?["Maximum"] as? Double == 30)
+        #expect(try statistics("DatabaseHealthy").count == 3)
+        #expect(try statistics("RedisHealthy").count == 3)
+        let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
+        #expect(text.contains("vigil_cloudwatch_publish_total 3"))
+        #expect(text.contains("vigil_cloudwatch_buffered_datums 0"))
+    }
+
+    @Test func anOutageLosesNothingAndSendsNothingTwice() throws {
+        let publisher = publisher()
+        interval(publisher, latencies: [5])
+        #expect(publisher.sendPending())
+        try proxy.inject("error", count: 1000, status: 503)
+        for _ in 0..<3 {
+            interval(publisher, latencies: [5])
+            #expect(!publisher.sendPending())
+        }
+        #expect(requests == 4)  // one before the outage, then one failing attempt per interval
+        try proxy.clear()
+        interval(publisher, latencies: [5])
+        #expect(publisher.sendPending())
+        #expect(requests == 1)  // the four intervals since the outage began, oldest first, in one request
+        #expect(try proxy.log().first?.gzip == true)  // over 10 KB: sent compressed, signed over the compressed bytes
+        let points = try statistics("OverallHealthy")
+        #expect(points.count == 5)
+        #expect(points.allSatisfy { $0["SampleCount"] as? Double == 1 })  // each at its own minute, none twice
+        let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
+        #expect(text.contains(#"vigil_cloudwatch_publish_errors_total{code="ServiceUnavailable"} 3"#))
+    }
+
+    @Test func aTinyBufferDropsTheOldestAndCountsThem() throws {
+        let publisher = publisher(capacity: 10)
+        try proxy.inject("error", count: 1000, status: 503)
+        for _ in 0..<3 {
+            interval(publisher, latencies: [5])
+            #expect(!publisher.sendPending())
+        }
+        let produced = 3 * 9  // datums per interval without a secrets client: see CloudWatchCollector
+        try proxy.clear()
+        #expect(publisher.sendPending())
+        let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
+        #expect(text.contains("vigil_cloudwatch_dropped_datums_total \(produced - 10)"))
+        #expect(try statistics("OverallHealthy").count == 1)  // only the newest interval survived
+    }
+}
