@@ -28,7 +28,8 @@ struct PublisherTests {
         proxy = try FaultProxy(upstream: ServicesEnvironment().motoURL)
     }
 
-    private func publisher(capacity: Int = 1000) -> CloudWatchPublisher {
+    private func publisher(capacity: Int = 1000, secrets: SecretsClient? = nil, store: HealthStore? = nil,
+                           awsMetrics: AWSMetrics? = nil) -> CloudWatchPublisher {
         let aws = AWSClient(region: "us-east-1",
                             credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
                                 "AWS_ACCESS_KEY_ID": env.metricsKeyID, "AWS_SECRET_ACCESS_KEY": env.metricsSecret])]),
@@ -40,19 +41,23 @@ struct PublisherTests {
         options.bufferCapacity = capacity
         options.clock = clock.read
         return CloudWatchPublisher(options: options, aws: aws,
-                                   inputs: .init(store: store, secrets: nil, awsMetrics: nil, latencies: latencies),
+                                   inputs: .init(store: store ?? self.store, secrets: secrets, awsMetrics: awsMetrics,
+                                                 latencies: latencies),
                                    registry: registry, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
     }
 
     /// One interval: probe results arrive, then the publisher collects.
-    private func interval(_ publisher: CloudWatchPublisher, latencies: [Double]) {
+    private func interval(_ publisher: CloudWatchPublisher, latencies: [Double], store: HealthStore? = nil) {
+        let store = store ?? self.store
         clock.advance(60)
         for ms in latencies {
             let result = ProbeResult(probe: "database", reason: .ok, latency: .microseconds(Int64(ms * 1000)))
             store.record(result)
             self.latencies.record(result)
         }
-        store.record(ProbeResult(probe: "redis", reason: .ok, latency: .milliseconds(1)))
+        let redis = ProbeResult(probe: "redis", reason: .ok, latency: .milliseconds(1))
+        store.record(redis)
+        self.latencies.record(redis)
         publisher.collectOnce()
     }
 
@@ -99,6 +104,47 @@ struct PublisherTests {
         #expect(text.contains("vigil_cloudwatch_buffered_datums 0"))
     }
 
+    @Test func everyPublishedMetricArrivesWithItsFigures() throws {
+        let registry = PrometheusCollectorRegistry()
+        let awsMetrics = AWSMetrics(registry: registry)
+        let secretsAWS = AWSClient(region: "us-east-1",
+                                   credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
+                                       "AWS_ACCESS_KEY_ID": env.appKeyID, "AWS_SECRET_ACCESS_KEY": env.appSecret])]),
+                                   endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": env.motoURL]), metrics: awsMetrics)
+        let secrets = SecretsClient(configuration: SecretsConfiguration(
+                                        items: SecretsConfiguration.standardItems(prefix: "vigil", environment: "dev")),
+                                    aws: secretsAWS, environment: [:])
+        secrets.preload()
+        let store = HealthStore(components: ["database", "redis", "secrets"].map {
+            ComponentHealth(name: $0, critical: $0 != "secrets", interval: .seconds(60))
+        }, version: "test")
+        let publisher = publisher(secrets: secrets, store: store, awsMetrics: awsMetrics)
+        for _ in 1...3 {
+            for _ in 0..<9 { _ = try secrets.get("database") }
+            store.record(ProbeResult(probe: "secrets", reason: .ok, latency: .milliseconds(1)))
+            interval(publisher, latencies: [4], store: store)
+            #expect(publisher.sendPending())
+        }
+        #expect(requests == 3)
+        let expected: [(String, Double)] = [
+            ("CacheLookups", 9), ("CacheHitRate", 100), ("Rotations", 0), ("AWSErrors", 0), ("StaleSecretsServed", 0),
+            ("SecretsHealthy", 1), ("DatabaseHealthy", 1), ("RedisHealthy", 1), ("OverallHealthy", 1),
+        ]
+        for (metric, sum) in expected {
+            let points = try statistics(metric)
+            #expect(points.count == 3, "\(metric)")
+            #expect(points.allSatisfy { $0["SampleCount"] as? Double == 1 && $0["Sum"] as? Double == sum }, "\(metric): \(points)")
+        }
+        for source in ["emergency_cache", "environment"] {
+            let points = try statistics("FallbackCount", dimensions: ["Name=Environment,Value=test", "Name=Source,Value=\(source)"])
+            #expect(points.count == 3 && points.allSatisfy { $0["Sum"] as? Double == 0 })
+        }
+        for probe in ["database", "redis"] {
+            let points = try statistics("ProbeLatency", dimensions: ["Name=Environment,Value=test", "Name=Probe,Value=\(probe)"])
+            #expect(points.count == 3, "\(probe)")
+        }
+    }
+
     @Test func anOutageLosesNothingAndSendsNothingTwice() throws {
         let publisher = publisher()
         interval(publisher, latencies: [5])
@@ -128,7 +174,7 @@ struct PublisherTests {
             interval(publisher, latencies: [5])
             #expect(!publisher.sendPending())
         }
-        let produced = 3 * 9  // datums per interval without a secrets client: see CloudWatchCollector
+        let produced = 3 * 10  // datums per interval without a secrets client: see CloudWatchCollector
         try proxy.clear()
         #expect(publisher.sendPending())
         let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)

@@ -109,6 +109,16 @@ import Testing
         #expect(try load(nil, environment: ["VIGIL_SECRETS_TTL": "5s"]).secrets.ttl == .seconds(5))
     }
 
+    @Test func cloudWatchSettings() throws {
+        let config = try load(nil, environment: ["VIGIL_CLOUDWATCH_ENABLED": "true", "VIGIL_CLOUDWATCH_INTERVAL": "5s"])
+        #expect(config.cloudWatch.enabled && config.cloudWatch.interval == .seconds(5))
+        #expect(config.cloudWatch.dimensions.map(\.name) == ["Environment"])
+        #expect(problems("cloudwatch:\n  namespace: AWS/EC2\n").first?.contains("AWS/") == true)
+        #expect(problems("cloudwatch:\n  storage_resolution: 5\n").count == 1)
+        let custom = try load("cloudwatch:\n  dimensions:\n    Service: checkout\n    Team: payments\n")
+        #expect(custom.cloudWatch.dimensions.map(\.name) == ["Service", "Team"])
+    }
+
     @Test func emptyValueMeansDefault() throws {
         #expect(try load("web:\n  threads:\n").web.threads == 4)
     }

@@ -109,3 +109,41 @@ import VigilProbes
         #expect(cpu() >= first)
     }
 }
+
+@Suite struct ThresholdAndFormatTests {
+    let now = Date()
+
+    @Test func slowProbesAreDegradedAndSelfReportedTroubleToo() {
+        var component = ComponentHealth(name: "database", critical: true, interval: .seconds(10),
+                                        latest: ProbeResult(probe: "database", reason: .ok, latency: .milliseconds(1500),
+                                                            finishedAt: now),
+                                        latencyThreshold: .seconds(1))
+        #expect(component.status(at: now) == .degraded)
+        component.latencyThreshold = .seconds(2)
+        #expect(component.status(at: now) == .healthy)
+        component.latest?.degraded = true
+        #expect(component.status(at: now) == .degraded)
+        let snapshot = HealthSnapshot(components: [component], now: now, startedAt: now, version: "v")
+        #expect(snapshot.status == .degraded)
+    }
+
+    @Test func ietfHealthJSON() throws {
+        let secrets = ComponentHealth(name: "secrets", critical: false, interval: .seconds(10),
+                                      latest: ProbeResult(probe: "secrets", reason: .ok, latency: .milliseconds(1),
+                                                          finishedAt: now, detail: "redis stale", degraded: true),
+                                      reportsConnection: false)
+        let database = ComponentHealth(name: "database", critical: true, interval: .seconds(10),
+                                       latest: ProbeResult(probe: "database", reason: .refused, latency: .milliseconds(2),
+                                                           finishedAt: now, detail: "connection refused"))
+        let snapshot = HealthSnapshot(components: [database, secrets], now: now, startedAt: now, version: "1.0")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(snapshot.healthJSON().utf8)) as? [String: Any])
+        #expect(json["status"] as? String == "fail")
+        let checks = try #require(json["checks"] as? [String: [[String: Any]]])
+        #expect(Set(checks.keys) == ["database:responseTime", "secrets:freshness"])
+        #expect(checks["database:responseTime"]?.first?["status"] as? String == "fail")
+        #expect(checks["database:responseTime"]?.first?["output"] as? String == "connection refused")
+        #expect(checks["secrets:freshness"]?.first?["status"] as? String == "warn")
+        #expect(snapshot.json().contains(#""secrets":"degraded""#))
+        #expect(snapshot.json(verbose: true).hasPrefix(#"{"status":"unhealthy""#))
+    }
+}
