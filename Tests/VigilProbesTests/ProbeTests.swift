@@ -58,7 +58,8 @@ struct ProbeTests {
         let stillWrong = redis(tls: false, password: "canary-wrong").run(timeout: .seconds(2))
         #expect(stillWrong.reason == .auth)
         #expect(stillWrong.refreshedCredentials)
-        #expect(!stillWrong.detail.contains("canary-wrong"))
+        let secretCheck3 = !stillWrong.detail.contains("canary-wrong")
+        #expect(secretCheck3)
     }
 
     @Test func postgresConnectThenQueryAndStatementTimeout() throws {
