@@ -36,6 +36,8 @@ let package = Package(
                        providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCrypt", pkgConfig: "libxcrypt",
+                       providers: [.apt(["libcrypt-dev"])]),
 
         .target(name: "VigilGzip", dependencies: ["CZlib"], swiftSettings: swift6),
         .target(name: "VigilConfig",
@@ -57,7 +59,7 @@ let package = Package(
                                .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: swift6),
         .target(name: "VigilHTTP",
-                dependencies: ["CMicroHTTPD", "VigilGzip", "VigilState",
+                dependencies: ["CMicroHTTPD", "CCrypt", "VigilGzip", "VigilState",
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .target(name: "VigilCloudWatch",
@@ -90,7 +92,8 @@ let package = Package(
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilProbes"], swiftSettings: swift6),
         .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilSecrets", "VigilTestSupport"],
                     swiftSettings: swift6),
-        .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilState", "VigilTestSupport"], swiftSettings: swift6),
+        .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilState", "VigilConfig", "VigilAWS", "VigilTestSupport"],
+                    swiftSettings: swift6),
         .testTarget(name: "VigilIntegrationTests", dependencies: ["VigilTestSupport"], swiftSettings: swift6),
     ]
 )

@@ -7,23 +7,39 @@
 #include <microhttpd.h>
 
 /* MHD_start_daemon is variadic, which Swift cannot call: this fixed-arity
-   wrapper passes exactly the options Vigil uses. */
+   wrapper passes exactly the options Vigil uses, as an option array. With
+   `tls_key` and `tls_cert` (PEM text) the daemon serves HTTPS. */
 static inline struct MHD_Daemon *vigil_mhd_start(
     unsigned int flags, const struct sockaddr *addr,
     MHD_AccessHandlerCallback handler, void *handler_cls,
     MHD_RequestCompletedCallback completed, void *completed_cls,
     unsigned int thread_pool_size, unsigned int connection_timeout_s,
-    unsigned int connection_limit, size_t connection_memory_limit) {
-  return MHD_start_daemon(
-      flags, 0, NULL, NULL, handler, handler_cls,
-      MHD_OPTION_SOCK_ADDR, addr,
-      MHD_OPTION_THREAD_POOL_SIZE, thread_pool_size,
-      MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s,
-      MHD_OPTION_CONNECTION_LIMIT, connection_limit,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, connection_memory_limit,
-      MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-      MHD_OPTION_END);
+    unsigned int connection_limit, size_t connection_memory_limit,
+    const char *tls_key, const char *tls_cert) {
+  struct MHD_OptionItem options[12];
+  int n = 0;
+  if (tls_key && tls_cert) {
+    flags |= MHD_USE_TLS;
+    options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls_key};
+    options[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)tls_cert};
+  }
+  options[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)addr};
+  options[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, thread_pool_size, NULL};
+  options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s, NULL};
+  options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, connection_limit, NULL};
+  options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)connection_memory_limit, NULL};
+  options[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_cls};
+  options[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};
+  options[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+  return MHD_start_daemon(flags, 0, NULL, NULL, handler, handler_cls,
+                          MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+}
+
+/* Basic auth: 1 and the user name and password (free both with MHD_free)
+   when the request carries them. */
+static inline int vigil_mhd_basic_auth(struct MHD_Connection *connection, char **user, char **password) {
+  *user = MHD_basic_auth_get_username_password(connection, password);
+  return *user != NULL && *password != NULL;
 }
 
 /* MHD_get_daemon_info is variadic too. */

@@ -27,6 +27,8 @@ public enum Schema {
         Setting(key: "web.listen_address", defaultValue: ":9731",
                 help: "Address to serve HTTP on: `:PORT`, `HOST:PORT` or `[IPv6]:PORT`."),
         Setting(key: "web.telemetry_path", defaultValue: "/metrics", help: "Path of the Prometheus metrics endpoint."),
+        Setting(key: "web.config_file", defaultValue: "",
+                help: "The exporters' web configuration file: `tls_server_config` (cert_file, key_file) and `basic_auth_users` (bcrypt)."),
         Setting(key: "web.threads", defaultValue: "4", help: "HTTP worker threads (libmicrohttpd thread pool), 1-64."),
         Setting(key: "web.max_connections", defaultValue: "1024", help: "Concurrent HTTP connections accepted, 1-65536."),
         Setting(key: "web.idle_timeout", defaultValue: "60s", help: "Keep-alive connections idle this long are closed."),

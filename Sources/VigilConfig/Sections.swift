@@ -6,9 +6,11 @@ extension VigilConfig {
         public var maxConnections: Int
         public var idleTimeout: Duration
         public var telemetryCache: Duration
+        public var configFile: String?
 
         init(_ reader: inout ConfigReader) {
             listenAddress = reader.string("web.listen_address")
+            configFile = reader.optional("web.config_file")
             telemetryPath = reader.string("web.telemetry_path")
             threads = reader.int("web.threads", in: 1...64)
             maxConnections = reader.int("web.max_connections", in: 1...65_536)

@@ -70,7 +70,14 @@ struct App {
         }, refresh: { _ = try? secrets.forceRefresh(name) })
     }
 
-    func startServer() throws(HTTPServerError) -> HTTPServer {
+    /// Loads `web.config_file` (TLS, basic auth) into server options.
+    func webSecurity() throws(ConfigError) -> (tls: (key: String, certificate: String)?, users: BasicAuthUsers?) {
+        guard let path = config.web.configFile else { return (nil, nil) }
+        let file = try WebConfigFile.load(path: path)
+        return (file.tls, file.users.isEmpty ? nil : BasicAuthUsers(hashes: file.users))
+    }
+
+    func startServer(tls: (key: String, certificate: String)?, users: BasicAuthUsers?) throws(HTTPServerError) -> HTTPServer {
         var routeOptions = VigilRoutes.Options()
         routeOptions.telemetryPath = config.web.telemetryPath
         routeOptions.unhealthyStatusCode = config.health.unhealthyStatusCode
@@ -81,6 +88,8 @@ struct App {
         serverOptions.threads = config.web.threads
         serverOptions.connectionLimit = config.web.maxConnections
         serverOptions.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)
+        serverOptions.tls = tls
+        serverOptions.users = users
         return try HTTPServer(address: ListenAddress(parsing: config.web.listenAddress), options: serverOptions,
                               handler: routes.respond(to:))
     }

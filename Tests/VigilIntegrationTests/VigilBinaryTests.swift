@@ -111,6 +111,13 @@ struct VigilBinaryTests {
         }
     }
 
+    @Test func unreadableWebConfigFileExits78() throws {
+        let (status, output) = try VigilProcess.run(["serve", "--web.listen-address", "127.0.0.1:0",
+                                                      "--web.config.file", "/nonexistent/web.yml"])
+        #expect(status == 78)
+        #expect(output.contains("/nonexistent/web.yml"))
+    }
+
     @Test func listenFailureIsAClearError() throws {
         let vigil = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0"])
         let address = try #require(vigil.waitForListenAddress())

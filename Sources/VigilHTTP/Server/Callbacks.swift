@@ -5,9 +5,27 @@ import Synchronization
 /// by construction: an immutable handler and an atomic counter.
 final class RequestContext: Sendable {
     let handler: HTTPServer.Handler
+    let users: BasicAuthUsers?
     let inFlight = Atomic<Int>(0)
+    let unauthorized = HTTPResponse(status: 401, contentType: "text/plain; charset=utf-8", body: "401 unauthorized\n",
+                                    headers: [(name: "WWW-Authenticate", value: "Basic realm=\"vigil\"")])
 
-    init(handler: @escaping HTTPServer.Handler) { self.handler = handler }
+    init(handler: @escaping HTTPServer.Handler, users: BasicAuthUsers?) {
+        self.handler = handler
+        self.users = users
+    }
+
+    /// True when no users are configured or the request's credentials match.
+    func admits(_ connection: OpaquePointer) -> Bool {
+        guard let users else { return true }
+        var user: UnsafeMutablePointer<CChar>?, password: UnsafeMutablePointer<CChar>?
+        defer {
+            MHD_free(user)
+            MHD_free(password)
+        }
+        guard vigil_mhd_basic_auth(connection, &user, &password) == 1, let user, let password else { return false }
+        return users.verify(user: String(cString: user), password: String(cString: password))
+    }
 }
 
 /// Marks a request whose first callback has been seen (never dereferenced).
@@ -27,6 +45,9 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
     if let uploadSize, uploadSize.pointee > 0 {
         uploadSize.pointee = 0  // Vigil takes no request bodies: discard.
         return .YES
+    }
+    guard context.admits(connection) else {
+        return MHD_queue_response(connection, UInt32(context.unauthorized.status), context.unauthorized.handle)
     }
     let request = HTTPRequest(
         method: .init(method.map { String(cString: $0) } ?? ""),

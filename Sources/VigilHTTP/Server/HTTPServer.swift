@@ -15,6 +15,10 @@ public final class HTTPServer: Sendable {
         /// Per-connection memory: also bounds the request line and headers;
         /// libmicrohttpd answers 414/431 past it without calling a route.
         public var connectionMemoryLimit: Int = 32 * 1024
+        /// PEM key and certificate: serve HTTPS.
+        public var tls: (key: String, certificate: String)?
+        /// Basic auth users; nil lets everyone in.
+        public var users: BasicAuthUsers?
         public init() {}
     }
 
@@ -27,7 +31,7 @@ public final class HTTPServer: Sendable {
 
     /// Starts serving at once; throws if the address cannot be bound.
     public init(address: ListenAddress, options: Options = Options(), handler: @escaping Handler) throws(HTTPServerError) {
-        let context = RequestContext(handler: handler)
+        let context = RequestContext(handler: handler, users: options.users)
         let flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_USE_ITC.rawValue
             | MHD_USE_TURBO.rawValue
         let started: OpaquePointer? = try address.withSocketAddress { addr throws(HTTPServerError) in
@@ -37,7 +41,8 @@ public final class HTTPServer: Sendable {
                 onRequest, Unmanaged.passUnretained(context).toOpaque(),
                 onCompleted, Unmanaged.passUnretained(context).toOpaque(),
                 UInt32(max(1, options.threads)), UInt32(options.idleTimeoutSeconds),
-                UInt32(options.connectionLimit), options.connectionMemoryLimit)
+                UInt32(options.connectionLimit), options.connectionMemoryLimit,
+                options.tls?.key, options.tls?.certificate)
         }
         guard let started else { throw .cannotListen(address.description) }
         self.context = context

@@ -13,6 +13,9 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("web.telemetry-path"), help: "Path of the metrics endpoint.")
     var telemetryPath: String?
 
+    @Option(name: .customLong("web.config.file"), help: "Web configuration file for TLS and basic auth (exporter-toolkit format).")
+    var webConfigFile: String?
+
     @Option(name: .customLong("web.threads"), help: "HTTP worker threads.")
     var threads: String?
 
@@ -25,7 +28,7 @@ struct ConfigOptions: ParsableArguments {
     /// Flags override the environment, which overrides the file.
     var flagOverrides: [String: String] {
         let pairs: [(String, String?)] = [
-            ("web.listen_address", listenAddress), ("web.telemetry_path", telemetryPath),
+            ("web.listen_address", listenAddress), ("web.telemetry_path", telemetryPath), ("web.config_file", webConfigFile),
             ("web.threads", threads), ("log.level", logLevel), ("log.format", logFormat),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })

@@ -11,13 +11,20 @@ struct Serve: ParsableCommand {
     func run() throws {
         let config = try options.load()
         let logger = LogSetup.bootstrap(config.log)
+        let app = App(config: config, logger: logger)
+        let security: (tls: (key: String, certificate: String)?, users: BasicAuthUsers?)
+        do {
+            security = try app.webSecurity()
+        } catch {
+            FileHandle.standardError.write(Data("vigil: \(error)\n".utf8))
+            throw ExitCode(exitConfigError)
+        }
         // Block the signals before any thread starts, so every thread
         // inherits the mask and only `waitForTermination` receives them.
         let signals = TerminationSignals()
-        let app = App(config: config, logger: logger)
         let server: HTTPServer
         do {
-            server = try app.startServer()
+            server = try app.startServer(tls: security.tls, users: security.users)
         } catch {
             logger.error("cannot start HTTP server", metadata: ["error": "\(error)"])
             throw ExitCode.failure

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import VigilAWS
+import VigilConfig
+import VigilHTTP
+import VigilState
+import VigilTestSupport
+
+/// `--web.config.file`: HTTPS with the configured certificate, basic auth
+/// against bcrypt hashes.
+@Suite struct WebSecurityTests {
+    /// bcrypt (cost 4) of "canary-web-pass".
+    static let hash = "$2b$04$B71iusc/il7xgZHuDat62eMqofRhJa4wYuaDCXkdjv95CwNAMSu.S"
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-web-\(UUID().uuidString.prefix(8))")
+
+    private func writeConfig(_ yaml: String) throws -> String {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let status = runCommand(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=vigil",
+                                 "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", folder.appendingPathComponent("key.pem").path,
+                                 "-out", folder.appendingPathComponent("cert.pem").path])
+        #expect(status == 0)
+        let path = folder.appendingPathComponent("web.yml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    private func server(_ file: WebConfigFile) throws -> HTTPServer {
+        let store = HealthStore(components: [], version: "t")
+        let routes = VigilRoutes(store: store, telemetry: Telemetry(version: "t", revision: "r"), options: VigilRoutes.Options())
+        var options = HTTPServer.Options()
+        options.threads = 1
+        options.tls = file.tls
+        options.users = file.users.isEmpty ? nil : BasicAuthUsers(hashes: file.users)
+        return try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), options: options, handler: routes.respond(to:))
+    }
+
+    private func get(_ url: String, ca: String? = nil, user: String? = nil) -> Result<HTTPReply, TransportError> {
+        var options = CurlTransport.Options()
+        options.caBundle = ca
+        let headers = user.map { [(name: "Authorization", value: "Basic " + Data($0.utf8).base64EncodedString())] } ?? []
+        return CurlTransport(options: options).perform(HTTPRequestSpec(method: "GET", url: url, headers: headers, timeout: 5))
+    }
+
+    @Test func httpsWithBasicAuth() throws {
+        let path = try writeConfig("""
+            tls_server_config:
+              cert_file: cert.pem
+              key_file: key.pem
+            basic_auth_users:
+              prometheus: \(Self.hash)
+            """)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try server(try WebConfigFile.load(path: path))
+        let base = "https://127.0.0.1:\(server.boundAddress.port)"
+        let ca = folder.appendingPathComponent("cert.pem").path
+        let ok = try get(base + "/metrics", ca: ca, user: "prometheus:canary-web-pass").get()
+        #expect(ok.status == 200)
+        let noAuth = try get(base + "/metrics", ca: ca).get()
+        #expect(noAuth.status == 401)
+        #expect(noAuth.headers["www-authenticate"] == "Basic realm=\"vigil\"")
+        #expect(try get(base + "/health", ca: ca, user: "prometheus:wrong").get().status == 401)
+        #expect(try get(base + "/health", ca: ca, user: "nobody:canary-web-pass").get().status == 401)
+        // The certificate is verified: without the CA the handshake fails; plain HTTP gets no answer.
+        if case .success = get(base + "/metrics", user: "prometheus:canary-web-pass") { Issue.record("unverified TLS accepted") }
+        if case .success(let reply) = get("http://127.0.0.1:\(server.boundAddress.port)/metrics"), reply.status == 200 {
+            Issue.record("plain HTTP served")
+        }
+        server.stop(grace: 0)
+    }
+
+    @Test func badWebConfigNamesTheProblem() throws {
+        let path = try writeConfig("""
+            tls_server_config:
+              cert_file: cert.pem
+              client_ca_file: ca.pem
+            basic_auth_users:
+              alice: canary-clear-text
+            """)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect { try WebConfigFile.load(path: path) } throws: { error in
+            let text = "\(error)"
+            return text.contains(":3: tls_server_config.client_ca_file: unknown or unsupported key")
+                && text.contains("basic_auth_users.alice: expected a bcrypt hash") && !text.contains("canary-clear-text")
+                && text.contains("needs both cert_file and key_file")
+        }
+    }
+}
