@@ -29,7 +29,7 @@ struct PublisherTests {
     }
 
     private func publisher(capacity: Int = 1000, secrets: SecretsClient? = nil, store: HealthStore? = nil,
-                           awsMetrics: AWSMetrics? = nil) -> CloudWatchPublisher {
+                           awsMetrics: AWSMetrics? = nil, interval: Double = 60) -> CloudWatchPublisher {
         let aws = AWSClient(region: "us-east-1",
                             credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
                                 "AWS_ACCESS_KEY_ID": env.metricsKeyID, "AWS_SECRET_ACCESS_KEY": env.metricsSecret])]),
@@ -40,6 +40,7 @@ struct PublisherTests {
         options.dimensions = [("Environment", "test")]
         options.bufferCapacity = capacity
         options.clock = clock.read
+        options.interval = interval
         return CloudWatchPublisher(options: options, aws: aws,
                                    inputs: .init(store: store ?? self.store, secrets: secrets, awsMetrics: awsMetrics,
                                                  latencies: latencies),
@@ -143,6 +144,20 @@ struct PublisherTests {
             let points = try statistics("ProbeLatency", dimensions: ["Name=Environment,Value=test", "Name=Probe,Value=\(probe)"])
             #expect(points.count == 3, "\(probe)")
         }
+    }
+
+    /// The publisher's own timer: one request per (shortened) interval, and
+    /// one final flush on stop.
+    @Test func timerSendsOneRequestPerIntervalAndStopFlushes() throws {
+        let publisher = publisher(interval: 1)
+        let started = Date()
+        publisher.start()
+        #expect(VigilProcess.waitUntil(timeout: 10) { requests >= 3 })
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(requests == 3)
+        #expect(elapsed > 2.5 && elapsed < 5, "3 intervals of 1 s took \(elapsed) s")
+        publisher.stop()
+        #expect(requests == 4)
     }
 
     @Test func anOutageLosesNothingAndSendsNothingTwice() throws {
