@@ -34,6 +34,13 @@ struct MotoTests {
         #expect((answer["SecretString"] as? String)?.contains("password") == true)
     }
 
+    @Test func asyncCallsRunOffTheCooperativePool() async throws {
+        let body = try await client(keys(env.appKeyID, env.appSecret))
+            .json(.secretsManager, operation: "DescribeSecret", targetPrefix: "secretsmanager",
+                  body: Array(#"{"SecretId":"\#(secretID)"}"#.utf8))
+        #expect(String(decoding: body, as: UTF8.self).contains(secretID))
+    }
+
     @Test func wrongSecretKeyIsSignatureDoesNotMatch() {
         let registry = PrometheusCollectorRegistry()
         let wrong = "canary-wrong-secret-7731"
