@@ -16,7 +16,9 @@ final class PostgresConnection {
             ("host", credentials.host), ("port", String(credentials.port)),
             ("user", credentials.username), ("password", credentials.password.revealed()),
             ("dbname", credentials.database), ("sslmode", tls.mode),
-            ("application_name", "vigil"), ("connect_timeout", "0"),
+            // libpq's own bound (whole seconds, at least 2) backs up the deadline polled below.
+            ("application_name", "vigil"),
+            ("connect_timeout", String(max(2, Int(statementTimeout.components.seconds) + 1))),
             ("options", "-c statement_timeout=\(max(1, Int(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)))"),
         ]
         if let root = tls.rootCertificate { parameters.append(("sslrootcert", root)) }
