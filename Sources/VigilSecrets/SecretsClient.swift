@@ -14,15 +14,15 @@ import VigilAWS
 public final class SecretsClient: Sendable {
     public let configuration: SecretsConfiguration
     public let metrics: SecretsMetrics
-    private let api: SecretsManagerAPI?
+    let api: SecretsManagerAPI?
     private let environment: [String: String]
-    private let clock: @Sendable () -> UnixTime
-    private let logger: Logger
-    private let entries = Mutex<[String: CacheEntry]>([:])
-    private let flights = Mutex<[String: Flight]>([:])
+    let clock: @Sendable () -> UnixTime
+    let logger: Logger
+    let entries = Mutex<[String: CacheEntry]>([:])
+    let flights = SingleFlight()
     /// AWS errors seen since the last `takeAWSErrorCount()` (for the secrets probe).
-    private let awsErrors = Atomic<Int>(0)
-    private let items: [String: SecretsConfiguration.Item]
+    let awsErrors = Atomic<Int>(0)
+    let items: [String: SecretsConfiguration.Item]
     /// The AWS error code of each secret's last failed attempt (cleared on success).
     private let lastErrors = Mutex<[String: String]>([:])
     private static let blockingQueue = DispatchQueue(label: "vigil.secrets.blocking", attributes: .concurrent)
@@ -55,7 +55,7 @@ public final class SecretsClient: Sendable {
         metrics.lookup(hit: false)
         let entry = entries.withLock { $0[name] }
         if entry == nil || now >= entry!.nextAttempt {
-            singleFlight(name) { refresh(item, force: false) }
+            flights.run(name) { refresh(item, force: false) }
         }
         return try serve(item)
     }
@@ -75,53 +75,8 @@ public final class SecretsClient: Sendable {
     @discardableResult
     public func forceRefresh(_ name: String) throws(SecretsError) -> SecretValue {
         guard let item = items[name] else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
-        singleFlight(name) { refresh(item, force: true) }
+        flights.run(name) { refresh(item, force: true) }
         return try serve(item)
-    }
-
-    // MARK: Background work
-
-    /// Loads every configured secret in as few calls as possible:
-    /// BatchGetSecretValue by 20, falling back to parallel GetSecretValue
-    /// when batch is denied or unknown. Returns the seconds it took.
-    @discardableResult
-    public func preload() -> Double {
-        let started = UnixTime.now
-        let pending = configuration.items
-        if let api, !pending.isEmpty {
-            let chunks = stride(from: 0, to: pending.count, by: 20).map { Array(pending[$0..<min($0 + 20, pending.count)]) }
-            DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
-                preloadChunk(chunks[index], api: api)
-            }
-        }
-        let seconds = UnixTime.now.seconds - started.seconds
-        metrics.startup(seconds: seconds)
-        logger.info("secrets loaded", metadata: ["count": "\(pending.count)", "seconds": "\(String(format: "%.3f", seconds))"])
-        return seconds
-    }
-
-    /// Refreshes entries whose TTL ends within `refreshAhead` (with jitter)
-    /// or that are being served stale, and drops entries past the emergency
-    /// TTL. Callers then never wait on AWS in steady state.
-    public func refreshDue() {
-        let now = clock()
-        let due = entries.withLock { entries -> [String] in
-            // Past the emergency TTL a value is never served again: drop it.
-            entries = entries.filter { _, entry in
-                entry.source != .aws || entry.isWithinEmergency(at: now, limit: configuration.emergencyTTL)
-            }
-            return entries.compactMap { name, entry in
-                let jitter = Double.random(in: 0...0.2) * configuration.refreshAhead
-                let refreshAt = entry.confirmedAt.seconds + configuration.ttl - configuration.refreshAhead - jitter
-                let wanted = entry.failures > 0 || entry.source != .aws || now.seconds >= refreshAt
-                return wanted && now >= entry.nextAttempt ? name : nil
-            }
-        }
-        for name in due { if let item = items[name] { singleFlight(name) { refresh(item, force: false) } } }
-        for item in configuration.items where entries.withLock({ $0[item.name] }) == nil {
-            singleFlight(item.name) { refresh(item, force: false) }
-        }
-        publishGauges()
     }
 
     /// What the client holds for every configured secret, values left out.
@@ -155,30 +110,6 @@ public final class SecretsClient: Sendable {
     }
 
     // MARK: Internals
-
-    /// One BatchGetSecretValue for up to 20 secrets. If the call itself is
-    /// refused (denied by policy, or unknown to an older endpoint), each
-    /// secret is fetched with GetSecretValue, in parallel.
-    private func preloadChunk(_ chunk: [SecretsConfiguration.Item], api: SecretsManagerAPI) {
-        do throws(AWSError) {
-            let result = try api.batchGetSecretValue(chunk.map(\.secretID))
-            for item in chunk {
-                if let fetched = result.values.first(where: { $0.id == item.secretID }) {
-                    record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: false)
-                } else {
-                    let code = result.errors.first { $0.id == item.secretID }?.code ?? "ResourceNotFoundException"
-                    failed(item, AWSError(code: AWSError.normalize(code), message: "", kind: .client))
-                }
-            }
-        } catch where error.kind == .client {
-            logger.info("BatchGetSecretValue refused, loading one by one", metadata: ["code": "\(error.metricCode)"])
-            DispatchQueue.concurrentPerform(iterations: chunk.count) { index in
-                singleFlight(chunk[index].name) { refresh(chunk[index], force: false) }
-            }
-        } catch {
-            for item in chunk { failed(item, error) }
-        }
-    }
 
     /// Serves what the cache holds after a refresh attempt, in order:
     /// fresh, emergency cache, environment fallback.
@@ -216,7 +147,7 @@ public final class SecretsClient: Sendable {
 
     /// One AWS round for a secret: a version check when a value is cached
     /// (and not forced), the value only when the version moved.
-    private func refresh(_ item: SecretsConfiguration.Item, force: Bool) {
+    func refresh(_ item: SecretsConfiguration.Item, force: Bool) {
         guard let api else { return }
         let cached = entries.withLock { $0[item.name] }
         do throws(AWSError) {
@@ -233,7 +164,7 @@ public final class SecretsClient: Sendable {
         }
     }
 
-    private func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, rotated: Bool) {
+    func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, rotated: Bool) {
         let now = clock()
         let recovered = entries.withLock { entries -> Bool in
             let wasFailing = (entries[item.name]?.failures ?? 0) > 0 || entries[item.name]?.source == .environment
@@ -249,7 +180,7 @@ public final class SecretsClient: Sendable {
         if recovered { logger.info("secret served from AWS again", metadata: ["secret": "\(item.name)"]) }
     }
 
-    private func failed(_ item: SecretsConfiguration.Item, _ error: AWSError) {
+    func failed(_ item: SecretsConfiguration.Item, _ error: AWSError) {
         awsErrors.add(1, ordering: .relaxed)
         let now = clock()
         lastErrors.withLock { $0[item.name] = error.code }
@@ -269,39 +200,5 @@ public final class SecretsClient: Sendable {
     /// Seconds to wait after `failures` consecutive failures: 1, 2, 4, ... up to `maxBackoff`.
     private func backoff(_ failures: Int) -> Double {
         min(configuration.maxBackoff, pow(2, Double(max(0, failures - 1))))
-    }
-
-    /// Runs `work` once for concurrent callers of the same secret: the first
-    /// caller runs it, the others wait for it to finish.
-    private func singleFlight(_ name: String, _ work: () -> Void) {
-        let (flight, leader) = flights.withLock { flights -> (Flight, Bool) in
-            if let running = flights[name] { return (running, false) }
-            let flight = Flight()
-            flights[name] = flight
-            return (flight, true)
-        }
-        guard leader else { return flight.wait() }
-        work()
-        flights.withLock { $0[name] = nil }
-        flight.finish()
-    }
-}
-
-/// One AWS round in progress for a secret; followers wait on it.
-private final class Flight: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var done = false
-
-    func wait() {
-        condition.lock()
-        while !done { condition.wait() }
-        condition.unlock()
-    }
-
-    func finish() {
-        condition.lock()
-        done = true
-        condition.broadcast()
-        condition.unlock()
     }
 }

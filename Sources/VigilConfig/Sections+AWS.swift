@@ -1,0 +1,111 @@
+/// The sections that reach AWS: credentials and endpoints, the secrets
+/// client, CloudWatch publishing.
+extension VigilConfig {
+    public struct AWS: Sendable {
+        /// nil: resolve from the environment, profile or instance metadata.
+        public var region: String?
+        public var secretsManagerEndpoint: String?
+        public var cloudWatchEndpoint: String?
+        public var stsEndpoint: String?
+        public var caBundle: String?
+        public var timeout: Duration
+        /// nil: `AWS_MAX_ATTEMPTS` or 3.
+        public var maxAttempts: Int?
+
+        init(_ reader: inout ConfigReader) {
+            region = reader.optional("aws.region")
+            secretsManagerEndpoint = reader.optional("aws.secretsmanager_endpoint")
+            cloudWatchEndpoint = reader.optional("aws.cloudwatch_endpoint")
+            stsEndpoint = reader.optional("aws.sts_endpoint")
+            caBundle = reader.optional("aws.ca_bundle")
+            timeout = reader.duration("aws.timeout", atLeast: .milliseconds(100))
+            maxAttempts = reader.text("aws.max_attempts").isEmpty ? nil : reader.int("aws.max_attempts", in: 1...10)
+            for key in ["aws.secretsmanager_endpoint", "aws.cloudwatch_endpoint", "aws.sts_endpoint"] {
+                let value = reader.text(key)
+                reader.check(key, value.isEmpty || value.hasPrefix("http://") || value.hasPrefix("https://"),
+                             "expected an http:// or https:// URL")
+            }
+        }
+    }
+
+    public struct Secrets: Sendable {
+        public struct Item: Sendable {
+            public var name: String
+            public var id: String
+            public var keys: [String]
+            public var environmentVariable: String?
+            public var required: Bool
+        }
+
+        public var prefix: String
+        public var environment: String
+        public var ttl: Duration
+        public var emergencyTTL: Duration
+        public var refreshAhead: Duration
+        public var maxEntries: Int
+        public var maxBackoff: Duration
+        /// Empty: the standard `database` and `redis` items.
+        public var items: [Item]
+
+        init(_ reader: inout ConfigReader) {
+            prefix = reader.string("secrets.prefix")
+            environment = reader.string("secrets.environment")
+            ttl = reader.duration("secrets.ttl", atLeast: .seconds(1))
+            emergencyTTL = reader.duration("secrets.emergency_ttl", atLeast: .seconds(1))
+            refreshAhead = reader.duration("secrets.refresh_ahead")
+            maxEntries = reader.int("secrets.max_entries", in: 1...100_000)
+            maxBackoff = reader.duration("secrets.max_backoff", atLeast: .seconds(1))
+            reader.check("secrets.emergency_ttl", emergencyTTL >= ttl, "must be at least secrets.ttl")
+            let names = Set(reader.raw.entries.keys.compactMap { key -> String? in
+                let parts = key.split(separator: ".")
+                return parts.count == 4 && parts[0] == "secrets" && parts[1] == "items" ? String(parts[2]) : nil
+            }).sorted()
+            var items: [Item] = []
+            for name in names {
+                let base = "secrets.items.\(name)"
+                items.append(Item(name: name,
+                                  id: reader.optional("\(base).id") ?? "\(prefix)/\(environment)/\(name)",
+                                  keys: reader.text("\(base).keys").split(separator: ",").map(String.init),
+                                  environmentVariable: reader.optional("\(base).env"),
+                                  required: reader.bool("\(base).required")))
+            }
+            self.items = items
+            reader.check("secrets.max_entries", items.count <= maxEntries, "fewer than the \(items.count) configured items")
+        }
+    }
+}
+
+extension VigilConfig {
+    public struct CloudWatch: Sendable {
+        public enum Mode: String, Sendable { case api, emf }
+
+        public var enabled: Bool
+        public var interval: Duration
+        public var namespace: String
+        public var dimensions: [(name: String, value: String)]
+        public var storageResolution: Int
+        public var mode: Mode
+        public var emfOutput: String?
+        public var buffer: Duration
+        public var errorCodeDimension: Bool
+        public var flushTimeout: Duration
+
+        init(_ reader: inout ConfigReader, environment: String) {
+            enabled = reader.bool("cloudwatch.enabled")
+            interval = reader.duration("cloudwatch.interval", atLeast: .seconds(1))
+            namespace = reader.string("cloudwatch.namespace")
+            reader.check("cloudwatch.namespace", !namespace.isEmpty && !namespace.hasPrefix("AWS/") && namespace.count <= 255,
+                         "must be 1-255 characters and not start with AWS/ (reserved for AWS services)")
+            let configured = reader.raw.entries.keys.filter { $0.hasPrefix("cloudwatch.dimensions.") }.sorted()
+                .map { (name: String($0.dropFirst("cloudwatch.dimensions.".count)), value: reader.text($0)) }
+            dimensions = configured.isEmpty ? [(name: "Environment", value: environment)] : configured
+            reader.check("cloudwatch.dimensions", dimensions.count <= 29, "at most 29 dimensions (CloudWatch allows 30 per datum)")
+            storageResolution = reader.choice("cloudwatch.storage_resolution", ["60": 60, "1": 1])
+            mode = reader.choice("cloudwatch.mode", ["api": .api, "emf": .emf])
+            emfOutput = reader.optional("cloudwatch.emf_output")
+            buffer = reader.duration("cloudwatch.buffer", atLeast: .seconds(0))
+            errorCodeDimension = reader.bool("cloudwatch.error_code_dimension")
+            flushTimeout = reader.duration("cloudwatch.flush_timeout")
+        }
+    }
+}
