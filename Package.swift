@@ -63,7 +63,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .target(name: "VigilCloudWatch",
-                dependencies: ["VigilAWS", "VigilSecrets", "VigilProbes", "VigilState",
+                dependencies: ["VigilConfig", "VigilAWS", "VigilSecrets", "VigilProbes", "VigilState",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: swift6),

@@ -37,7 +37,8 @@ public final class CloudWatchPublisher: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let sending = Mutex<Void>(())
     private let logger: Logger
-    private let metrics: PrometheusCollectorRegistry?
+    /// Where the publisher's own series go (a private registry when none is given).
+    private let metrics: PrometheusCollectorRegistry
     private let emf: EMFWriter?
 
     /// What the publisher reads: health, the secrets client, AWS error counts.
@@ -59,7 +60,7 @@ public final class CloudWatchPublisher: Sendable {
         self.options = options
         self.aws = aws
         self.logger = logger
-        self.metrics = registry
+        self.metrics = registry ?? PrometheusCollectorRegistry()
         buffer = DatumBuffer(capacity: options.bufferCapacity)
         collector = Mutex(CloudWatchCollector(
             sources: .init(store: inputs.store, secrets: inputs.secrets, aws: inputs.awsMetrics, latencies: inputs.latencies),
@@ -160,11 +161,10 @@ public final class CloudWatchPublisher: Sendable {
     }
 
     private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
-        (metrics ?? PrometheusCollectorRegistry())
-            .makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
+        metrics.makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
     }
 
     private func gauge(_ name: String, _ help: String) -> Gauge {
-        (metrics ?? PrometheusCollectorRegistry()).makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help))
+        metrics.makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help))
     }
 }

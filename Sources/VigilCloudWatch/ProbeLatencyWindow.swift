@@ -1,4 +1,5 @@
 import Synchronization
+import VigilConfig
 import VigilProbes
 
 /// Collects probe latencies between two CloudWatch intervals, per probe,
@@ -9,7 +10,7 @@ public final class ProbeLatencyWindow: ProbeResultSink {
     public init() {}
 
     public func record(_ result: ProbeResult) {
-        let ms = Double(result.latency.components.seconds) * 1000 + Double(result.latency.components.attoseconds) / 1e15
+        let ms = result.latency.milliseconds
         stats.withLock { stats in
             var current = stats[result.probe] ?? MetricDatum.Statistics(sampleCount: 0, sum: 0, minimum: ms, maximum: ms)
             current.sampleCount += 1

@@ -36,4 +36,7 @@ extension Duration {
     public var timeInterval: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
+
+    /// The duration in milliseconds as a Double, for reports and CloudWatch.
+    public var milliseconds: Double { timeInterval * 1000 }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import VigilConfig
 
 /// A point on the monotonic clock by which a probe must be done.
 struct Deadline {
@@ -12,8 +13,7 @@ struct Deadline {
     var remainingMilliseconds: Int32 {
         let left = ContinuousClock.now.duration(to: end)
         guard left > .zero else { return 0 }
-        let ms = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
-        return Int32(clamping: max(1, ms))
+        return Int32(clamping: max(1, Int64(left.milliseconds)))
     }
 
     /// Waits for `events` on `fd`; false if the deadline passed first.

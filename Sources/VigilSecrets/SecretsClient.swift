@@ -25,7 +25,6 @@ public final class SecretsClient: Sendable {
     let items: [String: SecretsConfiguration.Item]
     /// The AWS error code of each secret's last failed attempt (cleared on success).
     private let lastErrors = Mutex<[String: String]>([:])
-    private static let blockingQueue = DispatchQueue(label: "vigil.secrets.blocking", attributes: .concurrent)
 
     /// `aws` nil means environment fallback only (no AWS access configured).
     public init(configuration: SecretsConfiguration, aws: AWSClient?, metrics: SecretsMetrics = SecretsMetrics(registry: nil),
@@ -47,13 +46,12 @@ public final class SecretsClient: Sendable {
     public func get(_ name: String) throws(SecretsError) -> SecretValue {
         guard let item = items[name] else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
         let now = clock()
-        if let entry = entries.withLock({ $0[name] }), entry.isFresh(at: now, ttl: configuration.ttl) {
+        let entry = entries.withLock { $0[name] }
+        if let entry, entry.isFresh(at: now, ttl: configuration.ttl) {
             metrics.lookup(hit: true)
-            return SecretValue(name: name, secretID: item.secretID, value: entry.value, versionID: entry.versionID,
-                               source: .aws, confirmedAt: entry.confirmedAt)
+            return served(item, entry, as: .aws)
         }
         metrics.lookup(hit: false)
-        let entry = entries.withLock { $0[name] }
         if entry == nil || now >= entry!.nextAttempt {
             flights.run(name) { refresh(item, force: false) }
         }
@@ -61,13 +59,7 @@ public final class SecretsClient: Sendable {
     }
 
     public func get(_ name: String) async throws(SecretsError) -> SecretValue {
-        let result: Result<SecretValue, SecretsError> = await withCheckedContinuation { continuation in
-            Self.blockingQueue.async {
-                do throws(SecretsError) { continuation.resume(returning: .success(try self.get(name))) }
-                catch { continuation.resume(returning: .failure(error)) }
-            }
-        }
-        return try result.get()
+        try await BlockingQueue.run { () throws(SecretsError) in try self.get(name) }
     }
 
     /// Fetches the value again, skipping the version check: for callers whose
@@ -116,26 +108,21 @@ public final class SecretsClient: Sendable {
     private func serve(_ item: SecretsConfiguration.Item) throws(SecretsError) -> SecretValue {
         let now = clock()
         let entry = entries.withLock { $0[item.name] }
-        if let entry, entry.isFresh(at: now, ttl: configuration.ttl) {
-            return SecretValue(name: item.name, secretID: item.secretID, value: entry.value, versionID: entry.versionID,
-                               source: .aws, confirmedAt: entry.confirmedAt)
-        }
+        if let entry, entry.isFresh(at: now, ttl: configuration.ttl) { return served(item, entry, as: .aws) }
         if let entry, entry.isWithinEmergency(at: now, limit: configuration.emergencyTTL) {
             metrics.fallback(item.name, .emergencyCache)
-            return SecretValue(name: item.name, secretID: item.secretID, value: entry.value, versionID: entry.versionID,
-                               source: .emergencyCache, confirmedAt: entry.confirmedAt)
+            return served(item, entry, as: .emergencyCache)
         }
         if let variable = item.fallbackVariable, let text = environment[variable], !text.isEmpty {
             metrics.fallback(item.name, .environment)
             entries.withLock { entries in
-                // AWS just failed for this secret: next attempt after the first backoff step.
-                var fallback = entries[item.name] ?? CacheEntry(value: SecretString(text), source: .environment,
-                                                                 confirmedAt: now, failures: 1, nextAttempt: now.adding(backoff(1)))
-                if fallback.source == .aws {  // past the emergency TTL: the environment takes over
-                    fallback = CacheEntry(value: SecretString(text), source: .environment, confirmedAt: now,
-                                          failures: fallback.failures, nextAttempt: fallback.nextAttempt)
-                }
-                entries[item.name] = fallback
+                guard entries[item.name]?.source != .environment else { return }
+                // The environment takes over from an expired AWS entry (keeping its backoff), or
+                // from nothing, AWS having just failed: next attempt after the first backoff step.
+                let expired = entries[item.name]
+                entries[item.name] = CacheEntry(value: SecretString(text), source: .environment, confirmedAt: now,
+                                                failures: expired?.failures ?? 1,
+                                                nextAttempt: expired?.nextAttempt ?? now.adding(backoff(1)))
             }
             return SecretValue(name: item.name, secretID: item.secretID, value: SecretString(text), versionID: nil,
                                source: .environment, confirmedAt: nil)
@@ -143,6 +130,11 @@ public final class SecretsClient: Sendable {
         metrics.unavailable(item.name)
         let code = lastErrors.withLock { $0[item.name] } ?? (api == nil ? "no AWS access configured" : "no answer yet")
         throw SecretsError(secret: item.name, reason: .awsError, detail: code)
+    }
+
+    private func served(_ item: SecretsConfiguration.Item, _ entry: CacheEntry, as source: SecretSource) -> SecretValue {
+        SecretValue(name: item.name, secretID: item.secretID, value: entry.value, versionID: entry.versionID,
+                    source: source, confirmedAt: entry.confirmedAt)
     }
 
     /// One AWS round for a secret: a version check when a value is cached

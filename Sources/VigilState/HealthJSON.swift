@@ -1,4 +1,5 @@
 import Foundation
+import VigilConfig
 
 extension HealthSnapshot {
     /// `/health` as JSON: `{"status", "services", "checks", "version", "uptime_seconds"}`.
@@ -89,11 +90,5 @@ enum JSONWriter {
 
     static func rfc3339(_ date: Date) -> String {
         date.formatted(.iso8601)
-    }
-}
-
-extension Duration {
-    var milliseconds: Double {
-        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
     }
 }

@@ -21,19 +21,18 @@ public final class HealthStore: ProbeResultSink {
         state = Mutex(State(components: components))
         self.version = version
         self.telemetry = telemetry
-        telemetry?.publish(HealthSnapshot(components: components, now: Date(), startedAt: startedAt, version: version))
+        telemetry?.publish(snapshot())
     }
 
     public func record(_ result: ProbeResult) {
-        let snapshot = state.withLock { state in
+        state.withLock { state in
             if let index = state.components.firstIndex(where: { $0.name == result.probe }) {
                 state.components[index].latest = result
             }
             state.generation += 1
-            return HealthSnapshot(components: state.components, now: Date(), startedAt: startedAt, version: version)
         }
         telemetry?.record(result)
-        telemetry?.publish(snapshot)
+        telemetry?.publish(snapshot())
     }
 
     public func firstRoundCompleted() { state.withLock { $0.ready = true } }

@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import Synchronization
+import VigilConfig
 import VigilProbes
 
 /// Something that refreshes gauges right before a scrape renders them
@@ -39,7 +40,7 @@ public final class Telemetry: Sendable {
 
     func record(_ result: ProbeResult) {
         let probe = [("probe", result.probe)]
-        let seconds = result.latency.milliseconds / 1000
+        let seconds = result.latency.timeInterval
         registry.makeGauge(descriptor: .named("vigil_probe_success", help: "1 if the probe's last run succeeded, else 0."),
                            labels: probe).set(to: result.succeeded ? 1 : 0)
         registry.makeGauge(descriptor: .named("vigil_probe_duration_seconds", help: "Duration of the probe's last run."),
@@ -52,7 +53,7 @@ public final class Telemetry: Sendable {
         for phase in result.phases {
             registry.makeGauge(descriptor: .named("vigil_probe_phase_duration_seconds",
                                                   help: "Duration of each phase of the probe's last run (connect, query, ping)."),
-                               labels: probe + [("phase", phase.name)]).set(phase.duration.milliseconds / 1000)
+                               labels: probe + [("phase", phase.name)]).set(phase.duration.timeInterval)
         }
         for measurement in result.measurements {
             registry.makeGauge(descriptor: .named(measurement.metric, help: measurement.help),
@@ -75,7 +76,7 @@ public final class Telemetry: Sendable {
     public func publishThresholds(latency: Duration, minimumHitRatio: Double) {
         registry.makeGauge(descriptor: .named("vigil_health_latency_threshold_seconds",
                                               help: "Probe latency above which a component counts as degraded."))
-            .set(latency.milliseconds / 1000)
+            .set(latency.timeInterval)
         registry.makeGauge(descriptor: .named("vigil_health_min_cache_hit_ratio",
                                               help: "Secrets cache hit ratio below which the secrets component counts as degraded."))
             .set(minimumHitRatio)

@@ -17,7 +17,6 @@ public final class AWSClient: Sendable {
     let attemptTimeout: Double
     let clock: @Sendable () -> UnixTime
     private let signer = SigV4Signer()
-    private static let blockingQueue = DispatchQueue(label: "vigil.aws.blocking", attributes: .concurrent)
 
     public init(region: String, credentials: any CredentialProvider, endpoints: EndpointResolver = EndpointResolver(),
                 transport: any HTTPTransport = CurlTransport(), retry: RetryPolicy = RetryPolicy(),
@@ -57,18 +56,9 @@ public final class AWSClient: Sendable {
     }
 
     public func json(_ service: AWSService, operation: String, targetPrefix: String, body: [UInt8]) async throws(AWSError) -> [UInt8] {
-        try await offload { () throws(AWSError) in try self.json(service, operation: operation, targetPrefix: targetPrefix, body: body) }
-    }
-
-    /// Runs blocking work on the client's own queue and resumes the caller.
-    func offload<T: Sendable>(_ work: @escaping @Sendable () throws(AWSError) -> T) async throws(AWSError) -> T {
-        let result: Result<T, AWSError> = await withCheckedContinuation { continuation in
-            Self.blockingQueue.async {
-                do throws(AWSError) { continuation.resume(returning: .success(try work())) }
-                catch { continuation.resume(returning: .failure(error)) }
-            }
+        try await BlockingQueue.run { () throws(AWSError) in
+            try self.json(service, operation: operation, targetPrefix: targetPrefix, body: body)
         }
-        return try result.get()
     }
 
     private func send(_ service: AWSService, operation: String, body: [UInt8], headers: [(name: String, value: String)],

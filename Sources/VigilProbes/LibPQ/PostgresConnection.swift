@@ -1,5 +1,6 @@
 import CLibPQ
 import Glibc
+import VigilConfig
 import VigilSecrets
 
 /// A libpq connection, owned: opened without blocking past a deadline,
@@ -19,7 +20,7 @@ final class PostgresConnection {
             // libpq's own bound (whole seconds, at least 2) backs up the deadline polled below.
             ("application_name", "vigil"),
             ("connect_timeout", String(max(2, Int(statementTimeout.components.seconds) + 1))),
-            ("options", "-c statement_timeout=\(max(1, Int(statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)))"),
+            ("options", "-c statement_timeout=\(max(1, Int(statementTimeout.milliseconds)))"),
         ]
         if let root = tls.rootCertificate { parameters.append(("sslrootcert", root)) }
         let started: OpaquePointer? = withCStrings(parameters.map(\.0)) { keys in

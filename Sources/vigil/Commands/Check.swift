@@ -25,8 +25,7 @@ enum CheckTable {
         let rows = snapshot.components.map { component -> [String] in
             [component.name, component.critical ? "yes" : "no", component.serviceState(at: snapshot.now),
              component.latest?.reason.rawValue ?? "-",
-             component.latest.map { String(format: "%.1fms", Double($0.latency.components.attoseconds) / 1e15
-                                           + Double($0.latency.components.seconds) * 1000) } ?? "-",
+             component.latest.map { String(format: "%.1fms", $0.latency.milliseconds) } ?? "-",
              component.latest?.detail ?? ""]
         }
         let table = TextTable.render(header: ["COMPONENT", "CRITICAL", "STATE", "REASON", "LATENCY", "DETAIL"], rows: rows)
