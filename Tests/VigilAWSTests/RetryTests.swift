@@ -77,6 +77,15 @@ struct RetryTests {
         #expect(metrics.contains(#"code="Timeout"} 1"#))
     }
 
+    @Test func anEndpointWithAPathIsRequestedAtThatPath() throws {
+        let client = AWSClient(region: "us-east-1", credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
+                                   "AWS_ACCESS_KEY_ID": env.appKeyID, "AWS_SECRET_ACCESS_KEY": env.appSecret])]),
+                               endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": proxy.url + "/gateway"]),
+                               retry: RetryPolicy(maxAttempts: 1))
+        _ = try? describe(client)  // moto has nothing there; what matters is where the request went
+        #expect(try proxy.log().map(\.path) == ["/gateway"])
+    }
+
     @Test func clientErrorsAreNotRetried() throws {
         let client = client()
         #expect { _ = try client.json(.secretsManager, operation: "GetSecretValue", targetPrefix: "secretsmanager",

@@ -80,7 +80,8 @@ public final class AWSClient: Sendable {
             signer.sign(&request, credentials: credentials, region: region, service: service.signingName,
                         date: clock(), options: options)
             let started = UnixTime.now
-            let outcome = transport.perform(HTTPRequestSpec(method: "POST", url: endpoint + path, headers: request.headers,
+            let outcome = transport.perform(HTTPRequestSpec(method: "POST", url: url.path.isEmpty ? endpoint + "/" : endpoint,
+                                                            headers: request.headers,
                                                             body: body, timeout: attemptTimeout))
             metrics?.requestSent(service, operation, seconds: UnixTime.now.seconds - started.seconds)
             let error: AWSError
