@@ -1,4 +1,3 @@
-import Foundation
 import VigilAWS
 import VigilSecrets
 import VigilState

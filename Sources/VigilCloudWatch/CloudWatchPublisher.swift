@@ -1,8 +1,8 @@
-import Foundation
 import Logging
 import Prometheus
 import Synchronization
 import VigilAWS
+import VigilPlatform
 import VigilSecrets
 import VigilState
 
@@ -33,7 +33,7 @@ public final class CloudWatchPublisher: Sendable {
     private let aws: AWSClient?
     private let collector: Mutex<CloudWatchCollector>
     private let buffer: DatumBuffer
-    private let wake = NSCondition()
+    private let wake = Condition()
     private let stopped = Atomic<Bool>(false)
     private let sending = Mutex<Void>(())
     private let logger: Logger
@@ -70,8 +70,8 @@ public final class CloudWatchPublisher: Sendable {
     }
 
     public func start() {
-        Thread.detachNewThread { [self] in collectLoop() }
-        if emf == nil { Thread.detachNewThread { [self] in sendLoop() } }
+        startDetachedThread(name: "cw-collect") { [self] in collectLoop() }
+        if emf == nil { startDetachedThread(name: "cw-send") { [self] in sendLoop() } }
     }
 
     /// Collects a last interval and sends what is buffered, within the flush timeout.
@@ -81,8 +81,8 @@ public final class CloudWatchPublisher: Sendable {
         wake.broadcast()
         wake.unlock()
         collectOnce()
-        let deadline = Date().addingTimeInterval(options.flushTimeout)
-        while buffer.count > 0 && Date() < deadline && sendPending() {}
+        let deadline = ContinuousClock.now + .seconds(options.flushTimeout)
+        while buffer.count > 0 && ContinuousClock.now < deadline && sendPending() {}
     }
 
     /// One interval's collection (also used by tests that drive time).
@@ -153,7 +153,7 @@ public final class CloudWatchPublisher: Sendable {
     private func waitFor(_ seconds: Double) -> Bool {
         wake.lock()
         defer { wake.unlock() }
-        let deadline = Date().addingTimeInterval(seconds)
+        let deadline = ContinuousClock.now + .seconds(seconds)
         while !stopped.load(ordering: .acquiring) {
             if !wake.wait(until: deadline) { return true }
         }

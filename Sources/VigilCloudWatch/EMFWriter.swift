@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import VigilAWS
+import VigilPlatform
 
 /// CloudWatch Embedded Metric Format: one JSON line per interval, for the
 /// CloudWatch agent, ECS/Fargate log drivers or Lambda. Same metric names as
@@ -21,19 +22,8 @@ final class EMFWriter: Sendable {
 
     func write(_ datums: [MetricDatum]) {
         guard let line = Self.line(datums, namespace: namespace) else { return }
-        let data = Data((line + "\n").utf8)
-        if let path, let handle = FileHandle(forWritingAtPath: path) ?? Self.create(path) {
-            handle.seekToEndOfFile()
-            handle.write(data)
-            try? handle.close()
-        } else {
-            FileHandle.standardOutput.write(data)
-        }
-    }
-
-    private static func create(_ path: String) -> FileHandle? {
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        return FileHandle(forWritingAtPath: path)
+        if let path, append(line + "\n", toFile: path) { return }
+        writeAll(line + "\n", to: 1)
     }
 
     static func line(_ datums: [MetricDatum], namespace: String) -> String? {
@@ -55,19 +45,67 @@ final class EMFWriter: Sendable {
             }
         }
         let names = Array(order.prefix(maxMetrics))
-        let directive: [String: Any] = [
-            "Namespace": namespace,
-            "Dimensions": [Array(base.prefix(maxDimensions).map(\.name))],
-            "Metrics": names.map { ["Name": $0, "Unit": units[$0] ?? "None"] },
-        ]
-        var document: [String: Any] = ["_aws": ["Timestamp": Int64(first.timestamp.seconds * 1000),
-                                                "CloudWatchMetrics": [directive]]]
-        for dimension in base { document[dimension.name] = dimension.value }
+        let directive = EMFDocument.Directive(
+            Namespace: namespace, Dimensions: [Array(base.prefix(maxDimensions).map(\.name))],
+            Metrics: names.map { .init(Name: $0, Unit: units[$0] ?? "None") })
+        var document = EMFDocument(aws: .init(Timestamp: Int64(first.timestamp.seconds * 1000), CloudWatchMetrics: [directive]))
+        for dimension in base { document.members[dimension.name] = .text(dimension.value) }
         for name in names {
             let list = values[name] ?? []
-            document[name] = list.count == 1 ? list[0] as Any : list as Any
+            document.members[name] = list.count == 1 ? .number(list[0]) : .numbers(list)
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys]) else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let data = try? encoder.encode(document) else { return nil }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// One EMF document: the `_aws` metadata, then dimension values and metric
+/// values as top-level members named after them.
+private struct EMFDocument: Encodable {
+    struct Metadata: Encodable {
+        var Timestamp: Int64
+        var CloudWatchMetrics: [Directive]
+    }
+
+    struct Directive: Encodable {
+        var Namespace: String
+        var Dimensions: [[String]]
+        var Metrics: [Metric]
+    }
+
+    struct Metric: Encodable {
+        var Name: String
+        var Unit: String
+    }
+
+    enum Member: Encodable {
+        case text(String), number(Double), numbers([Double])
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .text(let text): try container.encode(text)
+            case .number(let number): try container.encode(number)
+            case .numbers(let numbers): try container.encode(numbers)
+            }
+        }
+    }
+
+    struct Key: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    var aws: Metadata
+    var members: [String: Member] = [:]
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(aws, forKey: Key(stringValue: "_aws"))
+        for (name, member) in members { try container.encode(member, forKey: Key(stringValue: name)) }
     }
 }

@@ -1,5 +1,3 @@
-import Yams
-
 /// The configuration as layered key/value pairs before typing: the YAML file,
 /// then `VIGIL_<SECTION>_<KEY>` environment variables, then flags, each
 /// layer overriding the one before. Keys are dotted paths (`web.listen_address`).
@@ -21,13 +19,12 @@ public struct RawConfig: Sendable {
     /// Adds the scalars of a YAML document. Mappings nest key paths; a
     /// list or a YAML syntax error is a problem, not a crash.
     public mutating func addYAML(_ text: String, file: String) {
-        do {
-            guard let root = try Yams.compose(yaml: text) else { return }
+        do throws(YAMLNode.SyntaxError) {
+            guard let root = try YAMLNode.parse(text) else { return }
             flatten(root, path: "", file: file)
-        } catch let error as YamlError {
-            problems.append(ConfigProblem(key: "(document)", origin: file, message: "YAML syntax error: \(error)"))
         } catch {
-            problems.append(ConfigProblem(key: "(document)", origin: file, message: "cannot parse YAML"))
+            problems.append(ConfigProblem(key: "(document)", origin: "\(file):\(error.line)",
+                                          message: "YAML syntax error: \(error)"))
         }
     }
 
@@ -48,27 +45,30 @@ public struct RawConfig: Sendable {
         "VIGIL_" + key.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 }.map(String.init).joined()
     }
 
-    private mutating func flatten(_ node: Node, path: String, file: String) {
-        let origin = "\(file):\(node.mark?.line ?? 0)"
+    private mutating func flatten(_ node: YAMLNode, path: String, file: String) {
+        let origin = "\(file):\(node.line)"
         switch node {
-        case .mapping(let mapping):
+        case .mapping(let mapping, _):
+            var seen: Set<String> = []
             for (keyNode, value) in mapping {
-                guard let key = keyNode.scalar?.string else {
+                guard let key = keyNode.scalarText else {
                     problems.append(ConfigProblem(key: path, origin: origin, message: "keys must be plain strings"))
                     continue
                 }
-                flatten(value, path: path.isEmpty ? key : "\(path).\(key)", file: file)
+                let keyPath = path.isEmpty ? key : "\(path).\(key)"
+                if !seen.insert(key).inserted {
+                    problems.append(ConfigProblem(key: keyPath, origin: "\(file):\(keyNode.line)", message: "duplicate key"))
+                }
+                flatten(value, path: keyPath, file: file)
             }
-        case .scalar(let scalar):
-            guard !path.isEmpty else {
-                problems.append(ConfigProblem(key: "(document)", origin: origin, message: "expected a mapping of sections"))
-                return
-            }
-            if scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return }  // `key:` alone = default
-            entries[path] = Entry(value: scalar.string, origin: origin)
-        case .sequence(let sequence):
+        case _ where path.isEmpty:
+            problems.append(ConfigProblem(key: "(document)", origin: origin, message: "expected a mapping of sections"))
+        case .scalar(let text, let plain, _):
+            if plain && ["", "~", "null", "Null", "NULL"].contains(text) { return }  // `key:` alone = default
+            entries[path] = Entry(value: text, origin: origin)
+        case .sequence(let sequence, _):
             // A list of plain values (secrets.items.*.keys) becomes "a,b,c".
-            let scalars = sequence.compactMap { $0.scalar?.string }
+            let scalars = sequence.compactMap(\.scalarText)
             guard scalars.count == sequence.count, !scalars.contains(where: { $0.contains(",") }) else {
                 problems.append(ConfigProblem(key: path, origin: origin, message: "expected a value or a list of plain values"))
                 return

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Vigil's configuration, typed and validated. Build it with `load`, which
 /// layers the YAML file, `VIGIL_*` environment variables and flags.
@@ -28,7 +28,7 @@ public struct VigilConfig: Sendable {
             raw.addYAML(text, file: file)
         }
         raw.addEnvironment(environment, knownKeys: Schema.keys)
-        for (key, value) in flags { raw.set(key, value, origin: "flag --\(key.replacingOccurrences(of: "_", with: "-"))") }
+        for (key, value) in flags { raw.set(key, value, origin: "flag --\(key.replacing("_", with: "-"))") }
         return try VigilConfig(raw: raw)
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The Prometheus exporters' web configuration file (`--web.config.file`):
 /// TLS and basic auth for every endpoint.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilSecrets
 
 /// Why a probe failed, from a fixed set: these become metric labels.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Parses connection URLs (`postgres://user:pass@host:5432/db`,
 /// `redis://:pass@host:6379/0`, `rediss://` for TLS) into typed credentials.

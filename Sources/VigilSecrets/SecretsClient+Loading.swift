@@ -1,5 +1,6 @@
-import Foundation
+import Dispatch
 import VigilAWS
+import VigilPlatform
 
 /// Loading and refreshing: what runs in the background so that lookups
 /// find fresh entries.
@@ -19,7 +20,7 @@ extension SecretsClient {
         }
         let seconds = UnixTime.now.seconds - started.seconds
         metrics.startup(seconds: seconds)
-        logger.info("secrets loaded", metadata: ["count": "\(pending.count)", "seconds": "\(String(format: "%.3f", seconds))"])
+        logger.info("secrets loaded", metadata: ["count": "\(pending.count)", "seconds": "\(seconds.decimalString(digits: 3))"])
         return seconds
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import Synchronization
 import VigilAWS
@@ -191,6 +191,6 @@ public final class SecretsClient: Sendable {
 
     /// Seconds to wait after `failures` consecutive failures: 1, 2, 4, ... up to `maxBackoff`.
     private func backoff(_ failures: Int) -> Double {
-        min(configuration.maxBackoff, pow(2, Double(max(0, failures - 1))))
+        min(configuration.maxBackoff, Double(1 << min(max(0, failures - 1), 30)))
     }
 }

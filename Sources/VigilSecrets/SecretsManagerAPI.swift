@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import VigilAWS
 
 /// The three Secrets Manager operations the client uses, typed.
@@ -19,7 +19,7 @@ struct SecretsManagerAPI: Sendable {
     }
 
     func getSecretValue(_ id: String) throws(AWSError) -> Fetched {
-        let reply: ValueReply = try call("GetSecretValue", ["SecretId": id])
+        let reply: ValueReply = try call("GetSecretValue", Request(SecretId: id))
         guard let text = reply.SecretString else {
             throw AWSError(code: "BinarySecret", message: "secret has no SecretString", kind: .client)
         }
@@ -28,7 +28,7 @@ struct SecretsManagerAPI: Sendable {
 
     /// Up to 20 ids per call.
     func batchGetSecretValue(_ ids: [String]) throws(AWSError) -> BatchResult {
-        let reply: BatchReply = try call("BatchGetSecretValue", ["SecretIdList": ids])
+        let reply: BatchReply = try call("BatchGetSecretValue", Request(SecretIdList: ids))
         let values = (reply.SecretValues ?? []).compactMap { value -> Fetched? in
             guard let text = value.SecretString else { return nil }
             let id = ids.first { $0 == value.Name || $0 == value.ARN } ?? value.Name ?? ""
@@ -41,18 +41,24 @@ struct SecretsManagerAPI: Sendable {
     /// The version currently labelled `stage` (AWSCURRENT), from the
     /// version-to-stages map: a cheap way to see whether a rotation happened.
     func currentVersion(_ id: String, stage: String = "AWSCURRENT") throws(AWSError) -> String? {
-        let reply: DescribeReply = try call("DescribeSecret", ["SecretId": id])
+        let reply: DescribeReply = try call("DescribeSecret", Request(SecretId: id))
         return reply.VersionIdsToStages?.first { $0.value.contains(stage) }?.key
     }
 
-    private func call<Reply: Decodable>(_ operation: String, _ body: [String: any Sendable]) throws(AWSError) -> Reply {
-        let data = (try? JSONSerialization.data(withJSONObject: body)) ?? Data("{}".utf8)
+    private func call<Reply: Decodable>(_ operation: String, _ request: Request) throws(AWSError) -> Reply {
+        let data = (try? JSONEncoder().encode(request)) ?? Data("{}".utf8)
         let answer = try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", body: Array(data))
         do {
             return try JSONDecoder().decode(Reply.self, from: Data(answer))
         } catch {
             throw AWSError(code: "InvalidResponse", message: "\(operation) answer could not be decoded", kind: .transient)
         }
+    }
+
+    /// The request members the three operations use; nil members are left out.
+    private struct Request: Encodable {
+        var SecretId: String?
+        var SecretIdList: [String]?
     }
 
     private struct ValueReply: Decodable {

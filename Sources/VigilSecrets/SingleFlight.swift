@@ -1,5 +1,5 @@
-import Foundation
 import Synchronization
+import VigilPlatform
 
 /// Runs work once for concurrent callers with the same key: the first
 /// caller runs it, the others wait for it to finish (and then read what it
@@ -23,7 +23,7 @@ final class SingleFlight: Sendable {
 
 /// One run in progress; followers wait on it.
 private final class Flight: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var done = false
 
     func wait() {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Turns a secret's text into typed credentials. The text is either JSON
 /// (Vigil's keys or the RDS rotation format: `engine`, `host`, `port`,
@@ -24,11 +24,11 @@ public enum TypedCredentials {
                                 username: string(json, "username", "user"),
                                 password: string(json, "password").map(SecretString.init),
                                 database: int(json, "db", "database") ?? 0,
-                                tls: (json["tls"] as? Bool) ?? (string(json, "scheme") == "rediss"))
+                                tls: json["tls"]?.bool ?? (string(json, "scheme") == "rediss"))
     }
 
-    private static func object(_ text: String, secret: String, requiredKeys: [String]) throws(CredentialsError) -> [String: Any] {
-        guard let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+    private static func object(_ text: String, secret: String, requiredKeys: [String]) throws(CredentialsError) -> [String: JSONScalar] {
+        guard let json = try? JSONDecoder().decode([String: JSONScalar].self, from: Data(text.utf8)) else {
             throw .malformed(source: "secret \(secret)", reason: "not a JSON object")
         }
         let missing = requiredKeys.filter { json[$0] == nil && !(($0 == "username") && json["user"] != nil) }
@@ -38,19 +38,48 @@ public enum TypedCredentials {
         return json
     }
 
-    private static func string(_ json: [String: Any], _ keys: String...) -> String? {
-        for key in keys {
-            if let text = json[key] as? String { return text }
-            if let number = json[key] as? NSNumber { return number.stringValue }
-        }
-        return nil
+    private static func string(_ json: [String: JSONScalar], _ keys: String...) -> String? {
+        keys.lazy.compactMap { json[$0]?.text }.first
     }
 
-    private static func int(_ json: [String: Any], _ keys: String...) -> Int? {
-        for key in keys {
-            if let number = json[key] as? Int { return number }
-            if let text = json[key] as? String, let number = Int(text) { return number }
+    private static func int(_ json: [String: JSONScalar], _ keys: String...) -> Int? {
+        keys.lazy.compactMap { json[$0]?.integer }.first
+    }
+}
+
+/// A member of a credentials object: a string, a number or a boolean; nested
+/// values are kept as `.other` so that their presence still counts.
+enum JSONScalar: Decodable {
+    case string(String), integer(Int), number(Double), bool(Bool), other
+
+    init(from decoder: any Decoder) throws {
+        let value = try decoder.singleValueContainer()
+        if let text = try? value.decode(String.self) { self = .string(text) }
+        else if let integer = try? value.decode(Int.self) { self = .integer(integer) }
+        else if let number = try? value.decode(Double.self) { self = .number(number) }
+        else if let flag = try? value.decode(Bool.self) { self = .bool(flag) }
+        else { self = .other }
+    }
+
+    /// Strings as they are, numbers as written (`5432`), booleans not at all.
+    var text: String? {
+        switch self {
+        case .string(let text): text
+        case .integer(let integer): String(integer)
+        case .number(let number): String(number)
+        case .bool, .other: nil
         }
-        return nil
+    }
+
+    var integer: Int? {
+        switch self {
+        case .integer(let integer): integer
+        case .string(let text): Int(text)
+        default: nil
+        }
+    }
+
+    var bool: Bool? {
+        if case .bool(let flag) = self { flag } else { nil }
     }
 }

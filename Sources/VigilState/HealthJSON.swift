@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import VigilConfig
+import VigilPlatform
 
 extension HealthSnapshot {
     /// `/health` as JSON: `{"status", "services", "checks", "version", "uptime_seconds"}`.
@@ -62,32 +63,7 @@ extension HealthSnapshot {
     }
 }
 
-enum JSONWriter {
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    /// `{"key":value,...}` from already-encoded values.
-    static func object(_ fields: [(String, String)]) -> String {
-        "{" + fields.map { "\(quote($0.0)):\($0.1)" }.joined(separator: ",") + "}"
-    }
-
-    static func number(_ value: Double) -> String {
-        value.isFinite ? String(format: "%.3f", value) : "null"
-    }
-
+extension JSONWriter {
     static func rfc3339(_ date: Date) -> String {
         date.formatted(.iso8601)
     }

@@ -1,4 +1,3 @@
-import Foundation
 import Prometheus
 import Synchronization
 import VigilConfig

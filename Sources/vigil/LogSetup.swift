@@ -1,6 +1,7 @@
-import Foundation
+import FoundationEssentials
 import Logging
 import VigilConfig
+import VigilPlatform
 
 /// swift-log to stderr as logfmt (default) or JSON lines.
 enum LogSetup {
@@ -40,18 +41,14 @@ struct LineLogHandler: LogHandler {
         ] + metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
         let line = switch format {
         case .logfmt: fields.map { "\($0.0)=\(Self.logfmtValue($0.1))" }.joined(separator: " ")
-        case .json: "{" + fields.map { "\(Self.jsonString($0.0)):\(Self.jsonString($0.1))" }.joined(separator: ",") + "}"
+        case .json: "{" + fields.map { "\(JSONWriter.quote($0.0)):\(JSONWriter.quote($0.1))" }.joined(separator: ",") + "}"
         }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        writeStandardError(line + "\n")
     }
 
     static func logfmtValue(_ value: String) -> String {
         let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline }
-        return needsQuotes ? jsonString(value) : value
+        return needsQuotes ? JSONWriter.quote(value) : value
     }
 
-    static func jsonString(_ value: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [value], options: [.fragmentsAllowed])) ?? Data("[\"\"]".utf8)
-        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
-    }
 }

@@ -1,4 +1,3 @@
-import Foundation
 /// Left-aligned columns separated by two spaces, as `kubectl get` prints.
 enum TextTable {
     static func render(header: [String], rows: [[String]]) -> String {
@@ -7,7 +6,7 @@ enum TextTable {
         return table.map { row in
             var line = ""
             for (index, cell) in row.enumerated() {
-                line += index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0)
+                line += index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] + 2 - cell.count)
             }
             return line
         }.joined(separator: "\n")

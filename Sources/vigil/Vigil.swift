@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 
 /// `vigil`: health monitor and Prometheus exporter.
 @main

@@ -87,6 +87,22 @@ import Testing
         #expect(problems("web: [unclosed\n").first?.contains("YAML syntax error") == true)
     }
 
+    @Test func yamlProblemsCarryTheirLine() {
+        #expect(problems("web:\n  threads: 4\nlog: [a\n").first?.hasPrefix("test.yml:4: (document): YAML syntax error: line 4") == true)
+        #expect(problems("web:\n  threads: 4\n  threads: 8\n") == ["test.yml:3: web.threads: duplicate key"])
+        #expect(problems("web:\n  listen_address: &a \":9\"\nlog:\n  level: *a\n")
+            == ["test.yml:4: log.level: YAML aliases are not supported"])
+        #expect(problems("- a\n- b\n") == ["test.yml:1: (document): expected a mapping of sections"])
+    }
+
+    @Test func yamlScalarsKeepTheirText() throws {
+        let config = try load("web:\n  listen_address: \"127.0.0.1:9\"\n  # a comment\n  telemetry_path: '/m'\nlog:\n  level: ~\n")
+        #expect(config.web.listenAddress == "127.0.0.1:9")
+        #expect(config.web.telemetryPath == "/m")
+        #expect(config.log.level == (try load(nil)).log.level)
+        #expect(problems("") == [] && problems("# only a comment\n") == [])
+    }
+
     @Test func timeoutMustFitTheInterval() {
         #expect(problems("probes:\n  interval: 1s\n  timeout: 2s\n").first?.hasPrefix("test.yml:3: probes.timeout") == true)
         #expect(problems("probes:\n  redis:\n    timeout: 20s\n").first?.hasPrefix("test.yml:3: probes.redis.timeout") == true)

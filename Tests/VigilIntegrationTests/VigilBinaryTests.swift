@@ -29,6 +29,21 @@ struct VigilBinaryTests {
         env.assertNoCanary(in: [vigil.log, health.text, metrics])
     }
 
+    /// Foundation (with ICU and CoreFoundation) costs several megabytes of
+    /// resident memory; the service links only FoundationEssentials
+    /// (docs/performance.md). A debug build links Swift's libraries
+    /// dynamically, so an `import Foundation` anywhere shows up in the maps.
+    @Test func servesWithoutFoundationOrICU() throws {
+        let vigil = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0"])
+        _ = try #require(vigil.waitForListenAddress(), "no listening line in: \(vigil.log)")
+        let maps = try String(contentsOfFile: "/proc/\(vigil.process.processIdentifier)/maps", encoding: .utf8)
+        #expect(vigil.stop() == 0)
+        let libraries = Set(maps.split(separator: "\n").compactMap { $0.split(separator: "/").last.map(String.init) })
+        #expect(libraries.contains { $0.hasPrefix("libFoundationEssentials") } || !libraries.contains { $0.hasPrefix("libswiftCore") })
+        let heavy = libraries.filter { ["libFoundation.", "libFoundationInternationalization", "lib_FoundationICU", "libicu"].contains(where: $0.hasPrefix) }
+        #expect(heavy.isEmpty, "\(heavy.sorted())")
+    }
+
     @Test func sigintAlsoExitsZero() throws {
         let vigil = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0", "--log.format", "json"])
         #expect(VigilProcess.waitUntil(timeout: 10) { vigil.log.contains(#""msg":"listening""#) })

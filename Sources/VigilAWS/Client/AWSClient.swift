@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import VigilGzip
 
 /// Signed AWS API calls over a blocking transport, with the SDKs' standard

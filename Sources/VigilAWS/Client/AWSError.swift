@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A failed AWS call, as a value: the AWS error code, the HTTP status, the
 /// request id and how to treat it. The message is AWS's own text; request
@@ -90,9 +90,9 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
         var code = ""
         var message = ""
         var requestID = reply.headers["x-amzn-requestid"] ?? reply.headers["x-amz-request-id"]
-        if let object = try? JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any] {
-            code = (object["__type"] as? String ?? object["code"] as? String ?? object["Code"] as? String ?? "")
-            message = object["message"] as? String ?? object["Message"] as? String ?? ""
+        if let object = try? JSONDecoder().decode(JSONErrorBody.self, from: Data(reply.body)) {
+            code = object.type ?? object.code ?? object.Code ?? ""
+            message = object.message ?? object.Message ?? ""
         } else {
             let text = String(decoding: reply.body, as: UTF8.self)
             code = XMLText.first("Code", in: text) ?? ""
@@ -118,17 +118,30 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// The fields of a JSON-protocol error body; AWS and moto disagree on case.
+private struct JSONErrorBody: Decodable {
+    var type: String?
+    var code: String?
+    var Code: String?
+    var message: String?
+    var Message: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type = "__type", code, Code, message, Message
+    }
+}
+
 /// Just enough XML for AWS query-protocol answers: the text of an element.
 enum XMLText {
     static func first(_ element: String, in text: String) -> String? {
-        guard let open = text.range(of: "<\(element)>"),
-              let close = text.range(of: "</\(element)>", range: open.upperBound..<text.endIndex) else { return nil }
+        guard let open = text.firstRange(of: "<\(element)>"),
+              let close = text[open.upperBound...].firstRange(of: "</\(element)>") else { return nil }
         return unescape(String(text[open.upperBound..<close.lowerBound]))
     }
 
     static func unescape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
-            .replacingOccurrences(of: "&amp;", with: "&")
+        text.replacing("&lt;", with: "<").replacing("&gt;", with: ">")
+            .replacing("&quot;", with: "\"").replacing("&apos;", with: "'")
+            .replacing("&amp;", with: "&")
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The AWS services Vigil calls, with what SigV4 and endpoint resolution
 /// need to know about each.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import VigilPlatform
 
 /// The region, in the SDKs' order: configuration, `AWS_REGION`,
 /// `AWS_DEFAULT_REGION`, the shared config profile, then EC2 instance
@@ -13,7 +14,7 @@ public enum RegionResolver {
         let imds = IMDSClient(environment: environment, transport: transport)
         guard imds.isEnabled, let token = try? imds.token(),
               let body = try? imds.get("/latest/meta-data/placement/region", token: token) else { return nil }
-        let region = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let region = String(decoding: body, as: UTF8.self).trimmed
         return region.isEmpty ? nil : region
     }
 }
@@ -27,7 +28,7 @@ public enum InstanceIdentity {
         let imds = IMDSClient(environment: environment, transport: transport)
         guard imds.isEnabled, let token = try? imds.token(),
               let body = try? imds.get("/latest/meta-data/instance-id", token: token) else { return nil }
-        let id = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = String(decoding: body, as: UTF8.self).trimmed
         return id.isEmpty ? nil : id
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import VigilPlatform
 
 /// ECS and EKS Pod Identity: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`
 /// (under http://169.254.170.2) or `AWS_CONTAINER_CREDENTIALS_FULL_URI`,
@@ -28,7 +29,7 @@ public struct ContainerCredentials: CredentialSource {
             guard let token = try? String(contentsOfFile: file, encoding: .utf8) else {
                 throw .credentials(name, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
             }
-            headers.append((name: "Authorization", value: token.trimmingCharacters(in: .whitespacesAndNewlines)))
+            headers.append((name: "Authorization", value: token.trimmed))
         } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty {
             headers.append((name: "Authorization", value: token))
         }

@@ -1,5 +1,6 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
+import VigilPlatform
 
 /// Gives the credentials to sign with. Implementations are cheap to call:
 /// the chain caches.
@@ -90,7 +91,7 @@ public final class CredentialChain: CredentialProvider {
         }
         if let cached {
             if startRefresh {
-                Thread.detachNewThread { [self] in
+                startDetachedThread(name: "aws-credentials") { [self] in
                     _ = try? reload()
                     state.withLock { $0.refreshing = false }
                 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// EC2 instance metadata, IMDSv2 only: a session token by PUT, then the
 /// role name, then its credentials. `AWS_EC2_METADATA_SERVICE_ENDPOINT`

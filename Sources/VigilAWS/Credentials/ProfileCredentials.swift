@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import VigilPlatform
 
 /// Static keys from the shared `credentials` and `config` files
 /// (`~/.aws/...`, or `AWS_SHARED_CREDENTIALS_FILE` / `AWS_CONFIG_FILE`),
@@ -33,7 +34,7 @@ public struct ProfileCredentials: CredentialSource {
 struct SharedConfigFiles {
     let environment: [String: String]
 
-    private var home: String { environment["HOME"] ?? NSHomeDirectory() }
+    private var home: String { environment["HOME"] ?? FileManager.default.homeDirectoryForCurrentUser.path }
     var credentialsPath: String { environment["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials" }
     var configPath: String { environment["AWS_CONFIG_FILE"] ?? "\(home)/.aws/config" }
 
@@ -49,16 +50,16 @@ struct SharedConfigFiles {
         var sections: [String: [String: String]] = [:]
         var current: String?
         for rawLine in text.split(whereSeparator: \.isNewline) {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            let line = rawLine.trimmed
             if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
             if line.hasPrefix("[") && line.hasSuffix("]") {
-                current = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+                current = line.dropFirst().dropLast().trimmed
                     .split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
                 continue
             }
             guard let section = current, let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            let key = line[..<equals].trimmed.lowercased()
+            let value = line[line.index(after: equals)...].trimmed
             sections[section, default: [:]][key] = value
         }
         return sections

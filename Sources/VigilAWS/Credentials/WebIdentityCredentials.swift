@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import VigilPlatform
 
 /// `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN` (EKS IRSA and friends):
 /// an unsigned STS `AssumeRoleWithWebIdentity` call for temporary credentials.
@@ -21,11 +22,11 @@ public struct WebIdentityCredentials: CredentialSource {
         guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
             throw .credentials(name, "cannot read the token file AWS_WEB_IDENTITY_TOKEN_FILE points to")
         }
-        let session = environment["AWS_ROLE_SESSION_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "vigil-\(getpid())"
+        let session = environment["AWS_ROLE_SESSION_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "vigil-\(ProcessInfo.processInfo.processIdentifier)"
         let endpoint = EndpointResolver(environment: environment).endpoint(for: .sts, region: region ?? "us-east-1")
         let body = URIEncoding.form([
             ("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"), ("RoleArn", roleArn),
-            ("RoleSessionName", session), ("WebIdentityToken", token.trimmingCharacters(in: .whitespacesAndNewlines)),
+            ("RoleSessionName", session), ("WebIdentityToken", token.trimmed),
         ])
         let reply = try fetch(transport, HTTPRequestSpec(
             method: "POST", url: endpoint + "/",

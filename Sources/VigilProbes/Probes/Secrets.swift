@@ -1,3 +1,4 @@
+import VigilPlatform
 import VigilSecrets
 
 /// Secrets probe: drives the client's refresh-ahead (so lookups never wait
@@ -35,7 +36,7 @@ public final class SecretsProbe: Probe {
             degraded = !notFresh.isEmpty || awsErrors > 0 || lowHits
             detail = (notFresh.map { "\($0.name) \($0.state.rawValue)" }
                 + (awsErrors > 0 ? ["\(awsErrors) AWS error\(awsErrors == 1 ? "" : "s")"] : [])
-                + (lowHits ? [String(format: "cache hit ratio %.2f", window.ratio)] : [])).joined(separator: ", ")
+                + (lowHits ? ["cache hit ratio \(window.ratio.decimalString(digits: 2))"] : [])).joined(separator: ", ")
         }
         result.degraded = degraded
         if result.succeeded { result.detail = detail }

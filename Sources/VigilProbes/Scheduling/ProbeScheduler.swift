@@ -1,6 +1,7 @@
-import Foundation
+import Dispatch
 import Synchronization
 import VigilConfig
+import VigilPlatform
 
 /// Where finished probe results go (the health state implements it).
 public protocol ProbeResultSink: Sendable {
@@ -27,7 +28,7 @@ public final class ProbeScheduler: Sendable {
     private let entries: [Entry]
     private let sink: any ProbeResultSink
     private let stopped = Atomic<Bool>(false)
-    private let wake = NSCondition()
+    private let wake = Condition()
     private let pending: Mutex<Set<String>>
     /// Loops still running, guarded by `wake`'s lock.
     private let running = Atomic<Int>(0)
@@ -42,15 +43,13 @@ public final class ProbeScheduler: Sendable {
         if entries.isEmpty { sink.firstRoundCompleted() }
         for entry in entries {
             running.add(1, ordering: .relaxed)
-            let thread = Thread { [self] in
+            startDetachedThread(name: "probe-\(entry.probe.name)") { [self] in
                 loop(entry)
-                wake.lock()
-                running.subtract(1, ordering: .relaxed)
-                wake.broadcast()
-                wake.unlock()
+                wake.withLock {
+                    running.subtract(1, ordering: .relaxed)
+                    wake.broadcast()
+                }
             }
-            thread.name = "probe-\(entry.probe.name)"
-            thread.start()
         }
     }
 
@@ -59,7 +58,7 @@ public final class ProbeScheduler: Sendable {
     /// (The process must not exit under a probe in the middle of a C call.)
     @discardableResult
     public func stop(grace: Double = 5) -> Bool {
-        let deadline = Date().addingTimeInterval(grace)
+        let deadline = ContinuousClock.now + .seconds(grace)
         wake.lock()
         defer { wake.unlock() }
         stopped.store(true, ordering: .releasing)
@@ -92,7 +91,7 @@ public final class ProbeScheduler: Sendable {
             let jitter = Double.random(in: 0.9...1.1)
             wake.lock()
             _ = stopped.load(ordering: .acquiring)
-                || wake.wait(until: Date().addingTimeInterval(entry.interval.timeInterval * jitter))
+                || wake.wait(until: .now + entry.interval * jitter)
             wake.unlock()
         }
     }

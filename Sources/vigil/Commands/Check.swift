@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import VigilPlatform
 import VigilProbes
 import VigilState
 
@@ -25,7 +25,7 @@ enum CheckTable {
         let rows = snapshot.components.map { component -> [String] in
             [component.name, component.critical ? "yes" : "no", component.serviceState(at: snapshot.now),
              component.latest?.reason.rawValue ?? "-",
-             component.latest.map { String(format: "%.1fms", $0.latency.milliseconds) } ?? "-",
+             component.latest.map { "\($0.latency.milliseconds.decimalString(digits: 1))ms" } ?? "-",
              component.latest?.detail ?? ""]
         }
         let table = TextTable.render(header: ["COMPONENT", "CRITICAL", "STATE", "REASON", "LATENCY", "DETAIL"], rows: rows)

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Foundation
 import VigilConfig
+import VigilPlatform
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,7 +20,7 @@ struct ConfigCheck: ParsableCommand {
         do {
             config = try VigilConfig.load(file: file)
         } catch {
-            FileHandle.standardError.write(Data("vigil: \(error)\n".utf8))
+            writeStandardError("vigil: \(error)\n")
             throw ExitCode(exitConfigError)
         }
         print("\(file): OK")

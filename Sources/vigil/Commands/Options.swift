@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import VigilConfig
+import VigilPlatform
 
 /// Options shared by the commands that load a configuration.
 struct ConfigOptions: ParsableArguments {
@@ -41,7 +42,7 @@ struct ConfigOptions: ParsableArguments {
         do {
             return try VigilConfig.load(file: resolvedFile, flags: flagOverrides)
         } catch {
-            FileHandle.standardError.write(Data("vigil: \(error)\n".utf8))
+            writeStandardError("vigil: \(error)\n")
             throw ExitCode(exitConfigError)
         }
     }

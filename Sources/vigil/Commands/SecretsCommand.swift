@@ -1,8 +1,8 @@
 import ArgumentParser
-import Foundation
 import Logging
 import VigilAWS
 import VigilConfig
+import VigilPlatform
 import VigilSecrets
 
 struct SecretsCommand: ParsableCommand {
@@ -73,7 +73,7 @@ struct SecretsGet: ParsableCommand {
         do throws(SecretsError) {
             secret = try client.get(lookup)
         } catch {
-            FileHandle.standardError.write(Data("vigil: \(error)\n".utf8))
+            writeStandardError("vigil: \(error)\n")
             throw ExitCode.failure
         }
         if reveal {

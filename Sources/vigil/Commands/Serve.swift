@@ -1,7 +1,8 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import Logging
 import VigilHTTP
+import VigilPlatform
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the probes and serve /metrics and /health (the default).")
@@ -16,7 +17,7 @@ struct Serve: ParsableCommand {
         do {
             security = try app.webSecurity()
         } catch {
-            FileHandle.standardError.write(Data("vigil: \(error)\n".utf8))
+            writeStandardError("vigil: \(error)\n")
             throw ExitCode(exitConfigError)
         }
         // Block the signals before any thread starts, so every thread
@@ -31,7 +32,7 @@ struct Serve: ParsableCommand {
         }
         // Secrets load in the background: /health and /health/live answer
         // meanwhile, /health/ready waits for the first probe round.
-        Thread.detachNewThread {
+        startDetachedThread(name: "preload") {
             app.secrets.preload()
             app.scheduler.start()
         }

@@ -1,0 +1,32 @@
+/// Hand-written JSON for the documents whose key order is part of the
+/// contract (`/health`, log lines): quoting and numbers, nothing else.
+package enum JSONWriter {
+    /// `text` as a JSON string literal, control characters escaped.
+    package static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// `{"key":value,...}` from already-encoded values.
+    package static func object(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { "\(quote($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    /// Three decimals (millisecond latencies, ratios); `null` when not finite.
+    package static func number(_ value: Double) -> String {
+        value.isFinite ? value.decimalString(digits: 3) : "null"
+    }
+}

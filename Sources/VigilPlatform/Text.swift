@@ -1,0 +1,26 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension StringProtocol {
+    /// The text without leading and trailing whitespace (newlines included).
+    package var trimmed: String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }),
+              let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[first...last])
+    }
+}
+
+extension Double {
+    /// The value with exactly `digits` decimals (`%.3f`), for JSON and
+    /// tables; "nan"/"inf" for non-finite values.
+    package func decimalString(digits: Int) -> String {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
+            let count = withVaList([self]) { vsnprintf(buffer.baseAddress, 64, "%.\(digits)f", $0) }
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: Int(min(count, 63)))
+                .bindMemory(to: UInt8.self), as: UTF8.self)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import Glibc
+import Synchronization
+import Testing
+@testable import VigilPlatform
+
+@Suite struct TextTests {
+    @Test func trimmedDropsWhitespaceAndNewlinesAtBothEnds() {
+        #expect("  a b \n\t".trimmed == "a b")
+        #expect(" \n ".trimmed == "")
+        #expect("x"[...].trimmed == "x")
+    }
+
+    @Test func decimalStringRoundsToTheGivenDigits() {
+        #expect(1.23456.decimalString(digits: 3) == "1.235")
+        #expect(0.5.decimalString(digits: 1) == "0.5")
+        #expect(42.0.decimalString(digits: 2) == "42.00")
+        #expect(JSONWriter.number(.nan) == "null")
+        #expect(JSONWriter.number(1e12) == "1000000000000.000")
+    }
+
+    @Test func jsonQuoteEscapesWhatJSONRequires() {
+        #expect(JSONWriter.quote("a\"b\\c\n\u{1}é") == "\"a\\\"b\\\\c\\n\\u0001é\"")
+        #expect(JSONWriter.object([("k", "1")]) == "{\"k\":1}")
+    }
+}
+
+@Suite struct ThreadTests {
+    @Test func detachedThreadRunsNamedAndSignalsACondition() {
+        let condition = Condition()
+        let name = Mutex<String?>(nil)
+        condition.lock()
+        startDetachedThread(name: "vigil-test-thread-long-name") {
+            var buffer = [CChar](repeating: 0, count: 32)
+            let fd = open("/proc/thread-self/comm", O_RDONLY)
+            let count = read(fd, &buffer, 31)
+            close(fd)
+            let comm = String(decoding: buffer.prefix(max(0, count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            condition.withLock {
+                name.withLock { $0 = comm.trimmed }
+                condition.broadcast()
+            }
+        }
+        var signalled = true
+        while name.withLock({ $0 }) == nil && signalled {
+            signalled = condition.wait(until: .now + .seconds(10))
+        }
+        condition.unlock()
+        #expect(signalled)
+        #expect(name.withLock { $0 } == "vigil-test-thre")  // the kernel keeps 15 bytes
+    }
+
+    @Test func conditionWaitTimesOutOnTheMonotonicClock() {
+        let condition = Condition()
+        let started = ContinuousClock.now
+        let signalled = condition.withLock { condition.wait(until: .now + .milliseconds(50)) }
+        #expect(!signalled)
+        #expect(ContinuousClock.now - started >= .milliseconds(50))
+        #expect(condition.withLock { condition.wait(until: .now - .seconds(1)) } == false)
+    }
+}
