@@ -38,9 +38,11 @@ def wrk(url, pids):
             "p99": latency(99), "cpu_us": cpu / max(requests, 1) * 1e6, "errors": int(errors.group(1)) if errors else 0}
 
 
-def rss_mb(pid):
+def memory_mb(pid):
+    """RSS and its anonymous part (heap, stacks), in MB."""
     with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
+        status = f.read()
+    return [int(re.search(rf"{field}:\s+(\d+)", status).group(1)) / 1024 for field in ("VmRSS", "RssAnon")]
 
 
 def main():
@@ -52,6 +54,8 @@ def main():
     try:
         base = f"http://127.0.0.1:{VIGIL_PORT}"
         wait_http(base + "/health/ready")
+        if vigil.poll() is not None:  # someone else answers on the port
+            sys.exit(f"vigil exited with {vigil.returncode}: is 127.0.0.1:{VIGIL_PORT} already in use?")
         sizes = {"health": len(wait_http(base + "/health")), "metrics": len(wait_http(base + "/metrics"))}
         os.makedirs(f"{work}/www", mode=0o755)
         for name, size in sizes.items():
@@ -85,7 +89,8 @@ http {{ access_log off; keepalive_requests 1000000; default_type text/plain;
         for name in sizes:
             v, n = med[("vigil", name)], med[("nginx", name)]
             print(f"/{name}: vigil/nginx req/s {v['rps'] / n['rps']:.2f}x, CPU per request {v['cpu_us'] / n['cpu_us']:.2f}x")
-        print(f"vigil RSS after load: {rss_mb(vigil.pid):.1f} MB")
+        rss, anonymous = memory_mb(vigil.pid)
+        print(f"vigil RSS after load: {rss:.1f} MB ({anonymous:.1f} MB anonymous; scripts/memory-floor shows the rest)")
     finally:
         for proc in (vigil, nginx):
             if proc:

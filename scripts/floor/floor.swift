@@ -1,11 +1,18 @@
-// The same floor program under Swift's statically linked runtime; built with
-// -D ESSENTIALS it also decodes JSON and reads the clock with
-// FoundationEssentials, which swift-argument-parser imports anyway.
+// The floor program (floor.c) under Swift's statically linked runtime.
+// -D ESSENTIALS_LINKED links FoundationEssentials and touches it as
+// swift-argument-parser does on every run (one cast to LocalizedError);
+// -D ESSENTIALS_USED also decodes JSON and reads the clock with it.
 import Glibc
 
-#if ESSENTIALS
+#if ESSENTIALS_LINKED || ESSENTIALS_USED
 import FoundationEssentials
 
+struct Failure: Error {}
+let failure: any Error = Failure()
+print("localized:", failure as? LocalizedError != nil)
+#endif
+
+#if ESSENTIALS_USED
 struct Reply: Decodable {
     var name: String
     var version: Int
