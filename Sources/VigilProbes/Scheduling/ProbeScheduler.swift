@@ -88,11 +88,12 @@ public final class ProbeScheduler: Sendable {
                 return pending.isEmpty
             }
             if roundDone { sink.firstRoundCompleted() }
-            let jitter = Double.random(in: 0.9...1.1)
-            wake.lock()
-            _ = stopped.load(ordering: .acquiring)
-                || wake.wait(until: .now + entry.interval * jitter)
-            wake.unlock()
+            // Sleep until the next run; wake-ups before it (another loop
+            // ending, spurious ones) only re-check `stopped`.
+            let next = ContinuousClock.now + entry.interval * Double.random(in: 0.9...1.1)
+            wake.withLock {
+                while !stopped.load(ordering: .acquiring) && wake.wait(until: next) {}
+            }
         }
     }
 }
