@@ -43,7 +43,7 @@ indirect enum YAMLNode {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) != 0 else { throw Self.error(parser) }
                 defer { yaml_event_delete(&event) }
-                if let document = composer.add(event) { return document }
+                if let document = try composer.add(event) { return document }
                 if event.type == YAML_STREAM_END_EVENT { return nil }
             }
         }
@@ -58,7 +58,12 @@ indirect enum YAMLNode {
 }
 
 /// Builds nodes from the event stream with a stack of open collections.
+/// Nesting is capped: a configuration never needs more than a few levels,
+/// and a crafted file must get an error, not exhaust the stack when the
+/// tree is walked or freed.
 private struct Composer {
+    static let maxDepth = 32
+
     private enum Open {
         case mapping([(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?, line: Int)
         case sequence([YAMLNode], line: Int)
@@ -67,8 +72,12 @@ private struct Composer {
     private var stack: [Open] = []
 
     /// Feeds one event; returns the document once its root is complete.
-    mutating func add(_ event: yaml_event_t) -> YAMLNode? {
+    mutating func add(_ event: yaml_event_t) throws(YAMLNode.SyntaxError) -> YAMLNode? {
         let line = Int(event.start_mark.line) + 1
+        if event.type == YAML_MAPPING_START_EVENT || event.type == YAML_SEQUENCE_START_EVENT, stack.count == Self.maxDepth {
+            throw YAMLNode.SyntaxError(line: line, column: Int(event.start_mark.column) + 1,
+                                       problem: "nested deeper than \(Self.maxDepth) levels")
+        }
         switch event.type {
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar

@@ -93,6 +93,8 @@ import Testing
         #expect(problems("web:\n  listen_address: &a \":9\"\nlog:\n  level: *a\n")
             == ["test.yml:4: log.level: YAML aliases are not supported"])
         #expect(problems("- a\n- b\n") == ["test.yml:1: (document): expected a mapping of sections"])
+        let deep = "web: " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "\n"
+        #expect(problems(deep) == ["test.yml:1: (document): YAML syntax error: line 1, column 37: nested deeper than 32 levels"])
     }
 
     @Test func yamlScalarsKeepTheirText() throws {
