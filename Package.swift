@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "VigilPlatform", swiftSettings: swift6),
         .target(name: "VigilGzip", dependencies: ["CZlib"], swiftSettings: swift6),
         .target(name: "VigilConfig",
-                dependencies: ["CYAML"],
+                dependencies: ["CYAML", "VigilPlatform"],
                 swiftSettings: swift6),
         .target(name: "VigilAWS",
                 dependencies: ["CCurl", "COpenSSL", "VigilGzip", "VigilPlatform",

@@ -1,3 +1,5 @@
+import VigilPlatform
+
 /// The configuration as layered key/value pairs before typing: the YAML file,
 /// then `VIGIL_<SECTION>_<KEY>` environment variables, then flags, each
 /// layer overriding the one before. Keys are dotted paths (`web.listen_address`).
@@ -16,11 +18,25 @@ public struct RawConfig: Sendable {
 
     public init() {}
 
+    /// Reads a YAML file as UTF-8 text (at most 1 MB); the problem says why not.
+    public static func readText(_ path: String, describing what: String) throws(ConfigError) -> String {
+        let bytes: [UInt8]
+        do throws(FileReadError) {
+            bytes = try readFile(path, limit: 1 << 20)
+        } catch {
+            throw ConfigError(problems: [ConfigProblem(key: "(file)", origin: path, message: "cannot read the \(what): \(error)")])
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(problems: [ConfigProblem(key: "(file)", origin: path, message: "the \(what) is not UTF-8 text")])
+        }
+        return text
+    }
+
     /// Adds the scalars of a YAML document. Mappings nest key paths; a
     /// list or a YAML syntax error is a problem, not a crash.
     public mutating func addYAML(_ text: String, file: String) {
         do throws(YAMLNode.SyntaxError) {
-            guard let root = try YAMLNode.parse(text) else { return }
+            guard let root = try YAMLNode.parse(text), !root.isNull else { return }  // empty file or `---` alone
             flatten(root, path: "", file: file)
         } catch {
             problems.append(ConfigProblem(key: "(document)", origin: "\(file):\(error.line)",
@@ -63,8 +79,8 @@ public struct RawConfig: Sendable {
             }
         case _ where path.isEmpty:
             problems.append(ConfigProblem(key: "(document)", origin: origin, message: "expected a mapping of sections"))
-        case .scalar(let text, let plain, _):
-            if plain && ["", "~", "null", "Null", "NULL"].contains(text) { return }  // `key:` alone = default
+        case .scalar(let text, _, _):
+            if node.isNull { return }  // `key:` alone = default
             entries[path] = Entry(value: text, origin: origin)
         case .sequence(let sequence, _):
             // A list of plain values (secrets.items.*.keys) becomes "a,b,c".

@@ -22,10 +22,7 @@ public struct VigilConfig: Sendable {
                             flags: [String: String] = [:]) throws(ConfigError) -> VigilConfig {
         var raw = RawConfig()
         if let file {
-            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-                throw ConfigError(problems: [ConfigProblem(key: "(file)", origin: file, message: "cannot read the configuration file")])
-            }
-            raw.addYAML(text, file: file)
+            raw.addYAML(try RawConfig.readText(file, describing: "configuration file"), file: file)
         }
         raw.addEnvironment(environment, knownKeys: Schema.keys)
         for (key, value) in flags { raw.set(key, value, origin: "flag --\(key.replacing("_", with: "-"))") }

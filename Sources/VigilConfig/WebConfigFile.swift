@@ -20,11 +20,8 @@ public struct WebConfigFile: Sendable {
         func problem(_ key: String, _ origin: String?, _ message: String) -> ConfigProblem {
             ConfigProblem(key: key, origin: origin ?? path, message: message)
         }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(problems: [problem("(file)", nil, "cannot read the web configuration file")])
-        }
         var raw = RawConfig()
-        raw.addYAML(text, file: path)
+        raw.addYAML(try RawConfig.readText(path, describing: "web configuration file"), file: path)
         var problems = raw.problems
         var users: [String: String] = [:]
         var files: [String: String] = [:]

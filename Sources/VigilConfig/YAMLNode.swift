@@ -21,6 +21,11 @@ indirect enum YAMLNode {
         if case .scalar(let text, _, _) = self { text } else { nil }
     }
 
+    /// A plain empty, `~` or `null` scalar: "no value" in YAML.
+    var isNull: Bool {
+        if case .scalar(let text, plain: true, _) = self { ["", "~", "null", "Null", "NULL"].contains(text) } else { false }
+    }
+
     /// A syntax error: libyaml's description and its 1-based position.
     struct SyntaxError: Error, CustomStringConvertible {
         var line: Int
@@ -30,7 +35,7 @@ indirect enum YAMLNode {
         var description: String { "line \(line), column \(column): \(problem)" }
     }
 
-    /// The first document of `text`, or nil for an empty stream.
+    /// The document in `text`, or nil for an empty stream.
     static func parse(_ text: String) throws(SyntaxError) -> YAMLNode? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) != 0 else { throw SyntaxError(line: 0, column: 0, problem: "out of memory") }
@@ -39,12 +44,21 @@ indirect enum YAMLNode {
         return try bytes.withUnsafeBufferPointer { buffer throws(SyntaxError) in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
             var composer = Composer()
+            var root: YAMLNode?
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) != 0 else { throw Self.error(parser) }
                 defer { yaml_event_delete(&event) }
-                if let document = try composer.add(event) { return document }
-                if event.type == YAML_STREAM_END_EVENT { return nil }
+                switch event.type {
+                case YAML_STREAM_END_EVENT:
+                    return root
+                case YAML_DOCUMENT_START_EVENT where root != nil:
+                    // A second document would be silently ignored otherwise.
+                    throw SyntaxError(line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1,
+                                      problem: "a second YAML document; the file must hold one")
+                default:
+                    if let document = try composer.add(event) { root = document }
+                }
             }
         }
     }

@@ -102,7 +102,28 @@ import Testing
         #expect(config.web.listenAddress == "127.0.0.1:9")
         #expect(config.web.telemetryPath == "/m")
         #expect(config.log.level == (try load(nil)).log.level)
-        #expect(problems("") == [] && problems("# only a comment\n") == [])
+        #expect(problems("") == [] && problems("# only a comment\n") == [] && problems("---\n") == [])
+        #expect(problems("web:\r\n  threads: 3\r\n") == [] && problems("\u{FEFF}web:\n  threads: 3\n") == [])
+        #expect(problems("web:\n  threads: 3\n---\nweb:\n  threads: 9\n")
+            == ["test.yml:3: (document): YAML syntax error: line 3, column 1: a second YAML document; the file must hold one"])
+    }
+
+    @Test func unreadableFilesSayWhy() throws {
+        func fileProblems(_ path: String) -> [String] {
+            do {
+                _ = try VigilConfig.load(file: path, environment: [:])
+                return []
+            } catch {
+                return error.problems.map(\.description)
+            }
+        }
+        #expect(fileProblems("/nonexistent/vigil.yml")
+            == ["/nonexistent/vigil.yml: (file): cannot read the configuration file: No such file or directory"])
+        #expect(fileProblems("/dev/zero") == ["/dev/zero: (file): cannot read the configuration file: larger than 1024 KB"])
+        let binary = "/tmp/vigil-config-test-\(getpid()).yml"
+        try Data([0x77, 0x65, 0x62, 0x3a, 0xff, 0xfe, 0x0a]).write(to: URL(fileURLWithPath: binary))
+        defer { try? FileManager.default.removeItem(atPath: binary) }
+        #expect(fileProblems(binary) == ["\(binary): (file): the configuration file is not UTF-8 text"])
     }
 
     @Test func timeoutMustFitTheInterval() {

@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 
+// Whole-file reads and unbuffered writes over POSIX descriptors.
+
 /// Writes all of `text` to the file descriptor, unbuffered, retrying short
 /// writes and EINTR; false on any other error.
 @discardableResult
@@ -36,4 +38,28 @@ package func append(_ text: String, toFile path: String) -> Bool {
     guard fd >= 0 else { return false }
     defer { close(fd) }
     return writeAll(text, to: fd)
+}
+
+/// Why a file could not be read: the system's words for `errno`, or a size
+/// limit.
+package struct FileReadError: Error, CustomStringConvertible {
+    package let description: String
+}
+
+/// The whole file at `path`, at most `limit` bytes: a configuration named
+/// by mistake as `/dev/zero` or a log file gets an error, not all memory.
+package func readFile(_ path: String, limit: Int) throws(FileReadError) -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw FileReadError(description: String(cString: strerror(errno))) }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count >= 0 else { throw FileReadError(description: String(cString: strerror(errno))) }
+        if count == 0 { return bytes }
+        bytes += chunk[..<count]
+        if bytes.count > limit { throw FileReadError(description: "larger than \(limit / 1024) KB") }
+    }
 }
