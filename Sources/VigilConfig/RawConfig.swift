@@ -20,16 +20,11 @@ public struct RawConfig: Sendable {
 
     /// Reads a YAML file as UTF-8 text (at most 1 MB); the problem says why not.
     public static func readText(_ path: String, describing what: String) throws(ConfigError) -> String {
-        let bytes: [UInt8]
         do throws(FileReadError) {
-            bytes = try readFile(path, limit: 1 << 20)
+            return try readTextFile(path, limit: 1 << 20)
         } catch {
             throw ConfigError(problems: [ConfigProblem(key: "(file)", origin: path, message: "cannot read the \(what): \(error)")])
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw ConfigError(problems: [ConfigProblem(key: "(file)", origin: path, message: "the \(what) is not UTF-8 text")])
-        }
-        return text
     }
 
     /// Adds the scalars of a YAML document. Mappings nest key paths; a

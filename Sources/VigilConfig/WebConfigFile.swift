@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilPlatform
 
 /// The Prometheus exporters' web configuration file (`--web.config.file`):
 /// TLS and basic auth for every endpoint.
@@ -34,11 +35,11 @@ public struct WebConfigFile: Sendable {
             } else if key == "tls_server_config.cert_file" || key == "tls_server_config.key_file" {
                 let resolved = entry.value.hasPrefix("/") ? entry.value
                     : URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(entry.value).path
-                guard let pem = try? String(contentsOfFile: resolved, encoding: .utf8) else {
-                    problems.append(problem(key, entry.origin, "cannot read \(resolved)"))
-                    continue
+                do throws(FileReadError) {
+                    files[key] = try readTextFile(resolved, limit: 1 << 20)
+                } catch {
+                    problems.append(problem(key, entry.origin, "cannot read \(resolved): \(error)"))
                 }
-                files[key] = pem
             } else {
                 problems.append(problem(key, entry.origin, "unknown or unsupported key"))
             }

@@ -63,3 +63,11 @@ package func readFile(_ path: String, limit: Int) throws(FileReadError) -> [UInt
         if bytes.count > limit { throw FileReadError(description: "larger than \(limit / 1024) KB") }
     }
 }
+
+/// The file at `path` as UTF-8 text, at most `limit` bytes.
+package func readTextFile(_ path: String, limit: Int) throws(FileReadError) -> String {
+    guard let text = String(validating: try readFile(path, limit: limit), as: UTF8.self) else {
+        throw FileReadError(description: "not UTF-8 text")
+    }
+    return text
+}

@@ -123,7 +123,7 @@ import Testing
         let binary = "/tmp/vigil-config-test-\(getpid()).yml"
         try Data([0x77, 0x65, 0x62, 0x3a, 0xff, 0xfe, 0x0a]).write(to: URL(fileURLWithPath: binary))
         defer { try? FileManager.default.removeItem(atPath: binary) }
-        #expect(fileProblems(binary) == ["\(binary): (file): the configuration file is not UTF-8 text"])
+        #expect(fileProblems(binary) == ["\(binary): (file): cannot read the configuration file: not UTF-8 text"])
     }
 
     @Test func timeoutMustFitTheInterval() {

@@ -26,7 +26,7 @@ public struct ContainerCredentials: CredentialSource {
         }
         var headers: [(name: String, value: String)] = []
         if let file = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !file.isEmpty {
-            guard let token = try? String(contentsOfFile: file, encoding: .utf8) else {
+            guard let token = try? readTextFile(file, limit: 64 << 10) else {
                 throw .credentials(name, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
             }
             headers.append((name: "Authorization", value: token.trimmed))

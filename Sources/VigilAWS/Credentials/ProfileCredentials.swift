@@ -46,7 +46,7 @@ struct SharedConfigFiles {
     }
 
     static func parse(path: String) -> [String: [String: String]] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        guard let text = try? readTextFile(path, limit: 1 << 20) else { return [:] }
         var sections: [String: [String: String]] = [:]
         var current: String?
         for rawLine in text.split(whereSeparator: \.isNewline) {

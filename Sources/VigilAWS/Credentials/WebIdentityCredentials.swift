@@ -19,7 +19,7 @@ public struct WebIdentityCredentials: CredentialSource {
     public func load() throws(AWSError) -> AWSCredentials? {
         guard let tokenFile = environment["AWS_WEB_IDENTITY_TOKEN_FILE"], !tokenFile.isEmpty,
               let roleArn = environment["AWS_ROLE_ARN"], !roleArn.isEmpty else { return nil }
-        guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+        guard let token = try? readTextFile(tokenFile, limit: 64 << 10) else {
             throw .credentials(name, "cannot read the token file AWS_WEB_IDENTITY_TOKEN_FILE points to")
         }
         let session = environment["AWS_ROLE_SESSION_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "vigil-\(ProcessInfo.processInfo.processIdentifier)"
