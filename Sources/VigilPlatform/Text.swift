@@ -19,7 +19,7 @@ extension Double {
     package func decimalString(digits: Int) -> String {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
             let count = withVaList([self]) { vsnprintf(buffer.baseAddress, 64, "%.\(digits)f", $0) }
-            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: Int(min(count, 63)))
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress, count: Int(max(0, min(count, 63))))
                 .bindMemory(to: UInt8.self), as: UTF8.self)
         }
     }
