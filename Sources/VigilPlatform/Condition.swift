@@ -34,7 +34,6 @@ package final class Condition: @unchecked Sendable {
     package func lock() { pthread_mutex_lock(mutex) }
     package func unlock() { pthread_mutex_unlock(mutex) }
     package func broadcast() { pthread_cond_broadcast(condition) }
-    package func signal() { pthread_cond_signal(condition) }
 
     /// Waits with the lock held until signalled or until `deadline`; returns
     /// false when the deadline passed.

@@ -52,15 +52,21 @@ package func readFile(_ path: String, limit: Int) throws(FileReadError) -> [UInt
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw FileReadError(description: String(cString: strerror(errno))) }
     defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    // Room for one byte past the limit, so a file of exactly `limit` bytes
+    // reads in one go and a larger one is caught; grown by doubling.
+    var bytes = [UInt8](repeating: 0, count: min(limit, 64 * 1024) + 1)
+    var length = 0
     while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if length == bytes.count { bytes += repeatElement(0, count: min(bytes.count, limit + 1 - bytes.count)) }
+        let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + length, $0.count - length) }
         if count < 0 && errno == EINTR { continue }
         guard count >= 0 else { throw FileReadError(description: String(cString: strerror(errno))) }
-        if count == 0 { return bytes }
-        bytes += chunk[..<count]
-        if bytes.count > limit { throw FileReadError(description: "larger than \(limit / 1024) KB") }
+        if count == 0 {
+            bytes.removeLast(bytes.count - length)
+            return bytes
+        }
+        length += count
+        if length > limit { throw FileReadError(description: "larger than \(limit / 1024) KB") }
     }
 }
 

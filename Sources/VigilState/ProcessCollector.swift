@@ -1,6 +1,7 @@
 import Glibc
 import Prometheus
 import Synchronization
+import VigilPlatform
 
 /// The standard `process_*` metrics, read from /proc at scrape time, as the
 /// Prometheus client libraries of other languages export them.
@@ -44,7 +45,7 @@ final class ProcessCollector: MetricsCollector {
     /// start tick in /proc/self/stat.
     private func recordStartTime() {
         guard let stat = Self.statFields(),
-              let boot = readSmallFile("/proc/stat")?.split(separator: "\n").first(where: { $0.hasPrefix("btime ") })
+              let boot = (try? readTextFile("/proc/stat", limit: 1 << 20))?.split(separator: "\n").first(where: { $0.hasPrefix("btime ") })
                 .flatMap({ Double($0.dropFirst(6)) }) else { return }
         startTime.set(boot + stat.startTicks / ticksPerSecond)
     }
@@ -57,7 +58,7 @@ final class ProcessCollector: MetricsCollector {
     /// are counted after the `)` closing the command name, state being the
     /// first: proc(5)'s field N is index N-3.
     private static func statFields() -> Stat? {
-        guard let text = readSmallFile("/proc/self/stat") else { return nil }
+        guard let text = try? readTextFile("/proc/self/stat", limit: 4096) else { return nil }
         let bytes = text.utf8
         guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = bytes[bytes.index(close, offsetBy: 2)...].split(separator: UInt8(ascii: " "), maxSplits: 23)
@@ -78,19 +79,4 @@ final class ProcessCollector: MetricsCollector {
         }
         return max(count, 0)
     }
-}
-
-/// Reads a /proc file (size 0 in stat(2), so read until EOF) of up to 16 KB.
-func readSmallFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-    var length = 0
-    while length < buffer.count {
-        let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + length, $0.count - length) }
-        if got <= 0 { break }
-        length += got
-    }
-    return String(decoding: buffer[..<length], as: UTF8.self)
 }

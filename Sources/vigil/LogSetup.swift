@@ -41,7 +41,7 @@ struct LineLogHandler: LogHandler {
         ] + metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
         let line = switch format {
         case .logfmt: fields.map { "\($0.0)=\(Self.logfmtValue($0.1))" }.joined(separator: " ")
-        case .json: "{" + fields.map { "\(JSONWriter.quote($0.0)):\(JSONWriter.quote($0.1))" }.joined(separator: ",") + "}"
+        case .json: JSONWriter.object(fields.map { ($0.0, JSONWriter.quote($0.1)) })
         }
         writeStandardError(line + "\n")
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import VigilPlatform
 
 /// `vigil`: health monitor and Prometheus exporter.
 @main
@@ -23,3 +24,9 @@ enum BuildInfo {
 
 /// sysexits(3) EX_CONFIG: what `vigil check` and `serve` exit with on bad configuration.
 let exitConfigError: Int32 = 78
+
+/// Prints `vigil: <error>` on standard error and gives the exit code to throw.
+func reportFailure(_ error: any Error, exitCode: Int32 = ExitCode.failure.rawValue) -> ExitCode {
+    writeStandardError("vigil: \(error)\n")
+    return ExitCode(exitCode)
+}

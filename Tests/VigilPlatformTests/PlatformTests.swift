@@ -24,6 +24,21 @@ import Testing
     }
 }
 
+@Suite struct FileTests {
+    @Test func readFileReturnsEveryByteUpToTheLimit() throws {
+        let path = "/tmp/vigil-platform-test-\(getpid())"
+        defer { unlink(path) }
+        let content = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        #expect(append(String(decoding: content.map { $0 & 0x7f }, as: UTF8.self), toFile: path))
+        let expected = content.map { $0 & 0x7f }
+        #expect(try readFile(path, limit: 1 << 20) == expected)    // grows past the first buffer
+        #expect(try readFile(path, limit: 200_000) == expected)    // exactly at the limit
+        #expect(throws: FileReadError.self) { try readFile(path, limit: 199_999) }
+        #expect(try readTextFile("/proc/self/stat", limit: 4096).contains(") "))  // size 0 in stat(2): read to EOF
+        #expect((try? readFile("/nonexistent/x", limit: 10)) == nil)
+    }
+}
+
 @Suite struct ThreadTests {
     @Test func detachedThreadRunsNamedAndSignalsACondition() {
         let condition = Condition()

@@ -1,6 +1,5 @@
 import ArgumentParser
 import VigilConfig
-import VigilPlatform
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,13 +15,7 @@ struct ConfigCheck: ParsableCommand {
     var file: String
 
     func run() throws {
-        let config: VigilConfig
-        do {
-            config = try VigilConfig.load(file: file)
-        } catch {
-            writeStandardError("vigil: \(error)\n")
-            throw ExitCode(exitConfigError)
-        }
+        let config = try loadConfiguration(file: file)
         print("\(file): OK")
         for key in Schema.keys {
             let origin = config.origins[key].map { "  # \($0)" } ?? ""

@@ -39,11 +39,15 @@ struct ConfigOptions: ParsableArguments {
 
     /// Loads the configuration or exits 78 after printing every problem.
     func load() throws -> VigilConfig {
-        do {
-            return try VigilConfig.load(file: resolvedFile, flags: flagOverrides)
-        } catch {
-            writeStandardError("vigil: \(error)\n")
-            throw ExitCode(exitConfigError)
-        }
+        try loadConfiguration(file: resolvedFile, flags: flagOverrides)
+    }
+}
+
+/// Loads the configuration or exits 78 after printing every problem.
+func loadConfiguration(file: String?, flags: [String: String] = [:]) throws -> VigilConfig {
+    do {
+        return try VigilConfig.load(file: file, flags: flags)
+    } catch {
+        throw reportFailure(error, exitCode: exitConfigError)
     }
 }

@@ -2,7 +2,6 @@ import ArgumentParser
 import Logging
 import VigilAWS
 import VigilConfig
-import VigilPlatform
 import VigilSecrets
 
 struct SecretsCommand: ParsableCommand {
@@ -73,8 +72,7 @@ struct SecretsGet: ParsableCommand {
         do throws(SecretsError) {
             secret = try client.get(lookup)
         } catch {
-            writeStandardError("vigil: \(error)\n")
-            throw ExitCode.failure
+            throw reportFailure(error)
         }
         if reveal {
             print(secret.value.revealed())

@@ -17,8 +17,7 @@ struct Serve: ParsableCommand {
         do {
             security = try app.webSecurity()
         } catch {
-            writeStandardError("vigil: \(error)\n")
-            throw ExitCode(exitConfigError)
+            throw reportFailure(error, exitCode: exitConfigError)
         }
         // Block the signals before any thread starts, so every thread
         // inherits the mask and only `waitForTermination` receives them.
