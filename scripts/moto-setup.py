@@ -2,7 +2,9 @@
 
 Creates (once per moto process) IAM identities, then turns on moto's
 authentication (`/moto-api/reset-auth`), then seeds the secrets Vigil reads.
-Writes the identities' keys as shell exports to the file given.
+Writes the identities' keys as shell exports to the file given. moto draws
+the keys at random: seed it first (`POST /moto-api/seed?a=42`, as
+scripts/services does) and a new moto process gets the same keys again.
 
   python3 scripts/moto-setup.py ENDPOINT KEYS_FILE PREFIX ENVIRONMENT DB_JSON REDIS_JSON [NO_AUTH_ALLOWANCE]
 

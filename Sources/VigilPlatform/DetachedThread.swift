@@ -52,3 +52,15 @@ private final class ThreadBody: Sendable {
         self.body = body
     }
 }
+
+/// Blocks SIGPIPE on the calling thread. A peer that resets a connection
+/// makes the next write raise SIGPIPE, whose default action ends the
+/// process; OpenSSL and libpq write with plain `write`/`send`, which no flag
+/// of ours reaches. Blocked, the signal stays pending on this thread and the
+/// write fails with EPIPE, which the caller reports.
+package func blockBrokenPipeSignal() {
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGPIPE)
+    pthread_sigmask(SIG_BLOCK, &set, nil)
+}

@@ -10,31 +10,37 @@ final class ConnectionKeeper<Connection>: Sendable {
 
     init() {}
 
-    func use(isUsable: (Connection) -> Bool = { _ in true },
+    /// Runs `body` on the kept connection, or on a new one. A kept
+    /// connection that fails (the server closed it: a failover, a pooler
+    /// restart, an idle reaper) is not the run's failure: the run opens a
+    /// fresh one and tries once more within the same deadline. Only a
+    /// failure on a fresh connection counts.
+    func use(deadline: Deadline, isUsable: (Connection) -> Bool = { _ in true },
              open: () throws(ProbeFailure) -> sending Connection,
              _ body: (Connection) throws(ProbeFailure) -> Void) throws(ProbeFailure) {
         try kept.withLock { (kept: inout Connection?) throws(ProbeFailure) in
-            do throws(ProbeFailure) {
-                if let current = kept, isUsable(current) {
+            if let current = kept, isUsable(current) {
+                do throws(ProbeFailure) {
                     try body(current)
-                } else {
+                    return
+                } catch {
                     kept = nil
-                    let fresh = try open()
-                    try body(fresh)
-                    kept = fresh
+                    guard error.reason != .timeout && error.reason != .auth && !deadline.hasPassed else { throw error }
                 }
-            } catch {
-                kept = nil
-                throw error
             }
+            kept = nil
+            let fresh = try open()
+            try body(fresh)
+            if isUsable(fresh) { kept = fresh }
         }
     }
 }
 
 extension CredentialsSource {
-    /// The credentials, or a probe failure saying why there are none.
-    func get() throws(ProbeFailure) -> Credentials {
-        do throws(CredentialsError) { return try fetch() } catch {
+    /// The credentials, or a probe failure saying why there are none. A cold
+    /// secrets cache is waited for only until the deadline.
+    func get(_ deadline: Deadline) throws(ProbeFailure) -> Credentials {
+        do throws(CredentialsError) { return try fetch(deadline.remainingSeconds) } catch {
             throw ProbeFailure(reason: .credentialsUnavailable, detail: error.description)
         }
     }

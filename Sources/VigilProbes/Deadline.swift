@@ -9,6 +9,12 @@ struct Deadline {
 
     var hasPassed: Bool { ContinuousClock.now >= end }
 
+    /// The end, for condition waits.
+    var instant: ContinuousClock.Instant { end }
+
+    /// Seconds left; 0 once passed.
+    var remainingSeconds: Double { max(0, ContinuousClock.now.duration(to: end).timeInterval) }
+
     /// Milliseconds left, for `poll(2)`; 0 once passed.
     var remainingMilliseconds: Int32 {
         let left = ContinuousClock.now.duration(to: end)

@@ -5,6 +5,13 @@ import VigilSecrets
 public enum ProbeReason: String, Sendable, CaseIterable {
     case ok, timeout, refused, dns, tls, auth, `protocol`
     case credentialsUnavailable = "credentials_unavailable"
+    /// Secrets: AWS refused access / the secret is gone / AWS unreachable,
+    /// throttling or failing; values served past their TTL.
+    case accessDenied = "access_denied"
+    case notFound = "not_found"
+    case unreachable, throttled
+    case awsError = "aws_error"
+    case stale
 }
 
 /// The outcome of one probe run: a plain immutable value.
@@ -27,6 +34,10 @@ public struct ProbeResult: Sendable, Equatable {
     public var measurements: [ProbeMeasurement] = []
 
     public var succeeded: Bool { reason == .ok }
+    /// The component works: the run succeeded, or it serves in a degraded way
+    /// (a degraded run may carry a reason, such as secrets served stale
+    /// because AWS timed out).
+    public var isAvailable: Bool { succeeded || degraded }
 
     public init(probe: String, reason: ProbeReason, latency: Duration, finishedAt: Date = Date(), detail: String = "",
                 degraded: Bool = false, refreshedCredentials: Bool = false) {
@@ -75,12 +86,13 @@ public protocol Probe: AnyObject, Sendable {
 
 /// Where a probe gets its credentials: from the secrets client, with a way
 /// to force a refresh when the server rejects them (a rotation happened).
+/// Both take the seconds the caller can still wait.
 public struct CredentialsSource<Credentials: Sendable>: Sendable {
-    public var fetch: @Sendable () throws(CredentialsError) -> Credentials
-    public var refresh: @Sendable () -> Void
+    public var fetch: @Sendable (_ maxWait: Double) throws(CredentialsError) -> Credentials
+    public var refresh: @Sendable (_ maxWait: Double) -> Void
 
-    public init(fetch: @escaping @Sendable () throws(CredentialsError) -> Credentials,
-                refresh: @escaping @Sendable () -> Void = {}) {
+    public init(fetch: @escaping @Sendable (_ maxWait: Double) throws(CredentialsError) -> Credentials,
+                refresh: @escaping @Sendable (_ maxWait: Double) -> Void = { _ in }) {
         self.fetch = fetch
         self.refresh = refresh
     }

@@ -53,6 +53,52 @@ public struct SecretStatus: Sendable, Equatable {
     public var age: Double?
     /// The AWS error code of the last failed attempt, if the last attempt failed.
     public var lastError: String?
+    /// The class of the last failure, if the last attempt failed.
+    public var failure: SecretsFailure?
+    /// Seconds a refresh has been waiting for AWS, if one is running.
+    public var refreshingFor: Double?
+}
+
+/// Why AWS could not confirm a secret, from a fixed set (metric labels,
+/// `/health` reasons). Revoked access and a deleted secret are told apart
+/// from an outage: they need a different person, and waiting does not fix them.
+public enum SecretsFailure: String, Sendable, CaseIterable, Comparable {
+    /// The policy does not allow the call (access revoked, wrong role).
+    case accessDenied = "access_denied"
+    /// The secret does not exist or is scheduled for deletion.
+    case notFound = "not_found"
+    /// AWS rejected the credentials or the signature (expired token, clock skew, unknown key).
+    case authentication
+    /// AWS did not answer in time.
+    case timeout
+    /// No HTTP answer: refused, reset, DNS, TLS.
+    case unreachable
+    /// AWS asked Vigil to slow down.
+    case throttled
+    /// AWS answered with another error (5xx, an unreadable answer, a binary secret).
+    case awsError = "aws_error"
+
+    public init(_ error: AWSError) {
+        switch error.kind {
+        case .timeout: self = .timeout
+        case .network: self = .unreachable
+        case .throttling: self = .throttled
+        case .configuration: self = .authentication
+        case .transient: self = .awsError
+        case .client:
+            switch error.code {
+            case "AccessDenied", "AccessDeniedException": self = .accessDenied
+            case "ResourceNotFoundException": self = .notFound
+            // "You can't perform this operation on the secret because it was marked for deletion."
+            case "InvalidRequestException" where error.message.contains("deletion"): self = .notFound
+            case _ where AWSError.authenticationCodes.contains(error.code): self = .authentication
+            default: self = .awsError
+            }
+        }
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.rank < b.rank }
+    private var rank: Int { Self.allCases.firstIndex(of: self)! }
 }
 
 /// Why a secret cannot be served. Names the secret and the reason; never the value.

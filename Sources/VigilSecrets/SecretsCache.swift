@@ -1,22 +1,46 @@
 import VigilAWS
 
-/// One cached secret.
+/// A value the client can serve: from AWS, or taken over from the
+/// environment fallback while AWS could not answer.
 struct CacheEntry: Sendable {
     var value: SecretString
     var versionID: String?
     var source: SecretSource
-    /// When AWS last confirmed the value (fetch or version check).
+    /// When AWS last confirmed the value (fetch or version check); for the
+    /// environment, when the fallback was taken.
     var confirmedAt: UnixTime
+}
+
+/// Everything the client knows about one secret: what it can serve and how
+/// its AWS refreshes are going. Kept even while nothing was ever loaded, so
+/// a secret that never loaded backs off like one that did.
+struct SecretRecord: Sendable {
+    var entry: CacheEntry?
     /// Consecutive failed AWS attempts.
     var failures = 0
     /// No AWS attempt before this time (bounded backoff while failing).
-    var nextAttempt: UnixTime
+    var nextAttempt = UnixTime(seconds: 0)
+    /// Why the last attempt failed (nil after a success).
+    var failure: (reason: SecretsFailure, code: String)?
+    /// A refresh has been running since then (nil when none runs).
+    var refreshStarted: UnixTime?
+    /// Refresh-ahead: when to renew the entry before its TTL ends (jittered once per load).
+    var refreshAt = UnixTime(seconds: 0)
 
     func isFresh(at now: UnixTime, ttl: Double) -> Bool {
-        source == .aws && failures == 0 && now.seconds - confirmedAt.seconds < ttl
+        guard let entry, entry.source == .aws else { return false }
+        return now.seconds - entry.confirmedAt.seconds < ttl
     }
 
     func isWithinEmergency(at now: UnixTime, limit: Double) -> Bool {
-        source == .aws && now.seconds - confirmedAt.seconds < limit
+        guard let entry, entry.source == .aws else { return false }
+        return now.seconds - entry.confirmedAt.seconds < limit
+    }
+
+    /// Whether a background refresh should start now.
+    func wantsRefresh(at now: UnixTime) -> Bool {
+        guard refreshStarted == nil, now >= nextAttempt else { return false }
+        guard let entry, entry.source == .aws, failures == 0 else { return true }
+        return now >= refreshAt
     }
 }

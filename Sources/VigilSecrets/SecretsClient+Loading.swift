@@ -1,4 +1,4 @@
-import Dispatch
+import Synchronization
 import VigilAWS
 import VigilPlatform
 
@@ -7,45 +7,188 @@ import VigilPlatform
 extension SecretsClient {
     /// Loads every configured secret in as few calls as possible:
     /// BatchGetSecretValue by 20, falling back to parallel GetSecretValue
-    /// when batch is denied or unknown. Returns the seconds it took.
+    /// when batch is denied or unknown. Waits at most `maxWait` seconds (the
+    /// calls go on in the background past it). Returns the seconds it took.
     @discardableResult
-    public func preload() -> Double {
-        let started = UnixTime.now
+    public func preload(maxWait: Double? = nil) -> Double {
+        let started = ContinuousClock.now
         let pending = configuration.items
         if let api, !pending.isEmpty {
             let chunks = stride(from: 0, to: pending.count, by: 20).map { Array(pending[$0..<min($0 + 20, pending.count)]) }
-            DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
-                preloadChunk(chunks[index], api: api)
+            let deadline = maxWait.map { started + .seconds($0) }
+            let runs = chunks.map { chunk in
+                markRefreshing(chunk)
+                return Flight.detached { [self] in preloadChunk(chunk, api: api) }
             }
+            for run in runs { run.wait(until: deadline) }
         }
-        let seconds = UnixTime.now.seconds - started.seconds
+        let seconds = started.duration(to: .now).timeInterval
         metrics.startup(seconds: seconds)
+        publishGauges()
         logger.info("secrets loaded", metadata: ["count": "\(pending.count)", "seconds": "\(seconds.decimalString(digits: 3))"])
         return seconds
     }
 
-    /// Refreshes entries whose TTL ends within `refreshAhead` (with jitter)
-    /// or that are being served stale, and drops entries past the emergency
-    /// TTL. Callers then never wait on AWS in steady state.
-    public func refreshDue() {
+    /// Starts refreshes for the secrets that need one: entries within
+    /// `refreshAhead` of their TTL (jittered), stale or environment entries
+    /// and secrets never loaded, each past its backoff. Drops entries past
+    /// the emergency TTL. `wait`: return only when those refreshes ended.
+    /// Returns the seconds until the next refresh is due.
+    @discardableResult
+    public func refreshDue(wait: Bool = true) -> Double {
         let now = clock()
-        let due = entries.withLock { entries -> [String] in
-            // Past the emergency TTL a value is never served again: drop it.
-            entries = entries.filter { _, entry in
-                entry.source != .aws || entry.isWithinEmergency(at: now, limit: configuration.emergencyTTL)
+        let due = records.withLock { records -> [SecretsConfiguration.Item] in
+            for (name, record) in records where record.entry?.source == .aws
+                && !record.isWithinEmergency(at: now, limit: configuration.emergencyTTL) {
+                records[name]?.entry = nil  // past the emergency TTL a value is never served again
             }
-            return entries.compactMap { name, entry in
-                let jitter = Double.random(in: 0...0.2) * configuration.refreshAhead
-                let refreshAt = entry.confirmedAt.seconds + configuration.ttl - configuration.refreshAhead - jitter
-                let wanted = entry.failures > 0 || entry.source != .aws || now.seconds >= refreshAt
-                return wanted && now >= entry.nextAttempt ? name : nil
-            }
+            return records.compactMap { name, record in record.wantsRefresh(at: now) ? items[name] : nil }
         }
-        for name in due { if let item = items[name] { flights.run(name) { refresh(item, force: false) } } }
-        for item in configuration.items where entries.withLock({ $0[item.name] }) == nil {
-            flights.run(item.name) { refresh(item, force: false) }
-        }
+        let launched = due.compactMap { launchRefresh($0, force: false) }
+        if wait { for flight in launched { flight.wait(until: nil) } }
         publishGauges()
+        return secondsUntilDue(at: clock())
+    }
+
+    /// Starts the client's own schedule on a thread of its own: refresh-ahead,
+    /// retries with backoff, the cache gauges and the hit-ratio window, whatever
+    /// the probes are set to. Idempotent.
+    public func startRefreshing() {
+        guard !refresher.running.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        startDetachedThread(name: "secrets-refresh") { [self] in
+            var windowStart = ContinuousClock.now
+            while !refresher.stopped.load(ordering: .acquiring) {
+                let next = refreshDue(wait: false)
+                if ContinuousClock.now - windowStart >= .seconds(SecretsMetrics.hitRatioWindow) {
+                    metrics.closeHitRatioWindow()
+                    windowStart = .now
+                }
+                // Wake when the next refresh is due, when a refresh ends, and at
+                // least every 15 s (gauges follow TTL expiries without a refresh).
+                refresher.sleep(seconds: min(max(next, 0.05), 15))
+            }
+        }
+    }
+
+    /// Waits until the refreshes running now have ended, at most `timeout`
+    /// seconds (nil: no limit); true if they all ended. For shutdown and tests.
+    @discardableResult
+    public func waitForRefreshes(timeout: Double? = nil) -> Bool {
+        let deadline = timeout.map { ContinuousClock.now + .seconds($0) }
+        return flights.all.allSatisfy { $0.wait(until: deadline) }
+    }
+
+    /// Ends the background schedule (refreshes in flight finish on their own).
+    public func stopRefreshing() { refresher.stop() }
+
+    /// One refresh on a thread of its own, unless one is running; nil without AWS access.
+    @discardableResult
+    func launchRefresh(_ item: SecretsConfiguration.Item, force: Bool) -> Flight? {
+        guard api != nil else { return nil }
+        return flights.launch(item.name, started: { markRefreshing([item]) }) { [self] in
+            refresh(item, force: force)
+            refresher.poke()
+        }
+    }
+
+    private func markRefreshing(_ chunk: [SecretsConfiguration.Item]) {
+        let now = clock()
+        records.withLock { records in for item in chunk { records[item.name, default: SecretRecord()].refreshStarted = now } }
+    }
+
+    private func secondsUntilDue(at now: UnixTime) -> Double {
+        let times = records.withLock { records in
+            records.values.compactMap { record -> Double? in
+                guard record.refreshStarted == nil else { return nil }  // its end pokes the refresher
+                guard let entry = record.entry, entry.source == .aws, record.failures == 0 else {
+                    return record.nextAttempt.seconds
+                }
+                return min(record.refreshAt.seconds, entry.confirmedAt.seconds + configuration.ttl)
+            }
+        }
+        return (times.min() ?? now.seconds + 15) - now.seconds
+    }
+
+    /// One AWS round for a secret: a version check when a value is cached
+    /// (and not forced), the value only when the version moved.
+    func refresh(_ item: SecretsConfiguration.Item, force: Bool) {
+        guard let api else { return }
+        let cached = records.withLock { $0[item.name]?.entry }
+        do throws(AWSError) {
+            if !force, let cached, cached.source == .aws, let version = cached.versionID,
+               try currentVersion(item, api: api) == version {
+                record(item, value: cached.value, version: version, rotated: false)
+                return
+            }
+            let fetched = try api.getSecretValue(item.secretID)
+            let rotated = cached?.source == .aws && cached?.versionID != nil && cached?.versionID != fetched.versionID
+            record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: rotated)
+        } catch {
+            failed(item, error)
+        }
+    }
+
+    /// The version AWSCURRENT points at, by DescribeSecret; nil (so the value
+    /// is fetched) once DescribeSecret has been denied.
+    private func currentVersion(_ item: SecretsConfiguration.Item, api: SecretsManagerAPI) throws(AWSError) -> String? {
+        guard describeAllowed.load(ordering: .relaxed) else { return nil }
+        do throws(AWSError) {
+            return try api.currentVersion(item.secretID)
+        } catch where SecretsFailure(error) == .accessDenied {
+            if describeAllowed.exchange(false, ordering: .relaxed) {
+                logger.notice("DescribeSecret denied; checking versions with GetSecretValue instead",
+                              metadata: ["secret": "\(item.name)", "code": "\(error.metricCode)"])
+            }
+            return nil
+        }
+    }
+
+    func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, rotated: Bool) {
+        let now = clock()
+        let jitter = Double.random(in: 0...0.2) * configuration.refreshAhead
+        let recovered = records.withLock { records -> Bool in
+            var record = records[item.name] ?? SecretRecord()
+            let wasFailing = record.failures > 0 || record.entry?.source == .environment
+            record.entry = CacheEntry(value: value, versionID: version, source: .aws, confirmedAt: now)
+            record.failures = 0
+            record.failure = nil
+            record.nextAttempt = now
+            record.refreshStarted = nil
+            record.refreshAt = now.adding(configuration.ttl - configuration.refreshAhead - jitter)
+            records[item.name] = record
+            return wasFailing
+        }
+        metrics.succeeded(item.name, at: now)
+        if rotated {
+            metrics.rotated(item.name)
+            logger.info("secret rotated", metadata: ["secret": "\(item.name)", "version": "\(version ?? "-")"])
+        }
+        if recovered { logger.info("secret served from AWS again", metadata: ["secret": "\(item.name)"]) }
+    }
+
+    func failed(_ item: SecretsConfiguration.Item, _ error: AWSError) {
+        let now = clock()
+        let reason = SecretsFailure(error)
+        let previous = records.withLock { records -> SecretsFailure? in
+            var record = records[item.name] ?? SecretRecord()
+            let previous = record.failure?.reason
+            record.failures += 1
+            record.nextAttempt = now.adding(backoff(record.failures))
+            record.failure = (reason, error.metricCode)
+            record.refreshStarted = nil
+            records[item.name] = record
+            return previous
+        }
+        metrics.refreshFailed(item.name, reason)
+        if previous != reason {
+            logger.warning("cannot refresh secret from AWS", metadata: [
+                "secret": "\(item.name)", "reason": "\(reason.rawValue)", "code": "\(error.metricCode)"])
+        }
+    }
+
+    /// Seconds to wait after `failures` consecutive failures: 1, 2, 4, ... up to `maxBackoff`.
+    private func backoff(_ failures: Int) -> Double {
+        min(configuration.maxBackoff, Double(1 << min(max(0, failures - 1), 30)))
     }
 
     /// One BatchGetSecretValue for up to 20 secrets. If the call itself is
@@ -64,12 +207,43 @@ extension SecretsClient {
             }
         } catch where error.kind == .client {
             logger.info("BatchGetSecretValue refused, loading one by one", metadata: ["code": "\(error.metricCode)"])
-            DispatchQueue.concurrentPerform(iterations: chunk.count) { index in
-                flights.run(chunk[index].name) { refresh(chunk[index], force: false) }
-            }
+            records.withLock { records in for item in chunk { records[item.name]?.refreshStarted = nil } }
+            for flight in chunk.compactMap({ launchRefresh($0, force: false) }) { flight.wait(until: nil) }
         } catch {
             for item in chunk { failed(item, error) }
         }
     }
+}
 
+/// The background schedule's thread state.
+final class Refresher: Sendable {
+    let running = Atomic<Bool>(false)
+    let stopped = Atomic<Bool>(false)
+    private let wake = Condition()
+    /// A poke arrived since the last sleep (guarded by `wake`'s lock), so none is lost.
+    private nonisolated(unsafe) var poked = false
+
+    /// Sleeps up to `seconds`, less if poked or stopped.
+    func sleep(seconds: Double) {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        wake.withLock {
+            if !poked && !stopped.load(ordering: .acquiring) { wake.wait(until: deadline) }
+            poked = false
+        }
+    }
+
+    /// Wakes the schedule early (a refresh ended: the next due time moved).
+    func poke() {
+        wake.withLock {
+            poked = true
+            wake.broadcast()
+        }
+    }
+
+    func stop() {
+        wake.withLock {
+            stopped.store(true, ordering: .releasing)
+            wake.broadcast()
+        }
+    }
 }

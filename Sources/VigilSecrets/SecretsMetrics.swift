@@ -38,11 +38,14 @@ public final class SecretsMetrics: Sendable {
         }
     }
 
-    /// Hit ratio over the lookups since the previous call (the publishing
-    /// window); with no lookups in between, the previous ratio stands.
-    public func hitRatioSinceLastCall() -> Double {
+    /// Seconds of lookups one hit-ratio window covers.
+    public static let hitRatioWindow = 60.0
+
+    /// Closes the hit-ratio window (the client's schedule does, every
+    /// `hitRatioWindow`); with no lookups in it, the previous ratio stands.
+    func closeHitRatioWindow() {
         let lookups = self.lookups.load(ordering: .relaxed), hits = self.hits.load(ordering: .relaxed)
-        return window.withLock { window in
+        let ratio = window.withLock { window in
             let deltaLookups = lookups - window.lookups
             if deltaLookups > 0 { window.ratio = Double(hits - window.hits) / Double(deltaLookups) }
             window.windowLookups = deltaLookups
@@ -50,6 +53,18 @@ public final class SecretsMetrics: Sendable {
             window.hits = hits
             return window.ratio
         }
+        gauge("vigil_secrets_cache_hit_ratio", "Cache hit ratio over the last window of lookups (0-1).", [])?.set(ratio)
+    }
+
+    /// Creates every per-secret series at 0, so `increase()` sees the first event.
+    func prepare(secrets: [String]) {
+        for secret in secrets {
+            for source in [SecretSource.emergencyCache, .environment] { fallbackCounter(secret, source)?.increment(by: Int64(0)) }
+            rotationsCounter(secret)?.increment(by: Int64(0))
+            unavailableCounter(secret)?.increment(by: Int64(0))
+            for reason in SecretsFailure.allCases { failuresCounter(secret, reason)?.increment(by: Int64(0)) }
+        }
+        gauge("vigil_secrets_cache_hit_ratio", "Cache hit ratio over the last window of lookups (0-1).", [])?.set(to: 1.0)
     }
 
     func fallback(_ secret: String, _ source: SecretSource) {
@@ -58,18 +73,18 @@ public final class SecretsMetrics: Sendable {
         } else {
             emergencyFallbacks.add(1, ordering: .relaxed)
         }
-        counter("vigil_secrets_fallback_total", "Secret values served from a fallback, by source.",
-                [("secret", secret), ("source", source.rawValue)])?.increment()
+        fallbackCounter(secret, source)?.increment()
     }
+
+    func refreshFailed(_ secret: String, _ reason: SecretsFailure) { failuresCounter(secret, reason)?.increment() }
 
     func rotated(_ secret: String) {
         rotations.add(1, ordering: .relaxed)
-        counter("vigil_secrets_rotations_total", "Rotations detected (AWSCURRENT moved to a new version).",
-                [("secret", secret)])?.increment()
+        rotationsCounter(secret)?.increment()
     }
 
     func unavailable(_ secret: String) {
-        counter("vigil_secrets_unavailable_total", "Lookups that could not be served at all.", [("secret", secret)])?.increment()
+        unavailableCounter(secret)?.increment()
     }
 
     func succeeded(_ secret: String, at time: UnixTime) {
@@ -77,15 +92,32 @@ public final class SecretsMetrics: Sendable {
               [("secret", secret)])?.set(time.seconds)
     }
 
-    func publish(entries: Int, servedStale: Int, hitRatio: Double) {
+    func publish(entries: Int, servedStale: Int) {
         gauge("vigil_secrets_cache_entries", "Entries in the secrets cache.", [])?.set(Double(entries))
         gauge("vigil_secrets_served_stale", "Secrets currently served past their TTL (emergency cache or environment).",
               [])?.set(Double(servedStale))
-        gauge("vigil_secrets_cache_hit_ratio", "Cache hit ratio over the last publishing window (0-1).", [])?.set(hitRatio)
     }
 
     func startup(seconds: Double) {
         gauge("vigil_secrets_startup_duration_seconds", "Time the start-up load of all secrets took.", [])?.set(seconds)
+    }
+
+    private func fallbackCounter(_ secret: String, _ source: SecretSource) -> Counter? {
+        counter("vigil_secrets_fallback_total", "Secret values served from a fallback, by source.",
+                [("secret", secret), ("source", source.rawValue)])
+    }
+
+    private func rotationsCounter(_ secret: String) -> Counter? {
+        counter("vigil_secrets_rotations_total", "Rotations detected (AWSCURRENT moved to a new version).", [("secret", secret)])
+    }
+
+    private func unavailableCounter(_ secret: String) -> Counter? {
+        counter("vigil_secrets_unavailable_total", "Lookups that could not be served at all.", [("secret", secret)])
+    }
+
+    private func failuresCounter(_ secret: String, _ reason: SecretsFailure) -> Counter? {
+        counter("vigil_secrets_refresh_failures_total", "Failed AWS refreshes of a secret, by reason.",
+                [("secret", secret), ("reason", reason.rawValue)])
     }
 
     private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter? {

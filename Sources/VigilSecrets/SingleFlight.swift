@@ -1,41 +1,70 @@
 import Synchronization
 import VigilPlatform
 
-/// Runs work once for concurrent callers with the same key: the first
-/// caller runs it, the others wait for it to finish (and then read what it
-/// left in the cache).
+/// At most one refresh per secret at a time, each on a thread of its own:
+/// a refresh AWS does not answer holds that thread, never a caller's.
+/// Callers that need the outcome wait for it, up to their own deadline.
 final class SingleFlight: Sendable {
     private let flights = Mutex<[String: Flight]>([:])
 
-    func run(_ key: String, _ work: () -> Void) {
+    /// Starts `work` for `key` unless a run for it is in progress, and
+    /// returns the run in progress. `started` runs only for a new run,
+    /// before its thread starts.
+    @discardableResult
+    func launch(_ key: String, started: () -> Void = {}, _ work: @escaping @Sendable () -> Void) -> Flight {
         let (flight, leader) = flights.withLock { flights -> (Flight, Bool) in
             if let running = flights[key] { return (running, false) }
             let flight = Flight()
             flights[key] = flight
             return (flight, true)
         }
-        guard leader else { return flight.wait() }
-        work()
-        flights.withLock { $0[key] = nil }
-        flight.finish()
+        guard leader else { return flight }
+        started()
+        startDetachedThread(name: "secret-refresh") { [self] in
+            work()
+            flights.withLock { $0[key] = nil }
+            flight.finish()
+        }
+        return flight
     }
+
+    /// Every run in progress.
+    var all: [Flight] { flights.withLock { Array($0.values) } }
+
+    /// The run in progress for `key`, if any.
+    func running(_ key: String) -> Flight? { flights.withLock { $0[key] } }
 }
 
-/// One run in progress; followers wait on it.
-private final class Flight: @unchecked Sendable {
+/// One refresh in progress; callers may wait for it.
+final class Flight: @unchecked Sendable {
     private let condition = Condition()
     private var done = false
 
-    func wait() {
+    /// Waits until the run ends or `deadline` passes (nil: no limit). True if it ended.
+    @discardableResult
+    func wait(until deadline: ContinuousClock.Instant?) -> Bool {
         condition.lock()
-        while !done { condition.wait() }
-        condition.unlock()
+        defer { condition.unlock() }
+        while !done {
+            if let deadline { if !condition.wait(until: deadline) { return done } } else { condition.wait() }
+        }
+        return true
     }
 
-    func finish() {
-        condition.lock()
-        done = true
-        condition.broadcast()
-        condition.unlock()
+    /// Runs `work` on a thread of its own; the returned run ends with it.
+    static func detached(_ work: @escaping @Sendable () -> Void) -> Flight {
+        let flight = Flight()
+        startDetachedThread(name: "secret-refresh") {
+            work()
+            flight.finish()
+        }
+        return flight
+    }
+
+    fileprivate func finish() {
+        condition.withLock {
+            done = true
+            condition.broadcast()
+        }
     }
 }

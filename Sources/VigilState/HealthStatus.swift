@@ -48,19 +48,19 @@ public struct ComponentHealth: Sendable, Equatable {
     /// Up when the latest result succeeded and is younger than three
     /// intervals (a probe that stopped reporting counts as failed).
     public func isUp(at now: Date) -> Bool {
-        guard let latest, latest.succeeded else { return false }
+        guard let latest, latest.isAvailable else { return false }
         return now.timeIntervalSince(latest.finishedAt) <= 3 * interval.timeInterval
     }
 
     /// The load-balancer-friendly word for `services`.
     public func serviceState(at now: Date) -> String {
         guard let latest else { return "unknown" }
-        if !reportsConnection { return isUp(at: now) ? status(at: now).rawValue : HealthStatus.unhealthy.rawValue }
+        if !reportsConnection { return status(at: now).rawValue }  // the same word as checks.<name>.status
         if isUp(at: now) { return "connected" }
         switch latest.reason {
         case .auth: return "auth_failed"
         case .timeout: return "timeout"
-        default: return latest.succeeded ? "stale" : "disconnected"
+        default: return latest.isAvailable ? "stale" : "disconnected"
         }
     }
 }

@@ -40,8 +40,8 @@ public final class Telemetry: Sendable {
     func record(_ result: ProbeResult) {
         let probe = [("probe", result.probe)]
         let seconds = result.latency.timeInterval
-        registry.makeGauge(descriptor: .named("vigil_probe_success", help: "1 if the probe's last run succeeded, else 0."),
-                           labels: probe).set(to: result.succeeded ? 1 : 0)
+        registry.makeGauge(descriptor: .named("vigil_probe_success", help: "1 if the probe's last run found the component available (healthy or degraded), else 0."),
+                           labels: probe).set(to: result.isAvailable ? 1 : 0)
         registry.makeGauge(descriptor: .named("vigil_probe_duration_seconds", help: "Duration of the probe's last run."),
                            labels: probe).set(seconds)
         registry.makeValueHistogram(descriptor: .named("vigil_probe_latency_seconds", help: "Distribution of probe run durations."),
@@ -64,7 +64,7 @@ public final class Telemetry: Sendable {
                                                     help: "Authentication failures that forced a credentials refresh and a retry."),
                                  labels: probe).increment()
         }
-        if !result.succeeded {
+        if !result.isAvailable {
             registry.makeCounter(descriptor: .named("vigil_probe_failures_total", help: "Failed probe runs, by reason."),
                                  labels: probe + [("reason", result.reason.rawValue)]).increment()
         }

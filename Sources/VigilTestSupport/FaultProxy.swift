@@ -18,21 +18,41 @@ public final class FaultProxy {
     public var url: String { server.url }
 
     public init(upstream: String) throws {
-        server = try PythonServer(script: "scripts/faultproxy.py", arguments: [upstream])
+        server = try PythonServer(script: "scripts/faultproxy.py", arguments: [upstream], keys: ["port", "control"])
     }
 
-    /// Queues `count` faults: `throttle`, `error` (5xx), `reset`, `delay`.
-    public func inject(_ mode: String, count: Int = 1, status: Int = 503, seconds: Double = 0) throws {
-        let body = #"{"mode":"\#(mode)","count":\#(count),"status":\#(status),"seconds":\#(seconds)}"#
-        _ = try CurlClient().request(url + "/__fault__", method: "POST", body: Array(body.utf8))
+    /// Where control requests go: the always-on control port (the proxy's
+    /// own port may be refusing connections on purpose).
+    private var control: String { "http://127.0.0.1:\(server.controlPort ?? server.port)/__fault__" }
+
+    /// Queues `count` faults: `throttle`, `error` (5xx), `deny`, `reset`,
+    /// `delay`, `hang`, `expired` (ExpiredToken), `notfound`. `sticky`: every
+    /// request until `clear()`. `target`: only requests whose X-Amz-Target
+    /// ends with it or whose form Action equals it.
+    public func inject(_ mode: String, count: Int = 1, status: Int = 503, seconds: Double = 0, sticky: Bool = false,
+                       target: String? = nil) throws {
+        var body = #"{"mode":"\#(mode)","count":\#(count),"status":\#(status),"seconds":\#(seconds),"sticky":\#(sticky)"#
+        if let target { body += #","target":"\#(target)""# }
+        _ = try CurlClient().request(control, method: "POST", body: Array((body + "}").utf8))
+    }
+
+    /// Behaves like an endpoint whose clock is `seconds` ahead (0 clears):
+    /// skewed `Date` headers, requests signed over 5 minutes off rejected.
+    public func skew(seconds: Int) throws {
+        _ = try CurlClient().request(control + "/skew", method: "POST", body: Array(#"{"seconds":\#(seconds)}"#.utf8))
+    }
+
+    /// Closes (true) or re-opens (false) the proxy's listening port.
+    public func refuse(_ on: Bool) throws {
+        _ = try CurlClient().request(control + "/refuse", method: "POST", body: Array(#"{"on":\#(on)}"#.utf8))
     }
 
     public func clear() throws {
-        _ = try CurlClient().request(url + "/__fault__", method: "POST", body: Array(#"{"mode":"pass"}"#.utf8))
-        _ = try CurlClient().request(url + "/__fault__/clear", method: "POST")
+        _ = try CurlClient().request(control, method: "POST", body: Array(#"{"mode":"pass"}"#.utf8))
+        _ = try CurlClient().request(control + "/clear", method: "POST")
     }
 
     public func log() throws -> [Entry] {
-        try JSONDecoder().decode([Entry].self, from: Data(CurlClient().request(url + "/__fault__/log").body))
+        try JSONDecoder().decode([Entry].self, from: Data(CurlClient().request(control + "/log").body))
     }
 }

@@ -62,11 +62,11 @@ struct App {
         _ parse: @escaping @Sendable (SecretValue, [String]) throws(CredentialsError) -> C
     ) -> CredentialsSource<C> {
         let keys = secrets.configuration.items.first { $0.name == name }?.requiredKeys ?? []
-        return CredentialsSource(fetch: { () throws(CredentialsError) -> C in
+        return CredentialsSource(fetch: { maxWait throws(CredentialsError) -> C in
             let value: SecretValue
-            do throws(SecretsError) { value = try secrets.get(name) } catch { throw .unavailable(error.description) }
+            do throws(SecretsError) { value = try secrets.get(name, maxWait: maxWait) } catch { throw .unavailable(error.description) }
             return try parse(value, keys)
-        }, refresh: { _ = try? secrets.forceRefresh(name) })
+        }, refresh: { maxWait in _ = try? secrets.forceRefresh(name, maxWait: maxWait) })
     }
 
     /// Loads `web.config_file` (TLS, basic auth) into server options.
@@ -113,7 +113,7 @@ final class LoggingSink: ProbeResultSink {
         guard previous != outcome, let logger else { return }
         var metadata: Logger.Metadata = ["probe": "\(result.probe)", "reason": "\(result.reason.rawValue)"]
         if !result.detail.isEmpty { metadata["detail"] = "\(result.detail)" }
-        if !result.succeeded { logger.warning("probe failing", metadata: metadata) }
+        if !result.isAvailable { logger.warning("probe failing", metadata: metadata) }
         else if result.degraded { logger.warning("probe degraded", metadata: metadata) }
         else { logger.info(previous == nil ? "probe up" : "probe recovered", metadata: metadata) }
     }

@@ -12,10 +12,10 @@ struct ProbeTests {
     private func redis(tls: Bool, password: String? = nil, ca: String? = nil, serverName: String? = nil,
                        refreshed: Recorded<Int> = Recorded(0), passwords: [String]? = nil) -> RedisProbe {
         let sequence = Recorded(passwords ?? [password ?? env.redisPassword])
-        return RedisProbe(tls: RedisTLS(caFile: ca, serverName: serverName), credentials: CredentialsSource(fetch: {
+        return RedisProbe(tls: RedisTLS(caFile: ca, serverName: serverName), credentials: CredentialsSource(fetch: { _ in
             RedisCredentials(host: "127.0.0.1", port: tls ? env.redisTLSPort : Int(env.redisPort) ?? 0,
                              password: SecretString(sequence.value.first ?? ""), tls: tls)
-        }, refresh: {
+        }, refresh: { _ in
             refreshed.update { $0 += 1 }
             sequence.update { if $0.count > 1 { $0.removeFirst() } }
         }))
@@ -64,7 +64,7 @@ struct ProbeTests {
 
     @Test func postgresConnectThenQueryAndStatementTimeout() throws {
         let credentials = try ConnectionURL.database(env.databaseURL, source: "DATABASE_URL")
-        let probe = PostgresProbe(tls: PostgresTLS(mode: "disable"), credentials: CredentialsSource(fetch: { credentials }))
+        let probe = PostgresProbe(tls: PostgresTLS(mode: "disable"), credentials: CredentialsSource(fetch: { _ in credentials }))
         let first = probe.run(timeout: .seconds(2))
         #expect(first.reason == .ok, "\(first.detail)")
         #expect(first.phases.map(\.name) == ["connect", "query"])
@@ -74,14 +74,14 @@ struct ProbeTests {
     @Test func blackholedPeersTimeOutWithinTheBound() throws {
         let blackhole = try Blackhole()
         let port = blackhole.port
-        let probe = PostgresProbe(tls: PostgresTLS(mode: "disable"), credentials: CredentialsSource(fetch: {
+        let probe = PostgresProbe(tls: PostgresTLS(mode: "disable"), credentials: CredentialsSource(fetch: { _ in
             DatabaseCredentials(host: "127.0.0.1", port: port, username: "u", password: SecretString("p"), database: "d")
         }))
         let started = ContinuousClock.now
         let result = probe.run(timeout: .milliseconds(300))
         #expect(result.reason == .timeout)
         #expect(ContinuousClock.now - started < .seconds(1))
-        let redisProbe = RedisProbe(credentials: CredentialsSource(fetch: {
+        let redisProbe = RedisProbe(credentials: CredentialsSource(fetch: { _ in
             RedisCredentials(host: "127.0.0.1", port: port, password: SecretString("p"))
         }))
         #expect(redisProbe.run(timeout: .milliseconds(300)).reason == .timeout)

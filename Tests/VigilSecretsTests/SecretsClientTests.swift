@@ -71,13 +71,17 @@ struct SecretsClientTests {
         let secretCheck5 = try secrets.get("rotating").value.revealed() == "canary-rot-v1"
         #expect(secretCheck5)
         try proxy.clear()
-        clock.advance(61)
+        clock.advance(61)  // past the TTL: served at once, revalidated in the background
         let secretCheck6 = try secrets.get("rotating").value.revealed() == "canary-rot-v1"
         #expect(secretCheck6)
+        #expect(secrets.waitForRefreshes(timeout: 10))
         #expect(try targets() == ["DescribeSecret"])
         try admin("PutSecretValue", #"{"SecretId":"\#(name)","SecretString":"canary-rot-v2"}"#)
         try proxy.clear()
         clock.advance(61)
+        let servedAtOnce = try secrets.get("rotating")
+        #expect(servedAtOnce.source == .emergencyCache)  // never waits on AWS while a value is usable
+        #expect(secrets.waitForRefreshes(timeout: 10))
         let secretCheck7 = try secrets.get("rotating").value.revealed() == "canary-rot-v2"
         #expect(secretCheck7)
         #expect(try targets() == ["DescribeSecret", "GetSecretValue"])
@@ -94,6 +98,7 @@ struct SecretsClientTests {
         clock.advance(3601)  // past the TTL: AWS is asked, fails, the cached value is served
         let stale = try secrets.get("redis")
         #expect(stale.source == .emergencyCache)
+        #expect(secrets.waitForRefreshes(timeout: 10))
         let secretCheck8 = try TypedCredentials.redis(stale).password?.revealed() == env.redisPassword
         #expect(secretCheck8)
         #expect(secrets.statuses().first { $0.name == "redis" }?.state == .stale)
@@ -115,7 +120,9 @@ struct SecretsClientTests {
         #expect(metrics.contains(#"vigil_secrets_unavailable_total{secret="database"} 1"#))
 
         try proxy.clear()  // AWS is back
-        clock.advance(120)  // past the backoff
+        clock.advance(120)  // past the backoff: the lookup is served at once and revalidates
+        #expect(try secrets.get("redis").source == .environment)
+        #expect(secrets.waitForRefreshes(timeout: 10))
         #expect(try secrets.get("redis").source == .aws)
         #expect(secrets.statuses().first { $0.name == "redis" }?.state == .fresh)
         env.assertNoCanary(in: logs.value + [metrics], extra: ["canary-env-fallback"])

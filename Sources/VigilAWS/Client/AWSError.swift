@@ -54,12 +54,19 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let knownCodes: Set<String> = [
         "AccessDenied", "AccessDeniedException", "SignatureDoesNotMatch", "InvalidSignatureException",
         "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
-        "IncompleteSignature", "MissingAuthenticationToken", "RequestExpired",
+        "IncompleteSignature", "MissingAuthenticationToken", "RequestExpired", "RequestTimeTooSkewed",
         "ResourceNotFoundException", "InvalidParameterException", "InvalidRequestException", "DecryptionFailure",
         "InternalServiceError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
         "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
         "LimitExceededException", "InvalidParameterValue", "InvalidParameterCombination", "MissingParameter",
         "InvalidIdentityToken", "IDPCommunicationError", "IDPRejectedClaim", "CredentialsUnavailable",
+    ]
+
+    /// Codes that say the credentials or the signature were refused.
+    public static let authenticationCodes: Set<String> = [
+        "SignatureDoesNotMatch", "InvalidSignatureException", "UnrecognizedClientException", "InvalidClientTokenId",
+        "ExpiredToken", "ExpiredTokenException", "IncompleteSignature", "MissingAuthenticationToken",
+        "RequestExpired", "RequestTimeTooSkewed", "CredentialsUnavailable",
     ]
 
     static let throttlingCodes: Set<String> = [

@@ -13,8 +13,12 @@ final class PostgresConnection {
     /// `statementTimeout` is also set server-side, so a query stuck in the
     /// server is cancelled there, not only abandoned here.
     init(_ credentials: DatabaseCredentials, tls: PostgresTLS, deadline: Deadline, statementTimeout: Duration) throws(ProbeFailure) {
+        // libpq resolves the host inside PQconnectPoll, blocking past any
+        // deadline; resolved here (bounded) and passed as `hostaddr`, with
+        // `host` kept for certificate checks.
+        let address = try Resolver.resolve(credentials.host, port: credentials.port, deadline: deadline)
         var parameters: [(String, String)] = [
-            ("host", credentials.host), ("port", String(credentials.port)),
+            ("host", credentials.host), ("hostaddr", address.numeric), ("port", String(credentials.port)),
             ("user", credentials.username), ("password", credentials.password.revealed()),
             ("dbname", credentials.database), ("sslmode", tls.mode),
             // libpq's own bound (whole seconds, at least 2) backs up the deadline polled below.
@@ -28,12 +32,15 @@ final class PostgresConnection {
         }
         guard let started else { throw ProbeFailure(reason: .protocol, detail: "libpq: out of memory") }
         handle = started
+        // Refused or unusable parameters fail at once, before any socket exists.
+        if PQstatus(handle) == CONNECTION_BAD { throw classify(errorMessage) }
         var state = PGRES_POLLING_WRITING
         while state != PGRES_POLLING_OK {
             guard state != PGRES_POLLING_FAILED else { throw classify(errorMessage) }
             let fd = PQsocket(handle)
+            guard fd >= 0 else { throw classify(errorMessage) }
             let events = Int16(state == PGRES_POLLING_READING ? POLLIN : POLLOUT)
-            guard fd >= 0, deadline.wait(fd: fd, for: events) else {
+            guard deadline.wait(fd: fd, for: events) else {
                 throw ProbeFailure(reason: .timeout, detail: "connect did not complete in time")
             }
             state = PQconnectPoll(handle)

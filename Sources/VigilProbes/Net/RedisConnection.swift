@@ -1,11 +1,19 @@
 import VigilSecrets
 
 /// A Redis client connection speaking just enough RESP to authenticate and
-/// ping, every call bounded by the probe's deadline.
+/// ping, every call bounded by the probe's deadline. Server error text never
+/// leaves this type: Redis echoes a command's arguments (AUTH's password
+/// among them) in some errors, so only the error's code word is reported.
 final class RedisConnection {
     private let socket: any ByteStream
     private var buffer: [UInt8] = []
     private let reader = RESPReader()
+    /// A reply larger than this is cut off: the probe reads PING and a few
+    /// INFO sections (about 3 KB); a peer sending without end must not hold it.
+    static let maxReplyBytes = 256 * 1024
+    /// False once a command failed: its reply may still arrive, so the
+    /// connection must not be used again.
+    private(set) var isUsable = true
 
     init(_ credentials: RedisCredentials, tls: RedisTLS, deadline: Deadline) throws(ProbeFailure) {
         let tcp = try TCPConnection(host: credentials.host, port: credentials.port, deadline: deadline)
@@ -16,9 +24,9 @@ final class RedisConnection {
             let auth = [credentials.username, password.revealed()].compactMap { $0 }
             let reply = try command(["AUTH"] + auth, deadline: deadline)
             if case .error(let message) = reply {
-                let reason: ProbeReason = message.contains("WRONGPASS") || message.contains("NOAUTH")
-                    || message.contains("invalid") ? .auth : .protocol
-                throw ProbeFailure(reason: reason, detail: "AUTH refused: " + message.prefix(80))
+                let code = Self.errorCode(message)
+                let reason: ProbeReason = code == "WRONGPASS" || code == "NOAUTH" || message.contains("invalid") ? .auth : .protocol
+                throw ProbeFailure(reason: reason, detail: "AUTH refused (\(code))")
             }
         }
         if credentials.database != 0 {
@@ -64,12 +72,26 @@ final class RedisConnection {
         switch reply {
         case .simple(expected): return
         case .error(let message) where message.hasPrefix("NOAUTH") || message.hasPrefix("WRONGPASS"):
-            throw ProbeFailure(reason: .auth, detail: String(message.prefix(80)))
+            throw ProbeFailure(reason: .auth, detail: "refused (\(Self.errorCode(message)))")
+        case .error(let message): throw ProbeFailure(reason: .protocol, detail: "error reply (\(Self.errorCode(message))), wanted \(expected)")
         default: throw ProbeFailure(reason: .protocol, detail: "unexpected reply, wanted \(expected)")
         }
     }
 
     func command(_ arguments: [String], deadline: Deadline) throws(ProbeFailure) -> RESPValue {
+        isUsable = false
+        let reply = try exchange(arguments, deadline: deadline)
+        isUsable = true
+        return reply
+    }
+
+    /// The leading word of a Redis error (`ERR`, `WRONGPASS`, `NOAUTH`), the only part reported.
+    static func errorCode(_ message: String) -> String {
+        let word = message.prefix { $0.isLetter && $0.isUppercase }.prefix(24)
+        return word.isEmpty ? "ERR" : String(word)
+    }
+
+    private func exchange(_ arguments: [String], deadline: Deadline) throws(ProbeFailure) -> RESPValue {
         var request = Array("*\(arguments.count)\r\n".utf8)
         for argument in arguments {
             request += Array("$\(argument.utf8.count)\r\n".utf8) + Array(argument.utf8) + [13, 10]
@@ -81,6 +103,11 @@ final class RedisConnection {
                 buffer.removeFirst(consumed)
                 return value
             case .needMore:
+                guard buffer.count < Self.maxReplyBytes else {
+                    throw ProbeFailure(reason: .protocol, detail: "reply larger than \(Self.maxReplyBytes) bytes")
+                }
+                // A peer that keeps sending is still cut off by the deadline.
+                guard !deadline.hasPassed else { throw ProbeFailure(reason: .timeout, detail: "reply not complete in time") }
                 try socket.read(into: &buffer, deadline: deadline)
             case .invalid(let why):
                 throw ProbeFailure(reason: .protocol, detail: "bad RESP reply: \(why)")

@@ -4,30 +4,39 @@ import Glibc
 final class TCPConnection: ByteStream {
     let fd: Int32
 
+    /// Resolves (within the deadline) and connects. The descriptor becomes
+    /// this object's only once connected: a failed attempt closes its own
+    /// socket, and `deinit` (which runs only for a fully built object) never
+    /// closes a number another thread may have been given since.
     init(host: String, port: Int, deadline: Deadline) throws(ProbeFailure) {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &list) == 0, let address = list else {
-            throw ProbeFailure(reason: .dns, detail: "cannot resolve \(host)")
+        var address = try Resolver.resolve(host, port: port, deadline: deadline)
+        let socketFD = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard socketFD >= 0 else { throw ProbeFailure(reason: .protocol, detail: "socket: errno \(errno)") }
+        do throws(ProbeFailure) {
+            try Self.connect(socketFD, to: &address, deadline: deadline)
+        } catch {
+            close(socketFD)
+            throw error
         }
-        defer { freeaddrinfo(list) }
-        fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ProbeFailure(reason: .protocol, detail: "socket: errno \(errno)") }
+        fd = socketFD
+    }
+
+    private static func connect(_ fd: Int32, to address: inout Resolver.Address, deadline: Deadline) throws(ProbeFailure) {
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        if connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) != 0 {
-            guard errno == EINPROGRESS else { let failure = Self.connectFailure(errno); close(fd); throw failure }
-            guard deadline.wait(fd: fd, for: Int16(POLLOUT)) else {
-                close(fd)
-                throw ProbeFailure(reason: .timeout, detail: "connect did not complete in time")
-            }
-            var error: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-            if error != 0 { close(fd); throw Self.connectFailure(error) }
+        let length = address.length
+        let started = withUnsafePointer(to: &address.storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) }
         }
+        guard started != 0 else { return }
+        guard errno == EINPROGRESS else { throw connectFailure(errno) }
+        guard deadline.wait(fd: fd, for: Int16(POLLOUT)) else {
+            throw ProbeFailure(reason: .timeout, detail: "connect did not complete in time")
+        }
+        var error: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size)
+        if error != 0 { throw connectFailure(error) }
     }
 
     deinit { close(fd) }

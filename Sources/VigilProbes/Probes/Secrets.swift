@@ -1,15 +1,17 @@
 import VigilPlatform
 import VigilSecrets
 
-/// Secrets probe: drives the client's refresh-ahead (so lookups never wait
-/// on AWS) and reports: healthy when every secret is fresh and AWS answered;
-/// degraded when some secret is stale or from the environment, or AWS failed
-/// since the last run; failed when a required secret cannot be served.
+/// Secrets probe: reads what the secrets client holds (never calls AWS, so
+/// it cannot hang) and reports: failed when a required secret cannot be
+/// served; degraded, with the reason, when AWS has not answered a refresh
+/// within the probe's timeout, when the last refresh failed (`access_denied`,
+/// `not_found`, `throttled`, ...), when a value is served stale or from the
+/// environment, or when the cache hit ratio is below its floor.
 public final class SecretsProbe: Probe {
     public let name = "secrets"
     private let client: SecretsClient
     private let minimumHitRatio: Double
-    /// Fewer lookups than this in an interval say nothing about the ratio.
+    /// Fewer lookups than this in a window say nothing about the ratio.
     static let minimumLookups = 20
 
     public init(client: SecretsClient, minimumHitRatio: Double = 0) {
@@ -18,28 +20,60 @@ public final class SecretsProbe: Probe {
     }
 
     public func run(timeout: Duration) -> ProbeResult {
-        var degraded = false
-        var detail = ""
+        var trouble: (reason: ProbeReason, detail: String)?
         var result = measure { () throws(ProbeFailure) in
-            client.refreshDue()
             let statuses = client.statuses()
-            let awsErrors = client.takeAWSErrorCount()
             let missing = statuses.filter { $0.required && $0.state == .missing }
             if !missing.isEmpty {
                 throw ProbeFailure(reason: .credentialsUnavailable, detail: missing.map { status in
-                    "\(status.name) unavailable" + (status.lastError.map { " (\($0))" } ?? "")
+                    "\(status.name) unavailable" + (status.failure.map { " (\($0.rawValue))" } ?? "")
                 }.joined(separator: ", "))
             }
-            let notFresh = statuses.filter { $0.state != .fresh && $0.state != .missing }
-            let window = client.metrics.lastWindow
-            let lowHits = window.lookups >= Self.minimumLookups && window.ratio < minimumHitRatio
-            degraded = !notFresh.isEmpty || awsErrors > 0 || lowHits
-            detail = (notFresh.map { "\($0.name) \($0.state.rawValue)" }
-                + (awsErrors > 0 ? ["\(awsErrors) AWS error\(awsErrors == 1 ? "" : "s")"] : [])
-                + (lowHits ? ["cache hit ratio \(window.ratio.decimalString(digits: 2))"] : [])).joined(separator: ", ")
+            trouble = Self.trouble(statuses, timeout: timeout.timeInterval)
+                ?? lowHitRatio().map { (.ok, "cache hit ratio \($0.decimalString(digits: 2))") }
         }
-        result.degraded = degraded
-        if result.succeeded { result.detail = detail }
+        if let trouble, result.succeeded {
+            result.degraded = true
+            result.reason = trouble.reason
+            result.detail = trouble.detail
+        }
         return result
+    }
+
+    /// The worst thing about secrets that are still served: a hung refresh,
+    /// then the gravest failure class, then values served stale.
+    static func trouble(_ statuses: [SecretStatus], timeout: Double) -> (reason: ProbeReason, detail: String)? {
+        let hung = statuses.filter { ($0.refreshingFor ?? 0) > timeout }
+        if !hung.isEmpty {
+            return (.timeout, "AWS has not answered for over \(timeout.decimalString(digits: 1)) s: "
+                + hung.map(\.name).joined(separator: ", "))
+        }
+        if let worst = statuses.compactMap(\.failure).min() {
+            let names = statuses.filter { $0.failure == worst }.map(\.name).joined(separator: ", ")
+            let served = statuses.filter { $0.state != .fresh }.map { "\($0.name) \($0.state.rawValue)" }
+            return (ProbeReason(worst), ([worst.rawValue + ": " + names] + served).joined(separator: "; "))
+        }
+        let notFresh = statuses.filter { $0.state != .fresh }
+        guard !notFresh.isEmpty else { return nil }
+        return (.stale, notFresh.map { "\($0.name) \($0.state.rawValue)" }.joined(separator: ", "))
+    }
+
+    private func lowHitRatio() -> Double? {
+        let window = client.metrics.lastWindow
+        return window.lookups >= Self.minimumLookups && window.ratio < minimumHitRatio ? window.ratio : nil
+    }
+}
+
+extension ProbeReason {
+    init(_ failure: SecretsFailure) {
+        switch failure {
+        case .accessDenied: self = .accessDenied
+        case .notFound: self = .notFound
+        case .authentication: self = .auth
+        case .timeout: self = .timeout
+        case .unreachable: self = .unreachable
+        case .throttled: self = .throttled
+        case .awsError: self = .awsError
+        }
     }
 }

@@ -30,7 +30,7 @@ public final class ProbeScheduler: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let wake = Condition()
     private let pending: Mutex<Set<String>>
-    /// Loops still running, guarded by `wake`'s lock.
+    /// Loops and probe runs still going, guarded by `wake`'s lock.
     private let running = Atomic<Int>(0)
 
     public init(entries: [Entry], sink: any ProbeResultSink) {
@@ -43,7 +43,7 @@ public final class ProbeScheduler: Sendable {
         if entries.isEmpty { sink.firstRoundCompleted() }
         for entry in entries {
             running.add(1, ordering: .relaxed)
-            startDetachedThread(name: "probe-\(entry.probe.name)") { [self] in
+            startDetachedThread(name: "sched-\(entry.probe.name)") { [self] in
                 loop(entry)
                 wake.withLock {
                     running.subtract(1, ordering: .relaxed)
@@ -81,8 +81,7 @@ public final class ProbeScheduler: Sendable {
 
     private func loop(_ entry: Entry) {
         while !stopped.load(ordering: .acquiring) {
-            let result = entry.probe.run(timeout: entry.timeout)
-            sink.record(result)
+            runWatched(entry)
             let roundDone = pending.withLock { pending -> Bool in
                 guard pending.remove(entry.probe.name) != nil else { return false }
                 return pending.isEmpty
@@ -93,6 +92,58 @@ public final class ProbeScheduler: Sendable {
             let next = ContinuousClock.now + entry.interval * Double.random(in: 0.9...1.1)
             wake.withLock {
                 while !stopped.load(ordering: .acquiring) && wake.wait(until: next) {}
+            }
+        }
+    }
+
+    /// Runs the probe on a thread of its own and records its result. A run
+    /// still going past its timeout (a C call that ignores the deadline, a
+    /// hung DNS lookup) is reported as `timeout` then; its real result is
+    /// recorded when it comes, and no new run starts before it ends.
+    private func runWatched(_ entry: Entry) {
+        running.add(1, ordering: .relaxed)
+        let run = ProbeRun(entry.probe, timeout: entry.timeout) { [self] in
+            wake.withLock {
+                running.subtract(1, ordering: .relaxed)
+                wake.broadcast()
+            }
+        }
+        let grace = entry.timeout * 0.1 + .milliseconds(100)  // lets the probe report its own timeout first
+        if run.wait(until: ContinuousClock.now + entry.timeout + grace, unless: stopped) == nil {
+            sink.record(ProbeResult(probe: entry.probe.name, reason: .timeout, latency: entry.timeout + grace,
+                                    detail: "no result within the timeout; the check is still running"))
+        }
+        if let result = run.wait(until: nil, unless: stopped) { sink.record(result) }
+    }
+}
+
+/// One probe run on a detached thread, with a result to wait for.
+private final class ProbeRun: Sendable {
+    private let done = Condition()
+    private let result = Mutex<ProbeResult?>(nil)
+
+    init(_ probe: any Probe, timeout: Duration, ended: @escaping @Sendable () -> Void) {
+        startDetachedThread(name: "probe-\(probe.name)") { [self] in
+            blockBrokenPipeSignal()
+            let outcome = probe.run(timeout: timeout)
+            done.withLock {
+                result.withLock { $0 = outcome }
+                done.broadcast()
+            }
+            ended()
+        }
+    }
+
+    /// The result, once there is one before `deadline` (nil: no limit) and
+    /// before `stopped` is set (checked every 100 ms); else nil.
+    func wait(until deadline: ContinuousClock.Instant?, unless stopped: borrowing Atomic<Bool>) -> ProbeResult? {
+        done.withLock {
+            while true {
+                if let outcome = result.withLock({ $0 }) { return outcome }
+                if stopped.load(ordering: .acquiring) { return nil }
+                let slice = ContinuousClock.now + .milliseconds(100)
+                if let deadline, deadline <= .now { return nil }
+                done.wait(until: deadline.map { min($0, slice) } ?? slice)
             }
         }
     }

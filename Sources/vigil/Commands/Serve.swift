@@ -32,7 +32,10 @@ struct Serve: ParsableCommand {
         // Secrets load in the background: /health and /health/live answer
         // meanwhile, /health/ready waits for the first probe round.
         startDetachedThread(name: "preload") {
-            app.secrets.preload()
+            // A hung AWS delays the first probe round by at most this; the
+            // probes then find stale or environment values, or report why not.
+            app.secrets.preload(maxWait: app.config.aws.timeout.timeInterval)
+            app.secrets.startRefreshing()
             app.scheduler.start()
         }
         app.cloudWatch?.start()

@@ -1,0 +1,120 @@
+import Foundation
+import Prometheus
+import Testing
+import VigilAWS
+import VigilSecrets
+import VigilTestSupport
+
+/// The secrets client on a bad day: AWS hanging, denying, deleting. Each
+/// test fails on the client as it was before stale-while-revalidate.
+@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
+struct SecretsOutageTests {
+    let env = ServicesEnvironment()
+    let proxy: FaultProxy
+    let clock = ManualClock()
+    let registry = PrometheusCollectorRegistry()
+    let logs = Recorded<[String]>([])
+
+    init() throws {
+        proxy = try FaultProxy(upstream: ServicesEnvironment().motoURL)
+    }
+
+    private func client(environment: [String: String] = [:], attemptTimeout: Double = 1) -> SecretsClient {
+        let aws = AWSClient(region: "us-east-1",
+                            credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
+                                "AWS_ACCESS_KEY_ID": env.appKeyID, "AWS_SECRET_ACCESS_KEY": env.appSecret])]),
+                            endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": proxy.url]),
+                            retry: RetryPolicy(maxAttempts: 1, sleep: { _ in }), attemptTimeout: attemptTimeout)
+        return SecretsClient(configuration: SecretsConfiguration(
+                                items: SecretsConfiguration.standardItems(prefix: "vigil", environment: "dev"), ttl: 60),
+                             aws: aws, metrics: SecretsMetrics(registry: registry), environment: environment,
+                             logger: CapturingLogHandler.logger(into: logs), clock: clock.read)
+    }
+
+    private var metrics: String { String(decoding: registry.emitToBuffer(), as: UTF8.self) }
+    private func calls() throws -> [String] { try proxy.log().map { $0.target.replacingOccurrences(of: "secretsmanager.", with: "") } }
+
+    @Test func withAWSHangingAStaleValueIsServedAtOnceAndTheHangIsVisible() throws {
+        let secrets = client(attemptTimeout: 2)
+        secrets.preload()
+        try proxy.inject("hang", sticky: true)
+        clock.advance(61)
+        let started = ContinuousClock.now
+        for _ in 0..<100 { #expect(try secrets.get("database").source == .emergencyCache) }
+        let took = ContinuousClock.now - started
+        #expect(took < .milliseconds(100), "100 lookups took \(took) with AWS hanging")
+        clock.advance(2)  // the refresh started by the first lookup is still waiting
+        let database = try #require(secrets.statuses().first { $0.name == "database" })
+        #expect(database.state == .stale)
+        #expect((database.refreshingFor ?? 0) >= 2)
+        secrets.publishGauges()
+        #expect(metrics.contains("vigil_secrets_served_stale 2"))
+        #expect(secrets.waitForRefreshes(timeout: 10))  // the attempt times out after 2 s
+        #expect(secrets.statuses().first { $0.name == "database" }?.failure == .timeout)
+        try proxy.clear()
+    }
+
+    @Test func aColdMissWaitsNoLongerThanTheCallerAllows() throws {
+        let secrets = client(attemptTimeout: 5)
+        try proxy.inject("hang", sticky: true)
+        let started = ContinuousClock.now
+        #expect(throws: SecretsError.self) { try secrets.get("redis", maxWait: 0.3) }
+        #expect(ContinuousClock.now - started < .seconds(1))
+        try proxy.clear()
+        secrets.waitForRefreshes(timeout: 10)
+    }
+
+    @Test func aSecretThatNeverLoadedBacksOffAndForcedRefreshesRespectTheBackoff() throws {
+        let secrets = client()
+        try proxy.inject("error", sticky: true)
+        #expect(throws: SecretsError.self) { try secrets.get("redis") }
+        let attempts = try calls().count
+        #expect(attempts == 1)
+        #expect(throws: SecretsError.self) { try secrets.get("redis") }
+        #expect(throws: SecretsError.self) { try secrets.forceRefresh("redis") }
+        #expect(try calls().count == attempts, "a failing secret was retried within its backoff")
+        clock.advance(1.5)
+        #expect(throws: SecretsError.self) { try secrets.get("redis") }
+        #expect(try calls().count == attempts + 1)
+    }
+
+    @Test func describeDeniedFallsBackToGetSecretValue() throws {
+        let secrets = client()
+        secrets.preload()
+        try proxy.clear()
+        try proxy.inject("deny", sticky: true, target: "DescribeSecret")
+        clock.advance(61)
+        _ = try secrets.get("database")
+        #expect(secrets.waitForRefreshes(timeout: 10))
+        #expect(try calls() == ["DescribeSecret", "GetSecretValue"])
+        #expect(secrets.statuses().first { $0.name == "database" }?.state == .fresh)
+        try proxy.clear()
+        clock.advance(61)
+        _ = try secrets.get("database")
+        #expect(secrets.waitForRefreshes(timeout: 10))
+        #expect(try calls() == ["GetSecretValue"], "DescribeSecret asked again after it was denied")
+    }
+
+    @Test(arguments: [("deny", SecretsFailure.accessDenied), ("notfound", .notFound), ("throttle", .throttled),
+                      ("error", .awsError), ("expired", .authentication)])
+    func revokedOrDeletedIsToldApartFromAnOutageAndStillServed(mode: String, failure: SecretsFailure) throws {
+        let secrets = client()
+        secrets.preload()
+        try proxy.inject(mode, sticky: true)
+        clock.advance(61)
+        #expect(try secrets.get("redis").source == .emergencyCache)
+        #expect(secrets.waitForRefreshes(timeout: 10))
+        #expect(secrets.statuses().first { $0.name == "redis" }?.failure == failure)
+        #expect(metrics.contains(#"vigil_secrets_refresh_failures_total{secret="redis",reason="\#(failure.rawValue)"} 1"#))
+    }
+
+    @Test func everyPerSecretSeriesExistsFromTheStart() {
+        _ = client()
+        for secret in ["database", "redis"] {
+            #expect(metrics.contains(#"vigil_secrets_fallback_total{secret="\#(secret)",source="environment"} 0"#))
+            #expect(metrics.contains(#"vigil_secrets_fallback_total{secret="\#(secret)",source="emergency_cache"} 0"#))
+            #expect(metrics.contains(#"vigil_secrets_rotations_total{secret="\#(secret)"} 0"#))
+            #expect(metrics.contains(#"vigil_secrets_refresh_failures_total{secret="\#(secret)",reason="timeout"} 0"#))
+        }
+    }
+}
