@@ -37,12 +37,14 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"])]),
+        // glibc's variadic prctl, for disabling core dumps (no library to link).
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .systemLibrary(name: "CCrypt", pkgConfig: "libxcrypt",
                        providers: [.apt(["libcrypt-dev"])]),
 
         // What Foundation would give, without its resident memory: threads,
         // conditions on the monotonic clock, text helpers.
-        .target(name: "VigilPlatform", swiftSettings: swift6),
+        .target(name: "VigilPlatform", dependencies: ["CLinux"], swiftSettings: swift6),
         .target(name: "VigilGzip", dependencies: ["CZlib"], swiftSettings: swift6),
         .target(name: "VigilConfig",
                 dependencies: ["CYAML", "VigilPlatform"],
@@ -95,7 +97,7 @@ let package = Package(
         .testTarget(name: "VigilPlatformTests", dependencies: ["VigilPlatform"], swiftSettings: swift6),
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig"], swiftSettings: swift6),
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilProbes"], swiftSettings: swift6),
-        .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilSecrets", "VigilTestSupport"],
+        .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilSecrets", "VigilAWS", "VigilTestSupport"],
                     swiftSettings: swift6),
         .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilState", "VigilConfig", "VigilAWS", "VigilTestSupport"],
                     swiftSettings: swift6),

@@ -22,6 +22,7 @@ Control, on both ports (never forwarded; the control port answers nothing else):
         deny      400 AccessDeniedException / AccessDenied
         expired   400 ExpiredTokenException / ExpiredToken
         notfound  400 ResourceNotFoundException (both forms)
+        invalid   400 InvalidParameterValueException (XML: InvalidParameterValue)
         reset     closes the connection with a TCP RST, no answer
         delay     waits "seconds" (5), then goes on (skew check, forward)
         hang      reads the request and never answers; on "pass" the
@@ -47,7 +48,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 UPSTREAM = urllib.parse.urlsplit(sys.argv[1])
 PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
-MODES = ("throttle", "error", "deny", "expired", "notfound", "reset", "delay", "hang", "pass")
+MODES = ("throttle", "error", "deny", "expired", "notfound", "invalid", "reset", "delay", "hang", "pass")
 SKEW_LIMIT = 300  # seconds, as AWS SigV4
 lock = threading.Lock()
 faults = []  # queued fault dicts, one per request
@@ -200,6 +201,9 @@ class Proxy(BaseHTTPRequestHandler):
                                   "ExpiredToken")
             elif mode == "notfound":
                 return self.error(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+            elif mode == "invalid":
+                return self.error(400, "InvalidParameterValueException", "The value for parameter MetricData is invalid.",
+                                  "InvalidParameterValue")
         if rejection:
             return self.error(skew["status"], "InvalidSignatureException", rejection, "SignatureDoesNotMatch")
         self.forward(body)

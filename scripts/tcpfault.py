@@ -23,8 +23,8 @@ Control (answers when the change is in effect; every answer is the stats):
     slow      every chunk from upstream to client is delivered S seconds
               (default 1) after it arrived.
     endless   new connections: after the client's first bytes, an endless
-              RESP-looking answer "*1000000\\r\\n" then "$5\\r\\nhello\\r\\n"
-              forever, as fast as the client reads, until it closes. Open
+              RESP-looking answer "*1024\\r\\n" then 64 KB bulk strings
+              ("$65536\\r\\nxxx...\\r\\n") forever, as fast as the client reads, until it closes. Open
               connections keep forwarding.
     tlsreset  as pass, but each new connection is reset (RST to the client)
               once N (default 3) chunks from upstream have been delivered.
@@ -42,8 +42,10 @@ PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 MODES = ("pass", "hang", "refuse", "reset", "slow", "endless", "tlsreset")
 BUFFER = 256 * 1024  # per direction and connection
 CHUNK = 64 * 1024
-ENDLESS_HEADER = b"*1000000\r\n"
-ENDLESS_UNIT = b"$5\r\nhello\r\n"
+# Every part within a RESP reader's per-value limits (1024 elements, 64 KB
+# values): only a bound on the whole reply, or the deadline, stops a client.
+ENDLESS_HEADER = b"*1024\r\n"
+ENDLESS_UNIT = b"$65536\r\n" + b"x" * 65536 + b"\r\n"
 ENDLESS_BLOCK = memoryview(ENDLESS_UNIT * (CHUNK // len(ENDLESS_UNIT)))
 WOULD_BLOCK = (BlockingIOError, InterruptedError)
 

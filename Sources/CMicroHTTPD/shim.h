@@ -14,9 +14,9 @@ static inline struct MHD_Daemon *vigil_mhd_start(
     MHD_AccessHandlerCallback handler, void *handler_cls,
     MHD_RequestCompletedCallback completed, void *completed_cls,
     unsigned int thread_pool_size, unsigned int connection_timeout_s,
-    unsigned int connection_limit, size_t connection_memory_limit,
+    unsigned int connection_limit, unsigned int per_ip_limit, size_t connection_memory_limit,
     const char *tls_key, const char *tls_cert) {
-  struct MHD_OptionItem options[12];
+  struct MHD_OptionItem options[13];
   int n = 0;
   if (tls_key && tls_cert) {
     flags |= MHD_USE_TLS;
@@ -27,6 +27,7 @@ static inline struct MHD_Daemon *vigil_mhd_start(
   options[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, thread_pool_size, NULL};
   options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, connection_timeout_s, NULL};
   options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, connection_limit, NULL};
+  options[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip_limit, NULL};
   options[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)connection_memory_limit, NULL};
   options[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, completed_cls};
   options[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL};

@@ -27,6 +27,25 @@ public struct UnixTime: Sendable, Comparable, Hashable {
         return (day, "\(day)T\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z")
     }
 
+    /// Parses an HTTP date (RFC 7231 IMF-fixdate, `Sun, 29 Nov 2026 14:20:00 GMT`),
+    /// as servers send in `Date`.
+    public init?(httpDate text: String) {
+        let parts = text.split(separator: " ")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard parts.count == 6, parts[5] == "GMT", let day = Int32(parts[1]),
+              let month = months.firstIndex(of: String(parts[2])), let year = Int32(parts[3]) else { return nil }
+        let clock = parts[4].split(separator: ":").compactMap { Int32($0) }
+        guard clock.count == 3 else { return nil }
+        var fields = tm()
+        fields.tm_year = year - 1900
+        fields.tm_mon = Int32(month)
+        fields.tm_mday = day
+        fields.tm_hour = clock[0]
+        fields.tm_min = clock[1]
+        fields.tm_sec = clock[2]
+        self.init(seconds: Double(timegm(&fields)))
+    }
+
     /// Parses RFC 3339 / ISO 8601 UTC timestamps as AWS sends them
     /// (`2026-11-29T07:00:00Z`, with optional fraction or `+00:00`).
     public init?(iso8601 text: String) {

@@ -67,6 +67,16 @@ public final class CloudWatchPublisher: Sendable {
             dimensions: options.dimensions, errorCodeDimension: options.errorCodeDimension))
         if case .emf(let path) = options.mode { emf = EMFWriter(path: path, namespace: options.namespace) } else { emf = nil }
         gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(to: 0)
+        for reason in DropReason.allCases { dropped(reason).increment(by: Int64(0)) }
+        counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment(by: Int64(0))
+    }
+
+    /// Why datums were given up.
+    enum DropReason: String, CaseIterable {
+        /// The outage buffer was full: the oldest made room.
+        case bufferFull = "buffer_full"
+        /// CloudWatch refused the batch as invalid (a non-retryable 4xx): sending it again cannot help.
+        case rejected
     }
 
     public func start() {
@@ -74,15 +84,17 @@ public final class CloudWatchPublisher: Sendable {
         if emf == nil { startDetachedThread(name: "cw-send") { [self] in sendLoop() } }
     }
 
-    /// Collects a last interval and sends what is buffered, within the flush timeout.
-    public func stop() {
+    /// Collects a last interval and sends what is buffered, within the flush
+    /// timeout or by `deadline` if sooner, even while a send is hung.
+    public func stop(by deadline: ContinuousClock.Instant? = nil) {
         wake.lock()
         stopped.store(true, ordering: .releasing)
         wake.broadcast()
         wake.unlock()
         collectOnce()
-        let deadline = ContinuousClock.now + .seconds(options.flushTimeout)
-        while buffer.count > 0 && ContinuousClock.now < deadline && sendPending() {}
+        let flushEnd = ContinuousClock.now + .seconds(options.flushTimeout)
+        let end = deadline.map { min($0, flushEnd) } ?? flushEnd
+        while buffer.count > 0 && ContinuousClock.now < end && sendPending(until: end) {}
     }
 
     /// One interval's collection (also used by tests that drive time).
@@ -95,7 +107,7 @@ public final class CloudWatchPublisher: Sendable {
         }
         let dropped = buffer.append(datums)
         if dropped > 0 {
-            counter("vigil_cloudwatch_dropped_datums_total", "Datums dropped because the buffer was full.", []).increment(by: Int64(dropped))
+            self.dropped(.bufferFull).increment(by: Int64(dropped))
             logger.warning("CloudWatch buffer full, oldest datums dropped", metadata: ["dropped": "\(dropped)"])
         }
         gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(Double(buffer.count))
@@ -105,34 +117,57 @@ public final class CloudWatchPublisher: Sendable {
     }
 
     /// Sends batches until the buffer is empty or a request fails. Returns
-    /// false when a request failed.
+    /// false when a request failed. `end`: give up waiting for a send in
+    /// progress, and cut requests short, at that instant.
     @discardableResult
-    public func sendPending() -> Bool {
+    public func sendPending(until end: ContinuousClock.Instant? = nil) -> Bool {
         guard let aws else { return false }
-        return sending.withLock { _ in
-            while case let batch = buffer.nextBatch(), !batch.isEmpty {
-                var parameters = [("Namespace", options.namespace)]
-                for (index, datum) in batch.enumerated() {
-                    parameters += datum.queryParameters(index: index + 1, storageResolution: options.storageResolution)
-                }
-                do throws(AWSError) {
-                    _ = try aws.query(.cloudWatch, action: "PutMetricData", version: "2010-08-01", parameters: parameters,
-                                      gzipThreshold: 10_000)
-                } catch {
-                    counter("vigil_cloudwatch_publish_errors_total", "Failed PutMetricData requests, by error code.",
-                            [("code", error.metricCode)]).increment()
+        guard let end else { return sending.withLock { _ in sendBatches(aws, until: nil) } }
+        while true {
+            if let sent = sending.withLockIfAvailable({ _ in sendBatches(aws, until: end) }) { return sent }
+            guard ContinuousClock.now < end else { return false }
+            usleepSeconds(0.01)  // another thread is sending (perhaps hung): poll until `end`
+        }
+    }
+
+    private func sendBatches(_ aws: AWSClient, until end: ContinuousClock.Instant?) -> Bool {
+        while case let (batch, last) = buffer.nextBatch(), !batch.isEmpty {
+            var parameters = [("Namespace", options.namespace)]
+            for (index, datum) in batch.enumerated() {
+                parameters += datum.queryParameters(index: index + 1, storageResolution: options.storageResolution)
+            }
+            do throws(AWSError) {
+                _ = try aws.query(.cloudWatch, action: "PutMetricData", version: "2010-08-01", parameters: parameters,
+                                  gzipThreshold: 10_000, budget: end.map { ContinuousClock.now.duration(to: $0).timeInterval })
+            } catch {
+                counter("vigil_cloudwatch_publish_errors_total", "Failed PutMetricData requests, by error code.",
+                        [("code", error.metricCode)]).increment()
+                guard Self.rejectsBatch(error) else {
                     logger.warning("CloudWatch PutMetricData failed; datums kept for the next attempt",
                                    metadata: ["code": "\(error.metricCode)", "buffered": "\(buffer.count)"])
                     return false
                 }
-                buffer.removeSent(batch.count)
-                counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment()
-                gauge("vigil_cloudwatch_last_success_timestamp_seconds", "Unix time of the last accepted publication.")
-                    .set(UnixTime.now.seconds)
-                gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(Double(buffer.count))
+                buffer.remove(through: last)
+                dropped(.rejected).increment(by: Int64(batch.count))
+                logger.error("CloudWatch rejected a batch as invalid; dropped so later datums are not held up",
+                             metadata: ["code": "\(error.metricCode)", "datums": "\(batch.count)"])
+                continue
             }
-            return true
+            buffer.remove(through: last)
+            counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment()
+            gauge("vigil_cloudwatch_last_success_timestamp_seconds", "Unix time of the last accepted publication.")
+                .set(UnixTime.now.seconds)
+            gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(Double(buffer.count))
         }
+        return true
+    }
+
+    /// A non-retryable answer about the request itself (a bad value, a
+    /// missing parameter); not about who sent it: access and signature
+    /// problems are fixed outside Vigil, and the datums wait for that.
+    static func rejectsBatch(_ error: AWSError) -> Bool {
+        error.kind == .client && !AWSError.authenticationCodes.contains(error.code)
+            && !["AccessDenied", "AccessDeniedException"].contains(error.code)
     }
 
     private func collectLoop() {
@@ -158,6 +193,11 @@ public final class CloudWatchPublisher: Sendable {
             if !wake.wait(until: deadline) { return true }
         }
         return false
+    }
+
+    private func dropped(_ reason: DropReason) -> Counter {
+        counter("vigil_cloudwatch_dropped_datums_total", "Datums given up: the buffer was full, or CloudWatch rejected the batch.",
+                [("reason", reason.rawValue)])
     }
 
     private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {

@@ -2,10 +2,16 @@ import Synchronization
 
 /// Datums waiting to be sent, oldest first, at most `capacity`: past it the
 /// oldest are dropped and counted, so a long CloudWatch outage costs old
-/// data, never memory.
+/// data, never memory. Each datum carries a sequence number, so removing a
+/// sent batch removes exactly its datums even when overflow dropped some of
+/// them (or older ones) while the request was in flight.
 final class DatumBuffer: Sendable {
     private let capacity: Int
-    private let state = Mutex<(datums: [MetricDatum], dropped: Int)>(([], 0))
+    private struct State {
+        var datums: [(sequence: Int, datum: MetricDatum)] = []
+        var nextSequence = 0
+    }
+    private let state = Mutex(State())
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
@@ -13,31 +19,35 @@ final class DatumBuffer: Sendable {
     @discardableResult
     func append(_ datums: [MetricDatum]) -> Int {
         state.withLock { state in
-            state.datums += datums
+            for datum in datums {
+                state.datums.append((state.nextSequence, datum))
+                state.nextSequence += 1
+            }
             let overflow = max(0, state.datums.count - capacity)
             state.datums.removeFirst(overflow)
-            state.dropped += overflow
             return overflow
         }
     }
 
-    /// The oldest datums that fit one request (1000 datums, ~1 MB).
-    func nextBatch(maxDatums: Int = 1000, maxBytes: Int = 900_000) -> [MetricDatum] {
+    /// The oldest datums that fit one request (1000 datums, ~1 MB), and the
+    /// sequence number of the last one (for `remove(through:)`).
+    func nextBatch(maxDatums: Int = 1000, maxBytes: Int = 900_000) -> (datums: [MetricDatum], last: Int) {
         state.withLock { state in
             var size = 0
             var batch: [MetricDatum] = []
-            for datum in state.datums {
+            var last = -1
+            for (sequence, datum) in state.datums {
                 guard batch.count < maxDatums, size + datum.encodedSize <= maxBytes else { break }
                 size += datum.encodedSize
                 batch.append(datum)
+                last = sequence
             }
-            return batch
+            return (batch, last)
         }
     }
 
-    /// Removes the first `count` datums once they were accepted.
-    func removeSent(_ count: Int) { state.withLock { $0.datums.removeFirst(min(count, $0.datums.count)) } }
+    /// Removes the datums up to sequence number `last` (sent, or rejected for good).
+    func remove(through last: Int) { state.withLock { $0.datums.removeAll { $0.sequence <= last } } }
 
     var count: Int { state.withLock { $0.datums.count } }
-    var dropped: Int { state.withLock { $0.dropped } }
 }

@@ -99,7 +99,14 @@ extension VigilConfig {
             let configured = reader.raw.entries.keys.filter { $0.hasPrefix("cloudwatch.dimensions.") }.sorted()
                 .map { (name: String($0.dropFirst("cloudwatch.dimensions.".count)), value: reader.text($0)) }
             dimensions = configured.isEmpty ? [(name: "Environment", value: environment)] : configured
-            reader.check("cloudwatch.dimensions", dimensions.count <= 29, "at most 29 dimensions (CloudWatch allows 30 per datum)")
+            // CloudWatch allows 30 per datum; Vigil adds up to two (InstanceId, and Probe, Source or ErrorCode).
+            reader.check("cloudwatch.dimensions", dimensions.count <= 28, "at most 28 dimensions (CloudWatch allows 30 per datum, Vigil adds up to 2)")
+            for dimension in configured {
+                reader.check("cloudwatch.dimensions.\(dimension.name)", !dimension.value.isEmpty && dimension.value.count <= 1024,
+                             "must be 1-1024 characters (CloudWatch rejects an empty dimension value)")
+                reader.check("cloudwatch.dimensions.\(dimension.name)", dimension.name.count <= 255 && !dimension.name.hasPrefix(":"),
+                             "dimension names are 1-255 characters and do not start with ':'")
+            }
             storageResolution = reader.choice("cloudwatch.storage_resolution", ["60": 60, "1": 1])
             mode = reader.choice("cloudwatch.mode", ["api": .api, "emf": .emf])
             emfOutput = reader.optional("cloudwatch.emf_output")

@@ -4,6 +4,7 @@ extension VigilConfig {
         public var telemetryPath: String
         public var threads: Int
         public var maxConnections: Int
+        public var maxConnectionsPerIP: Int
         public var idleTimeout: Duration
         public var telemetryCache: Duration
         public var configFile: String?
@@ -14,6 +15,7 @@ extension VigilConfig {
             telemetryPath = reader.string("web.telemetry_path")
             threads = reader.int("web.threads", in: 1...64)
             maxConnections = reader.int("web.max_connections", in: 1...65_536)
+            maxConnectionsPerIP = reader.int("web.max_connections_per_ip", in: 1...65_536)
             idleTimeout = reader.duration("web.idle_timeout", atLeast: .seconds(1))
             telemetryCache = reader.duration("web.telemetry_cache")
             reader.check("web.telemetry_path", telemetryPath.hasPrefix("/") && telemetryPath.count > 1

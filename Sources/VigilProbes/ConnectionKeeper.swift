@@ -25,7 +25,9 @@ final class ConnectionKeeper<Connection>: Sendable {
                     return
                 } catch {
                     kept = nil
-                    guard error.reason != .timeout && error.reason != .auth && !deadline.hasPassed else { throw error }
+                    // Retried unless time is up or the server rejected us: a pooler's
+                    // "idle timeout" close reads like a timeout but is the server's doing.
+                    guard error.reason != .auth && !deadline.hasPassed else { throw error }
                 }
             }
             kept = nil

@@ -17,8 +17,10 @@ extension SecretsClient {
             let chunks = stride(from: 0, to: pending.count, by: 20).map { Array(pending[$0..<min($0 + 20, pending.count)]) }
             let deadline = maxWait.map { started + .seconds($0) }
             let runs = chunks.map { chunk in
-                markRefreshing(chunk)
-                return Flight.detached { [self] in preloadChunk(chunk, api: api) }
+                flights.launch(batch: chunk.map(\.name), started: { markRefreshing(chunk, only: $0) }) { [self] claimed in
+                    preloadChunk(chunk.filter { claimed.contains($0.name) }, api: api)
+                    refresher.poke()
+                }
             }
             for run in runs { run.wait(until: deadline) }
         }
@@ -85,18 +87,21 @@ extension SecretsClient {
     @discardableResult
     func launchRefresh(_ item: SecretsConfiguration.Item, force: Bool) -> Flight? {
         guard api != nil else { return nil }
-        return flights.launch(item.name, started: { markRefreshing([item]) }) { [self] in
+        return flights.launch(item.name, started: { markRefreshing([item], only: [item.name]) }) { [self] in
             refresh(item, force: force)
             refresher.poke()
         }
     }
 
-    private func markRefreshing(_ chunk: [SecretsConfiguration.Item]) {
+    private func markRefreshing(_ chunk: [SecretsConfiguration.Item], only names: [String]) {
         let now = clock()
-        records.withLock { records in for item in chunk { records[item.name, default: SecretRecord()].refreshStarted = now } }
+        records.withLock { records in
+            for item in chunk where names.contains(item.name) { records[item.name, default: SecretRecord()].refreshStarted = now }
+        }
     }
 
     private func secondsUntilDue(at now: UnixTime) -> Double {
+        guard api != nil else { return 15 }  // nothing to refresh: gauges only
         let times = records.withLock { records in
             records.values.compactMap { record -> Double? in
                 guard record.refreshStarted == nil else { return nil }  // its end pokes the refresher
@@ -186,9 +191,10 @@ extension SecretsClient {
         }
     }
 
-    /// Seconds to wait after `failures` consecutive failures: 1, 2, 4, ... up to `maxBackoff`.
+    /// Seconds to wait after `failures` consecutive failures: 1, 2, 4, ... up
+    /// to `maxBackoff`, ±20 % so secrets that failed together do not retry in lockstep.
     private func backoff(_ failures: Int) -> Double {
-        min(configuration.maxBackoff, Double(1 << min(max(0, failures - 1), 30)))
+        min(configuration.maxBackoff, Double(1 << min(max(0, failures - 1), 30))) * Double.random(in: 0.8...1.2)
     }
 
     /// One BatchGetSecretValue for up to 20 secrets. If the call itself is
@@ -197,21 +203,40 @@ extension SecretsClient {
     private func preloadChunk(_ chunk: [SecretsConfiguration.Item], api: SecretsManagerAPI) {
         do throws(AWSError) {
             let result = try api.batchGetSecretValue(chunk.map(\.secretID))
+            var unanswered: [SecretsConfiguration.Item] = []
             for item in chunk {
                 if let fetched = result.values.first(where: { $0.id == item.secretID }) {
                     record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: false)
-                } else {
-                    let code = result.errors.first { $0.id == item.secretID }?.code ?? "ResourceNotFoundException"
+                } else if let code = result.errors.first(where: { $0.id == item.secretID })?.code {
                     failed(item, AWSError(code: AWSError.normalize(code), message: "", kind: .client))
+                } else {
+                    unanswered.append(item)  // a binary secret, a partial ARN: ask for it alone
                 }
             }
+            if !unanswered.isEmpty { loadOneByOne(unanswered) }
         } catch where error.kind == .client {
             logger.info("BatchGetSecretValue refused, loading one by one", metadata: ["code": "\(error.metricCode)"])
-            records.withLock { records in for item in chunk { records[item.name]?.refreshStarted = nil } }
-            for flight in chunk.compactMap({ launchRefresh($0, force: false) }) { flight.wait(until: nil) }
+            loadOneByOne(chunk)
         } catch {
             for item in chunk { failed(item, error) }
         }
+    }
+}
+
+extension SecretsClient {
+    /// GetSecretValue for each secret, in parallel, from within a batch run
+    /// (which holds their single-flight slots, so the calls are made here).
+    private func loadOneByOne(_ items: [SecretsConfiguration.Item]) {
+        guard api != nil else { return }
+        let runs = items.map { item in
+            let done = Flight()
+            startDetachedThread(name: "secret-refresh") { [self] in
+                refresh(item, force: true)
+                done.finish()
+            }
+            return done
+        }
+        for run in runs { run.wait(until: nil) }
     }
 }
 

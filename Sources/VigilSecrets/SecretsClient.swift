@@ -57,12 +57,11 @@ public final class SecretsClient: Sendable {
             return served(item, entry, as: .aws)
         }
         metrics.lookup(hit: false)
-        if record.entry != nil {  // stale or environment: serve now, revalidate in the background
-            if record.wantsRefresh(at: now) { launchRefresh(item, force: false) }
-            return try serve(item)
+        let kicked = record.wantsRefresh(at: now) ? launchRefresh(item, force: false) : nil
+        if record.isWithinEmergency(at: now, limit: configuration.emergencyTTL) || hasEnvironmentValue(item, record) {
+            return try serve(item)  // stale or environment: served now, revalidated in the background
         }
-        let flight = record.wantsRefresh(at: now) ? launchRefresh(item, force: false) : flights.running(name)
-        flight?.wait(until: maxWait.map { ContinuousClock.now + .seconds($0) })
+        (kicked ?? flights.running(name))?.wait(until: maxWait.map { ContinuousClock.now + .seconds($0) })
         return try serve(item)
     }
 
@@ -72,11 +71,21 @@ public final class SecretsClient: Sendable {
 
     /// Fetches the value again, skipping the version check: for callers whose
     /// login just failed with the cached password (a rotation in progress).
-    /// Respects the backoff of a failing secret; waits at most `maxWait`.
+    /// Respects the backoff of a failing secret, and fetches a value AWS
+    /// confirmed less than `minimumForceInterval` ago only once: a server that
+    /// keeps rejecting a current password costs no AWS call per probe run.
+    /// Waits at most `maxWait`.
     @discardableResult
     public func forceRefresh(_ name: String, maxWait: Double? = nil) throws(SecretsError) -> SecretValue {
         guard let item = items[name] else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
-        let allowed = records.withLock { $0[name].map { $0.refreshStarted != nil || clock() >= $0.nextAttempt } ?? true }
+        let now = clock()
+        let allowed = records.withLock { records -> Bool in
+            guard let record = records[name] else { return true }
+            if record.refreshStarted != nil { return true }
+            guard now >= record.nextAttempt else { return false }
+            guard let entry = record.entry, entry.source == .aws else { return true }
+            return now.seconds - entry.confirmedAt.seconds >= Self.minimumForceInterval
+        }
         if allowed {
             launchRefresh(item, force: true)?.wait(until: maxWait.map { ContinuousClock.now + .seconds($0) })
         }
@@ -111,7 +120,14 @@ public final class SecretsClient: Sendable {
                         servedStale: states.filter { $0.state == .stale || $0.state == .fallback }.count)
     }
 
+    /// Seconds between two forced fetches of a value AWS keeps confirming.
+    public static let minimumForceInterval = 5.0
+
     // MARK: Internals
+
+    private func hasEnvironmentValue(_ item: SecretsConfiguration.Item, _ record: SecretRecord) -> Bool {
+        record.entry?.source == .environment || item.fallbackVariable.map { environment[$0]?.isEmpty == false } == true
+    }
 
     /// Serves what the cache holds, in order: fresh, emergency cache,
     /// environment fallback.

@@ -28,8 +28,29 @@ final class SingleFlight: Sendable {
         return flight
     }
 
+    /// Runs `work` on a thread of its own as the run in progress for each of
+    /// `keys` that has none (a batch load); `work` and `started` get those keys.
+    @discardableResult
+    func launch(batch keys: [String], started: ([String]) -> Void,
+                _ work: @escaping @Sendable ([String]) -> Void) -> Flight {
+        let flight = Flight()
+        let claimed = flights.withLock { flights -> [String] in
+            let free = keys.filter { flights[$0] == nil }
+            for key in free { flights[key] = flight }
+            return free
+        }
+        started(claimed)
+        startDetachedThread(name: "secret-refresh") { [self] in
+            work(claimed)
+            flights.withLock { flights in for key in claimed where flights[key] === flight { flights[key] = nil } }
+            flight.finish()
+        }
+        return flight
+    }
+
     /// Every run in progress.
     var all: [Flight] { flights.withLock { Array($0.values) } }
+
 
     /// The run in progress for `key`, if any.
     func running(_ key: String) -> Flight? { flights.withLock { $0[key] } }
@@ -51,17 +72,7 @@ final class Flight: @unchecked Sendable {
         return true
     }
 
-    /// Runs `work` on a thread of its own; the returned run ends with it.
-    static func detached(_ work: @escaping @Sendable () -> Void) -> Flight {
-        let flight = Flight()
-        startDetachedThread(name: "secret-refresh") {
-            work()
-            flight.finish()
-        }
-        return flight
-    }
-
-    fileprivate func finish() {
+    func finish() {
         condition.withLock {
             done = true
             condition.broadcast()

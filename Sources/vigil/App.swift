@@ -4,6 +4,7 @@ import VigilAWS
 import VigilCloudWatch
 import VigilConfig
 import VigilHTTP
+import VigilPlatform
 import VigilProbes
 import VigilSecrets
 import VigilState
@@ -85,7 +86,8 @@ struct App {
         let routes = VigilRoutes(store: store, telemetry: telemetry, options: routeOptions)
         var serverOptions = HTTPServer.Options()
         serverOptions.threads = config.web.threads
-        serverOptions.connectionLimit = config.web.maxConnections
+        serverOptions.connectionLimit = min(config.web.maxConnections, OpenFileLimit.connectionBudget)
+        serverOptions.perAddressLimit = config.web.maxConnectionsPerIP
         serverOptions.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)
         serverOptions.tls = tls
         serverOptions.users = users

@@ -21,14 +21,15 @@ enum SecretsSetup {
             return nil
         }
         let metrics = registry.map(AWSMetrics.init)
-        var endpoints: [AWSService: String] = [:]
-        endpoints[.secretsManager] = config.secretsManagerEndpoint
-        endpoints[.cloudWatch] = config.cloudWatchEndpoint
-        endpoints[.sts] = config.stsEndpoint
+        var configured: [AWSService: String] = [:]
+        configured[.secretsManager] = config.secretsManagerEndpoint
+        configured[.cloudWatch] = config.cloudWatchEndpoint
+        configured[.sts] = config.stsEndpoint
+        let endpoints = EndpointResolver(configured: configured, environment: environment)
         return AWSClient(region: region,
                          credentials: CredentialChain.standard(environment: environment, transport: transport, region: region,
-                                                               metrics: metrics),
-                         endpoints: EndpointResolver(configured: endpoints, environment: environment), transport: transport,
+                                                               endpoints: endpoints, metrics: metrics),
+                         endpoints: endpoints, transport: transport,
                          retry: RetryPolicy(maxAttempts: config.maxAttempts ?? RetryPolicy.maxAttempts(from: environment)),
                          metrics: metrics, attemptTimeout: config.timeout.timeInterval)
     }

@@ -12,8 +12,6 @@ struct TerminationSignals {
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
         pthread_sigmask(SIG_BLOCK, &set, nil)
-        // A peer resetting a connection must cost a failed write, not the process.
-        signal(SIGPIPE, SIG_IGN)
     }
 
     /// Blocks until SIGINT or SIGTERM arrives; returns its name.

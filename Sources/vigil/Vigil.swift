@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import Glibc
 import VigilPlatform
 
 /// `vigil`: health monitor and Prometheus exporter.
@@ -11,6 +12,13 @@ struct Vigil: ParsableCommand {
         version: BuildInfo.version,
         subcommands: [Serve.self, Check.self, SecretsCommand.self, ConfigCommand.self, VersionCommand.self],
         defaultSubcommand: Serve.self)
+
+    /// A peer resetting a connection (a TLS Redis, libpq, libcurl) must cost
+    /// a failed write, not the process, in every command.
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        main(nil)
+    }
 }
 
 enum BuildInfo {

@@ -193,7 +193,83 @@ struct PublisherTests {
         try proxy.clear()
         #expect(publisher.sendPending())
         let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
-        #expect(text.contains("vigil_cloudwatch_dropped_datums_total \(produced - 10)"))
+        #expect(text.contains(#"vigil_cloudwatch_dropped_datums_total{reason="buffer_full"} \#(produced - 10)"#))
         #expect(try statistics("OverallHealthy").count == 1)  // only the newest interval survived
+    }
+}
+
+/// The publisher when CloudWatch misbehaves in ways retrying cannot fix.
+@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
+struct PublisherFailureTests {
+    let env = ServicesEnvironment()
+    let proxy: FaultProxy
+    let registry = PrometheusCollectorRegistry()
+
+    init() throws {
+        proxy = try FaultProxy(upstream: ServicesEnvironment().motoURL)
+    }
+
+    private func publisher(flushTimeout: Double = 5) -> CloudWatchPublisher {
+        let aws = AWSClient(region: "us-east-1",
+                            credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
+                                "AWS_ACCESS_KEY_ID": env.metricsKeyID, "AWS_SECRET_ACCESS_KEY": env.metricsSecret])]),
+                            endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": proxy.url]),
+                            retry: RetryPolicy(maxAttempts: 3, sleep: { _ in }), attemptTimeout: 10)
+        var options = CloudWatchPublisher.Options()
+        options.namespace = "VigilTest/\(UUID().uuidString.prefix(8))"
+        options.flushTimeout = flushTimeout
+        let store = HealthStore(components: [ComponentHealth(name: "database", critical: true, interval: .seconds(60))],
+                                version: "test")
+        return CloudWatchPublisher(options: options, aws: aws,
+                                   inputs: .init(store: store, secrets: nil, awsMetrics: nil, latencies: ProbeLatencyWindow()),
+                                   registry: registry, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
+    }
+
+    private var metrics: String { String(decoding: registry.emitToBuffer(), as: UTF8.self) }
+
+    @Test func aBatchRejectedAsInvalidIsDroppedAndDoesNotHoldUpTheNext() throws {
+        let publisher = publisher()
+        publisher.collectOnce()
+        try proxy.inject("invalid")
+        #expect(publisher.sendPending(), "the rejected batch blocked the queue")
+        #expect(try proxy.log().map(\.fault) == ["invalid"])
+        #expect(metrics.contains(#"vigil_cloudwatch_dropped_datums_total{reason="rejected"} "#))
+        #expect(!metrics.contains(#"vigil_cloudwatch_dropped_datums_total{reason="rejected"} 0"#))
+        publisher.collectOnce()
+        #expect(publisher.sendPending())
+        #expect(try proxy.log().map(\.fault) == ["invalid", ""])
+    }
+
+    @Test func accessDeniedKeepsTheDatumsForLater() throws {
+        let publisher = publisher()
+        publisher.collectOnce()
+        try proxy.inject("deny")
+        #expect(!publisher.sendPending())
+        #expect(publisher.sendPending())
+        #expect(metrics.contains(#"vigil_cloudwatch_dropped_datums_total{reason="rejected"} 0"#))
+    }
+
+    @Test func stopWithCloudWatchHangingReturnsByItsDeadline() throws {
+        let publisher = publisher(flushTimeout: 30)
+        try proxy.inject("hang", sticky: true)
+        publisher.start()
+        publisher.collectOnce()  // the send loop is now stuck in a request
+        #expect(VigilProcess.waitUntil(timeout: 5) { (try? proxy.log().count) ?? 0 >= 1 })
+        let started = ContinuousClock.now
+        publisher.stop(by: .now + .seconds(1))
+        let took = ContinuousClock.now - started
+        #expect(took < .milliseconds(1500), "stop took \(took) with CloudWatch hanging")
+        try proxy.clear()
+    }
+
+    @Test func overflowDuringASendRemovesOnlyWhatWasSent() {
+        let buffer = DatumBuffer(capacity: 10)
+        let datum = MetricDatum(name: "X", unit: .count, value: 1, statistics: nil, dimensions: [], timestamp: UnixTime.now)
+        buffer.append(Array(repeating: datum, count: 5))
+        let (batch, last) = buffer.nextBatch()
+        #expect(batch.count == 5)
+        #expect(buffer.append(Array(repeating: datum, count: 10)) == 5)  // the 5 in flight made room while sending
+        buffer.remove(through: last)
+        #expect(buffer.count == 10, "datums that were never sent were removed")
     }
 }

@@ -158,6 +158,13 @@ import Testing
         #expect(custom.cloudWatch.dimensions.map(\.name) == ["Service", "Team"])
     }
 
+    @Test func cloudWatchDimensionsCloudWatchWouldRejectAreConfigErrors() {
+        #expect(problems("cloudwatch:\n  dimensions:\n    Service: \"\"\n")
+            == ["test.yml:3: cloudwatch.dimensions.Service: must be 1-1024 characters (CloudWatch rejects an empty dimension value)"])
+        let many = (1...29).map { "    D\($0): x\n" }.joined()
+        #expect(problems("cloudwatch:\n  dimensions:\n" + many).first?.contains("at most 28 dimensions") == true)
+    }
+
     @Test func emptyValueMeansDefault() throws {
         #expect(try load("web:\n  threads:\n").web.threads == 4)
     }

@@ -41,6 +41,19 @@ import VigilTestSupport
         return CurlTransport(options: options).perform(HTTPRequestSpec(method: "GET", url: url, headers: headers, timeout: 5))
     }
 
+    @Test func unknownUsersCostAHashCheckToo() {
+        let checks = Recorded(0)
+        let users = BasicAuthUsers(hashes: ["prometheus": Self.hash]) { password, hash in
+            checks.update { $0 += 1 }
+            return password == "right" && hash == Self.hash
+        }
+        #expect(!users.verify(user: "nobody", password: "guess"))
+        #expect(checks.value == 1, "an unknown user was answered without a hash check: timing tells valid names")
+        #expect(!users.verify(user: "prometheus", password: "guess"))
+        #expect(checks.value == 2)
+        #expect(users.verify(user: "prometheus", password: "right"))
+    }
+
     @Test func httpsWithBasicAuth() throws {
         let path = try writeConfig("""
             tls_server_config:

@@ -35,6 +35,18 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var isRetryable: Bool { kind != .client && kind != .configuration }
 
+    /// The request's signing time was too far from the service's clock.
+    public var isClockSkew: Bool {
+        code == "RequestTimeTooSkewed" || code == "RequestExpired"
+            || (Self.authenticationCodes.contains(code)
+                && (message.contains("Signature expired") || message.contains("Signature not yet current")))
+    }
+
+    /// The credentials signed with have expired or are no longer known.
+    public var isExpiredCredentials: Bool {
+        ["ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"].contains(code)
+    }
+
     public var description: String {
         var text = "\(code): \(message)"
         if let status { text += " (HTTP \(status)" + (requestID.map { ", request id \($0)" } ?? "") + ")" }

@@ -31,6 +31,12 @@ public final class RetryPolicy: Sendable {
         self.sleep = sleep
     }
 
+    /// The same settings with a quota of its own: each service gets one, so
+    /// a CloudWatch outage cannot drain the retries Secrets Manager needs.
+    func withOwnQuota() -> RetryPolicy {
+        RetryPolicy(maxAttempts: maxAttempts, baseDelay: baseDelay, maxBackoff: maxBackoff, quota: quotaCapacity, sleep: sleep)
+    }
+
     /// `AWS_MAX_ATTEMPTS` when set to a positive number, else 3.
     public static func maxAttempts(from environment: [String: String]) -> Int {
         environment["AWS_MAX_ATTEMPTS"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? 3

@@ -6,6 +6,12 @@ import VigilPlatform
 /// the chain caches.
 public protocol CredentialProvider: Sendable {
     func credentials() throws(AWSError) -> AWSCredentials
+    /// Forgets cached credentials the service has rejected (an expired session token).
+    func invalidate()
+}
+
+extension CredentialProvider {
+    public func invalidate() {}
 }
 
 /// One place credentials can come from. `load` returns nil when the source
@@ -67,12 +73,14 @@ public final class CredentialChain: CredentialProvider {
     }
 
     /// The standard order: environment, web identity, shared files, container, IMDS.
+    /// `endpoints`: where web identity reaches STS (`aws.sts_endpoint`, `AWS_ENDPOINT_URL_STS`).
     public static func standard(environment: [String: String] = ProcessInfo.processInfo.environment,
                                 transport: any HTTPTransport = CurlTransport(), region: String?,
-                                metrics: AWSMetrics? = nil) -> CredentialChain {
+                                endpoints: EndpointResolver? = nil, metrics: AWSMetrics? = nil) -> CredentialChain {
         CredentialChain(sources: [
             EnvironmentCredentials(environment: environment),
-            WebIdentityCredentials(environment: environment, region: region, transport: transport),
+            WebIdentityCredentials(environment: environment, region: region, transport: transport,
+                                   endpoints: endpoints ?? EndpointResolver(environment: environment)),
             ProfileCredentials(environment: environment),
             ContainerCredentials(environment: environment, transport: transport),
             IMDSCredentials(environment: environment, transport: transport),

@@ -8,12 +8,14 @@ public struct WebIdentityCredentials: CredentialSource {
     let environment: [String: String]
     let region: String?
     let transport: any HTTPTransport
+    let endpoints: EndpointResolver
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, region: String?,
-                transport: any HTTPTransport) {
+                transport: any HTTPTransport, endpoints: EndpointResolver? = nil) {
         self.environment = environment
         self.region = region
         self.transport = transport
+        self.endpoints = endpoints ?? EndpointResolver(environment: environment)
     }
 
     public func load() throws(AWSError) -> AWSCredentials? {
@@ -23,7 +25,7 @@ public struct WebIdentityCredentials: CredentialSource {
             throw .credentials(name, "cannot read the token file AWS_WEB_IDENTITY_TOKEN_FILE points to")
         }
         let session = environment["AWS_ROLE_SESSION_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "vigil-\(ProcessInfo.processInfo.processIdentifier)"
-        let endpoint = EndpointResolver(environment: environment).endpoint(for: .sts, region: region ?? "us-east-1")
+        let endpoint = endpoints.endpoint(for: .sts, region: region ?? "us-east-1")
         let body = URIEncoding.form([
             ("Action", "AssumeRoleWithWebIdentity"), ("Version", "2011-06-15"), ("RoleArn", roleArn),
             ("RoleSessionName", session), ("WebIdentityToken", token.trimmed),

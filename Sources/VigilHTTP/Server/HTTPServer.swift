@@ -11,6 +11,8 @@ public final class HTTPServer: Sendable {
     public struct Options: Sendable {
         public var threads: Int = 4
         public var connectionLimit: Int = 1024
+        /// Connections from one client address (0: no limit).
+        public var perAddressLimit: Int = 128
         public var idleTimeoutSeconds: Int = 60
         /// Per-connection memory: also bounds the request line and headers;
         /// libmicrohttpd answers 414/431 past it without calling a route.
@@ -41,7 +43,7 @@ public final class HTTPServer: Sendable {
                 onRequest, Unmanaged.passUnretained(context).toOpaque(),
                 onCompleted, Unmanaged.passUnretained(context).toOpaque(),
                 UInt32(max(1, options.threads)), UInt32(options.idleTimeoutSeconds),
-                UInt32(options.connectionLimit), options.connectionMemoryLimit,
+                UInt32(options.connectionLimit), UInt32(options.perAddressLimit), options.connectionMemoryLimit,
                 options.tls?.key, options.tls?.certificate)
         }
         guard let started else { throw .cannotListen(address.description) }

@@ -13,12 +13,8 @@ final class PostgresConnection {
     /// `statementTimeout` is also set server-side, so a query stuck in the
     /// server is cancelled there, not only abandoned here.
     init(_ credentials: DatabaseCredentials, tls: PostgresTLS, deadline: Deadline, statementTimeout: Duration) throws(ProbeFailure) {
-        // libpq resolves the host inside PQconnectPoll, blocking past any
-        // deadline; resolved here (bounded) and passed as `hostaddr`, with
-        // `host` kept for certificate checks.
-        let address = try Resolver.resolve(credentials.host, port: credentials.port, deadline: deadline)
         var parameters: [(String, String)] = [
-            ("host", credentials.host), ("hostaddr", address.numeric), ("port", String(credentials.port)),
+            ("port", String(credentials.port)),
             ("user", credentials.username), ("password", credentials.password.revealed()),
             ("dbname", credentials.database), ("sslmode", tls.mode),
             // libpq's own bound (whole seconds, at least 2) backs up the deadline polled below.
@@ -27,6 +23,7 @@ final class PostgresConnection {
             ("options", "-c statement_timeout=\(max(1, Int(statementTimeout.milliseconds)))"),
         ]
         if let root = tls.rootCertificate { parameters.append(("sslrootcert", root)) }
+        parameters += try Self.hostParameters(credentials.host, port: credentials.port, deadline: deadline)
         let started: OpaquePointer? = withCStrings(parameters.map(\.0)) { keys in
             withCStrings(parameters.map(\.1)) { values in PQconnectStartParams(keys, values, 0) }
         }
@@ -48,6 +45,17 @@ final class PostgresConnection {
     }
 
     deinit { PQfinish(handle) }
+
+    /// libpq resolves `host` inside PQconnectPoll, blocking past any deadline:
+    /// names are resolved here (bounded) and passed as `hostaddr`, every
+    /// address in order, with `host` kept for certificate checks. A socket
+    /// directory (`/var/run/postgresql`) needs no lookup.
+    private static func hostParameters(_ host: String, port: Int, deadline: Deadline) throws(ProbeFailure) -> [(String, String)] {
+        guard !host.hasPrefix("/") else { return [("host", host)] }
+        let addresses = try Resolver.resolve(host, port: port, deadline: deadline).map(\.numeric)
+        return [("host", Array(repeating: host, count: addresses.count).joined(separator: ",")),
+                ("hostaddr", addresses.joined(separator: ","))]
+    }
 
     var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
 

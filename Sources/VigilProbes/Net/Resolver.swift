@@ -26,46 +26,56 @@ enum Resolver {
         }
     }
 
-    static func resolve(_ host: String, port: Int, deadline: Deadline) throws(ProbeFailure) -> Address {
+    /// Every address of `host`, in the resolver's order; literal addresses
+    /// at once, names on a lookup thread bounded by the deadline.
+    static func resolve(_ host: String, port: Int, deadline: Deadline) throws(ProbeFailure) -> [Address] {
+        if let literal = lookupNow(host, port: port, flags: AI_NUMERICHOST), !literal.isEmpty { return literal }
         let lookup = Lookup()
-        startDetachedThread(name: "dns") { lookup.finish(lookupNow(host, port: port)) }
+        startDetachedThread(name: "dns") { lookup.finish(lookupNow(host, port: port, flags: AI_ADDRCONFIG) ?? []) }
         switch lookup.wait(until: deadline) {
-        case .some(.some(let address)): return address
-        case .some(.none): throw ProbeFailure(reason: .dns, detail: "cannot resolve \(host)")
+        case .some(let addresses) where !addresses.isEmpty: return addresses
+        case .some: throw ProbeFailure(reason: .dns, detail: "cannot resolve \(host)")
         case .none: throw ProbeFailure(reason: .timeout, detail: "resolving \(host) did not complete in time")
         }
     }
 
-    private static func lookupNow(_ host: String, port: Int) -> Address? {
+    private static func lookupNow(_ host: String, port: Int, flags: Int32) -> [Address]? {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = flags
         var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else { return nil }
+        guard getaddrinfo(host, String(port), &hints, &list) == 0 else { return nil }
         defer { freeaddrinfo(list) }
-        var storage = sockaddr_storage()
-        let length = min(first.pointee.ai_addrlen, socklen_t(MemoryLayout<sockaddr_storage>.size))
-        withUnsafeMutableBytes(of: &storage) { target in
-            target.copyMemory(from: UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(length)))
+        var addresses: [Address] = []
+        var next = list
+        while let info = next, addresses.count < 8 {
+            var storage = sockaddr_storage()
+            let length = min(info.pointee.ai_addrlen, socklen_t(MemoryLayout<sockaddr_storage>.size))
+            withUnsafeMutableBytes(of: &storage) { target in
+                target.copyMemory(from: UnsafeRawBufferPointer(start: info.pointee.ai_addr, count: Int(length)))
+            }
+            addresses.append(Address(family: info.pointee.ai_family, storage: storage, length: length))
+            next = info.pointee.ai_next
         }
-        return Address(family: first.pointee.ai_family, storage: storage, length: length)
+        return addresses
     }
 }
 
 /// One lookup's outcome, shared between the lookup thread and the waiter.
 private final class Lookup: Sendable {
     private let done = Condition()
-    private let outcome = Mutex<Resolver.Address??>(nil)
+    private let outcome = Mutex<[Resolver.Address]?>(nil)
 
-    func finish(_ address: Resolver.Address?) {
+    func finish(_ addresses: [Resolver.Address]) {
         done.withLock {
-            outcome.withLock { $0 = .some(address) }
+            outcome.withLock { $0 = addresses }
             done.broadcast()
         }
     }
 
-    /// `.some(address or nil)` when the lookup ended before the deadline; nil if it did not.
-    func wait(until deadline: Deadline) -> Resolver.Address?? {
+    /// The addresses (perhaps none) when the lookup ended before the deadline; nil if it did not.
+    func wait(until deadline: Deadline) -> [Resolver.Address]? {
         done.withLock {
             while true {
                 if let result = outcome.withLock({ $0 }) { return result }

@@ -8,17 +8,23 @@ final class TCPConnection: ByteStream {
     /// this object's only once connected: a failed attempt closes its own
     /// socket, and `deinit` (which runs only for a fully built object) never
     /// closes a number another thread may have been given since.
+    /// Each address is tried in turn (an IPv6-first name before an IPv4-only
+    /// server, a first address that is down) until one connects or time is up.
     init(host: String, port: Int, deadline: Deadline) throws(ProbeFailure) {
-        var address = try Resolver.resolve(host, port: port, deadline: deadline)
-        let socketFD = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socketFD >= 0 else { throw ProbeFailure(reason: .protocol, detail: "socket: errno \(errno)") }
-        do throws(ProbeFailure) {
-            try Self.connect(socketFD, to: &address, deadline: deadline)
-        } catch {
-            close(socketFD)
-            throw error
+        var failure = ProbeFailure(reason: .dns, detail: "cannot resolve \(host)")
+        for var address in try Resolver.resolve(host, port: port, deadline: deadline) where !deadline.hasPassed {
+            let socketFD = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard socketFD >= 0 else { throw ProbeFailure(reason: .protocol, detail: "socket: errno \(errno)") }
+            do throws(ProbeFailure) {
+                try Self.connect(socketFD, to: &address, deadline: deadline)
+                fd = socketFD
+                return
+            } catch {
+                close(socketFD)
+                failure = error
+            }
         }
-        fd = socketFD
+        throw failure
     }
 
     private static func connect(_ fd: Int32, to address: inout Resolver.Address, deadline: Deadline) throws(ProbeFailure) {

@@ -82,11 +82,6 @@ public final class ProbeScheduler: Sendable {
     private func loop(_ entry: Entry) {
         while !stopped.load(ordering: .acquiring) {
             runWatched(entry)
-            let roundDone = pending.withLock { pending -> Bool in
-                guard pending.remove(entry.probe.name) != nil else { return false }
-                return pending.isEmpty
-            }
-            if roundDone { sink.firstRoundCompleted() }
             // Sleep until the next run; wake-ups before it (another loop
             // ending, spurious ones) only re-check `stopped`.
             let next = ContinuousClock.now + entry.interval * Double.random(in: 0.9...1.1)
@@ -110,10 +105,21 @@ public final class ProbeScheduler: Sendable {
         }
         let grace = entry.timeout * 0.1 + .milliseconds(100)  // lets the probe report its own timeout first
         if run.wait(until: ContinuousClock.now + entry.timeout + grace, unless: stopped) == nil {
-            sink.record(ProbeResult(probe: entry.probe.name, reason: .timeout, latency: entry.timeout + grace,
-                                    detail: "no result within the timeout; the check is still running"))
+            guard !stopped.load(ordering: .acquiring) else { return }
+            record(ProbeResult(probe: entry.probe.name, reason: .timeout, latency: entry.timeout + grace,
+                               detail: "no result within the timeout; the check is still running"))
         }
-        if let result = run.wait(until: nil, unless: stopped) { sink.record(result) }
+        if let result = run.wait(until: nil, unless: stopped) { record(result) }
+    }
+
+    /// Hands a result to the sink; the first of every probe completes the first round.
+    private func record(_ result: ProbeResult) {
+        sink.record(result)
+        let roundDone = pending.withLock { pending -> Bool in
+            guard pending.remove(result.probe) != nil else { return false }
+            return pending.isEmpty
+        }
+        if roundDone { sink.firstRoundCompleted() }
     }
 }
 

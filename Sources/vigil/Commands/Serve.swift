@@ -12,6 +12,8 @@ struct Serve: ParsableCommand {
     func run() throws {
         let config = try options.load()
         let logger = LogSetup.bootstrap(config.log)
+        if !CoreDumps.disable() { logger.warning("cannot disable core dumps; a core file would hold cached secrets") }
+        let openFiles = OpenFileLimit.raise()
         let app = App(config: config, logger: logger)
         let security: (tls: (key: String, certificate: String)?, users: BasicAuthUsers?)
         do {
@@ -40,12 +42,19 @@ struct Serve: ParsableCommand {
         }
         app.cloudWatch?.start()
         logger.info("listening", metadata: ["address": "\(server.boundAddress)", "version": "\(BuildInfo.version)",
-                                            "telemetry_path": "\(config.web.telemetryPath)"])
+                                            "telemetry_path": "\(config.web.telemetryPath)", "open_files": "\(openFiles)"])
+        if config.web.maxConnections > OpenFileLimit.connectionBudget {
+            logger.warning("web.max_connections capped to fit the open-file limit", metadata: [
+                "configured": "\(config.web.maxConnections)", "effective": "\(OpenFileLimit.connectionBudget)"])
+        }
         let signal = signals.wait()
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
+        // Exit within 5 s whatever hangs (orchestrators kill a few seconds later).
+        let deadline = ContinuousClock.now + .milliseconds(4500)
         server.stop(grace: 1.5)
-        app.cloudWatch?.stop()  // one final flush, bounded by cloudwatch.flush_timeout
-        if !app.scheduler.stop(grace: 1) {
+        app.secrets.stopRefreshing()
+        app.cloudWatch?.stop(by: deadline - .milliseconds(300))  // final flush, within cloudwatch.flush_timeout too
+        if !app.scheduler.stop(grace: max(0.1, ContinuousClock.now.duration(to: deadline).timeInterval)) {
             logger.warning("a probe was still running at exit")
             logger.info("stopped")
             _exit(0)  // skip atexit handlers that would pull C libraries from under the probe
