@@ -46,7 +46,7 @@ CHUNK = 64 * 1024
 # values): only a bound on the whole reply, or the deadline, stops a client.
 ENDLESS_HEADER = b"*1024\r\n"
 ENDLESS_UNIT = b"$65536\r\n" + b"x" * 65536 + b"\r\n"
-ENDLESS_BLOCK = memoryview(ENDLESS_UNIT * (CHUNK // len(ENDLESS_UNIT)))
+ENDLESS_BLOCK = memoryview(ENDLESS_UNIT * max(1, CHUNK // len(ENDLESS_UNIT)))
 WOULD_BLOCK = (BlockingIOError, InterruptedError)
 
 state = {"mode": "pass", "seconds": 1.0, "after": 3, "accepted": 0}

@@ -26,6 +26,9 @@ struct SecretRecord: Sendable {
     var refreshStarted: UnixTime?
     /// Refresh-ahead: when to renew the entry before its TTL ends (jittered once per load).
     var refreshAt = UnixTime(seconds: 0)
+    /// The last forced fetch that found the version already cached (the
+    /// server rejects the current value: fetching again cannot help soon).
+    var uselessForce: (at: UnixTime, version: String?)?
 
     func isFresh(at now: UnixTime, ttl: Double) -> Bool {
         guard let entry, entry.source == .aws else { return false }

@@ -128,6 +128,10 @@ extension SecretsClient {
             let fetched = try api.getSecretValue(item.secretID)
             let rotated = cached?.source == .aws && cached?.versionID != nil && cached?.versionID != fetched.versionID
             record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: rotated)
+            if force && cached?.source == .aws && !rotated {
+                let now = clock()
+                records.withLock { $0[item.name]?.uselessForce = (now, fetched.versionID) }
+            }
         } catch {
             failed(item, error)
         }

@@ -71,20 +71,21 @@ public final class SecretsClient: Sendable {
 
     /// Fetches the value again, skipping the version check: for callers whose
     /// login just failed with the cached password (a rotation in progress).
-    /// Respects the backoff of a failing secret, and fetches a value AWS
-    /// confirmed less than `minimumForceInterval` ago only once: a server that
-    /// keeps rejecting a current password costs no AWS call per probe run.
+    /// Respects the backoff of a failing secret; after a forced fetch found
+    /// nothing new, forces again only once the version moved or
+    /// `minimumForceInterval` passed: a server that keeps rejecting the
+    /// current password costs no AWS call per probe run.
     /// Waits at most `maxWait`.
     @discardableResult
     public func forceRefresh(_ name: String, maxWait: Double? = nil) throws(SecretsError) -> SecretValue {
         guard let item = items[name] else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
         let now = clock()
         let allowed = records.withLock { records -> Bool in
-            guard let record = records[name] else { return true }
+            let record = records[name] ?? SecretRecord()
             if record.refreshStarted != nil { return true }
             guard now >= record.nextAttempt else { return false }
-            guard let entry = record.entry, entry.source == .aws else { return true }
-            return now.seconds - entry.confirmedAt.seconds >= Self.minimumForceInterval
+            guard let useless = record.uselessForce, useless.version == record.entry?.versionID else { return true }
+            return now.seconds - useless.at.seconds >= Self.minimumForceInterval
         }
         if allowed {
             launchRefresh(item, force: true)?.wait(until: maxWait.map { ContinuousClock.now + .seconds($0) })
@@ -120,8 +121,8 @@ public final class SecretsClient: Sendable {
                         servedStale: states.filter { $0.state == .stale || $0.state == .fallback }.count)
     }
 
-    /// Seconds between two forced fetches of a value AWS keeps confirming.
-    public static let minimumForceInterval = 5.0
+    /// Seconds before a forced fetch is repeated for a version it already found.
+    public static let minimumForceInterval = 30.0
 
     // MARK: Internals
 

@@ -70,6 +70,22 @@ public final class Telemetry: Sendable {
         }
     }
 
+    /// Creates every per-probe counter at 0, so an `increase()` alert sees
+    /// the first failure (a series born at 1 has no increase).
+    public func prepare(probes: [String]) {
+        for probe in probes {
+            registry.makeCounter(descriptor: .named("vigil_probe_runs_total", help: "Probe runs."), labels: [("probe", probe)])
+                .increment(by: Int64(0))
+            registry.makeCounter(descriptor: .named("vigil_probe_auth_refresh_total",
+                                                    help: "Authentication failures that forced a credentials refresh and a retry."),
+                                 labels: [("probe", probe)]).increment(by: Int64(0))
+            for reason in ProbeReason.allCases where reason != .ok {
+                registry.makeCounter(descriptor: .named("vigil_probe_failures_total", help: "Failed probe runs, by reason."),
+                                     labels: [("probe", probe), ("reason", reason.rawValue)]).increment(by: Int64(0))
+            }
+        }
+    }
+
     /// Publishes the health thresholds, so alert rules and dashboards use
     /// the same figures as `/health`.
     public func publishThresholds(latency: Duration, minimumHitRatio: Double) {

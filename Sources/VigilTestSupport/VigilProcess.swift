@@ -17,9 +17,10 @@ public final class VigilProcess {
             .deletingLastPathComponent().path
     }
 
-    public init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
+    /// `launcher`: a command to run the binary under (`prlimit --nofile=1024:1024`).
+    public init(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws {
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? Self.binary)
+        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [Self.binary] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardError = stderrPipe
         process.standardOutput = stderrPipe

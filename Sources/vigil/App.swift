@@ -43,6 +43,7 @@ struct App {
                             interval: entry.interval, reportsConnection: !(entry.probe is SecretsProbe),
                             latencyThreshold: config.health.latencyThreshold)
         }
+        telemetry.prepare(probes: entries.map(\.probe.name))
         telemetry.publishThresholds(latency: config.health.latencyThreshold,
                                     minimumHitRatio: config.health.minimumCacheHitRatio)
         store = HealthStore(components: components, version: BuildInfo.version, telemetry: telemetry)
