@@ -89,7 +89,8 @@ public enum Schema {
         Setting(key: "secrets.refresh_ahead", defaultValue: "5m",
                 help: "Entries are refreshed in the background this long before their TTL ends (at most half the TTL)."),
         Setting(key: "secrets.max_entries", defaultValue: "1000", help: "Most secrets the cache holds."),
-        Setting(key: "secrets.max_backoff", defaultValue: "1m", help: "Longest pause between AWS attempts for a failing secret."),
+        Setting(key: "secrets.max_backoff", defaultValue: "1m",
+                help: "Longest pause between AWS attempts for a failing secret; never longer than the secrets probe interval."),
         Setting(key: "secrets.items.*.id", defaultValue: "",
                 help: "Secret id (name or ARN) of the item; empty = `<prefix>/<environment>/<item>`. Without any item, "
                     + "`database` and `redis` are configured with ids `.../database/credentials` and `.../redis/credentials`."),

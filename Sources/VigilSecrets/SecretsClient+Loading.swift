@@ -172,7 +172,10 @@ extension SecretsClient {
             metrics.rotated(item.name)
             logger.info("secret rotated", metadata: ["secret": "\(item.name)", "version": "\(version ?? "-")"])
         }
-        if recovered { logger.info("secret served from AWS again", metadata: ["secret": "\(item.name)"]) }
+        if recovered {
+            logger.info("secret served from AWS again", metadata: ["secret": "\(item.name)"])
+            stateChanged()
+        }
     }
 
     func failed(_ item: SecretsConfiguration.Item, _ error: AWSError) {
@@ -192,6 +195,7 @@ extension SecretsClient {
         if previous != reason {
             logger.warning("cannot refresh secret from AWS", metadata: [
                 "secret": "\(item.name)", "reason": "\(reason.rawValue)", "code": "\(error.metricCode)"])
+            stateChanged()
         }
     }
 

@@ -26,6 +26,8 @@ public final class SecretsClient: Sendable {
     /// (a GetSecretValue-only policy is common and must not leave secrets stale).
     let describeAllowed = Atomic<Bool>(true)
     let refresher = Refresher()
+    /// Called when a secret starts failing, changes failure class, or recovers.
+    let stateHandlers = Mutex<[@Sendable () -> Void]>([])
 
     /// `aws` nil means environment fallback only (no AWS access configured).
     public init(configuration: SecretsConfiguration, aws: AWSClient?, metrics: SecretsMetrics = SecretsMetrics(registry: nil),
@@ -92,6 +94,15 @@ public final class SecretsClient: Sendable {
         }
         return try serve(item)
     }
+
+    /// Registers `handler` to run (on a refresh thread) whenever a secret
+    /// starts failing, fails for another reason, or is confirmed by AWS again:
+    /// a monitor can look at once instead of at its next round.
+    public func onStateChange(_ handler: @escaping @Sendable () -> Void) {
+        stateHandlers.withLock { $0.append(handler) }
+    }
+
+    func stateChanged() { for handler in stateHandlers.withLock({ $0 }) { handler() } }
 
     /// What the client holds for every configured secret, values left out.
     public func statuses() -> [SecretStatus] {

@@ -107,9 +107,11 @@ public enum FaultMatrix {
     }
 
     /// Applies a fault to a healthy Vigil, measures how long until
-    /// `component` shows `status`/`reason` (or, for a fault Vigil absorbs,
-    /// checks it stays healthy for `hold` seconds), clears the fault and
-    /// measures how long until healthy again. Records the row.
+    /// `component` leaves healthy (detection) and checks it then shows
+    /// `status`/`reason` (a run caught mid-way by the fault may first show a
+    /// lesser status: one more timeout is allowed for that); for a fault
+    /// Vigil absorbs, checks it stays healthy for `hold` seconds. Clears the
+    /// fault and measures how long until healthy again. Records the row.
     /// `reason` nil: any reason with that status.
     public static func exercise(_ vigil: VigilUnderTest, fault: String, component: String, status: String, reason: String?,
                                 detectWithin: Double, recoverWithin: Double, kept: String, hold: Double = 3,
@@ -132,11 +134,16 @@ public enum FaultMatrix {
         } else {
             detected = vigil.seconds(until: { health in
                 slowest = max(slowest, health.latency)
-                return health.checks[component].map { $0.status == status && (reason == nil || $0.reason == reason) } ?? false
+                return !healthy(health)
             }, timeout: detectWithin + 10)
-            let seen = vigil.health()?.checks[component]
-            #expect(detected != nil, "\(fault): never saw \(status)/\(reason), last \(String(describing: seen))", sourceLocation: sourceLocation)
             #expect((detected ?? .infinity) <= detectWithin, "\(fault): detected after \(detected ?? -1) s", sourceLocation: sourceLocation)
+            let shown = vigil.seconds(until: { health in
+                slowest = max(slowest, health.latency)
+                return health.checks[component].map { $0.status == status && (reason == nil || $0.reason == reason) } ?? false
+            }, timeout: detectWithin + 2)
+            let seen = vigil.health()?.checks[component]
+            #expect(shown != nil, "\(fault): never saw \(status)/\(reason ?? "*"), last \(String(describing: seen))",
+                    sourceLocation: sourceLocation)
         }
         try clear()
         let recovered = vigil.seconds(until: healthy, timeout: recoverWithin + 10)

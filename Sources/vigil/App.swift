@@ -55,6 +55,7 @@ struct App {
             : nil
         scheduler = ProbeScheduler(entries: entries, sink: ProbeResultFanOut(
             [LoggingSink(store: store, logger: logger)] + (cloudWatch == nil ? [] : [latencies])))
+        secrets.onStateChange { [scheduler] in scheduler.runSoon("secrets") }
     }
 
     /// A probe's credentials from the secrets client: parsed from the secret

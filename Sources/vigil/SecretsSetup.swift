@@ -34,14 +34,18 @@ enum SecretsSetup {
                          metrics: metrics, attemptTimeout: config.timeout.timeInterval)
     }
 
-    static func configuration(_ config: VigilConfig.Secrets) -> SecretsConfiguration {
+    /// `retryEvery`: the secrets probe's interval, when it runs. Retries of a
+    /// failing secret never wait longer, so the component is healthy again
+    /// within one interval of AWS answering (the probe is also run at once
+    /// when a secret recovers).
+    static func configuration(_ config: VigilConfig.Secrets, retryEvery: Duration? = nil) -> SecretsConfiguration {
         let items = config.items.isEmpty
             ? SecretsConfiguration.standardItems(prefix: config.prefix, environment: config.environment)
             : config.items.map { SecretsConfiguration.Item(name: $0.name, secretID: $0.id, requiredKeys: $0.keys,
                                                            fallbackVariable: $0.environmentVariable, required: $0.required) }
         return SecretsConfiguration(items: items, ttl: config.ttl.timeInterval, emergencyTTL: config.emergencyTTL.timeInterval,
                                     refreshAhead: config.refreshAhead.timeInterval, maxEntries: config.maxEntries,
-                                    maxBackoff: config.maxBackoff.timeInterval)
+                                    maxBackoff: min(config.maxBackoff, retryEvery ?? config.maxBackoff).timeInterval)
     }
 
     static func client(config: VigilConfig, aws: AWSClient?, registry: PrometheusCollectorRegistry?,
@@ -49,7 +53,8 @@ enum SecretsSetup {
         if aws == nil {
             logger.warning("no AWS region configured or found: secrets come from environment fallbacks only")
         }
-        return SecretsClient(configuration: configuration(config.secrets), aws: aws,
+        let secretsProbe = config.probes["secrets"].flatMap { $0.enabled ? $0.interval : nil }
+        return SecretsClient(configuration: configuration(config.secrets, retryEvery: secretsProbe), aws: aws,
                              metrics: SecretsMetrics(registry: registry), logger: logger)
     }
 }

@@ -35,6 +35,12 @@ struct FaultMatrixAWSTests {
         try VigilUnderTest(config: Self.config, environment: ["AWS_ENDPOINT_URL": proxy.url])
     }
 
+    /// Vigil publishing to CloudWatch every second, `setting` added to its section.
+    private func startPublishing(_ proxy: FaultProxy, _ setting: String) throws -> VigilUnderTest {
+        try VigilUnderTest(config: Self.config + "\ncloudwatch:\n  enabled: true\n  interval: 1s\n  \(setting)\n",
+                           environment: ["AWS_ENDPOINT_URL": proxy.url])
+    }
+
     @Test func awsFaults() throws {
         let proxy = try FaultProxy(upstream: env.motoURL)
         let vigil = try start(proxy)
@@ -109,14 +115,7 @@ struct FaultMatrixAWSTests {
     /// and counted instead of blocking the queue.
     @Test func cloudWatchFaults() throws {
         let proxy = try FaultProxy(upstream: env.motoURL)
-        let vigil = try VigilUnderTest(config: Self.config + """
-
-            cloudwatch:
-              enabled: true
-              interval: 1s
-              namespace: VigilMatrix/\(UUID().uuidString.prefix(8))
-            """, environment: ["AWS_ENDPOINT_URL": proxy.url, "AWS_ACCESS_KEY_ID": env.appKeyID,
-                               "AWS_SECRET_ACCESS_KEY": env.appSecret])
+        let vigil = try startPublishing(proxy, "namespace: VigilMatrix/\(UUID().uuidString.prefix(8))")
         func value(_ series: String) -> Double { vigil.value(series) ?? -1 }
         for (name, mode, status) in [("hang", "hang", 503), ("5xx", "error", 503)] {
             try FaultMatrix.exercise(vigil, fault: "CloudWatch: \(name)", component: "database", status: "healthy", reason: "ok",
@@ -140,13 +139,7 @@ struct FaultMatrixAWSTests {
     /// SIGTERM while CloudWatch hangs: the final flush gives up in time.
     @Test func sigtermWithCloudWatchHangingExitsWithinFiveSeconds() throws {
         let proxy = try FaultProxy(upstream: env.motoURL)
-        let vigil = try VigilUnderTest(config: Self.config + """
-
-            cloudwatch:
-              enabled: true
-              interval: 1s
-              flush_timeout: 30s
-            """, environment: ["AWS_ENDPOINT_URL": proxy.url])
+        let vigil = try startPublishing(proxy, "flush_timeout: 30s")
         try proxy.inject("hang", sticky: true, target: "PutMetricData")
         #expect(VigilProcess.waitUntil(timeout: 10) { ((try? proxy.log()) ?? []).contains { $0.action == "PutMetricData" } })
         let started = Date()

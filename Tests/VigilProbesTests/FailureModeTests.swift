@@ -115,8 +115,14 @@ struct FailureModeTests {
     }
 }
 
-/// The scheduler reports a probe still running past its timeout.
+/// The scheduler reports a probe still running past its timeout, and runs a
+/// probe before its turn when asked (a secret recovered).
 struct SchedulerWatchdogTests {
+    final class Quick: Probe {
+        let name = "quick"
+        func run(timeout: Duration) -> ProbeResult { ProbeResult(probe: name, reason: .ok, latency: .microseconds(1)) }
+    }
+
     final class Stuck: Probe {
         let name = "stuck"
         func run(timeout: Duration) -> ProbeResult {
@@ -142,6 +148,16 @@ struct SchedulerWatchdogTests {
         #expect(results.first?.0.reason == .timeout)
         #expect(results.first.map { $0.1 - started < .milliseconds(800) } == true, "timeout reported late")
         #expect(results.dropFirst().first?.0.reason == .ok)
+        #expect(scheduler.stop(grace: 2))
+    }
+
+    @Test func runSoonRunsAProbeBeforeItsTurn() {
+        let sink = Sink()
+        let scheduler = ProbeScheduler(entries: [.init(probe: Quick(), interval: .seconds(30), timeout: .seconds(1))], sink: sink)
+        scheduler.start()
+        #expect(VigilProcess.waitUntil(timeout: 5) { sink.results.value.count == 1 })
+        scheduler.runSoon("quick")
+        #expect(VigilProcess.waitUntil(timeout: 2) { sink.results.value.count == 2 }, "the kicked probe waited for its 30 s turn")
         #expect(scheduler.stop(grace: 2))
     }
 }

@@ -19,24 +19,24 @@ struct SecretsClientTests {
         proxy = try FaultProxy(upstream: ServicesEnvironment().motoURL)
     }
 
-    private func client(items: [SecretsConfiguration.Item]? = nil, environment: [String: String] = [:],
-                        ttl: Double = 3600) -> SecretsClient {
+    func client(items: [SecretsConfiguration.Item]? = nil, environment: [String: String] = [:],
+                ttl: Double = 3600, attempts: Int = 2, attemptTimeout: Double = 2) -> SecretsClient {
         let aws = AWSClient(region: "us-east-1",
                             credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
                                 "AWS_ACCESS_KEY_ID": env.appKeyID, "AWS_SECRET_ACCESS_KEY": env.appSecret])]),
                             endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": proxy.url]),
-                            retry: RetryPolicy(maxAttempts: 2, sleep: { _ in }), attemptTimeout: 2)
+                            retry: RetryPolicy(maxAttempts: attempts, sleep: { _ in }), attemptTimeout: attemptTimeout)
         let configuration = SecretsConfiguration(items: items ?? SecretsConfiguration.standardItems(prefix: "vigil", environment: "dev"),
                                                  ttl: ttl)
         return SecretsClient(configuration: configuration, aws: aws, metrics: SecretsMetrics(registry: registry),
                              environment: environment, logger: CapturingLogHandler.logger(into: logs), clock: clock.read)
     }
 
-    private func targets() throws -> [String] {
+    func targets() throws -> [String] {
         try proxy.log().map { $0.target.replacingOccurrences(of: "secretsmanager.", with: "") }
     }
 
-    private var metrics: String { String(decoding: registry.emitToBuffer(), as: UTF8.self) }
+    var metrics: String { String(decoding: registry.emitToBuffer(), as: UTF8.self) }
 
     @Test func warmStartIsOneBatchCallAndHitsCostNothing() throws {
         let secrets = client()

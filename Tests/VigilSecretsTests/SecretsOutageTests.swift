@@ -7,35 +7,14 @@ import VigilTestSupport
 
 /// The secrets client on a bad day: AWS hanging, denying, deleting. Each
 /// test fails on the client as it was before stale-while-revalidate.
-@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
-struct SecretsOutageTests {
-    let env = ServicesEnvironment()
-    let proxy: FaultProxy
-    let clock = ManualClock()
-    let registry = PrometheusCollectorRegistry()
-    let logs = Recorded<[String]>([])
-
-    init() throws {
-        proxy = try FaultProxy(upstream: ServicesEnvironment().motoURL)
+extension SecretsClientTests {
+    /// The client as these tests want it: a 60 s TTL, one short attempt.
+    private func outageClient(attemptTimeout: Double = 1) -> SecretsClient {
+        client(ttl: 60, attempts: 1, attemptTimeout: attemptTimeout)
     }
-
-    private func client(environment: [String: String] = [:], attemptTimeout: Double = 1) -> SecretsClient {
-        let aws = AWSClient(region: "us-east-1",
-                            credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
-                                "AWS_ACCESS_KEY_ID": env.appKeyID, "AWS_SECRET_ACCESS_KEY": env.appSecret])]),
-                            endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": proxy.url]),
-                            retry: RetryPolicy(maxAttempts: 1, sleep: { _ in }), attemptTimeout: attemptTimeout)
-        return SecretsClient(configuration: SecretsConfiguration(
-                                items: SecretsConfiguration.standardItems(prefix: "vigil", environment: "dev"), ttl: 60),
-                             aws: aws, metrics: SecretsMetrics(registry: registry), environment: environment,
-                             logger: CapturingLogHandler.logger(into: logs), clock: clock.read)
-    }
-
-    private var metrics: String { String(decoding: registry.emitToBuffer(), as: UTF8.self) }
-    private func calls() throws -> [String] { try proxy.log().map { $0.target.replacingOccurrences(of: "secretsmanager.", with: "") } }
 
     @Test func withAWSHangingAStaleValueIsServedAtOnceAndTheHangIsVisible() throws {
-        let secrets = client(attemptTimeout: 2)
+        let secrets = outageClient(attemptTimeout: 2)
         secrets.preload()
         try proxy.inject("hang", sticky: true)
         clock.advance(61)
@@ -55,7 +34,7 @@ struct SecretsOutageTests {
     }
 
     @Test func aColdMissWaitsNoLongerThanTheCallerAllows() throws {
-        let secrets = client(attemptTimeout: 5)
+        let secrets = outageClient(attemptTimeout: 5)
         try proxy.inject("hang", sticky: true)
         let started = ContinuousClock.now
         #expect(throws: SecretsError.self) { try secrets.get("redis", maxWait: 0.3) }
@@ -65,40 +44,40 @@ struct SecretsOutageTests {
     }
 
     @Test func aSecretThatNeverLoadedBacksOffAndForcedRefreshesRespectTheBackoff() throws {
-        let secrets = client()
+        let secrets = outageClient()
         try proxy.inject("error", sticky: true)
         #expect(throws: SecretsError.self) { try secrets.get("redis") }
-        let attempts = try calls().count
+        let attempts = try targets().count
         #expect(attempts == 1)
         #expect(throws: SecretsError.self) { try secrets.get("redis") }
         #expect(throws: SecretsError.self) { try secrets.forceRefresh("redis") }
-        #expect(try calls().count == attempts, "a failing secret was retried within its backoff")
+        #expect(try targets().count == attempts, "a failing secret was retried within its backoff")
         clock.advance(1.5)
         #expect(throws: SecretsError.self) { try secrets.get("redis") }
-        #expect(try calls().count == attempts + 1)
+        #expect(try targets().count == attempts + 1)
     }
 
     @Test func describeDeniedFallsBackToGetSecretValue() throws {
-        let secrets = client()
+        let secrets = outageClient()
         secrets.preload()
         try proxy.clear()
         try proxy.inject("deny", sticky: true, target: "DescribeSecret")
         clock.advance(61)
         _ = try secrets.get("database")
         #expect(secrets.waitForRefreshes(timeout: 10))
-        #expect(try calls() == ["DescribeSecret", "GetSecretValue"])
+        #expect(try targets() == ["DescribeSecret", "GetSecretValue"])
         #expect(secrets.statuses().first { $0.name == "database" }?.state == .fresh)
         try proxy.clear()
         clock.advance(61)
         _ = try secrets.get("database")
         #expect(secrets.waitForRefreshes(timeout: 10))
-        #expect(try calls() == ["GetSecretValue"], "DescribeSecret asked again after it was denied")
+        #expect(try targets() == ["GetSecretValue"], "DescribeSecret asked again after it was denied")
     }
 
     @Test(arguments: [("deny", SecretsFailure.accessDenied), ("notfound", .notFound), ("throttle", .throttled),
                       ("error", .awsError), ("expired", .authentication)])
     func revokedOrDeletedIsToldApartFromAnOutageAndStillServed(mode: String, failure: SecretsFailure) throws {
-        let secrets = client()
+        let secrets = outageClient()
         secrets.preload()
         try proxy.inject(mode, sticky: true)
         clock.advance(61)
@@ -109,7 +88,7 @@ struct SecretsOutageTests {
     }
 
     @Test func everyPerSecretSeriesExistsFromTheStart() {
-        _ = client()
+        _ = outageClient()
         for secret in ["database", "redis"] {
             #expect(metrics.contains(#"vigil_secrets_fallback_total{secret="\#(secret)",source="environment"} 0"#))
             #expect(metrics.contains(#"vigil_secrets_fallback_total{secret="\#(secret)",source="emergency_cache"} 0"#))

@@ -30,6 +30,8 @@ public final class ProbeScheduler: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let wake = Condition()
     private let pending: Mutex<Set<String>>
+    /// Probes asked to run now rather than at their next turn.
+    private let kicked = Mutex<Set<String>>([])
     /// Loops and probe runs still going, guarded by `wake`'s lock.
     private let running = Atomic<Int>(0)
 
@@ -69,6 +71,15 @@ public final class ProbeScheduler: Sendable {
         return true
     }
 
+    /// Runs `probe` as soon as its current run (if any) ends, instead of at
+    /// its next turn: for a state change seen elsewhere (a secret recovered).
+    public func runSoon(_ probe: String) {
+        wake.withLock {
+            kicked.withLock { _ = $0.insert(probe) }
+            wake.broadcast()
+        }
+    }
+
     /// Runs every probe once, in parallel, and returns their results (for `vigil check`).
     public static func runOnce(_ entries: [Entry]) -> [ProbeResult] {
         let results = Mutex<[ProbeResult]>([])
@@ -83,10 +94,12 @@ public final class ProbeScheduler: Sendable {
         while !stopped.load(ordering: .acquiring) {
             runWatched(entry)
             // Sleep until the next run; wake-ups before it (another loop
-            // ending, spurious ones) only re-check `stopped`.
+            // ending, spurious ones) only re-check `stopped` and `runSoon`.
             let next = ContinuousClock.now + entry.interval * Double.random(in: 0.9...1.1)
+            let name = entry.probe.name
             wake.withLock {
-                while !stopped.load(ordering: .acquiring) && wake.wait(until: next) {}
+                while !stopped.load(ordering: .acquiring) && kicked.withLock({ $0.remove(name) == nil })
+                    && wake.wait(until: next) {}
             }
         }
     }
