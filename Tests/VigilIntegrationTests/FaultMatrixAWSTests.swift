@@ -118,13 +118,18 @@ struct FaultMatrixAWSTests {
         let vigil = try startPublishing(proxy, "namespace: VigilMatrix/\(UUID().uuidString.prefix(8))")
         func value(_ series: String) -> Double { vigil.value(series) ?? -1 }
         for (name, mode, status) in [("hang", "hang", 503), ("5xx", "error", 503)] {
+            var buffered = 0.0, drained = 0.0
             try FaultMatrix.exercise(vigil, fault: "CloudWatch: \(name)", component: "database", status: "healthy", reason: "ok",
-                                     detectWithin: 0, recoverWithin: 1, kept: "datums buffered, all sent after", hold: 4) {
+                                     detectWithin: 0, recoverWithin: 12, kept: String(format: "%d datums buffered, all sent %.1f s after; none dropped",
+                                                                         Int(buffered), drained), hold: 4) {
                 try proxy.inject(mode, status: status, sticky: true, target: "PutMetricData")
             } clear: {
-                #expect(value("vigil_cloudwatch_buffered_datums") > 0, "nothing buffered during the \(name)")
+                buffered = value("vigil_cloudwatch_buffered_datums")
+                #expect(buffered > 0, "nothing buffered during the \(name)")
                 try proxy.clear()
+                let cleared = Date()
                 #expect(VigilProcess.waitUntil(timeout: 10) { value("vigil_cloudwatch_buffered_datums") == 0 })
+                drained = Date().timeIntervalSince(cleared)
             }
         }
         try proxy.inject("invalid", count: 1, target: "PutMetricData")

@@ -12,7 +12,7 @@ struct Check: ParsableCommand {
     func run() throws {
         let config = try options.load()
         let app = App(config: config, logger: nil)
-        app.secrets.preload()
+        app.secrets.preload(maxWait: config.aws.timeout.timeInterval)  // a hung AWS costs at most one attempt
         for result in ProbeScheduler.runOnce(app.entries) { app.store.record(result) }
         let snapshot = app.store.snapshot()
         print(CheckTable.render(snapshot))

@@ -49,11 +49,12 @@ struct Serve: ParsableCommand {
         }
         let signal = signals.wait()
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
-        // Exit within 5 s whatever hangs (orchestrators kill a few seconds later).
-        let deadline = ContinuousClock.now + .milliseconds(4500)
+        // Exit within 5 s whatever hangs (orchestrators kill a few seconds
+        // later); the margin covers the probes' last wait and process exit.
+        let deadline = ContinuousClock.now + .seconds(4)
         server.stop(grace: 1.5)
         app.secrets.stopRefreshing()
-        app.cloudWatch?.stop(by: deadline - .milliseconds(300))  // final flush, within cloudwatch.flush_timeout too
+        app.cloudWatch?.stop(by: deadline - .milliseconds(500))  // final flush, within cloudwatch.flush_timeout too
         if !app.scheduler.stop(grace: max(0.1, ContinuousClock.now.duration(to: deadline).timeInterval)) {
             logger.warning("a probe was still running at exit")
             logger.info("stopped")
