@@ -115,6 +115,29 @@ struct FailureModeTests {
     }
 }
 
+/// A resolver that takes its time (5 s per server and attempt by default)
+/// no longer holds a probe past its deadline.
+struct ResolverTests {
+    @Test func aSlowLookupEndsAtTheDeadline() {
+        let started = ContinuousClock.now
+        #expect {
+            _ = try Resolver.resolve("slow.example", port: 5432, deadline: Deadline(after: .milliseconds(200))) { _, _ in
+                usleep(2_000_000)
+                return nil
+            }
+        } throws: { ($0 as? ProbeFailure)?.reason == .timeout }
+        #expect(ContinuousClock.now - started < .milliseconds(600))
+    }
+
+    @Test func literalAddressesNeedNoLookup() throws {
+        let addresses = try Resolver.resolve("127.0.0.1", port: 1, deadline: Deadline(after: .seconds(1))) { _, _ in
+            Issue.record("a literal address was looked up")
+            return nil
+        }
+        #expect(addresses.map(\.numeric) == ["127.0.0.1"])
+    }
+}
+
 /// The scheduler reports a probe still running past its timeout, and runs a
 /// probe before its turn when asked (a secret recovered).
 struct SchedulerWatchdogTests {

@@ -41,6 +41,33 @@ import VigilProbes
         #expect(status([stale]) == .unhealthy)
     }
 
+    /// `services.secrets` once said `unhealthy` while `checks.secrets.status`
+    /// said `degraded` in the same body: a status-word component now shows
+    /// its status, whatever happened.
+    @Test func aStatusWordComponentSaysWhatItsCheckSays() {
+        for reason in ProbeReason.allCases {
+            for critical in [true, false] {
+                for degraded in [true, false] {
+                    var secrets = component("secrets", critical: critical, reason)
+                    secrets.reportsConnection = false
+                    secrets.latest?.degraded = degraded
+                    let snapshot = HealthSnapshot(components: [secrets], now: now, startedAt: now, version: "t")
+                    let json = try? JSONSerialization.jsonObject(with: Data(snapshot.json().utf8)) as? [String: Any]
+                    let service = (json?["services"] as? [String: String])?["secrets"]
+                    let check = ((json?["checks"] as? [String: Any])?["secrets"] as? [String: Any])?["status"] as? String
+                    #expect(service == check, "\(reason) critical \(critical) degraded \(degraded): \(service ?? "-") vs \(check ?? "-")")
+                }
+            }
+        }
+    }
+
+    @Test func aDegradedRunWithAReasonIsDegradedNotDown() {
+        var secrets = component("secrets", critical: true, .timeout)
+        secrets.latest?.degraded = true
+        #expect(secrets.isUp(at: now))
+        #expect(status([secrets]) == .degraded)
+    }
+
     @Test func serviceWordsForLoadBalancers() {
         #expect(component("db", critical: true, .ok).serviceState(at: now) == "connected")
         #expect(component("db", critical: true, .auth).serviceState(at: now) == "auth_failed")

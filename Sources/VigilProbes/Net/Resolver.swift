@@ -27,11 +27,14 @@ enum Resolver {
     }
 
     /// Every address of `host`, in the resolver's order; literal addresses
-    /// at once, names on a lookup thread bounded by the deadline.
-    static func resolve(_ host: String, port: Int, deadline: Deadline) throws(ProbeFailure) -> [Address] {
+    /// at once, names on a lookup thread bounded by the deadline. `lookup`
+    /// is getaddrinfo; tests pass a slow one.
+    static func resolve(_ host: String, port: Int, deadline: Deadline,
+                        lookup slowPath: @escaping @Sendable (String, Int) -> [Address]? = { lookupNow($0, port: $1, flags: AI_ADDRCONFIG) }
+    ) throws(ProbeFailure) -> [Address] {
         if let literal = lookupNow(host, port: port, flags: AI_NUMERICHOST), !literal.isEmpty { return literal }
         let lookup = Lookup()
-        startDetachedThread(name: "dns") { lookup.finish(lookupNow(host, port: port, flags: AI_ADDRCONFIG) ?? []) }
+        startDetachedThread(name: "dns") { lookup.finish(slowPath(host, port) ?? []) }
         switch lookup.wait(until: deadline) {
         case .some(let addresses) where !addresses.isEmpty: return addresses
         case .some: throw ProbeFailure(reason: .dns, detail: "cannot resolve \(host)")
