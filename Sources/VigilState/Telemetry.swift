@@ -88,13 +88,44 @@ public final class Telemetry: Sendable {
 
     /// Publishes the health thresholds, so alert rules and dashboards use
     /// the same figures as `/health`.
-    public func publishThresholds(latency: Duration, minimumHitRatio: Double) {
-        registry.makeGauge(descriptor: .named("vigil_health_latency_threshold_seconds",
-                                              help: "Probe latency above which a component counts as degraded."))
-            .set(latency.timeInterval)
-        registry.makeGauge(descriptor: .named("vigil_health_min_cache_hit_ratio",
-                                              help: "Secrets cache hit ratio below which the secrets component counts as degraded."))
-            .set(minimumHitRatio)
+    /// The figures alert rules and dashboards compare against, from the
+    /// configuration: change the configuration and the alerts move with it.
+    public struct Thresholds: Sendable {
+        public var latency: Duration
+        public var minimumHitRatio: Double
+        public var secretsTTL: Double
+        public var secretsEmergencyTTL: Double
+        /// Interval and timeout of each enabled probe.
+        public var probes: [(name: String, interval: Duration, timeout: Duration)]
+
+        public init(latency: Duration, minimumHitRatio: Double, secretsTTL: Double, secretsEmergencyTTL: Double,
+                    probes: [(name: String, interval: Duration, timeout: Duration)]) {
+            self.latency = latency
+            self.minimumHitRatio = minimumHitRatio
+            self.secretsTTL = secretsTTL
+            self.secretsEmergencyTTL = secretsEmergencyTTL
+            self.probes = probes
+        }
+    }
+
+    public func publishThresholds(_ thresholds: Thresholds) {
+        func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
+            registry.makeGauge(descriptor: .named(name, help: help), labels: labels)
+        }
+        gauge("vigil_health_latency_threshold_seconds", "Probe latency above which a component counts as degraded.")
+            .set(thresholds.latency.timeInterval)
+        gauge("vigil_health_min_cache_hit_ratio", "Secrets cache hit ratio below which the secrets component counts as degraded.")
+            .set(thresholds.minimumHitRatio)
+        gauge("vigil_secrets_ttl_seconds", "How long a secret is served without asking AWS (secrets.ttl).")
+            .set(thresholds.secretsTTL)
+        gauge("vigil_secrets_emergency_ttl_seconds", "How long an expired secret is still served while AWS fails (secrets.emergency_ttl).")
+            .set(thresholds.secretsEmergencyTTL)
+        for probe in thresholds.probes {
+            gauge("vigil_probe_interval_seconds", "Time between two runs of the probe (probes.<name>.interval).", [("probe", probe.name)])
+                .set(probe.interval.timeInterval)
+            gauge("vigil_probe_timeout_seconds", "Bound on one run of the probe (probes.<name>.timeout).", [("probe", probe.name)])
+                .set(probe.timeout.timeInterval)
+        }
     }
 
     /// Sets `vigil_health_status{component,status}`: 1 for the current status, 0 for the others.

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Logging
 import Synchronization
 import VigilAWS
@@ -18,6 +19,8 @@ struct App {
     let entries: [ProbeScheduler.Entry]
     let scheduler: ProbeScheduler
     let cloudWatch: CloudWatchPublisher?
+    /// systemd's `Type=notify` channel (no-op unless started with `NOTIFY_SOCKET`).
+    let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
 
     init(config: VigilConfig, logger: Logger?) {
         self.config = config
@@ -44,8 +47,10 @@ struct App {
                             latencyThreshold: config.health.latencyThreshold)
         }
         telemetry.prepare(probes: entries.map(\.probe.name))
-        telemetry.publishThresholds(latency: config.health.latencyThreshold,
-                                    minimumHitRatio: config.health.minimumCacheHitRatio)
+        telemetry.publishThresholds(.init(latency: config.health.latencyThreshold,
+                                          minimumHitRatio: config.health.minimumCacheHitRatio,
+                                          secretsTTL: secrets.configuration.ttl, secretsEmergencyTTL: secrets.configuration.emergencyTTL,
+                                          probes: entries.map { ($0.probe.name, $0.interval, $0.timeout) }))
         store = HealthStore(components: components, version: BuildInfo.version, telemetry: telemetry)
         let latencies = ProbeLatencyWindow()
         cloudWatch = config.cloudWatch.enabled
@@ -54,7 +59,7 @@ struct App {
                 registry: telemetry.registry, logger: logger ?? quiet)
             : nil
         scheduler = ProbeScheduler(entries: entries, sink: ProbeResultFanOut(
-            [LoggingSink(store: store, logger: logger)] + (cloudWatch == nil ? [] : [latencies])))
+            [LoggingSink(store: store, logger: logger, notifier: notifier)] + (cloudWatch == nil ? [] : [latencies])))
         secrets.onStateChange { [scheduler] in scheduler.runSoon("secrets") }
     }
 
@@ -103,11 +108,13 @@ struct App {
 final class LoggingSink: ProbeResultSink {
     private let store: HealthStore
     private let logger: Logger?
+    private let notifier: SystemdNotifier
     private let lastOutcome = Mutex<[String: String]>([:])
 
-    init(store: HealthStore, logger: Logger?) {
+    init(store: HealthStore, logger: Logger?, notifier: SystemdNotifier) {
         self.store = store
         self.logger = logger
+        self.notifier = notifier
     }
 
     func record(_ result: ProbeResult) {
@@ -124,6 +131,8 @@ final class LoggingSink: ProbeResultSink {
 
     func firstRoundCompleted() {
         store.firstRoundCompleted()
-        logger?.info("first probe round completed", metadata: ["status": "\(store.snapshot().status.rawValue)"])
+        let status = store.snapshot().status.rawValue
+        logger?.info("first probe round completed", metadata: ["status": "\(status)"])
+        notifier.notify("READY=1\nSTATUS=first probe round completed: \(status)")
     }
 }

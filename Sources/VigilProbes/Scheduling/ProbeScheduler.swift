@@ -32,6 +32,8 @@ public final class ProbeScheduler: Sendable {
     private let pending: Mutex<Set<String>>
     /// Probes asked to run now rather than at their next turn.
     private let kicked = Mutex<Set<String>>([])
+    /// When each loop last went round (started a run or recorded a result).
+    private let beats = Mutex<[String: ContinuousClock.Instant]>([:])
     /// Loops and probe runs still going, guarded by `wake`'s lock.
     private let running = Atomic<Int>(0)
 
@@ -71,6 +73,19 @@ public final class ProbeScheduler: Sendable {
         return true
     }
 
+    /// True while every loop goes round: each has started a run or recorded
+    /// a result within twice its interval plus timeout (plus 5 s). A loop
+    /// stuck for longer (a C call that never returns) is worth a restart,
+    /// which a service manager's watchdog does when this turns false.
+    public var loopsAreAlive: Bool {
+        let now = ContinuousClock.now
+        let beats = self.beats.withLock { $0 }
+        return entries.allSatisfy { entry in
+            guard let beat = beats[entry.probe.name] else { return true }  // not started yet
+            return now - beat < (entry.interval + entry.timeout) * 2 + .seconds(5)
+        }
+    }
+
     /// Runs `probe` as soon as its current run (if any) ends, instead of at
     /// its next turn: for a state change seen elsewhere (a secret recovered).
     public func runSoon(_ probe: String) {
@@ -92,6 +107,7 @@ public final class ProbeScheduler: Sendable {
 
     private func loop(_ entry: Entry) {
         while !stopped.load(ordering: .acquiring) {
+            beats.withLock { $0[entry.probe.name] = .now }
             runWatched(entry)
             // Sleep until the next run; wake-ups before it (another loop
             // ending, spurious ones) only re-check `stopped` and `runSoon`.
@@ -127,6 +143,7 @@ public final class ProbeScheduler: Sendable {
 
     /// Hands a result to the sink; the first of every probe completes the first round.
     private func record(_ result: ProbeResult) {
+        beats.withLock { $0[result.probe] = .now }
         sink.record(result)
         let roundDone = pending.withLock { pending -> Bool in
             guard pending.remove(result.probe) != nil else { return false }

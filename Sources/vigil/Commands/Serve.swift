@@ -47,7 +47,9 @@ struct Serve: ParsableCommand {
             logger.warning("web.max_connections capped to fit the open-file limit", metadata: [
                 "configured": "\(config.web.maxConnections)", "effective": "\(OpenFileLimit.connectionBudget)"])
         }
+        if let pace = app.notifier.watchdogInterval { startWatchdog(app, every: pace) }
         let signal = signals.wait()
+        app.notifier.notify("STOPPING=1")
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
         // Exit within 5 s whatever hangs (orchestrators kill a few seconds
         // later); the margin covers the probes' last wait and process exit.
@@ -61,5 +63,18 @@ struct Serve: ParsableCommand {
             _exit(0)  // skip atexit handlers that would pull C libraries from under the probe
         }
         logger.info("stopped")
+    }
+}
+
+extension Serve {
+    /// systemd's watchdog: `WATCHDOG=1` at half `WATCHDOG_USEC`, from READY=1
+    /// on, while the probe loops go round; silence makes systemd restart Vigil.
+    private func startWatchdog(_ app: App, every pace: Duration) {
+        startDetachedThread(name: "watchdog") {
+            while true {
+                if app.store.isReady && app.scheduler.loopsAreAlive { app.notifier.notify("WATCHDOG=1") }
+                usleep(UInt32(min(pace.timeInterval, 3600) * 1_000_000))
+            }
+        }
     }
 }
