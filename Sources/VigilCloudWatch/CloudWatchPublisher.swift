@@ -79,6 +79,13 @@ public final class CloudWatchPublisher: Sendable {
         case rejected
     }
 
+    /// Custom metrics (distinct name and dimension sets) one dimension set
+    /// produces (see CloudWatchCollector.collect): CacheLookups, CacheHitRate, Rotations, FallbackCount x 2,
+    /// AWSErrors, StaleSecretsServed, OverallHealthy, one `<Component>Healthy`
+    /// and one ProbeLatency per probe; error codes add one each with
+    /// `cloudwatch.error_code_dimension`. CloudWatch bills each ($0.30 a month).
+    public static func customMetricCount(probes: Int) -> Int { 8 + 2 * probes }
+
     public func start() {
         startDetachedThread(name: "cw-collect") { [self] in collectLoop() }
         if emf == nil { startDetachedThread(name: "cw-send") { [self] in sendLoop() } }

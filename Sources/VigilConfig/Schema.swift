@@ -114,6 +114,9 @@ public enum Schema {
         Setting(key: "cloudwatch.emf_output", defaultValue: "", help: "File the EMF lines are appended to; empty = stdout."),
         Setting(key: "cloudwatch.buffer", defaultValue: "2h",
                 help: "Data kept while CloudWatch fails, sent oldest first when it answers; past it the oldest is dropped."),
+        Setting(key: "cloudwatch.instance_dimension", defaultValue: "false",
+                help: "Add `InstanceId` (EC2) to every datum: per-instance metrics, billed per instance (docs/cost.md); "
+                    + "off, instances share one set and alarms watch the fleet aggregate."),
         Setting(key: "cloudwatch.error_code_dimension", defaultValue: "false",
                 help: "Also publish AWSErrors per error code (an `ErrorCode` dimension)."),
         Setting(key: "cloudwatch.flush_timeout", defaultValue: "2s", help: "Bound on the final flush at shutdown (shutdown as a whole stays under 5 s)."),

@@ -88,6 +88,7 @@ extension VigilConfig {
         public var emfOutput: String?
         public var buffer: Duration
         public var errorCodeDimension: Bool
+        public var instanceDimension: Bool
         public var flushTimeout: Duration
 
         init(_ reader: inout ConfigReader, environment: String) {
@@ -112,6 +113,7 @@ extension VigilConfig {
             emfOutput = reader.optional("cloudwatch.emf_output")
             buffer = reader.duration("cloudwatch.buffer", atLeast: .seconds(0))
             errorCodeDimension = reader.bool("cloudwatch.error_code_dimension")
+            instanceDimension = reader.bool("cloudwatch.instance_dimension")
             flushTimeout = reader.duration("cloudwatch.flush_timeout")
         }
     }

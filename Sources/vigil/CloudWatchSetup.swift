@@ -20,7 +20,8 @@ enum CloudWatchSetup {
         options.errorCodeDimension = config.errorCodeDimension
         options.flushTimeout = config.flushTimeout.timeInterval
         options.dimensions = config.dimensions
-        if config.mode == .api, let instance = InstanceIdentity.instanceID() {
+        // Per-instance metrics multiply the bill by the fleet size: only when asked.
+        if config.mode == .api, config.instanceDimension, let instance = InstanceIdentity.instanceID() {
             options.dimensions.append((name: "InstanceId", value: instance))
         }
         if config.mode == .api && aws == nil {

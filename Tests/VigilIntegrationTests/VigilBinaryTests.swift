@@ -126,6 +126,19 @@ struct VigilBinaryTests {
         }
     }
 
+    /// Per-instance CloudWatch dimensions multiply the bill by the fleet:
+    /// `config check` says what a configuration costs.
+    @Test func configCheckPrintsWhatCloudWatchMetricsCost() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-cw-\(getpid()).yml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try "cloudwatch:\n  enabled: true\n".write(to: file, atomically: true, encoding: .utf8)
+        let shared = try VigilProcess.run(["config", "check", file.path])
+        #expect(shared.output.contains("cloudwatch: 14 custom metrics, shared by every instance"), "\(shared.output)")
+        try "cloudwatch:\n  enabled: true\n  instance_dimension: true\n".write(to: file, atomically: true, encoding: .utf8)
+        let perInstance = try VigilProcess.run(["config", "check", file.path])
+        #expect(perInstance.output.contains("1 instance $4.20, 100 $420.00, 1000 $3400.00 a month"), "\(perInstance.output)")
+    }
+
     @Test func unreadableWebConfigFileExits78() throws {
         let (status, output) = try VigilProcess.run(["serve", "--web.listen-address", "127.0.0.1:0",
                                                       "--web.config.file", "/nonexistent/web.yml"])

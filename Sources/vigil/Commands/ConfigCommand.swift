@@ -1,5 +1,7 @@
 import ArgumentParser
+import VigilCloudWatch
 import VigilConfig
+import VigilPlatform
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +23,22 @@ struct ConfigCheck: ParsableCommand {
             let origin = config.origins[key].map { "  # \($0)" } ?? ""
             print("  \(key) = \(config.effective[key] ?? "")\(origin)")
         }
+        if config.cloudWatch.enabled { print(Self.cloudWatchCost(config)) }
+    }
+
+    /// What publishing costs in custom metrics: the figure people miss when a
+    /// per-instance dimension multiplies it by the fleet.
+    static func cloudWatchCost(_ config: VigilConfig) -> String {
+        let metrics = CloudWatchPublisher.customMetricCount(probes: config.probes.values.filter(\.enabled).count)
+        // us-east-1 list price: $0.30 a metric a month for the first 10,000, $0.10 for the next 240,000.
+        let monthly = { (instances: Int) -> String in
+            let count = Double(metrics * instances)
+            return (min(count, 10_000) * 0.30 + max(0, count - 10_000) * 0.10).decimalString(digits: 2)
+        }
+        let scope = config.cloudWatch.instanceDimension
+            ? "per instance (cloudwatch.instance_dimension): 1 instance $\(monthly(1)), 100 $\(monthly(100)), 1000 $\(monthly(1000)) a month"
+            : "shared by every instance with the same dimensions: $\(monthly(1)) a month whatever the fleet size"
+        return "cloudwatch: \(metrics) custom metrics\(config.cloudWatch.errorCodeDimension ? " (+1 per AWS error code seen)" : ""), \(scope)"
     }
 }
 
