@@ -6,10 +6,13 @@
         (CloudWatch, the defaults: namespace Vigil, Environment=dev, us-east-1).
 
     dashboards/generate.py --environment production --region eu-west-1 --cloudwatch prod.json
-        a CloudWatch dashboard body for another namespace, dimensions or
-        region; `--cloudwatch -` prints it. The checked-in
-        dashboards/cloudwatch.json always holds the defaults, so other
-        parameters need an explicit --cloudwatch destination.
+        a CloudWatch dashboard body for another namespace (--namespace),
+        dimension value (--environment) or set (--dimension NAME=VALUE,
+        repeated), region (--region), cloudwatch.instance_dimension
+        (--instance-dimension), EMF mode (--emf) or thresholds
+        (--latency-threshold-ms, --min-cache-hit-rate); `--cloudwatch -`
+        prints it. The checked-in dashboards/cloudwatch.json always holds the
+        defaults, so other parameters need an explicit --cloudwatch destination.
 
 Both files are outputs: edit this script, run it, and check in all three
 (scripts/lint-dashboards fails when a checked-in file differs from what this
@@ -66,12 +69,13 @@ def thresholds(*steps):
     return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
 
 
-def dashed(ref, color):
+def dashed(ref, color, dots=False):
     """Override: the series of query `ref` is a reference line, not data."""
+    style = {"dash": [0, 8], "fill": "dot"} if dots else {"dash": [10, 10], "fill": "dash"}
     return {
         "matcher": {"id": "byFrameRefID", "options": ref},
         "properties": [
-            {"id": "custom.lineStyle", "value": {"dash": [10, 10], "fill": "dash"}},
+            {"id": "custom.lineStyle", "value": style},
             {"id": "custom.lineWidth", "value": 2},
             {"id": "custom.fillOpacity", "value": 0},
             {"id": "color", "value": {"fixedColor": color, "mode": "fixed"}},
@@ -286,7 +290,7 @@ def probes_row():
             "Age of each probe's last finished run (time() - vigil_probe_last_run_timestamp_seconds) against "
             "its interval plus timeout (dashes, vigil_probe_interval_seconds + vigil_probe_timeout_seconds): "
             "a run overdue past that bound is hung or the scheduler stalled (a hung run is reported as "
-            "timeout at timeout + 10 %). A saw-tooth under the line is normal.",
+            "timeout at timeout + 10 % + 100 ms). A saw-tooth under the line is normal.",
             "s",
             [("time() - %s" % sel("vigil_probe_last_run_timestamp_seconds"), "{{probe}} {{instance}}"),
              ("%s + on (job, instance, probe) %s" % (sel("vigil_probe_interval_seconds"),
@@ -358,7 +362,7 @@ def secrets_row():
             "Time since AWS last confirmed each secret (time() - vigil_secrets_last_success_timestamp_seconds), "
             "log scale, against secrets.ttl (orange, vigil_secrets_ttl_seconds: older values are served stale "
             "from the emergency cache), 80 % of secrets.emergency_ttl (red dots) and secrets.emergency_ttl "
-            "(red, vigil_secrets_emergency_ttl_seconds: older values are no longer served; the environment "
+            "(dark red, vigil_secrets_emergency_ttl_seconds: older values are no longer served; the environment "
             "fallback or nothing). Normal is a saw-tooth under the TTL (refresh-ahead). Related alerts: "
             "VigilSecretNotConfirmed, VigilSecretEmergencyTTLEnding.",
             "s",
@@ -366,7 +370,7 @@ def secrets_row():
              (sel("vigil_secrets_ttl_seconds"), "TTL {{instance}}"),
              ("0.8 * %s" % sel("vigil_secrets_emergency_ttl_seconds"), "80 % of emergency TTL {{instance}}"),
              (sel("vigil_secrets_emergency_ttl_seconds"), "emergency TTL {{instance}}")],
-            log=True, overrides=[dashed("B", "orange"), dashed("C", "red"), dashed("D", "dark-red")],
+            log=True, overrides=[dashed("B", "orange"), dashed("C", "red", dots=True), dashed("D", "dark-red")],
             width=12, height=8),
         timeseries(
             "Fallback serves by source",
@@ -546,7 +550,7 @@ def process_row():
             "HTTP requests by handler and code",
             "Requests Vigil served per second by handler (metrics, health, live, ready, landing, other) and "
             "status code (vigil_http_requests_total). /health answering 503 follows overall unhealthy; 401 is "
-            "a client without the basic auth credentials; 404/405 land in other.",
+            "a client without the basic auth credentials; unknown paths (404) land in other.",
             "reqps",
             [("sum by (instance, handler, code) (%s)" % rate("vigil_http_requests_total"),
               "{{handler}} {{code}} {{instance}}")],
@@ -637,21 +641,24 @@ PROBES = ("database", "redis", "secrets")
 FALLBACK_SOURCES = ("emergency_cache", "environment")
 SECRETS_MANAGER_CALLS = ("GetSecretValue", "DescribeSecret", "BatchGetSecretValue")
 DEFAULTS = {"namespace": "Vigil", "environment": "dev", "region": "us-east-1", "dimensions": None,
-            "ec2": False, "latency_threshold_ms": 1000.0, "min_cache_hit_rate": 80.0}
+            "instance_dimension": False, "emf": False, "latency_threshold_ms": 1000.0, "min_cache_hit_rate": 80.0}
 
 
 class CloudWatchBuilder:
     """Metric rows for one namespace and dimension set.
 
-    Off EC2 (and in EMF mode) Vigil's datums carry exactly the configured
-    dimensions, so a widget names each metric. On EC2 in API mode Vigil adds
-    InstanceId, which makes every instance's metrics distinct: with --ec2 the
-    widgets search {namespace, dimensions..., InstanceId} and aggregate the
-    fleet with metric math (worst health, highest latency, summed counts).
+    By default Vigil's datums carry exactly the configured dimensions
+    (cloudwatch.dimensions), shared by every instance, so a widget names each
+    metric. With cloudwatch.instance_dimension (API mode on EC2) Vigil adds
+    InstanceId, which makes every instance's metrics distinct: with
+    --instance-dimension the widgets search {namespace, dimensions...,
+    InstanceId} and aggregate the fleet with metric math (worst health,
+    highest latency, summed counts).
     """
 
-    def __init__(self, namespace, dimensions, region, ec2):
-        self.namespace, self.dimensions, self.region, self.ec2 = namespace, dimensions, region, ec2
+    def __init__(self, namespace, dimensions, region, per_instance):
+        self.namespace, self.dimensions, self.region = namespace, dimensions, region
+        self.per_instance = per_instance
         self.next_id = 0
 
     def _id(self, prefix):
@@ -671,7 +678,7 @@ class CloudWatchBuilder:
     def metric(self, name, stat, label, extra=(), fleet="SUM"):
         """Rows for one Vigil metric with `extra` dimensions (name, value) pairs."""
         dims = list(self.dimensions) + list(extra)
-        if not self.ec2:
+        if not self.per_instance:
             row = [self.namespace, name]
             for dn, dv in dims:
                 row += [dn, dv]
@@ -705,11 +712,11 @@ class CloudWatchBuilder:
 
 
 def cloudwatch_dashboard(namespace=DEFAULTS["namespace"], environment=DEFAULTS["environment"],
-                         region=DEFAULTS["region"], dimensions=None, ec2=False,
+                         region=DEFAULTS["region"], dimensions=None, instance_dimension=False, emf=False,
                          latency_threshold_ms=DEFAULTS["latency_threshold_ms"],
                          min_cache_hit_rate=DEFAULTS["min_cache_hit_rate"]):
     dims = dimensions or [("Environment", environment)]
-    b = CloudWatchBuilder(namespace, dims, region, ec2)
+    b = CloudWatchBuilder(namespace, dims, region, instance_dimension)
     where = ", ".join("%s=%s" % d for d in dims)
     widgets = [{
         "type": "text", "x": 0, "y": 0, "width": 24, "height": 2,
@@ -727,10 +734,14 @@ def cloudwatch_dashboard(namespace=DEFAULTS["namespace"], environment=DEFAULTS["
     widgets.append(b.widget("Health (1 healthy or degraded, 0 unhealthy)", health, 0, 2, 12, 6,
                             stat="Minimum", y_axis={"min": 0, "max": 1, "showUnits": False}))
     latency = []
-    for probe in PROBES:
+    if emf:  # EMF documents carry no Probe dimension: one value per probe's mean, in one series
+        latency += b.metric("ProbeLatency", "Average", "mean of the probes")
+        latency += b.metric("ProbeLatency", "Maximum", "slowest probe")
+    for probe in () if emf else PROBES:
         latency += b.metric("ProbeLatency", "Average", "%s mean" % probe, [("Probe", probe)], fleet="MAX")
         latency += b.metric("ProbeLatency", "Maximum", "%s max" % probe, [("Probe", probe)], fleet="MAX")
-    widgets.append(b.widget("ProbeLatency by probe (ms)", latency, 12, 2, 12, 6, stat="Average",
+    widgets.append(b.widget("ProbeLatency (ms)" if emf else "ProbeLatency by probe (ms)", latency, 12, 2, 12, 6,
+                            stat="Average",
                             y_axis={"min": 0, "label": "Milliseconds", "showUnits": False},
                             annotations=[{"label": "health.latency_threshold", "value": latency_threshold_ms,
                                           "color": "#d62728"}]))
@@ -741,9 +752,12 @@ def cloudwatch_dashboard(namespace=DEFAULTS["namespace"], environment=DEFAULTS["
     widgets.append(b.widget("CacheLookups", b.metric("CacheLookups", "Sum", "lookups"), 8, 8, 8, 6,
                             y_axis={"min": 0, "showUnits": False}))
     fallback = []
-    for source in FALLBACK_SOURCES:
+    if emf:  # EMF documents carry no Source dimension: both sources summed
+        fallback += b.metric("FallbackCount", "Sum", "emergency_cache + environment")
+    for source in () if emf else FALLBACK_SOURCES:
         fallback += b.metric("FallbackCount", "Sum", source, [("Source", source)])
-    widgets.append(b.widget("FallbackCount by source", fallback, 16, 8, 8, 6, stacked=True,
+    widgets.append(b.widget("FallbackCount" if emf else "FallbackCount by source", fallback, 16, 8, 8, 6,
+                            stacked=True,
                             y_axis={"min": 0, "showUnits": False}))
     widgets.append(b.widget("StaleSecretsServed", b.metric("StaleSecretsServed", "Maximum", "stale secrets",
                                                            fleet="MAX"),
@@ -788,7 +802,8 @@ def write(path, text):
         return
     with open(path, "w", encoding="utf-8") as out:
         out.write(text)
-    print("wrote %s" % os.path.relpath(path))
+    shown = os.path.relpath(path)
+    print("wrote %s" % (path if shown.startswith("..") else shown))
 
 
 def main(argv=None):
@@ -803,8 +818,11 @@ def main(argv=None):
     parser.add_argument("--dimension", action="append", metavar="NAME=VALUE",
                         help="a dimension from cloudwatch.dimensions; repeat for several; replaces Environment")
     parser.add_argument("--region", default=DEFAULTS["region"], help="region of the widgets (default us-east-1)")
-    parser.add_argument("--ec2", action="store_true",
-                        help="Vigil runs on EC2 in API mode (adds InstanceId): search and aggregate per fleet")
+    parser.add_argument("--instance-dimension", action="store_true",
+                        help="Vigil runs with cloudwatch.instance_dimension (InstanceId on every datum): "
+                             "search every instance's metrics and aggregate the fleet")
+    parser.add_argument("--emf", action="store_true",
+                        help="Vigil runs with cloudwatch.mode emf (no Probe or Source dimension)")
     parser.add_argument("--latency-threshold-ms", type=float, default=DEFAULTS["latency_threshold_ms"],
                         help="health.latency_threshold in ms, drawn on ProbeLatency (default 1000)")
     parser.add_argument("--min-cache-hit-rate", type=float, default=DEFAULTS["min_cache_hit_rate"],
@@ -819,10 +837,15 @@ def main(argv=None):
             if not sep or not name or not value:
                 parser.error("--dimension takes NAME=VALUE, got %r" % item)
             dimensions.append((name, value))
-    custom = (args.namespace, args.environment, args.region, dimensions, args.ec2, args.latency_threshold_ms,
-              args.min_cache_hit_rate) != tuple(DEFAULTS[k] for k in (
-                  "namespace", "environment", "region", "dimensions", "ec2", "latency_threshold_ms",
-                  "min_cache_hit_rate"))
+    if args.instance_dimension and any("'" in text for text in
+                                       [args.namespace] + [part for d in (dimensions or []) for part in d]):
+        parser.error("with --instance-dimension the namespace and dimensions go into SEARCH('...'): no single quotes")
+    if args.instance_dimension and args.emf:
+        parser.error("--instance-dimension and --emf exclude each other (Vigil adds InstanceId in api mode only)")
+    keys = ("namespace", "environment", "region", "dimensions", "instance_dimension", "emf",
+            "latency_threshold_ms", "min_cache_hit_rate")
+    given = dict(vars(args), dimensions=dimensions)
+    custom = any(given[k] != DEFAULTS[k] for k in keys)
     if custom and args.cloudwatch is None:
         parser.error("dashboards/cloudwatch.json holds the defaults (scripts/lint-dashboards checks it): "
                      "write a dashboard with other parameters elsewhere with --cloudwatch FILE, or - for stdout")
@@ -831,7 +854,8 @@ def main(argv=None):
         write(args.grafana or os.path.join(HERE, "vigil.json"), render(grafana_dashboard()))
     if args.grafana is None or args.cloudwatch is not None:
         write(args.cloudwatch or os.path.join(HERE, "cloudwatch.json"),
-              render(cloudwatch_dashboard(args.namespace, args.environment, args.region, dimensions, args.ec2,
+              render(cloudwatch_dashboard(args.namespace, args.environment, args.region, dimensions,
+                                          args.instance_dimension, args.emf,
                                           args.latency_threshold_ms, args.min_cache_hit_rate)))
 
 

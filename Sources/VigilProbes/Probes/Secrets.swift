@@ -41,9 +41,11 @@ public final class SecretsProbe: Probe {
     }
 
     /// The worst thing about secrets that are still served: a hung refresh,
-    /// then the gravest failure class, then values served stale.
+    /// then the gravest failure class, then values served stale. A refresh
+    /// still running after an earlier failure (retrying a refused endpoint
+    /// takes seconds of backoff) reports that failure, not `timeout`.
     static func trouble(_ statuses: [SecretStatus], timeout: Double) -> (reason: ProbeReason, detail: String)? {
-        let hung = statuses.filter { ($0.refreshingFor ?? 0) > timeout }
+        let hung = statuses.filter { ($0.refreshingFor ?? 0) > timeout && $0.failure == nil }
         if !hung.isEmpty {
             return (.timeout, "AWS has not answered for over \(timeout.decimalString(digits: 1)) s: "
                 + hung.map(\.name).joined(separator: ", "))
