@@ -137,8 +137,11 @@ public final class SecretsClient: Sendable {
 
     // MARK: Internals
 
+    /// The environment is a fallback: it serves at once only after AWS failed
+    /// for this secret; on a first lookup AWS is asked (within `maxWait`).
     private func hasEnvironmentValue(_ item: SecretsConfiguration.Item, _ record: SecretRecord) -> Bool {
-        record.entry?.source == .environment || item.fallbackVariable.map { environment[$0]?.isEmpty == false } == true
+        guard record.failures > 0 || api == nil else { return false }
+        return record.entry?.source == .environment || item.fallbackVariable.map { environment[$0]?.isEmpty == false } == true
     }
 
     /// Serves what the cache holds, in order: fresh, emergency cache,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import Glibc
+import VigilAWS
 import VigilPlatform
 
 /// `vigil`: health monitor and Prometheus exporter.
@@ -17,6 +18,7 @@ struct Vigil: ParsableCommand {
     /// a failed write, not the process, in every command.
     static func main() {
         signal(SIGPIPE, SIG_IGN)
+        keepOpenSSLAtExit()
         main(nil)
     }
 }

@@ -2,6 +2,10 @@ import COpenSSL
 
 /// SHA-256 and HMAC-SHA256 through OpenSSL's one-shot functions (the ones
 /// OpenSSL 3 does not deprecate).
+/// Keeps OpenSSL alive through process exit: no atexit teardown under a
+/// refresh or probe thread still inside it. Call before any thread starts.
+public func keepOpenSSLAtExit() { _ = vigil_openssl_keep_at_exit() }
+
 enum Crypto {
     static func sha256(_ data: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
