@@ -43,7 +43,8 @@ struct HealthScenarioTests {
         try postgres.start()
         #expect(VigilProcess.waitUntil(timeout: 10) { health(base).services["database"] == "connected" })
         #expect(health(base).status == 200)
-        #expect(vigil.stop() == 0)
+        let status = vigil.stop()
+        #expect(status == 0, "exit \(String(describing: status)): \(vigil.log.suffix(3000))")
         env.assertNoCanary(in: [vigil.log])
     }
 
