@@ -4,7 +4,7 @@ import Foundation
 /// `scripts/moto-setup.py` (IAM users, role, seeded secrets, signature
 /// checking on). Its keys are read back from the file the script writes.
 public final class MotoServer {
-    private let process = Process()
+    private let process: ChildProcess
     private let folder: URL
     public let url: String
     public let exports: [String: String]
@@ -14,11 +14,7 @@ public final class MotoServer {
         url = "http://127.0.0.1:\(port)"
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-moto-\(port)-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.runWithCleanSignalMask()
+        process = try ChildProcess(["moto_server", "-H", "127.0.0.1", "-p", String(port)], capture: false)
         let probe = url + "/moto-api/data.json"
         let ready = VigilProcess.waitUntil(timeout: 20) {
             (try? CurlClient().request(probe, timeoutSeconds: 1).status) == 200
@@ -39,7 +35,7 @@ public final class MotoServer {
     }
 
     deinit {
-        kill(process.processIdentifier, SIGKILL)
+        kill(process.pid, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: folder)
     }

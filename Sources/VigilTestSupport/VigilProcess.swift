@@ -2,9 +2,7 @@ import Foundation
 
 /// The real `vigil` binary, run as a child process for integration tests.
 public final class VigilProcess {
-    public let process = Process()
-    private let stderrPipe = Pipe()
-    private let output = OutputBuffer()
+    public let process: ChildProcess
 
     /// The binary under test: `$VIGIL_BINARY`, else the debug build next to the sources.
     public static var binary: String {
@@ -19,24 +17,11 @@ public final class VigilProcess {
 
     /// `launcher`: a command to run the binary under (`prlimit --nofile=1024:1024`).
     public init(_ arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws {
-        process.executableURL = URL(fileURLWithPath: launcher.first ?? Self.binary)
-        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [Self.binary] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardError = stderrPipe
-        process.standardOutput = stderrPipe
-        let output = self.output
-        stderrPipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = handle.availableData
-            if chunk.isEmpty { handle.readabilityHandler = nil }
-            output.append(chunk)
-        }
-        try process.runWithCleanSignalMask()
+        process = try ChildProcess((launcher.isEmpty ? [] : launcher) + [Self.binary] + arguments, environment: environment)
     }
 
-    deinit { if process.isRunning { process.terminate() } }
-
     /// Everything the process wrote to stdout and stderr so far.
-    public var log: String { output.text }
+    public var log: String { process.log }
 
     /// Polls `condition` until it holds or `timeout` passes.
     public static func waitUntil(timeout: Double, _ condition: () -> Bool) -> Bool {
@@ -61,7 +46,7 @@ public final class VigilProcess {
 
     /// Sends a signal and waits for the exit status (nil if still running after `timeout`).
     public func stop(signal: Int32 = SIGTERM, timeout: Double = 5) -> Int32? {
-        kill(process.processIdentifier, signal)
+        kill(process.pid, signal)
         return Self.waitUntil(timeout: timeout) { !process.isRunning } ? process.terminationStatus : nil
     }
 
@@ -69,18 +54,7 @@ public final class VigilProcess {
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let child = try VigilProcess(arguments, environment: environment)
         child.process.waitUntilExit()
-        _ = waitUntil(timeout: 2) { child.output.reachedEnd }
+        _ = waitUntil(timeout: 2) { child.process.reachedEnd }
         return (child.process.terminationStatus, child.log)
     }
-}
-
-private final class OutputBuffer: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    private var ended = false
-
-    /// An empty chunk is end of file.
-    func append(_ chunk: Data) { lock.withLock { if chunk.isEmpty { ended = true } else { data.append(chunk) } } }
-    var reachedEnd: Bool { lock.withLock { ended } }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }

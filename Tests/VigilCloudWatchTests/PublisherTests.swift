@@ -63,21 +63,16 @@ struct PublisherTests {
     }
 
     private func statistics(_ metric: String, dimensions: [String] = ["Name=Environment,Value=test"]) throws -> [[String: Any]] {
-        let output = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["aws", "cloudwatch", "get-metric-statistics", "--namespace", namespace, "--metric-name", metric,
-                             "--dimensions"] + dimensions + [
-                             "--start-time", UnixTime(seconds: clock.read().seconds - 7200).iso8601,
-                             "--end-time", UnixTime(seconds: clock.read().seconds + 600).iso8601,
-                             "--period", "60", "--statistics", "SampleCount", "Sum", "Minimum", "Maximum", "--output", "json"]
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret]) { $1 }
-        process.standardOutput = output
-        try process.runWithCleanSignalMask()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let process = try ChildProcess(["aws", "cloudwatch", "get-metric-statistics", "--namespace", namespace, "--metric-name", metric,
+                                        "--dimensions"] + dimensions + [
+                                        "--start-time", UnixTime(seconds: clock.read().seconds - 7200).iso8601,
+                                        "--end-time", UnixTime(seconds: clock.read().seconds + 600).iso8601,
+                                        "--period", "60", "--statistics", "SampleCount", "Sum", "Minimum", "Maximum", "--output", "json"],
+                                       environment: ["AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret],
+                                       stderr: false)
         process.waitUntilExit()
-        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        _ = VigilProcess.waitUntil(timeout: 5) { process.reachedEnd }
+        let json = try JSONSerialization.jsonObject(with: Data(process.log.utf8)) as? [String: Any]
         return (json?["Datapoints"] as? [[String: Any]] ?? []).sorted { "\($0["Timestamp"] ?? "")" < "\($1["Timestamp"] ?? "")" }
     }
 

@@ -10,7 +10,7 @@ struct ServeHardeningTests {
     /// A core file of Vigil would hold every cached secret.
     @Test func coreDumpsAreOff() throws {
         let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\n")
-        let limits = try String(contentsOfFile: "/proc/\(vigil.process.process.processIdentifier)/limits", encoding: .utf8)
+        let limits = try String(contentsOfFile: "/proc/\(vigil.process.process.pid)/limits", encoding: .utf8)
         let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }?
             .split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2)
         #expect(core.map(Array.init) == ["0", "0"], "\(limits)")

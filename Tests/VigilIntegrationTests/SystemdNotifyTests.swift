@@ -38,7 +38,7 @@ struct SystemdNotifyTests {
         #expect(receive(until: "READY=1", within: 15), "no READY=1: \(messages)")
         #expect(vigil.health()?.code != nil)  // ready means /health answers from a completed round
         #expect(receive(until: "WATCHDOG=1", within: 3), "no WATCHDOG=1: \(messages)")
-        kill(vigil.process.process.processIdentifier, SIGTERM)
+        kill(vigil.process.process.pid, SIGTERM)
         #expect(receive(until: "STOPPING=1", within: 5), "no STOPPING=1: \(messages)")
         #expect(vigil.process.stop(timeout: 5) == 0)
         let ready = messages.firstIndex { $0.hasPrefix("READY=1") } ?? .max

@@ -36,7 +36,7 @@ struct VigilBinaryTests {
     @Test func servesWithoutFoundationOrICU() throws {
         let vigil = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0"])
         _ = try #require(vigil.waitForListenAddress(), "no listening line in: \(vigil.log)")
-        let maps = try String(contentsOfFile: "/proc/\(vigil.process.processIdentifier)/maps", encoding: .utf8)
+        let maps = try String(contentsOfFile: "/proc/\(vigil.process.pid)/maps", encoding: .utf8)
         #expect(vigil.stop() == 0)
         let libraries = Set(maps.split(separator: "\n").compactMap { $0.split(separator: "/").last.map(String.init) })
         #expect(libraries.contains { $0.hasPrefix("libFoundationEssentials") } || !libraries.contains { $0.hasPrefix("libswiftCore") })
