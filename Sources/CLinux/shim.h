@@ -14,5 +14,4 @@ static inline int vigil_disable_core_dumps(void) {
   return limited == 0 && hidden == 0 ? 0 : -1;
 }
 
-static inline int vigil_is_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
 #endif

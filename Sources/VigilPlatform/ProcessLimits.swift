@@ -47,6 +47,4 @@ package enum CoreDumps {
     /// Disables core files and marks the process non-dumpable; false if the kernel refused.
     @discardableResult
     package static func disable() -> Bool { vigil_disable_core_dumps() == 0 }
-
-    package static var disabled: Bool { vigil_is_dumpable() == 0 }
 }

@@ -16,8 +16,6 @@ package struct SystemdNotifier: Sendable {
         watchdogInterval = environment["WATCHDOG_USEC"].flatMap(Int64.init).flatMap { $0 > 0 ? .microseconds($0 / 2) : nil }
     }
 
-    package var isEnabled: Bool { path != nil }
-
     /// Sends `READY=1`, `WATCHDOG=1`, `STOPPING=1`, `STATUS=...`; false if it could not.
     @discardableResult
     package func notify(_ message: String) -> Bool {

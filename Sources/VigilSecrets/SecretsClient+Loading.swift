@@ -77,7 +77,7 @@ extension SecretsClient {
     @discardableResult
     public func waitForRefreshes(timeout: Double? = nil) -> Bool {
         let deadline = timeout.map { ContinuousClock.now + .seconds($0) }
-        return flights.all.allSatisfy { $0.wait(until: deadline) }
+        return flights.all.allSatisfy { $0.wait(until: deadline) != nil }
     }
 
     /// Ends the background schedule (refreshes in flight finish on their own).

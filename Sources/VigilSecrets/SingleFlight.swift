@@ -20,11 +20,7 @@ final class SingleFlight: Sendable {
         }
         guard leader else { return flight }
         started()
-        startDetachedThread(name: "secret-refresh") { [self] in
-            work()
-            flights.withLock { $0[key] = nil }
-            flight.finish()
-        }
+        run(flight, for: [key]) { _ in work() }
         return flight
     }
 
@@ -40,42 +36,26 @@ final class SingleFlight: Sendable {
             return free
         }
         started(claimed)
-        startDetachedThread(name: "secret-refresh") { [self] in
-            work(claimed)
-            flights.withLock { flights in for key in claimed where flights[key] === flight { flights[key] = nil } }
-            flight.finish()
-        }
+        run(flight, for: claimed, work)
         return flight
     }
 
     /// Every run in progress.
     var all: [Flight] { flights.withLock { Array($0.values) } }
 
-
     /// The run in progress for `key`, if any.
     func running(_ key: String) -> Flight? { flights.withLock { $0[key] } }
-}
 
-/// One refresh in progress; callers may wait for it.
-final class Flight: @unchecked Sendable {
-    private let condition = Condition()
-    private var done = false
-
-    /// Waits until the run ends or `deadline` passes (nil: no limit). True if it ended.
-    @discardableResult
-    func wait(until deadline: ContinuousClock.Instant?) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while !done {
-            if let deadline { if !condition.wait(until: deadline) { return done } } else { condition.wait() }
-        }
-        return true
-    }
-
-    func finish() {
-        condition.withLock {
-            done = true
-            condition.broadcast()
+    /// Runs `work` on a thread of its own, then frees `keys` and ends `flight`.
+    private func run(_ flight: Flight, for keys: [String], _ work: @escaping @Sendable ([String]) -> Void) {
+        startDetachedThread(name: "secret-refresh") { [self] in
+            work(keys)
+            flights.withLock { flights in for key in keys where flights[key] === flight { flights[key] = nil } }
+            flight.finish()
         }
     }
 }
+
+/// One refresh in progress; callers may wait for it (`wait(until:)` is nil
+/// when the deadline passed first).
+typealias Flight = Outcome<Void>

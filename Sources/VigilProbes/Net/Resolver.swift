@@ -1,5 +1,4 @@
 import Glibc
-import Synchronization
 import VigilPlatform
 
 /// Host name lookup bounded by a deadline. `getaddrinfo` blocks for as long
@@ -33,9 +32,9 @@ enum Resolver {
                         lookup slowPath: @escaping @Sendable (String, Int) -> [Address]? = { lookupNow($0, port: $1, flags: AI_ADDRCONFIG) }
     ) throws(ProbeFailure) -> [Address] {
         if let literal = lookupNow(host, port: port, flags: AI_NUMERICHOST), !literal.isEmpty { return literal }
-        let lookup = Lookup()
+        let lookup = Outcome<[Address]>()
         startDetachedThread(name: "dns") { lookup.finish(slowPath(host, port) ?? []) }
-        switch lookup.wait(until: deadline) {
+        switch lookup.wait(until: deadline.instant) {
         case .some(let addresses) where !addresses.isEmpty: return addresses
         case .some: throw ProbeFailure(reason: .dns, detail: "cannot resolve \(host)")
         case .none: throw ProbeFailure(reason: .timeout, detail: "resolving \(host) did not complete in time")
@@ -62,29 +61,5 @@ enum Resolver {
             next = info.pointee.ai_next
         }
         return addresses
-    }
-}
-
-/// One lookup's outcome, shared between the lookup thread and the waiter.
-private final class Lookup: Sendable {
-    private let done = Condition()
-    private let outcome = Mutex<[Resolver.Address]?>(nil)
-
-    func finish(_ addresses: [Resolver.Address]) {
-        done.withLock {
-            outcome.withLock { $0 = addresses }
-            done.broadcast()
-        }
-    }
-
-    /// The addresses (perhaps none) when the lookup ended before the deadline; nil if it did not.
-    func wait(until deadline: Deadline) -> [Resolver.Address]? {
-        done.withLock {
-            while true {
-                if let result = outcome.withLock({ $0 }) { return result }
-                guard deadline.instant > .now else { return nil }
-                done.wait(until: deadline.instant)
-            }
-        }
     }
 }

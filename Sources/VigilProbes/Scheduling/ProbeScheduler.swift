@@ -154,18 +154,14 @@ public final class ProbeScheduler: Sendable {
 }
 
 /// One probe run on a detached thread, with a result to wait for.
-private final class ProbeRun: Sendable {
-    private let done = Condition()
-    private let result = Mutex<ProbeResult?>(nil)
+private struct ProbeRun {
+    private let result = Outcome<ProbeResult>()
 
     init(_ probe: any Probe, timeout: Duration, ended: @escaping @Sendable () -> Void) {
-        startDetachedThread(name: "probe-\(probe.name)") { [self] in
+        let result = self.result
+        startDetachedThread(name: "probe-\(probe.name)") {
             blockBrokenPipeSignal()
-            let outcome = probe.run(timeout: timeout)
-            done.withLock {
-                result.withLock { $0 = outcome }
-                done.broadcast()
-            }
+            result.finish(probe.run(timeout: timeout))
             ended()
         }
     }
@@ -173,15 +169,12 @@ private final class ProbeRun: Sendable {
     /// The result, once there is one before `deadline` (nil: no limit) and
     /// before `stopped` is set (checked every 100 ms); else nil.
     func wait(until deadline: ContinuousClock.Instant?, unless stopped: borrowing Atomic<Bool>) -> ProbeResult? {
-        done.withLock {
-            while true {
-                if let outcome = result.withLock({ $0 }) { return outcome }
-                if stopped.load(ordering: .acquiring) { return nil }
-                let slice = ContinuousClock.now + .milliseconds(100)
-                if let deadline, deadline <= .now { return nil }
-                done.wait(until: deadline.map { min($0, slice) } ?? slice)
-            }
+        while !stopped.load(ordering: .acquiring) {
+            let slice = ContinuousClock.now + .milliseconds(100)
+            if let outcome = result.wait(until: deadline.map { min($0, slice) } ?? slice) { return outcome }
+            if let deadline, deadline <= .now { return nil }
         }
+        return result.wait(until: .now)
     }
 }
 
