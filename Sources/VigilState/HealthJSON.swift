@@ -53,7 +53,7 @@ extension HealthSnapshot {
                 fields += [("observedValue", JSONWriter.number(latest.latency.milliseconds)),
                            ("observedUnit", JSONWriter.quote("ms")),
                            ("time", JSONWriter.quote(JSONWriter.rfc3339(latest.finishedAt)))]
-                if !latest.succeeded { fields.append(("output", JSONWriter.quote(latest.detail))) }
+                if !latest.succeeded || latest.degraded { fields.append(("output", JSONWriter.quote(latest.detail))) }
             }
             return "\(JSONWriter.quote("\(component.name):\(measurement)")):[" + JSONWriter.object(fields) + "]"
         }

@@ -170,6 +170,7 @@ import VigilProbes
         #expect(checks["database:responseTime"]?.first?["status"] as? String == "fail")
         #expect(checks["database:responseTime"]?.first?["output"] as? String == "connection refused")
         #expect(checks["secrets:freshness"]?.first?["status"] as? String == "warn")
+        #expect(checks["secrets:freshness"]?.first?["output"] as? String == "redis stale")
         #expect(snapshot.json().contains(#""secrets":"degraded""#))
         #expect(snapshot.json(verbose: true).hasPrefix(#"{"status":"unhealthy""#))
     }
