@@ -46,7 +46,7 @@ final class CloudWatchCollector {
             }
         }
         if let secrets = sources.secrets {
-            let stale = secrets.statuses().filter { $0.state == .stale || $0.state == .fallback }.count
+            let stale = SecretsClient.servedStale(secrets.statuses())
             datums.append(datum("StaleSecretsServed", .count, Double(stale)))
         }
         let snapshot = sources.store.snapshot()

@@ -125,11 +125,15 @@ public final class SecretsClient: Sendable {
         }
     }
 
-    /// Sets the cache gauges (entries, served stale, hit ratio) from what the client holds now.
+    /// Sets the cache gauges (entries, served stale) from what the client holds now.
     public func publishGauges() {
         let states = statuses()
-        metrics.publish(entries: states.filter { $0.state != .missing }.count,
-                        servedStale: states.filter { $0.state == .stale || $0.state == .fallback }.count)
+        metrics.publish(entries: states.filter { $0.state != .missing }.count, servedStale: Self.servedStale(states))
+    }
+
+    /// Secrets served past their TTL or from the environment (gauge and CloudWatch alike).
+    public static func servedStale(_ statuses: [SecretStatus]) -> Int {
+        statuses.filter { $0.state == .stale || $0.state == .fallback }.count
     }
 
     /// Seconds before a forced fetch is repeated for a version it already found.
