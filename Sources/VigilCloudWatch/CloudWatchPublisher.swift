@@ -69,6 +69,13 @@ public final class CloudWatchPublisher: Sendable {
         gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(to: 0)
         for reason in DropReason.allCases { dropped(reason).increment(by: Int64(0)) }
         counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment(by: Int64(0))
+        for outcome in DatumOutcome.allCases { datums(outcome).increment(by: Int64(0)) }
+    }
+
+    /// What became of a datum: every collected one is, at any moment,
+    /// sent, buffered or dropped (`collected = sent + buffered + dropped`).
+    enum DatumOutcome: String, CaseIterable {
+        case collected, sent
     }
 
     /// Why datums were given up.
@@ -107,8 +114,10 @@ public final class CloudWatchPublisher: Sendable {
     /// One interval's collection (also used by tests that drive time).
     public func collectOnce() {
         let datums = collector.withLock { $0.collect(at: options.clock()) }
+        self.datums(.collected).increment(by: Int64(datums.count))
         if let emf {
             emf.write(datums)
+            self.datums(.sent).increment(by: Int64(datums.count))
             counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment()
             return
         }
@@ -154,13 +163,12 @@ public final class CloudWatchPublisher: Sendable {
                                    metadata: ["code": "\(error.metricCode)", "buffered": "\(buffer.count)"])
                     return false
                 }
-                buffer.remove(through: last)
-                dropped(.rejected).increment(by: Int64(batch.count))
+                dropped(.rejected).increment(by: Int64(buffer.remove(through: last)))
                 logger.error("CloudWatch rejected a batch as invalid; dropped so later datums are not held up",
                              metadata: ["code": "\(error.metricCode)", "datums": "\(batch.count)"])
                 continue
             }
-            buffer.remove(through: last)
+            datums(.sent).increment(by: Int64(buffer.remove(through: last)))
             counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment()
             gauge("vigil_cloudwatch_last_success_timestamp_seconds", "Unix time of the last accepted publication.")
                 .set(UnixTime.now.seconds)
@@ -205,6 +213,11 @@ public final class CloudWatchPublisher: Sendable {
     private func dropped(_ reason: DropReason) -> Counter {
         counter("vigil_cloudwatch_dropped_datums_total", "Datums given up: the buffer was full, or CloudWatch rejected the batch.",
                 [("reason", reason.rawValue)])
+    }
+
+    private func datums(_ outcome: DatumOutcome) -> Counter {
+        counter("vigil_cloudwatch_datums_total", "Datums collected for CloudWatch, and those it accepted (or written as EMF).",
+                [("outcome", outcome.rawValue)])
     }
 
     private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {

@@ -46,8 +46,17 @@ final class DatumBuffer: Sendable {
         }
     }
 
-    /// Removes the datums up to sequence number `last` (sent, or rejected for good).
-    func remove(through last: Int) { state.withLock { $0.datums.removeAll { $0.sequence <= last } } }
+    /// Removes the datums up to sequence number `last` (sent, or rejected for
+    /// good); returns how many were still there (overflow may have dropped
+    /// some of them meanwhile, and counted them).
+    @discardableResult
+    func remove(through last: Int) -> Int {
+        state.withLock { state in
+            let before = state.datums.count
+            state.datums.removeAll { $0.sequence <= last }
+            return before - state.datums.count
+        }
+    }
 
     var count: Int { state.withLock { $0.datums.count } }
 }

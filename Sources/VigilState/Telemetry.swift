@@ -15,6 +15,9 @@ public final class Telemetry: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let collectors: [any MetricsCollector]
     private let probeLatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// The last page's size: the next one is reserved at once rather than
+    /// grown by doubling from 8 KB (four copies of a 25 KB page).
+    private let lastSize = Atomic<Int>(8192)
 
     public init(version: String, revision: String, collectors: [any MetricsCollector]? = nil) {
         self.collectors = collectors ?? [ProcessCollector(registry: registry)]
@@ -27,8 +30,9 @@ public final class Telemetry: Sendable {
     public func exposition() -> [UInt8] {
         for collector in collectors { collector.collect() }
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(8192)
+        buffer.reserveCapacity(lastSize.load(ordering: .relaxed) + 1024)
         registry.emit(into: &buffer)
+        lastSize.store(buffer.count, ordering: .relaxed)
         return buffer
     }
 

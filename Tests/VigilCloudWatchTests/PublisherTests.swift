@@ -189,6 +189,8 @@ struct PublisherTests {
         #expect(publisher.sendPending())
         let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
         #expect(text.contains(#"vigil_cloudwatch_dropped_datums_total{reason="buffer_full"} \#(produced - 10)"#))
+        #expect(text.contains(#"vigil_cloudwatch_datums_total{outcome="collected"} \#(produced)"#))
+        #expect(text.contains(#"vigil_cloudwatch_datums_total{outcome="sent"} 10"#))  // collected = sent + dropped
         #expect(try statistics("OverallHealthy").count == 1)  // only the newest interval survived
     }
 }
@@ -233,6 +235,14 @@ struct PublisherFailureTests {
         publisher.collectOnce()
         #expect(publisher.sendPending())
         #expect(try proxy.log().map(\.fault) == ["invalid", ""])
+        let collected = value(#"vigil_cloudwatch_datums_total{outcome="collected"}"#)
+        #expect(collected > 0)
+        #expect(value(#"vigil_cloudwatch_datums_total{outcome="sent"}"#) == collected / 2)
+        #expect(value(#"vigil_cloudwatch_dropped_datums_total{reason="rejected"}"#) == collected / 2)
+    }
+
+    private func value(_ series: String) -> Int {
+        metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Int($0.dropFirst(series.count + 1)) } ?? -1
     }
 
     @Test func accessDeniedKeepsTheDatumsForLater() throws {
@@ -264,7 +274,7 @@ struct PublisherFailureTests {
         let (batch, last) = buffer.nextBatch()
         #expect(batch.count == 5)
         #expect(buffer.append(Array(repeating: datum, count: 10)) == 5)  // the 5 in flight made room while sending
-        buffer.remove(through: last)
+        #expect(buffer.remove(through: last) == 0, "the in-flight datums were already dropped (and counted)")
         #expect(buffer.count == 10, "datums that were never sent were removed")
     }
 }

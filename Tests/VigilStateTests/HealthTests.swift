@@ -135,6 +135,24 @@ import VigilProbes
         #expect(first >= 0)
         #expect(cpu() >= first)
     }
+
+    /// The cheap sources (statm, the size of /proc/self/fd, getrusage) agree with what they replace.
+    @Test func processFiguresFollowTheProcess() {
+        let telemetry = Telemetry(version: "v", revision: "r")
+        func value(_ name: String) -> Double {
+            String(decoding: telemetry.exposition(), as: UTF8.self).split(separator: "\n")
+                .first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
+        }
+        let before = value("process_open_fds")
+        let extra = (0..<300).map { _ in open("/dev/null", O_RDONLY) }
+        defer { for fd in extra { close(fd) } }
+        #expect(abs(value("process_open_fds") - before - 300) < 40)  // other tests open and close sockets meanwhile
+        let resident = value("process_resident_memory_bytes")
+        #expect(resident > 1_000_000)
+        #expect(value("process_virtual_memory_bytes") > resident)
+        let start = value("process_start_time_seconds")
+        #expect(start > Date().timeIntervalSince1970 - 86_400 && start <= Date().timeIntervalSince1970)
+    }
 }
 
 @Suite struct ThresholdAndFormatTests {
