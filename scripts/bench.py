@@ -5,7 +5,7 @@
 Needs the environment of `scripts/services env` (PostgreSQL, Redis, moto).
 Every server listens on 127.0.0.1 only; everything started is stopped on exit.
 """
-import os, re, shutil, statistics, subprocess, sys, tempfile, time
+import json, os, re, shutil, statistics, subprocess, sys, tempfile, time
 from loadlib import (PG_PASSWORD, PG_PORT, REDIS_PASSWORD, REDIS_PORT, Servers, TCPFront, cpu_seconds, fetch,
                      free_port_check, memory_mb, seed_secrets, series, wait_http)
 

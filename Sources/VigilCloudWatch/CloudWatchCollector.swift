@@ -50,10 +50,10 @@ final class CloudWatchCollector {
             datums.append(datum("StaleSecretsServed", .count, Double(stale)))
         }
         let snapshot = sources.store.snapshot()
-        for (component, name) in [("secrets", "SecretsHealthy"), ("database", "DatabaseHealthy"), ("redis", "RedisHealthy")] {
-            if let health = snapshot.components.first(where: { $0.name == component }) {
-                datums.append(datum(name, .none, health.status(at: snapshot.now) == .unhealthy ? 0 : 1))
-            }
+        for component in snapshot.components {
+            let healthy: Double = component.status(at: snapshot.now) == .unhealthy ? 0 : 1
+            datums.append(datum("ComponentHealthy", .none, healthy, [("Component", component.name)]))
+            if let name = Self.namedHealthMetrics[component.name] { datums.append(datum(name, .none, healthy)) }
         }
         datums.append(datum("OverallHealthy", .none, snapshot.status == .unhealthy ? 0 : 1))
         for (probe, statistics) in sources.latencies.drain().sorted(by: { $0.key < $1.key }) {
@@ -63,6 +63,10 @@ final class CloudWatchCollector {
         previous = now
         return datums
     }
+
+    /// The names the three default components were published under before
+    /// `ComponentHealthy{Component}`: kept, so alarms on them keep working.
+    static let namedHealthMetrics = ["secrets": "SecretsHealthy", "database": "DatabaseHealthy", "redis": "RedisHealthy"]
 
     private func counters() -> [String: Int] {
         var counters: [String: Int] = [:]

@@ -88,10 +88,13 @@ public final class CloudWatchPublisher: Sendable {
 
     /// Custom metrics (distinct name and dimension sets) one dimension set
     /// produces (see CloudWatchCollector.collect): CacheLookups, CacheHitRate, Rotations, FallbackCount x 2,
-    /// AWSErrors, StaleSecretsServed, OverallHealthy, one `<Component>Healthy`
-    /// and one ProbeLatency per probe; error codes add one each with
-    /// `cloudwatch.error_code_dimension`. CloudWatch bills each ($0.30 a month).
-    public static func customMetricCount(probes: Int) -> Int { 8 + 2 * probes }
+    /// AWSErrors, StaleSecretsServed, OverallHealthy; per probe target ComponentHealthy and
+    /// ProbeLatency; and the named health metric of each of database, redis and secrets
+    /// that is enabled. Error codes add one each with `cloudwatch.error_code_dimension`.
+    /// CloudWatch bills each ($0.30 a month).
+    public static func customMetricCount(probes: [String]) -> Int {
+        8 + 2 * probes.count + probes.filter { CloudWatchCollector.namedHealthMetrics[$0] != nil }.count
+    }
 
     public func start() {
         startDetachedThread(name: "cw-collect") { [self] in collectLoop() }

@@ -56,6 +56,17 @@ struct ConfigReader {
         return read(key, expected: "one of \(names)") { choices[$0] } ?? choices.values.first!
     }
 
+    /// The text of `key` checked (empty passes: required settings are checked apart).
+    @discardableResult
+    mutating func checked(_ key: String, _ check: ValueCheck) -> String {
+        let value = text(key)
+        if !value.isEmpty, let expected = check.problem(value) {
+            problems.append(ConfigProblem(key: key, origin: raw.entries[key]?.origin,
+                                          message: "invalid value \"\(value)\": expected \(expected)"))
+        }
+        return value
+    }
+
     mutating func check(_ key: String, _ condition: Bool, _ message: String) {
         if !condition { problems.append(ConfigProblem(key: key, origin: raw.entries[key]?.origin, message: message)) }
     }

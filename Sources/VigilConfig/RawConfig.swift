@@ -48,6 +48,20 @@ public struct RawConfig: Sendable {
         }
     }
 
+    /// Adds `VIGIL_PROBES_<TARGET>_<SETTING>` for any target name
+    /// (`VIGIL_PROBES_REPLICA_TIMEOUT`, `VIGIL_PROBES_READ_REPLICA_CA_FILE`):
+    /// the setting is matched at the end, longest name first.
+    public mutating func addProbeEnvironment(_ environment: [String: String], settings: [String]) {
+        let suffixes = settings.map { (setting: $0, suffix: "_" + Self.environmentName(for: $0).dropFirst("VIGIL_".count)) }
+            .sorted { $0.suffix.count > $1.suffix.count }
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("VIGIL_PROBES_") {
+            let rest = name.dropFirst("VIGIL_PROBES_".count)
+            guard let match = suffixes.first(where: { rest.hasSuffix($0.suffix) && rest.count > $0.suffix.count }) else { continue }
+            let target = rest.dropLast(match.suffix.count).lowercased()
+            entries["probes.\(target).\(match.setting)"] = Entry(value: value, origin: "env \(name)")
+        }
+    }
+
     public mutating func set(_ key: String, _ value: String, origin: String) {
         entries[key] = Entry(value: value, origin: origin)
     }

@@ -10,7 +10,14 @@ public struct Setting: Sendable {
     public var isPattern: Bool { key.contains("*") }
     /// Takes a YAML list.
     public var isList: Bool { key.hasSuffix(".keys") }
-    public var environmentName: String { isPattern ? "" : RawConfig.environmentName(for: key) }
+    /// `VIGIL_PROBES_<NAME>_TIMEOUT` for `probes.*.timeout`; empty for other patterns.
+    public var environmentName: String {
+        let perTarget = key.hasPrefix("probes.*.") ? key.dropFirst("probes.*.".count) : nil
+        if let perTarget, !perTarget.contains("*") {
+            return "VIGIL_PROBES_<NAME>_" + RawConfig.environmentName(for: String(perTarget)).dropFirst("VIGIL_".count)
+        }
+        return isPattern ? "" : RawConfig.environmentName(for: key)
+    }
 
     func matches(_ candidate: String) -> Bool {
         let pattern = key.split(separator: "."), parts = candidate.split(separator: ".")
@@ -19,7 +26,9 @@ public struct Setting: Sendable {
 }
 
 public enum Schema {
-    public static let probeNames = ["database", "redis", "secrets"]
+    /// The targets every configuration has (enabled unless switched off), with their kinds.
+    public static let defaultProbes: [(name: String, kind: String)] = [("database", "postgres"), ("redis", "redis"),
+                                                                       ("secrets", "secrets")]
 
     public static let settings: [Setting] = web + log + probes + health + aws + secrets + cloudwatch + peers
 
@@ -48,13 +57,19 @@ public enum Schema {
         Setting(key: "probes.interval", defaultValue: "15s", help: "Default time between two runs of a probe."),
         Setting(key: "probes.timeout", defaultValue: "5s",
                 help: "Default bound on one probe run, connect included; shrinks to the interval when unset."),
-    ] + probeNames.flatMap { probe in [
-        Setting(key: "probes.\(probe).enabled", defaultValue: "true", help: "Run the \(probe) probe."),
-        Setting(key: "probes.\(probe).critical", defaultValue: probe == "secrets" ? "false" : "true",
-                help: "A failing \(probe) probe makes overall health `unhealthy` (else `degraded`)."),
-        Setting(key: "probes.\(probe).interval", defaultValue: "", help: "Interval for this probe; empty = `probes.interval`."),
-        Setting(key: "probes.\(probe).timeout", defaultValue: "", help: "Timeout for this probe; empty = `probes.timeout`."),
-    ] }
+        Setting(key: "probes.*.kind", defaultValue: "",
+                help: ProbeKind.all.map { "`\($0.name)`" }.joined(separator: ", ") + " (table above); may be left out for "
+                    + defaultProbes.map { "`\($0.name)`" }.joined(separator: ", ") + "."),
+        Setting(key: "probes.*.enabled", defaultValue: "true", help: "Run this probe."),
+        Setting(key: "probes.*.critical", defaultValue: "",
+                help: "A failing target makes overall health `unhealthy` (else `degraded`); empty = its kind's default."),
+        Setting(key: "probes.*.interval", defaultValue: "", help: "Interval for this probe; empty = `probes.interval`."),
+        Setting(key: "probes.*.timeout", defaultValue: "", help: "Timeout for this probe; empty = `probes.timeout`."),
+        Setting(key: "probes.*.secret", defaultValue: "",
+                help: "The `secrets.items` entry whose credentials the target uses; empty = the item named like the target."),
+    ] + ProbeKind.all.flatMap(\.settings).reduce(into: [Setting]()) { unique, setting in
+        if !unique.contains(where: { $0.key == setting.key }) { unique.append(setting) }
+    }
 
     static let health = [
         Setting(key: "health.unhealthy_status_code", defaultValue: "503",
@@ -134,6 +149,11 @@ public enum Schema {
                 help: "Read `INFO` each run and export role, connected clients and used memory."),
     ]
 
+    /// The `probes.<target>.<setting>` names an environment variable can set.
+    static var probeSettingNames: [String] {
+        VigilConfig.Probe.commonSettings + ProbeKind.all.flatMap(\.kindSettings).map(\.name).filter { !$0.contains("*") }
+    }
+
     /// Keys with an environment variable (every non-pattern key).
     public static var keys: [String] { settings.filter { !$0.isPattern }.map(\.key) }
 
@@ -146,11 +166,20 @@ public enum Schema {
 
     static func isKnown(_ key: String) -> Bool { settings.contains { $0.matches(key) } }
 
-    /// The table in `docs/configuration.md` (`vigil config reference` prints it).
+    /// The tables in `docs/configuration.md` (`vigil config reference` prints them).
     public static func markdownTable() -> String {
+        let kinds = ProbeKind.all.map { kind in
+            let settings = kind.kindSettings.isEmpty ? "none" : kind.kindSettings.map { "`\($0.name)`" }.joined(separator: ", ")
+            return "| `\(kind.name)` | \(kind.summary) | \(settings) | \(kind.defaultCritical ? "yes" : "no") |"
+        }
+        return (["Probe kinds (`probes.<name>.kind`):", "", "| Kind | Checks | Settings | Critical by default |", "|---|---|---|---|"]
+            + kinds + ["", keyTable()]).joined(separator: "\n")
+    }
+
+    private static func keyTable() -> String {
         let rows = settings.map { setting in
             let value = setting.defaultValue.isEmpty ? "(empty)" : "`\(setting.defaultValue)`"
-            let variable = setting.isPattern ? "-" : "`\(setting.environmentName)`"
+            let variable = setting.environmentName.isEmpty ? "-" : "`\(setting.environmentName)`"
             return "| `\(setting.key)` | \(variable) | \(value) | \(setting.help) |"
         }
         return (["| Key | Environment variable | Default | Meaning |", "|---|---|---|---|"] + rows).joined(separator: "\n")

@@ -46,6 +46,8 @@ extension VigilConfig {
         public var maxBackoff: Duration
         /// Empty: the standard `database` and `redis` items.
         public var items: [Item]
+        /// The names probes may refer to (`probes.<name>.secret`).
+        public var itemNames: [String] { items.isEmpty ? ["database", "redis"] : items.map(\.name) }
 
         init(_ reader: inout ConfigReader) {
             prefix = reader.string("secrets.prefix")

@@ -5,13 +5,11 @@ import FoundationEssentials
 public struct VigilConfig: Sendable {
     public var web: Web
     public var log: Log
-    public var probes: [String: Probe]
+    public var probes: Probes
     public var health: Health
     public var aws: AWS
     public var secrets: Secrets
     public var cloudWatch: CloudWatch
-    public var database: Database
-    public var redis: Redis
     /// Where each set key came from, for `vigil config check`.
     public var origins: [String: String]
     /// The effective text of every key (set or default), for `vigil config check`.
@@ -25,6 +23,7 @@ public struct VigilConfig: Sendable {
             raw.addYAML(try RawConfig.readText(file, describing: "configuration file"), file: file)
         }
         raw.addEnvironment(environment, knownKeys: Schema.keys)
+        raw.addProbeEnvironment(environment, settings: Schema.probeSettingNames)
         for (key, value) in flags { raw.set(key, value, origin: "flag --\(key.replacing("_", with: "-"))") }
         return try VigilConfig(raw: raw)
     }
@@ -33,15 +32,14 @@ public struct VigilConfig: Sendable {
         var reader = ConfigReader(raw: raw)
         web = Web(&reader)
         log = Log(&reader)
-        probes = Probe.all(&reader)
+        secrets = Secrets(&reader)
+        probes = Probes(&reader, secretItems: secrets.itemNames)
         health = Health(&reader)
         aws = AWS(&reader)
-        secrets = Secrets(&reader)
         cloudWatch = CloudWatch(&reader, environment: secrets.environment)
-        database = Database(&reader)
-        redis = Redis(&reader)
         origins = raw.entries.mapValues(\.origin)
         effective = Dictionary(uniqueKeysWithValues: Schema.keys.map { ($0, reader.text($0)) })
+        for probe in probes { effective.merge(probe.effective) { $1 } }
         if !reader.problems.isEmpty { throw ConfigError(problems: reader.problems) }
     }
 }

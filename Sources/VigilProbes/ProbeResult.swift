@@ -5,6 +5,8 @@ import VigilSecrets
 public enum ProbeReason: String, Sendable, CaseIterable {
     case ok, timeout, refused, dns, tls, auth, `protocol`
     case credentialsUnavailable = "credentials_unavailable"
+    /// HTTP: an answer outside `expect_status` (and not a refused credential).
+    case unexpectedStatus = "unexpected_status"
     /// Secrets: AWS refused access / the secret is gone / AWS unreachable,
     /// throttling or failing; values served past their TTL.
     case accessDenied = "access_denied"
@@ -81,7 +83,15 @@ final class PhaseTimer {
 /// connection between runs; the scheduler never runs one probe twice at once.
 public protocol Probe: AnyObject, Sendable {
     var name: String { get }
+    /// The reasons a failed run of this kind can give (a run past its
+    /// timeout is also `timeout`): their counters exist at 0 from the start.
+    var failureReasons: [ProbeReason] { get }
     func run(timeout: Duration) -> ProbeResult
+}
+
+extension ProbeReason {
+    /// What a probe that connects and logs in (PostgreSQL, Redis) can fail with.
+    static let connectionFailures: [ProbeReason] = [.timeout, .refused, .dns, .tls, .auth, .protocol, .credentialsUnavailable]
 }
 
 /// Where a probe gets its credentials: from the secrets client, with a way

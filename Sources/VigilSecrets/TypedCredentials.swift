@@ -27,6 +27,13 @@ public enum TypedCredentials {
                                 tls: json["tls"]?.bool ?? (string(json, "scheme") == "rediss"))
     }
 
+    /// One key of a JSON secret (an API token for an HTTP probe's header).
+    public static func field(_ secret: SecretValue, key: String) throws(CredentialsError) -> SecretString {
+        let json = try object(secret.value.revealed(), secret: secret.name, requiredKeys: [key])
+        guard let text = json[key]?.text else { throw .malformed(source: "secret \(secret.name)", reason: "key \(key) is not a string") }
+        return SecretString(text)
+    }
+
     private static func object(_ text: String, secret: String, requiredKeys: [String]) throws(CredentialsError) -> [String: JSONScalar] {
         guard let json = try? JSONDecoder().decode([String: JSONScalar].self, from: Data(text.utf8)) else {
             throw .malformed(source: "secret \(secret)", reason: "not a JSON object")

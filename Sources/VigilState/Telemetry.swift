@@ -74,18 +74,21 @@ public final class Telemetry: Sendable {
         }
     }
 
-    /// Creates every per-probe counter at 0, so an `increase()` alert sees
-    /// the first failure (a series born at 1 has no increase).
-    public func prepare(probes: [String]) {
-        for probe in probes {
+    /// Creates every per-probe counter at 0 (failures for the reasons the
+    /// probe's kind can give), so an `increase()` alert sees the first
+    /// failure (a series born at 1 has no increase).
+    public func prepare(probes: [any Probe]) {
+        for probe in probes.map(\.name) {
             registry.makeCounter(descriptor: .named("vigil_probe_runs_total", help: "Probe runs."), labels: [("probe", probe)])
                 .increment(by: Int64(0))
             registry.makeCounter(descriptor: .named("vigil_probe_auth_refresh_total",
                                                     help: "Authentication failures that forced a credentials refresh and a retry."),
                                  labels: [("probe", probe)]).increment(by: Int64(0))
-            for reason in ProbeReason.allCases where reason != .ok {
+        }
+        for probe in probes {
+            for reason in probe.failureReasons {
                 registry.makeCounter(descriptor: .named("vigil_probe_failures_total", help: "Failed probe runs, by reason."),
-                                     labels: [("probe", probe), ("reason", reason.rawValue)]).increment(by: Int64(0))
+                                     labels: [("probe", probe.name), ("reason", reason.rawValue)]).increment(by: Int64(0))
             }
         }
     }

@@ -30,6 +30,16 @@ public struct ServicesEnvironment: Sendable {
     public var tlsCA: String { values["VIGIL_TEST_TLS_CA"] ?? "" }
     public var postgresPort: Int { Int(values["VIGIL_TEST_PG_PORT"] ?? "") ?? 0 }
 
+    /// Creates the secret in moto, or puts a new version when it exists (as
+    /// the admin identity); true when either worked.
+    @discardableResult
+    public func putSecret(_ id: String, _ value: String) -> Bool {
+        let admin = ["AWS_ACCESS_KEY_ID": adminKeyID, "AWS_SECRET_ACCESS_KEY": adminSecret]
+        return runCommand(["aws", "secretsmanager", "create-secret", "--name", id, "--secret-string", value], environment: admin) == 0
+            || runCommand(["aws", "secretsmanager", "put-secret-value", "--secret-id", id, "--secret-string", value],
+                          environment: admin) == 0
+    }
+
     /// Values that must never appear in anything Vigil prints or serves.
     /// Tests compare secret values outside `#expect` (`let secretCheckN = ...`):
     /// a failing expectation prints its operands, and test output must not

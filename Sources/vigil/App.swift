@@ -28,25 +28,14 @@ struct App {
         let quiet = Logger(label: "vigil") { _ in SwiftLogNoOpLogHandler() }
         let aws = SecretsSetup.aws(config: config.aws, registry: telemetry.registry)
         secrets = SecretsSetup.client(config: config, aws: aws, registry: telemetry.registry, logger: logger ?? quiet)
-        let secrets = self.secrets
-        let probes: [any Probe] = [
-            PostgresProbe(tls: PostgresTLS(mode: config.database.sslMode, rootCertificate: config.database.caFile),
-                          credentials: Self.credentials("database", secrets, TypedCredentials.database)),
-            RedisProbe(tls: RedisTLS(caFile: config.redis.caFile, serverName: config.redis.serverName),
-                       reportInfo: config.redis.info,
-                       credentials: Self.credentials("redis", secrets, TypedCredentials.redis)),
-            SecretsProbe(client: secrets, minimumHitRatio: config.health.minimumCacheHitRatio),
-        ]
-        entries = probes.compactMap { probe in
-            guard let settings = config.probes[probe.name], settings.enabled else { return nil }
-            return ProbeScheduler.Entry(probe: probe, interval: settings.interval, timeout: settings.timeout)
+        let probes = ProbeCatalog.probes(config.probes, context: ProbeContext(
+            secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio))
+        entries = probes.map { ProbeScheduler.Entry(probe: $0.probe, interval: $0.target.interval, timeout: $0.target.timeout) }
+        let components = probes.map { target, _ in
+            ComponentHealth(name: target.name, critical: target.critical, interval: target.interval,
+                            reportsConnection: target.kind.reportsConnection, latencyThreshold: config.health.latencyThreshold)
         }
-        let components = entries.map { entry in
-            ComponentHealth(name: entry.probe.name, critical: config.probes[entry.probe.name]?.critical ?? true,
-                            interval: entry.interval, reportsConnection: !(entry.probe is SecretsProbe),
-                            latencyThreshold: config.health.latencyThreshold)
-        }
-        telemetry.prepare(probes: entries.map(\.probe.name))
+        telemetry.prepare(probes: probes.map { $0.probe })
         telemetry.publishThresholds(.init(latency: config.health.latencyThreshold,
                                           minimumHitRatio: config.health.minimumCacheHitRatio,
                                           secretsTTL: secrets.configuration.ttl, secretsEmergencyTTL: secrets.configuration.emergencyTTL,
@@ -60,21 +49,8 @@ struct App {
             : nil
         scheduler = ProbeScheduler(entries: entries, sink: ProbeResultFanOut(
             [LoggingSink(store: store, logger: logger, notifier: notifier)] + (cloudWatch == nil ? [] : [latencies])))
-        secrets.onStateChange { [scheduler] in scheduler.runSoon("secrets") }
-    }
-
-    /// A probe's credentials from the secrets client: parsed from the secret
-    /// named `name`, refreshed by force when the server rejects them.
-    private static func credentials<C: Sendable>(
-        _ name: String, _ secrets: SecretsClient,
-        _ parse: @escaping @Sendable (SecretValue, [String]) throws(CredentialsError) -> C
-    ) -> CredentialsSource<C> {
-        let keys = secrets.configuration.items.first { $0.name == name }?.requiredKeys ?? []
-        return CredentialsSource(fetch: { maxWait throws(CredentialsError) -> C in
-            let value: SecretValue
-            do throws(SecretsError) { value = try secrets.get(name, maxWait: maxWait) } catch { throw .unavailable(error.description) }
-            return try parse(value, keys)
-        }, refresh: { maxWait in _ = try? secrets.forceRefresh(name, maxWait: maxWait) })
+        let secretsProbes = probes.filter { $0.target.kind.followsSecrets }.map { $0.target.name }
+        secrets.onStateChange { [scheduler] in for name in secretsProbes { scheduler.runSoon(name) } }
     }
 
     /// Loads `web.config_file` (TLS, basic auth) into server options.

@@ -53,7 +53,7 @@ enum SecretsSetup {
         if aws == nil {
             logger.warning("no AWS region configured or found: secrets come from environment fallbacks only")
         }
-        let secretsProbe = config.probes["secrets"].flatMap { $0.enabled ? $0.interval : nil }
+        let secretsProbe = config.probes.filter { $0.kind.followsSecrets && $0.enabled }.map(\.interval).min()
         return SecretsClient(configuration: configuration(config.secrets, retryEvery: secretsProbe), aws: aws,
                              metrics: SecretsMetrics(registry: registry), logger: logger)
     }

@@ -139,6 +139,10 @@ struct PublisherTests {
             let points = try statistics("ProbeLatency", dimensions: ["Name=Environment,Value=test", "Name=Probe,Value=\(probe)"])
             #expect(points.count == 3, "\(probe)")
         }
+        for component in ["database", "redis", "secrets"] {
+            let points = try statistics("ComponentHealthy", dimensions: ["Name=Environment,Value=test", "Name=Component,Value=\(component)"])
+            #expect(points.count == 3 && points.allSatisfy { $0["Sum"] as? Double == 1 }, "\(component): \(points)")
+        }
     }
 
     /// The publisher's own timer: one request per (shortened) interval, and
@@ -184,7 +188,7 @@ struct PublisherTests {
             interval(publisher, latencies: [5])
             #expect(!publisher.sendPending())
         }
-        let produced = 3 * 10  // datums per interval without a secrets client: see CloudWatchCollector
+        let produced = 3 * 12  // datums per interval without a secrets client, two components: see CloudWatchCollector
         try proxy.clear()
         #expect(publisher.sendPending())
         let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)

@@ -21,15 +21,16 @@ import Testing
 }
 
 @Suite struct ConfigLoadingTests {
-    private func load(_ yaml: String?, environment: [String: String] = [:], flags: [String: String] = [:]) throws(ConfigError) -> VigilConfig {
+    func load(_ yaml: String?, environment: [String: String] = [:], flags: [String: String] = [:]) throws(ConfigError) -> VigilConfig {
         var raw = RawConfig()
         if let yaml { raw.addYAML(yaml, file: "test.yml") }
         raw.addEnvironment(environment, knownKeys: Schema.keys)
+        raw.addProbeEnvironment(environment, settings: Schema.probeSettingNames)
         for (key, value) in flags { raw.set(key, value, origin: "flag") }
         return try VigilConfig(raw: raw)
     }
 
-    private func problems(_ yaml: String, environment: [String: String] = [:]) -> [String] {
+    func problems(_ yaml: String, environment: [String: String] = [:]) -> [String] {
         do {
             _ = try load(yaml, environment: environment)
             return []
@@ -180,6 +181,7 @@ import Testing
 
     @Test func referenceDocumentsEveryKeyAndVariable() throws {
         let reference = try String(contentsOf: Self.root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+        #expect(reference.contains(Schema.markdownTable()), "docs/configuration.md is not in step: run scripts/update-config-docs")
         for setting in Schema.settings {
             #expect(reference.contains("`\(setting.key)`"), "docs/configuration.md lacks \(setting.key)")
             if !setting.isPattern {

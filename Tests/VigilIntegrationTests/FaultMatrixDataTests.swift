@@ -33,13 +33,7 @@ struct FaultMatrixDataTests {
     }
 
     private func putSecret(_ id: String, _ value: String) {
-        let created = runCommand(["aws", "secretsmanager", "create-secret", "--name", id, "--secret-string", value], environment: [
-            "AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret])
-        if created != 0 {
-            let put = runCommand(["aws", "secretsmanager", "put-secret-value", "--secret-id", id, "--secret-string", value],
-                                 environment: ["AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret])
-            #expect(put == 0, "cannot update \(id)")
-        }
+        #expect(env.putSecret(id, value), "cannot create or update \(id)")
     }
 
     private func psql(_ sql: String) {

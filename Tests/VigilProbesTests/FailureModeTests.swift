@@ -143,11 +143,13 @@ struct ResolverTests {
 struct SchedulerWatchdogTests {
     final class Quick: Probe {
         let name = "quick"
+        let failureReasons = [ProbeReason.timeout]
         func run(timeout: Duration) -> ProbeResult { ProbeResult(probe: name, reason: .ok, latency: .microseconds(1)) }
     }
 
     final class Stuck: Probe {
         let name = "stuck"
+        let failureReasons = [ProbeReason.timeout]
         func run(timeout: Duration) -> ProbeResult {
             usleep(1_500_000)  // a C call that ignores its deadline
             return ProbeResult(probe: name, reason: .ok, latency: .milliseconds(1500))

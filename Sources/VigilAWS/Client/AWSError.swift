@@ -99,6 +99,7 @@ public struct AWSError: Error, Sendable, Equatable, CustomStringConvertible {
         case .dns: self.init(code: "Network", message: "cannot resolve the endpoint host", kind: .network)
         case .tls(let why): self.init(code: "Network", message: "TLS: \(why)", kind: .network)
         case .network(let why): self.init(code: "Network", message: why, kind: .network)
+        case .refused: self.init(code: "Network", message: "connection refused", kind: .network)
         case .responseTooLarge: self.init(code: "Other", message: "response too large", kind: .transient)
         }
     }

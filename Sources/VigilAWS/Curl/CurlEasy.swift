@@ -93,6 +93,7 @@ extension TransportError {
         switch code {
         case CURLE_OPERATION_TIMEDOUT: self = .timeout
         case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: self = .dns
+        case CURLE_COULDNT_CONNECT: self = .refused
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE:
             self = .tls(String(cString: curl_easy_strerror(code)))
         default: self = .network(String(cString: curl_easy_strerror(code)))

@@ -38,6 +38,8 @@ public struct HTTPReply: Sendable {
 /// Why no HTTP response arrived. Texts are libcurl's, never request data.
 public enum TransportError: Error, Sendable, Equatable {
     case timeout, dns, responseTooLarge
+    /// Nothing listens on the port (or a firewall rejects): ECONNREFUSED.
+    case refused
     case tls(String)
     case network(String)
 }

@@ -1,15 +1,24 @@
+import VigilConfig
 import VigilSecrets
 
 /// PostgreSQL probe: connect (kept between runs) and `SELECT 1`.
 public final class PostgresProbe: Probe {
-    public let name = "database"
+    public let name: String
+    public let failureReasons = ProbeReason.connectionFailures
     private let credentials: CredentialsSource<DatabaseCredentials>
     private let tls: PostgresTLS
     private let connection = ConnectionKeeper<PostgresConnection>()
 
-    public init(tls: PostgresTLS, credentials: CredentialsSource<DatabaseCredentials>) {
+    public init(name: String = "database", tls: PostgresTLS, credentials: CredentialsSource<DatabaseCredentials>) {
+        self.name = name
         self.tls = tls
         self.credentials = credentials
+    }
+
+    convenience init(target: VigilConfig.Probe, context: ProbeContext) {
+        self.init(name: target.name,
+                  tls: PostgresTLS(mode: target.settings["sslmode"] ?? "prefer", rootCertificate: target.settings["ca_file"].nonEmpty),
+                  credentials: .secret(target.secret ?? target.name, in: context.secrets, TypedCredentials.database))
     }
 
     public func run(timeout: Duration) -> ProbeResult {

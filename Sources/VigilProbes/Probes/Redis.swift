@@ -1,18 +1,29 @@
+import VigilConfig
 import VigilSecrets
 
 /// Redis probe: connect and authenticate (kept between runs), then `PING`.
 public final class RedisProbe: Probe {
-    public let name = "redis"
+    public let name: String
+    public let failureReasons = ProbeReason.connectionFailures
     private let credentials: CredentialsSource<RedisCredentials>
     private let tls: RedisTLS
     private let reportInfo: Bool
     private let connection = ConnectionKeeper<RedisConnection>()
 
     /// `reportInfo`: also read `INFO` (role, clients, memory) for gauges.
-    public init(tls: RedisTLS = RedisTLS(), reportInfo: Bool = true, credentials: CredentialsSource<RedisCredentials>) {
+    public init(name: String = "redis", tls: RedisTLS = RedisTLS(), reportInfo: Bool = true,
+                credentials: CredentialsSource<RedisCredentials>) {
+        self.name = name
         self.tls = tls
         self.reportInfo = reportInfo
         self.credentials = credentials
+    }
+
+    convenience init(target: VigilConfig.Probe, context: ProbeContext) {
+        self.init(name: target.name,
+                  tls: RedisTLS(caFile: target.settings["ca_file"].nonEmpty, serverName: target.settings["server_name"].nonEmpty),
+                  reportInfo: target.settings["info"]?.lowercased() != "false",
+                  credentials: .secret(target.secret ?? target.name, in: context.secrets, TypedCredentials.redis))
     }
 
     public func run(timeout: Duration) -> ProbeResult {

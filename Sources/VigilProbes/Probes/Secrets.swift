@@ -1,3 +1,4 @@
+import VigilConfig
 import VigilPlatform
 import VigilSecrets
 
@@ -8,15 +9,21 @@ import VigilSecrets
 /// `not_found`, `throttled`, ...), when a value is served stale or from the
 /// environment, or when the cache hit ratio is below its floor.
 public final class SecretsProbe: Probe {
-    public let name = "secrets"
+    public let name: String
+    public let failureReasons = [ProbeReason.credentialsUnavailable, .timeout]
     private let client: SecretsClient
     private let minimumHitRatio: Double
     /// Fewer lookups than this in a window say nothing about the ratio.
     static let minimumLookups = 20
 
-    public init(client: SecretsClient, minimumHitRatio: Double = 0) {
+    public init(name: String = "secrets", client: SecretsClient, minimumHitRatio: Double = 0) {
+        self.name = name
         self.client = client
         self.minimumHitRatio = minimumHitRatio
+    }
+
+    convenience init(target: VigilConfig.Probe, context: ProbeContext) {
+        self.init(name: target.name, client: context.secrets, minimumHitRatio: context.minimumHitRatio)
     }
 
     public func run(timeout: Duration) -> ProbeResult {

@@ -19,7 +19,8 @@ struct ConfigCheck: ParsableCommand {
     func run() throws {
         let config = try loadConfiguration(file: file)
         print("\(file): OK")
-        for key in Schema.keys {
+        let targetKeys = config.effective.keys.filter { $0.hasPrefix("probes.") && !Schema.keys.contains($0) }.sorted()
+        for key in Schema.keys + targetKeys {
             let origin = config.origins[key].map { "  # \($0)" } ?? ""
             print("  \(key) = \(config.effective[key] ?? "")\(origin)")
         }
@@ -29,7 +30,7 @@ struct ConfigCheck: ParsableCommand {
     /// What publishing costs in custom metrics: the figure people miss when a
     /// per-instance dimension multiplies it by the fleet.
     static func cloudWatchCost(_ config: VigilConfig) -> String {
-        let metrics = CloudWatchPublisher.customMetricCount(probes: config.probes.values.filter(\.enabled).count)
+        let metrics = CloudWatchPublisher.customMetricCount(probes: config.probes.filter(\.enabled).map(\.name))
         // us-east-1 list price: $0.30 a metric a month for the first 10,000, $0.10 for the next 240,000.
         let monthly = { (instances: Int) -> String in
             let count = Double(metrics * instances)

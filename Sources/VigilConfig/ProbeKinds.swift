@@ -1,0 +1,85 @@
+/// A probe kind as the configuration sees it: the settings a target of
+/// this kind takes beyond the common ones, how each is checked, its default
+/// `critical`, and what it checks (for the docs). `VigilProbes.ProbeCatalog`
+/// holds the factory of each kind; a test keeps both tables in step.
+public struct ProbeKind: Sendable {
+    public var name: String
+    public var defaultCritical: Bool
+    public var summary: String
+    public var kindSettings: [KindSetting]
+    /// Whether a target reads credentials from a `secrets.items` entry.
+    public var credentials: Credentials = .none
+    /// `services` in `/health` says `connected`/`disconnected` (a peer), else the status word.
+    public var reportsConnection = true
+    /// Run at once when a secret fails or recovers (the secrets probe).
+    public var followsSecrets = false
+
+    public enum Credentials: Sendable {
+        /// From `secret`, or the item named like the target: one must exist.
+        case required
+        /// Only through `${secret:...}` references, or `secret` when set.
+        case optional
+        case none
+    }
+
+    /// One setting, `probes.<target>.<name>`.
+    public struct KindSetting: Sendable {
+        public var name: String
+        public var defaultValue: String
+        public var help: String
+        var check: ValueCheck
+        var required = false
+        /// A top-level key whose value is the default (`database.sslmode`
+        /// for every postgres target): configurations from before named
+        /// targets keep working.
+        var legacyKey: String?
+    }
+
+    /// The keys for `Schema.settings`.
+    var settings: [Setting] {
+        kindSettings.map { Setting(key: "probes.*.\($0.name)", defaultValue: $0.defaultValue, help: $0.help) }
+    }
+
+    public static let all: [ProbeKind] = [postgres, redis, secrets]
+
+    public static func named(_ name: String) -> ProbeKind? { all.first { $0.name == name } }
+
+    static let caHelp = "CA file to verify the server's certificate (libpq `sslrootcert` for postgres); empty = the system's."
+
+    static let postgres = ProbeKind(name: "postgres", defaultCritical: true,
+                                    summary: "PostgreSQL: connects (the connection is kept) and runs `SELECT 1`.", kindSettings: [
+        KindSetting(name: "sslmode", defaultValue: "prefer",
+                    help: "libpq `sslmode` (postgres): disable, allow, prefer, require, verify-ca, verify-full; default `database.sslmode`.",
+                    check: .choice(["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]), legacyKey: "database.sslmode"),
+        KindSetting(name: "ca_file", defaultValue: "", help: caHelp, check: .any, legacyKey: "database.ca_file"),
+    ], credentials: .required)
+
+    static let redis = ProbeKind(name: "redis", defaultCritical: true,
+                                 summary: "Redis: connects and authenticates (kept), `PING`, and `INFO` for gauges.", kindSettings: [
+        KindSetting(name: "ca_file", defaultValue: "", help: caHelp, check: .any, legacyKey: "redis.ca_file"),
+        KindSetting(name: "server_name", defaultValue: "",
+                    help: "Name to check in Redis's certificate; empty = the host from the credentials (default `redis.server_name`).",
+                    check: .any, legacyKey: "redis.server_name"),
+        KindSetting(name: "info", defaultValue: "true", help: "Read Redis `INFO` each run for gauges (default `redis.info`).",
+                    check: .bool, legacyKey: "redis.info"),
+    ], credentials: .required)
+
+    static let secrets = ProbeKind(name: "secrets", defaultCritical: false,
+                                   summary: "The secrets client: every required secret available, and from AWS within its TTL.",
+                                   kindSettings: [], reportsConnection: false, followsSecrets: true)
+}
+
+/// How a setting's text is checked.
+enum ValueCheck: Sendable {
+    case any, bool
+    case choice([String])
+
+    /// nil when the text is fine, else what was expected.
+    func problem(_ text: String) -> String? {
+        switch self {
+        case .any: return nil
+        case .bool: return ["true", "false"].contains(text.lowercased()) ? nil : "true or false"
+        case .choice(let choices): return choices.contains(text) ? nil : "one of \(choices.joined(separator: ", "))"
+        }
+    }
+}

@@ -1,0 +1,161 @@
+extension VigilConfig {
+    /// One probe target, `probes.<name>`: its kind, schedule and the kind's
+    /// settings, checked against `ProbeKind`.
+    public struct Probe: Sendable {
+        public var name: String
+        public var kind: ProbeKind
+        public var enabled: Bool
+        public var critical: Bool
+        public var interval: Duration
+        public var timeout: Duration
+        /// The `secrets.items` entry the target's credentials come from.
+        public var secret: String?
+        /// The kind's settings by name (`url`, `sslmode`, ...), effective text, checked.
+        public var settings: [String: String]
+        /// `headers.*` (http), sorted by name; values may hold `${secret:<item>.<key>}`.
+        public var headers: [(name: String, value: String)]
+
+        /// The common settings every kind takes.
+        static let commonSettings = ["kind", "enabled", "critical", "interval", "timeout", "secret"]
+
+        /// Every setting's effective text, for `vigil config check`.
+        var effective: [String: String] {
+            let common = ["kind": kind.name, "enabled": "\(enabled)", "critical": "\(critical)",
+                          "interval": DurationParser.format(interval), "timeout": DurationParser.format(timeout),
+                          "secret": secret ?? ""]
+            return Dictionary(uniqueKeysWithValues: common.merging(settings) { $1 }.map { ("probes.\(name).\($0.key)", $0.value) }
+                + headers.map { ("probes.\(name).headers.\($0.name)", $0.value) })
+        }
+    }
+
+    /// Every target: the default ones (`database`, `redis`, `secrets`)
+    /// first, then the others by name.
+    public struct Probes: Sendable, Sequence {
+        public var all: [Probe]
+
+        public subscript(name: String) -> Probe? { all.first { $0.name == name } }
+        public func makeIterator() -> IndexingIterator<[Probe]> { all.makeIterator() }
+
+        init(_ reader: inout ConfigReader, secretItems: [String]) {
+            let interval = reader.duration("probes.interval", atLeast: .milliseconds(100))
+            // An unset timeout shrinks to fit a short interval (VIGIL_PROBES_INTERVAL=2s just works).
+            var timeout = reader.duration("probes.timeout", atLeast: .milliseconds(10))
+            if !reader.isSet("probes.timeout") { timeout = Swift.min(timeout, interval) }
+            reader.check("probes.timeout", timeout <= interval,
+                         "timeout (\(DurationParser.format(timeout))) must not exceed probes.interval (\(DurationParser.format(interval)))")
+            for kind in ProbeKind.all {  // the top-level defaults are checked even when no target uses them
+                for setting in kind.kindSettings { if let legacy = setting.legacyKey { reader.checked(legacy, setting.check) } }
+            }
+            let configured = Set(reader.raw.entries.keys.compactMap(Self.targetName)).subtracting(Schema.defaultProbes.map(\.name))
+            all = (Schema.defaultProbes.map(\.name) + configured.sorted()).compactMap { name in
+                Self.target(name, &reader, interval: interval, timeout: timeout, secretItems: secretItems)
+            }
+        }
+
+        /// `replica` for `probes.replica.url`; nil for `probes.interval`.
+        static func targetName(_ key: String) -> String? {
+            let parts = key.split(separator: ".", maxSplits: 2)
+            return parts.count == 3 && parts[0] == "probes" ? String(parts[1]) : nil
+        }
+
+        private static func target(_ name: String, _ reader: inout ConfigReader, interval: Duration, timeout: Duration,
+                                   secretItems: [String]) -> Probe? {
+            let base = "probes.\(name)"
+            let implied = Schema.defaultProbes.first { $0.name == name }?.kind ?? ""
+            let kindName = reader.text("\(base).kind").isEmpty ? implied : reader.text("\(base).kind")
+            guard let kind = ProbeKind.named(kindName) else {
+                let kinds = ProbeKind.all.map(\.name).joined(separator: ", ")
+                reader.check("\(base).kind", false, kindName.isEmpty ? "required for a probe not named database, redis or secrets: one of \(kinds)"
+                                                                  : "unknown kind \"\(kindName)\": expected one of \(kinds)")
+                return nil
+            }
+            checkSettingsBelong(to: kind, base: base, &reader)
+            var probe = Probe(name: name, kind: kind, enabled: reader.bool("\(base).enabled"),
+                              critical: reader.text("\(base).critical").isEmpty ? kind.defaultCritical : reader.bool("\(base).critical"),
+                              interval: reader.duration("\(base).interval", inheriting: interval),
+                              timeout: reader.duration("\(base).timeout", inheriting: timeout),
+                              secret: nil, settings: [:], headers: [])
+            if !reader.isSet("\(base).timeout") && !reader.isSet("probes.timeout") { probe.timeout = Swift.min(probe.timeout, probe.interval) }
+            let blamed = reader.isSet("\(base).timeout") ? "\(base).timeout" : "\(base).interval"
+            reader.check(blamed, probe.timeout <= probe.interval || !reader.isSet(blamed),
+                         "timeout (\(DurationParser.format(probe.timeout))) must not exceed the interval (\(DurationParser.format(probe.interval)))")
+            for setting in kind.kindSettings where setting.name != "headers.*" {
+                let key = "\(base).\(setting.name)"
+                let value = reader.isSet(key) ? reader.checked(key, setting.check)
+                                              : setting.legacyKey.map { reader.text($0) } ?? setting.defaultValue
+                reader.check(key, !setting.required || !value.isEmpty, "required for a probe of kind \(kind.name)")
+                probe.settings[setting.name] = value
+            }
+            probe.headers = reader.raw.entries.keys.filter { $0.hasPrefix("\(base).headers.") }.sorted()
+                .map { (name: String($0.dropFirst("\(base).headers.".count)), value: reader.text($0)) }
+            probe.secret = secret(for: probe, &reader, items: secretItems)
+            return probe
+        }
+
+        /// A key of another kind (`probes.replica.url` on a postgres target) is an error naming it.
+        private static func checkSettingsBelong(to kind: ProbeKind, base: String, _ reader: inout ConfigReader) {
+            let own = Set(Probe.commonSettings + kind.kindSettings.map(\.name))
+            for key in reader.raw.entries.keys.sorted() where key.hasPrefix(base + ".") && Schema.isKnown(key) {
+                let setting = String(key.dropFirst(base.count + 1))
+                let name = setting.hasPrefix("headers.") ? "headers.*" : setting
+                let others = kind.kindSettings.isEmpty ? "none" : kind.kindSettings.map(\.name).joined(separator: ", ")
+                reader.check(key, own.contains(name), "not a setting of a \(kind.name) probe (its own settings: \(others))")
+            }
+        }
+
+        /// `secret`, else the item named like the target; header references must name items.
+        private static func secret(for probe: Probe, _ reader: inout ConfigReader, items: [String]) -> String? {
+            let key = "probes.\(probe.name).secret"
+            for header in probe.headers {
+                for item in SecretReference.items(in: header.value) {
+                    reader.check("probes.\(probe.name).headers.\(header.name)", items.contains(item),
+                                 "refers to secret item \"\(item)\", which secrets.items does not configure")
+                }
+            }
+            guard probe.kind.credentials != .none else {
+                reader.check(key, !reader.isSet(key), "a \(probe.kind.name) probe uses no secret")
+                return nil
+            }
+            if let named = reader.optional(key) {
+                reader.check(key, items.contains(named), "no secrets.items entry named \"\(named)\"")
+                return named
+            }
+            // The default targets keep their old rule: the item of their name, and
+            // "credentials unavailable" at run time when there is none.
+            if items.contains(probe.name) || Schema.defaultProbes.contains(where: { $0.name == probe.name }) { return probe.name }
+            reader.check(key, probe.kind.credentials == .optional || !probe.enabled,
+                         "a \(probe.kind.name) probe needs credentials: set it to a secrets.items entry")
+            return nil
+        }
+    }
+}
+
+/// `${secret:<item>.<key>}` references in a header value.
+public enum SecretReference {
+    /// The parts of `text`: literal text, or a reference (item, key).
+    public enum Part: Equatable, Sendable {
+        case text(String)
+        case reference(item: String, key: String)
+    }
+
+    public static func parts(_ text: String) -> [Part] {
+        var parts: [Part] = []
+        var rest = Substring(text)
+        while let start = rest.firstRange(of: "${secret:"), let end = rest[start.upperBound...].firstIndex(of: "}") {
+            let body = rest[start.upperBound..<end]
+            if !rest[..<start.lowerBound].isEmpty { parts.append(.text(String(rest[..<start.lowerBound]))) }
+            if let dot = body.firstIndex(of: "."), dot != body.startIndex, body.index(after: dot) != body.endIndex {
+                parts.append(.reference(item: String(body[..<dot]), key: String(body[body.index(after: dot)...])))
+            } else {
+                parts.append(.text(String(rest[start.lowerBound...end])))
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        if !rest.isEmpty { parts.append(.text(String(rest))) }
+        return parts
+    }
+
+    static func items(in text: String) -> [String] {
+        parts(text).compactMap { if case .reference(let item, _) = $0 { item } else { nil } }
+    }
+}
