@@ -40,7 +40,7 @@ public struct ProbeKind: Sendable {
         kindSettings.map { Setting(key: "probes.*.\($0.name)", defaultValue: $0.defaultValue, help: $0.help) }
     }
 
-    public static let all: [ProbeKind] = [postgres, redis, secrets]
+    public static let all: [ProbeKind] = [postgres, redis, http, tcp, secrets]
 
     public static func named(_ name: String) -> ProbeKind? { all.first { $0.name == name } }
 
@@ -64,6 +64,23 @@ public struct ProbeKind: Sendable {
                     check: .bool, legacyKey: "redis.info"),
     ], credentials: .required)
 
+    static let http = ProbeKind(name: "http", defaultCritical: true,
+                                summary: "An HTTP(S) endpoint: answers with the expected status and accepts the credential sent.",
+                                kindSettings: [
+        KindSetting(name: "url", defaultValue: "", help: "http: the URL to request (`http://` or `https://`).", check: .url, required: true),
+        KindSetting(name: "method", defaultValue: "GET", help: "http: `GET` or `HEAD`.", check: .choice(["GET", "HEAD"])),
+        KindSetting(name: "expect_status", defaultValue: "200-299",
+                    help: "http: the statuses that count as up: `200`, `200-299` or a comma list of both.", check: .statuses),
+        KindSetting(name: "headers.*", defaultValue: "",
+                    help: "http: request headers; `${secret:<item>.<key>}` in a value is replaced by that secret's key.", check: .any),
+        KindSetting(name: "ca_file", defaultValue: "", help: caHelp, check: .any),
+    ], credentials: .optional)
+
+    static let tcp = ProbeKind(name: "tcp", defaultCritical: true,
+                               summary: "A TCP port: connects within the timeout, nothing else.", kindSettings: [
+        KindSetting(name: "address", defaultValue: "", help: "tcp: `HOST:PORT` to connect to.", check: .hostPort, required: true),
+    ])
+
     static let secrets = ProbeKind(name: "secrets", defaultCritical: false,
                                    summary: "The secrets client: every required secret available, and from AWS within its TTL.",
                                    kindSettings: [], reportsConnection: false, followsSecrets: true)
@@ -71,7 +88,7 @@ public struct ProbeKind: Sendable {
 
 /// How a setting's text is checked.
 enum ValueCheck: Sendable {
-    case any, bool
+    case any, bool, url, hostPort, statuses
     case choice([String])
 
     /// nil when the text is fine, else what was expected.
@@ -80,6 +97,33 @@ enum ValueCheck: Sendable {
         case .any: return nil
         case .bool: return ["true", "false"].contains(text.lowercased()) ? nil : "true or false"
         case .choice(let choices): return choices.contains(text) ? nil : "one of \(choices.joined(separator: ", "))"
+        case .url:
+            let rest = text.hasPrefix("https://") ? text.dropFirst(8) : text.hasPrefix("http://") ? text.dropFirst(7) : nil
+            return rest.map { !$0.isEmpty && !$0.hasPrefix("/") && !$0.contains(" ") } == true ? nil : "an http:// or https:// URL"
+        case .hostPort:
+            guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+                  let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port) else { return "HOST:PORT" }
+            return nil
+        case .statuses:
+            return StatusRanges(text) == nil ? "a status such as 200, a range such as 200-299, or a comma list of both" : nil
         }
     }
+}
+
+/// HTTP statuses that count as up: `200`, `200-299`, `200,301-302`.
+public struct StatusRanges: Sendable, Equatable {
+    public var ranges: [ClosedRange<Int>]
+
+    public init?(_ text: String) {
+        var ranges: [ClosedRange<Int>] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.filter { $0 != " " }.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+            guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil,
+                  100 <= low, low <= high, high <= 599 else { return nil }
+            ranges.append(low...high)
+        }
+        self.ranges = ranges
+    }
+
+    public func contains(_ status: Int) -> Bool { ranges.contains { $0.contains(status) } }
 }

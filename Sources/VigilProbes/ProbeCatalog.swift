@@ -22,6 +22,8 @@ public enum ProbeCatalog {
     public static let factories: [String: Factory] = [
         "postgres": { PostgresProbe(target: $0, context: $1) },
         "redis": { RedisProbe(target: $0, context: $1) },
+        "http": { HTTPProbe(target: $0, context: $1) },
+        "tcp": { TCPProbe(target: $0, context: $1) },
         "secrets": { SecretsProbe(target: $0, context: $1) },
     ]
 

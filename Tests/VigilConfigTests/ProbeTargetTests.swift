@@ -20,18 +20,30 @@ extension ConfigLoadingTests {
           queue:
             kind: redis
             info: false
+          api:
+            kind: http
+            url: https://api.example.com/v1/health
+            headers:
+              Authorization: "Bearer ${secret:api.token}"
+          port:
+            kind: tcp
+            address: "mail.example.com:587"
         """
 
     @Test func namedTargetsOfEveryKind() throws {
         let config = try load(Self.catalogYAML)
-        #expect(config.probes.map(\.name) == ["database", "redis", "secrets", "queue", "replica"])
-        #expect(config.probes.map(\.kind.name) == ["postgres", "redis", "secrets", "redis", "postgres"])
+        #expect(config.probes.map(\.name) == ["database", "redis", "secrets", "api", "port", "queue", "replica"])
+        #expect(config.probes.map(\.kind.name) == ["postgres", "redis", "secrets", "http", "tcp", "redis", "postgres"])
         let replica = try #require(config.probes["replica"])
         #expect(!replica.critical && replica.secret == "replica" && replica.interval == .seconds(15))
         #expect(replica.settings["sslmode"] == "require")  // database.sslmode is every postgres target's default
         #expect(config.probes["queue"]?.settings["info"] == "false")
-        #expect(config.probes["secrets"]?.critical == false)
-        #expect(config.effective["probes.replica.critical"] == "false" && config.effective["probes.queue.info"] == "false")
+        let api = try #require(config.probes["api"])
+        #expect(api.critical && api.secret == "api" && api.settings["method"] == "GET" && api.settings["expect_status"] == "200-299")
+        #expect(api.headers.map(\.name) == ["Authorization"])
+        #expect(SecretReference.parts(api.headers[0].value) == [.text("Bearer "), .reference(item: "api", key: "token")])
+        #expect(config.probes["port"]?.secret == nil && config.probes["secrets"]?.critical == false)
+        #expect(config.effective["probes.replica.critical"] == "false" && config.effective["probes.api.url"] == api.settings["url"])
     }
 
     @Test func theDefaultConfigurationHasTheThreeTargets() throws {
@@ -43,18 +55,26 @@ extension ConfigLoadingTests {
 
     @Test func environmentSetsAnyTarget() throws {
         let config = try load(Self.catalogYAML, environment: [
-            "VIGIL_PROBES_REPLICA_TIMEOUT": "2s", "VIGIL_PROBES_DATABASE_ENABLED": "false",
+            "VIGIL_PROBES_REPLICA_TIMEOUT": "2s", "VIGIL_PROBES_API_EXPECT_STATUS": "200,204", "VIGIL_PROBES_DATABASE_ENABLED": "false",
             "VIGIL_PROBES_QUEUE_SERVER_NAME": "queue.internal"])
         #expect(config.probes["replica"]?.timeout == .seconds(2))
         #expect(config.origins["probes.replica.timeout"] == "env VIGIL_PROBES_REPLICA_TIMEOUT")
+        #expect(config.probes["api"]?.settings["expect_status"] == "200,204")
         #expect(config.probes["database"]?.enabled == false)
         #expect(config.probes["queue"]?.settings["server_name"] == "queue.internal")
     }
 
     @Test(arguments: [
-        ("probes:\n  x:\n    kind: mysql\n", "test.yml:3: probes.x.kind: unknown kind \"mysql\": expected one of postgres, redis, secrets"),
+        ("probes:\n  x:\n    kind: mysql\n", "test.yml:3: probes.x.kind: unknown kind \"mysql\": expected one of postgres, redis, http, tcp, secrets"),
         ("probes:\n  x:\n    timeout: 1s\n", "probes.x.kind: required for a probe not named database, redis or secrets"),
-        ("probes:\n  database:\n    info: true\n", "test.yml:3: probes.database.info: not a setting of a postgres probe (its own settings: sslmode, ca_file)"),
+        ("probes:\n  database:\n    url: http://a\n", "test.yml:3: probes.database.url: not a setting of a postgres probe (its own settings: sslmode, ca_file)"),
+        ("probes:\n  x:\n    kind: http\n", "probes.x.url: required for a probe of kind http"),
+        ("probes:\n  x:\n    kind: http\n    url: ftp://a\n", "test.yml:4: probes.x.url: invalid value \"ftp://a\": expected an http:// or https:// URL"),
+        ("probes:\n  x:\n    kind: http\n    url: http://a\n    expect_status: 2xx\n", "test.yml:5: probes.x.expect_status: invalid value"),
+        ("probes:\n  x:\n    kind: http\n    url: http://a\n    headers:\n      X-Key: ${secret:nope.key}\n",
+         "test.yml:6: probes.x.headers.X-Key: refers to secret item \"nope\""),
+        ("probes:\n  x:\n    kind: tcp\n    address: example.com\n", "test.yml:4: probes.x.address: invalid value \"example.com\": expected HOST:PORT"),
+        ("probes:\n  x:\n    kind: tcp\n    address: a:1\n    secret: database\n", "test.yml:5: probes.x.secret: a tcp probe uses no secret"),
         ("probes:\n  x:\n    kind: postgres\n", "probes.x.secret: a postgres probe needs credentials"),
         ("probes:\n  x:\n    kind: redis\n    secret: nope\n", "test.yml:4: probes.x.secret: no secrets.items entry named \"nope\""),
         ("database:\n  sslmode: maybe\n", "test.yml:2: database.sslmode: invalid value \"maybe\""),

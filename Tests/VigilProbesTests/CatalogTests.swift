@@ -8,6 +8,13 @@ import VigilConfig
         #expect(Set(ProbeCatalog.factories.keys) == Set(ProbeKind.all.map(\.name)))
     }
 
+    @Test func statusRanges() {
+        let ranges = StatusRanges("200-299, 301,418")
+        #expect(ranges?.contains(204) == true && ranges?.contains(301) == true && ranges?.contains(418) == true)
+        #expect(ranges?.contains(300) == false && ranges?.contains(500) == false)
+        for bad in ["", "2xx", "299-200", "99", "600", "200-", "-200", "200,,204"] { #expect(StatusRanges(bad) == nil, "\(bad)") }
+    }
+
     @Test func secretReferences() {
         #expect(SecretReference.parts("Bearer ${secret:api.token}") == [.text("Bearer "), .reference(item: "api", key: "token")])
         #expect(SecretReference.parts("${secret:a.b}:${secret:c.d}") == [.reference(item: "a", key: "b"), .text(":"),

@@ -1,0 +1,93 @@
+import VigilAWS
+import VigilConfig
+import VigilSecrets
+
+/// HTTP probe: one request (GET or HEAD) a run over libcurl (the handle
+/// and its connection kept between runs). Up when the status is one of
+/// `expect_status`. A 401 or 403 outside it means the credential Vigil holds
+/// was refused: the secrets the headers use are refreshed by force and the
+/// request is tried once more, as the database and Redis probes do after an
+/// authentication failure. Header values are built per run and never kept,
+/// logged or shown; the failure detail holds the status only.
+public final class HTTPProbe: Probe {
+    public let name: String
+    public let failureReasons = ProbeReason.connectionFailures + [.unexpectedStatus]
+    private let url: String
+    private let method: String
+    private let expect: StatusRanges
+    private let headers: [(name: String, value: [SecretReference.Part])]
+    private let secrets: SecretsClient
+    private let transport: CurlTransport
+
+    init(target: VigilConfig.Probe, context: ProbeContext) {
+        name = target.name
+        url = target.settings["url"] ?? ""
+        method = target.settings["method"] ?? "GET"
+        expect = StatusRanges(target.settings["expect_status"] ?? "") ?? StatusRanges("200-299")!
+        headers = target.headers.map { ($0.name, SecretReference.parts($0.value)) }
+        secrets = context.secrets
+        var options = CurlTransport.Options()
+        options.caBundle = target.settings["ca_file"].nonEmpty
+        options.maxResponseBytes = 64 << 10  // the status is what counts; a larger body is cut
+        options.maxIdleHandles = 1
+        transport = CurlTransport(options: options)
+    }
+
+    public func run(timeout: Duration) -> ProbeResult {
+        let deadline = Deadline(after: timeout)
+        let timer = PhaseTimer()
+        var result = measureRefreshingCredentials({ refreshSecrets(deadline) }) { () throws(ProbeFailure) in
+            let request = HTTPRequestSpec(method: method, url: url, headers: try resolvedHeaders(deadline),
+                                          timeout: max(0.001, deadline.remainingSeconds))
+            let status = try timer.time("request") { () throws(ProbeFailure) in try perform(request) }
+            guard !expect.contains(status) else { return }
+            if status == 401 || status == 403 { throw ProbeFailure(reason: .auth, detail: "HTTP \(status): the credential was refused") }
+            throw ProbeFailure(reason: .unexpectedStatus, detail: "HTTP \(status)")
+        }
+        result.phases = timer.phases
+        return result
+    }
+
+    private func perform(_ request: HTTPRequestSpec) throws(ProbeFailure) -> Int {
+        switch transport.perform(request) {
+        case .success(let reply): return reply.status
+        case .failure(.timeout): throw ProbeFailure(reason: .timeout, detail: "no answer in time")
+        case .failure(.dns): throw ProbeFailure(reason: .dns, detail: "cannot resolve the host")
+        case .failure(.refused): throw ProbeFailure(reason: .refused, detail: "connection refused")
+        case .failure(.tls(let why)): throw ProbeFailure(reason: .tls, detail: why)
+        case .failure(.network(let why)): throw ProbeFailure(reason: .protocol, detail: why)
+        case .failure(.responseTooLarge): throw ProbeFailure(reason: .protocol, detail: "response too large")
+        }
+    }
+
+    /// Header values with `${secret:<item>.<key>}` replaced.
+    private func resolvedHeaders(_ deadline: Deadline) throws(ProbeFailure) -> [(name: String, value: String)] {
+        var resolved: [(name: String, value: String)] = []
+        for header in headers {
+            var value = ""
+            for part in header.value {
+                switch part {
+                case .text(let text): value += text
+                case .reference(let item, let key):
+                    do throws(CredentialsError) {
+                        let secret: SecretValue
+                        do throws(SecretsError) { secret = try secrets.get(item, maxWait: deadline.remainingSeconds) }
+                        catch { throw .unavailable(error.description) }
+                        value += try TypedCredentials.field(secret, key: key).revealed()
+                    } catch {
+                        throw ProbeFailure(reason: .credentialsUnavailable, detail: "header \(header.name): \(error)")
+                    }
+                }
+            }
+            resolved.append((header.name, value))
+        }
+        return resolved
+    }
+
+    private func refreshSecrets(_ deadline: Deadline) {
+        let items = Set(headers.flatMap { header in
+            header.value.compactMap { if case .reference(let item, _) = $0 { item } else { nil } }
+        })
+        for item in items.sorted() { _ = try? secrets.forceRefresh(item, maxWait: deadline.remainingSeconds) }
+    }
+}
