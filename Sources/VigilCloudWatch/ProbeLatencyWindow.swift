@@ -1,5 +1,5 @@
 import Synchronization
-import VigilConfig
+import VigilPlatform
 import VigilProbes
 
 /// Collects probe latencies between two CloudWatch intervals, per probe,

@@ -1,3 +1,5 @@
+import VigilPlatform
+
 /// A probe kind as the configuration sees it: the settings a target of
 /// this kind takes beyond the common ones, how each is checked, its default
 /// `critical`, and what it checks (for the docs). `VigilProbes.ProbeCatalog`
@@ -108,22 +110,4 @@ enum ValueCheck: Sendable {
             return StatusRanges(text) == nil ? "a status such as 200, a range such as 200-299, or a comma list of both" : nil
         }
     }
-}
-
-/// HTTP statuses that count as up: `200`, `200-299`, `200,301-302`.
-public struct StatusRanges: Sendable, Equatable {
-    public var ranges: [ClosedRange<Int>]
-
-    public init?(_ text: String) {
-        var ranges: [ClosedRange<Int>] = []
-        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let bounds = part.filter { $0 != " " }.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
-            guard (1...2).contains(bounds.count), let low = bounds.first ?? nil, let high = bounds.last ?? nil,
-                  100 <= low, low <= high, high <= 599 else { return nil }
-            ranges.append(low...high)
-        }
-        self.ranges = ranges
-    }
-
-    public func contains(_ status: Int) -> Bool { ranges.contains { $0.contains(status) } }
 }

@@ -1,3 +1,5 @@
+import VigilPlatform
+
 extension VigilConfig {
     /// One probe target, `probes.<name>`: its kind, schedule and the kind's
     /// settings, checked against `ProbeKind`.
@@ -127,35 +129,5 @@ extension VigilConfig {
                          "a \(probe.kind.name) probe needs credentials: set it to a secrets.items entry")
             return nil
         }
-    }
-}
-
-/// `${secret:<item>.<key>}` references in a header value.
-public enum SecretReference {
-    /// The parts of `text`: literal text, or a reference (item, key).
-    public enum Part: Equatable, Sendable {
-        case text(String)
-        case reference(item: String, key: String)
-    }
-
-    public static func parts(_ text: String) -> [Part] {
-        var parts: [Part] = []
-        var rest = Substring(text)
-        while let start = rest.firstRange(of: "${secret:"), let end = rest[start.upperBound...].firstIndex(of: "}") {
-            let body = rest[start.upperBound..<end]
-            if !rest[..<start.lowerBound].isEmpty { parts.append(.text(String(rest[..<start.lowerBound]))) }
-            if let dot = body.firstIndex(of: "."), dot != body.startIndex, body.index(after: dot) != body.endIndex {
-                parts.append(.reference(item: String(body[..<dot]), key: String(body[body.index(after: dot)...])))
-            } else {
-                parts.append(.text(String(rest[start.lowerBound...end])))
-            }
-            rest = rest[rest.index(after: end)...]
-        }
-        if !rest.isEmpty { parts.append(.text(String(rest))) }
-        return parts
-    }
-
-    static func items(in text: String) -> [String] {
-        parts(text).compactMap { if case .reference(let item, _) = $0 { item } else { nil } }
     }
 }

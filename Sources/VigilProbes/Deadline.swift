@@ -1,5 +1,5 @@
 import Glibc
-import VigilConfig
+import VigilPlatform
 
 /// A point on the monotonic clock by which a probe must be done.
 struct Deadline {

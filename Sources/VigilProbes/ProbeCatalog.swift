@@ -1,4 +1,3 @@
-import VigilConfig
 import VigilSecrets
 
 /// What a probe factory may use beside its target's settings.
@@ -17,7 +16,7 @@ public struct ProbeContext: Sendable {
 /// table. A new kind is one file under `Probes/`, one row here and its
 /// settings in `VigilConfig.ProbeKind`; nothing else names kinds.
 public enum ProbeCatalog {
-    public typealias Factory = @Sendable (VigilConfig.Probe, ProbeContext) -> any Probe
+    public typealias Factory = @Sendable (ProbeTarget, ProbeContext) -> any Probe
 
     public static let factories: [String: Factory] = [
         "postgres": { PostgresProbe(target: $0, context: $1) },
@@ -27,11 +26,9 @@ public enum ProbeCatalog {
         "secrets": { SecretsProbe(target: $0, context: $1) },
     ]
 
-    /// A probe for each enabled target, in configuration order.
-    public static func probes(_ targets: VigilConfig.Probes, context: ProbeContext) -> [(target: VigilConfig.Probe, probe: any Probe)] {
-        targets.filter(\.enabled).compactMap { target in
-            factories[target.kind.name].map { (target, $0(target, context)) }
-        }
+    /// The probe for a target; nil for a kind without a factory (the configuration rejects those).
+    public static func probe(for target: ProbeTarget, context: ProbeContext) -> (any Probe)? {
+        factories[target.kind].map { $0(target, context) }
     }
 }
 

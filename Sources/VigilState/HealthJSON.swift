@@ -1,5 +1,4 @@
 import FoundationEssentials
-import VigilConfig
 import VigilPlatform
 
 extension HealthSnapshot {

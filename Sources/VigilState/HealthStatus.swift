@@ -1,5 +1,5 @@
 import FoundationEssentials
-import VigilConfig
+import VigilPlatform
 import VigilProbes
 
 /// Overall and per-component health, as `/health` and `vigil check` report it.

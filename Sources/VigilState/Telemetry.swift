@@ -1,6 +1,6 @@
 import Prometheus
 import Synchronization
-import VigilConfig
+import VigilPlatform
 import VigilProbes
 
 /// Something that refreshes gauges right before a scrape renders them

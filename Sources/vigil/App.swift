@@ -28,8 +28,12 @@ struct App {
         let quiet = Logger(label: "vigil") { _ in SwiftLogNoOpLogHandler() }
         let aws = SecretsSetup.aws(config: config.aws, registry: telemetry.registry)
         secrets = SecretsSetup.client(config: config, aws: aws, registry: telemetry.registry, logger: logger ?? quiet)
-        let probes = ProbeCatalog.probes(config.probes, context: ProbeContext(
-            secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio))
+        let context = ProbeContext(secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio)
+        let probes = config.probes.filter(\.enabled).compactMap { target in
+            ProbeCatalog.probe(for: ProbeTarget(name: target.name, kind: target.kind.name, secret: target.secret,
+                                                settings: target.settings, headers: target.headers), context: context)
+                .map { (target: target, probe: $0) }
+        }
         entries = probes.map { ProbeScheduler.Entry(probe: $0.probe, interval: $0.target.interval, timeout: $0.target.timeout) }
         let components = probes.map { target, _ in
             ComponentHealth(name: target.name, critical: target.critical, interval: target.interval,

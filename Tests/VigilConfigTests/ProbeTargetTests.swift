@@ -1,5 +1,6 @@
 import Testing
 @testable import VigilConfig
+import VigilPlatform
 
 /// `probes.<name>` for any name, checked against its kind.
 extension ConfigLoadingTests {

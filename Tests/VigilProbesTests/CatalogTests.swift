@@ -1,5 +1,6 @@
 import Testing
 import VigilConfig
+import VigilPlatform
 @testable import VigilProbes
 
 @Suite struct CatalogTests {

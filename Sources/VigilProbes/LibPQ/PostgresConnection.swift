@@ -1,6 +1,6 @@
 import CLibPQ
 import Glibc
-import VigilConfig
+import VigilPlatform
 import VigilSecrets
 
 /// A libpq connection, owned: opened without blocking past a deadline,

@@ -1,5 +1,5 @@
 import VigilAWS
-import VigilConfig
+import VigilPlatform
 import VigilSecrets
 
 /// HTTP probe: one request (GET or HEAD) a run over libcurl (the handle
@@ -19,7 +19,7 @@ public final class HTTPProbe: Probe {
     private let secrets: SecretsClient
     private let transport: CurlTransport
 
-    init(target: VigilConfig.Probe, context: ProbeContext) {
+    init(target: ProbeTarget, context: ProbeContext) {
         name = target.name
         url = target.settings["url"] ?? ""
         method = target.settings["method"] ?? "GET"

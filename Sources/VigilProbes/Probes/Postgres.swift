@@ -1,4 +1,3 @@
-import VigilConfig
 import VigilSecrets
 
 /// PostgreSQL probe: connect (kept between runs) and `SELECT 1`.
@@ -15,7 +14,7 @@ public final class PostgresProbe: Probe {
         self.credentials = credentials
     }
 
-    convenience init(target: VigilConfig.Probe, context: ProbeContext) {
+    convenience init(target: ProbeTarget, context: ProbeContext) {
         self.init(name: target.name,
                   tls: PostgresTLS(mode: target.settings["sslmode"] ?? "prefer", rootCertificate: target.settings["ca_file"].nonEmpty),
                   credentials: .secret(target.secret ?? target.name, in: context.secrets, TypedCredentials.database))

@@ -1,4 +1,3 @@
-import VigilConfig
 import VigilSecrets
 
 /// Redis probe: connect and authenticate (kept between runs), then `PING`.
@@ -19,7 +18,7 @@ public final class RedisProbe: Probe {
         self.credentials = credentials
     }
 
-    convenience init(target: VigilConfig.Probe, context: ProbeContext) {
+    convenience init(target: ProbeTarget, context: ProbeContext) {
         self.init(name: target.name,
                   tls: RedisTLS(caFile: target.settings["ca_file"].nonEmpty, serverName: target.settings["server_name"].nonEmpty),
                   reportInfo: target.settings["info"]?.lowercased() != "false",

@@ -1,4 +1,3 @@
-import VigilConfig
 import VigilPlatform
 import VigilSecrets
 
@@ -22,7 +21,7 @@ public final class SecretsProbe: Probe {
         self.minimumHitRatio = minimumHitRatio
     }
 
-    convenience init(target: VigilConfig.Probe, context: ProbeContext) {
+    convenience init(target: ProbeTarget, context: ProbeContext) {
         self.init(name: target.name, client: context.secrets, minimumHitRatio: context.minimumHitRatio)
     }
 

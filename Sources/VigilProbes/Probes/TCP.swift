@@ -1,4 +1,3 @@
-import VigilConfig
 
 /// TCP probe: connects to `address` within the timeout and closes; for
 /// dependencies Vigil cannot speak to.
@@ -8,7 +7,7 @@ public final class TCPProbe: Probe {
     private let host: String
     private let port: Int
 
-    init(target: VigilConfig.Probe, context: ProbeContext) {
+    init(target: ProbeTarget, context: ProbeContext) {
         name = target.name
         let address = target.settings["address"] ?? ""
         let colon = address.lastIndex(of: ":") ?? address.endIndex

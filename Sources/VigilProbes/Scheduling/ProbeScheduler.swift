@@ -1,6 +1,5 @@
 import Dispatch
 import Synchronization
-import VigilConfig
 import VigilPlatform
 
 /// Where finished probe results go (the health state implements it).
