@@ -37,9 +37,22 @@ public final class Telemetry: Sendable {
     }
 
     public func countRequest(handler: String, code: Int) {
-        registry.makeCounter(descriptor: .named("vigil_http_requests_total", help: "HTTP requests served, by handler and status code."),
-                             labels: [("handler", handler), ("code", String(code))]).increment()
+        let key = RequestKey(handler: handler, code: code)
+        if let counter = requestCounters.withLock({ $0[key] }) { return counter.increment() }
+        let counter = registry.makeCounter(descriptor: .named("vigil_http_requests_total", help: "HTTP requests served, by handler and status code."),
+                                           labels: [("handler", handler), ("code", String(code))])
+        requestCounters.withLock { $0[key] = counter }
+        counter.increment()
     }
+
+    /// The request counters by handler and code: every request counts, and
+    /// a registry lookup (label arrays, two locks) cost more than the rest
+    /// of answering a cached /health.
+    private struct RequestKey: Hashable {
+        var handler: String
+        var code: Int
+    }
+    private let requestCounters = Mutex<[RequestKey: Counter]>([:])
 
     func record(_ result: ProbeResult) {
         let probe = [("probe", result.probe)]
