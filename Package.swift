@@ -44,7 +44,8 @@ let package = Package(
 
         // What Foundation would give, without its resident memory: threads,
         // conditions on the monotonic clock, text helpers.
-        .target(name: "VigilPlatform", dependencies: ["CLinux"], swiftSettings: swift6),
+        .target(name: "VigilPlatform", dependencies: ["CLinux", .product(name: "Prometheus", package: "swift-prometheus")],
+                swiftSettings: swift6),
         .target(name: "VigilGzip", dependencies: ["CZlib"], swiftSettings: swift6),
         .target(name: "VigilConfig",
                 dependencies: ["CYAML", "VigilPlatform"],

@@ -66,9 +66,9 @@ public final class CloudWatchPublisher: Sendable {
             sources: .init(store: inputs.store, secrets: inputs.secrets, aws: inputs.awsMetrics, latencies: inputs.latencies),
             dimensions: options.dimensions, errorCodeDimension: options.errorCodeDimension))
         if case .emf(let path) = options.mode { emf = EMFWriter(path: path, namespace: options.namespace) } else { emf = nil }
-        gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(to: 0)
+        metrics.gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(to: 0)
         for reason in DropReason.allCases { dropped(reason).increment(by: Int64(0)) }
-        counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment(by: Int64(0))
+        metrics.counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).").increment(by: Int64(0))
         for outcome in DatumOutcome.allCases { datums(outcome).increment(by: Int64(0)) }
     }
 
@@ -121,7 +121,7 @@ public final class CloudWatchPublisher: Sendable {
         if let emf {
             emf.write(datums)
             self.datums(.sent).increment(by: Int64(datums.count))
-            counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment()
+            metrics.counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).").increment()
             return
         }
         let dropped = buffer.append(datums)
@@ -129,7 +129,7 @@ public final class CloudWatchPublisher: Sendable {
             self.dropped(.bufferFull).increment(by: Int64(dropped))
             logger.warning("CloudWatch buffer full, oldest datums dropped", metadata: ["dropped": "\(dropped)"])
         }
-        gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(Double(buffer.count))
+        metrics.gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(Double(buffer.count))
         wake.lock()
         wake.broadcast()
         wake.unlock()
@@ -159,7 +159,7 @@ public final class CloudWatchPublisher: Sendable {
                 _ = try aws.query(.cloudWatch, action: "PutMetricData", version: "2010-08-01", parameters: parameters,
                                   gzipThreshold: 10_000, budget: end.map { ContinuousClock.now.duration(to: $0).timeInterval })
             } catch {
-                counter("vigil_cloudwatch_publish_errors_total", "Failed PutMetricData requests, by error code.",
+                metrics.counter("vigil_cloudwatch_publish_errors_total", "Failed PutMetricData requests, by error code.",
                         [("code", error.metricCode)]).increment()
                 guard Self.rejectsBatch(error) else {
                     logger.warning("CloudWatch PutMetricData failed; datums kept for the next attempt",
@@ -172,10 +172,10 @@ public final class CloudWatchPublisher: Sendable {
                 continue
             }
             datums(.sent).increment(by: Int64(buffer.remove(through: last)))
-            counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).", []).increment()
-            gauge("vigil_cloudwatch_last_success_timestamp_seconds", "Unix time of the last accepted publication.")
+            metrics.counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).").increment()
+            metrics.gauge("vigil_cloudwatch_last_success_timestamp_seconds", "Unix time of the last accepted publication.")
                 .set(UnixTime.now.seconds)
-            gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(Double(buffer.count))
+            metrics.gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(Double(buffer.count))
         }
         return true
     }
@@ -214,20 +214,12 @@ public final class CloudWatchPublisher: Sendable {
     }
 
     private func dropped(_ reason: DropReason) -> Counter {
-        counter("vigil_cloudwatch_dropped_datums_total", "Datums given up: the buffer was full, or CloudWatch rejected the batch.",
-                [("reason", reason.rawValue)])
+        metrics.counter("vigil_cloudwatch_dropped_datums_total", "Datums given up: the buffer was full, or CloudWatch rejected the batch.",
+                        [("reason", reason.rawValue)])
     }
 
     private func datums(_ outcome: DatumOutcome) -> Counter {
-        counter("vigil_cloudwatch_datums_total", "Datums collected for CloudWatch, and those it accepted (or written as EMF).",
-                [("outcome", outcome.rawValue)])
-    }
-
-    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
-        metrics.makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
-    }
-
-    private func gauge(_ name: String, _ help: String) -> Gauge {
-        metrics.makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help))
+        metrics.counter("vigil_cloudwatch_datums_total", "Datums collected for CloudWatch, and those it accepted (or written as EMF).",
+                        [("outcome", outcome.rawValue)])
     }
 }

@@ -1,6 +1,7 @@
 import Prometheus
 import Synchronization
 import VigilAWS
+import VigilPlatform
 
 /// The secrets client's counters. Cumulative totals are kept here (atomics,
 /// cheap on the hit path) and mirrored into a swift-prometheus registry
@@ -23,10 +24,8 @@ public final class SecretsMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry?) {
         self.registry = registry
-        lookupsCounter = registry?.makeCounter(descriptor: .init(
-            metricName: "vigil_secrets_cache_lookups_total", unitName: "", helpText: "Secret lookups."))
-        hitsCounter = registry?.makeCounter(descriptor: .init(
-            metricName: "vigil_secrets_cache_hits_total", unitName: "", helpText: "Secret lookups answered from a fresh cache entry."))
+        lookupsCounter = registry?.counter("vigil_secrets_cache_lookups_total", "Secret lookups.")
+        hitsCounter = registry?.counter("vigil_secrets_cache_hits_total", "Secret lookups answered from a fresh cache entry.")
     }
 
     func lookup(hit: Bool) {
@@ -53,7 +52,7 @@ public final class SecretsMetrics: Sendable {
             window.hits = hits
             return window.ratio
         }
-        gauge("vigil_secrets_cache_hit_ratio", "Cache hit ratio over the last window of lookups (0-1).", [])?.set(ratio)
+        registry?.gauge("vigil_secrets_cache_hit_ratio", "Cache hit ratio over the last window of lookups (0-1).").set(ratio)
     }
 
     /// Creates every per-secret series at 0, so `increase()` sees the first event.
@@ -64,7 +63,7 @@ public final class SecretsMetrics: Sendable {
             unavailableCounter(secret)?.increment(by: Int64(0))
             for reason in SecretsFailure.allCases { failuresCounter(secret, reason)?.increment(by: Int64(0)) }
         }
-        gauge("vigil_secrets_cache_hit_ratio", "Cache hit ratio over the last window of lookups (0-1).", [])?.set(to: 1.0)
+        registry?.gauge("vigil_secrets_cache_hit_ratio", "Cache hit ratio over the last window of lookups (0-1).").set(to: 1.0)
     }
 
     func fallback(_ secret: String, _ source: SecretSource) {
@@ -88,43 +87,35 @@ public final class SecretsMetrics: Sendable {
     }
 
     func succeeded(_ secret: String, at time: UnixTime) {
-        gauge("vigil_secrets_last_success_timestamp_seconds", "Unix time AWS last confirmed the secret.",
-              [("secret", secret)])?.set(time.seconds)
+        registry?.gauge("vigil_secrets_last_success_timestamp_seconds", "Unix time AWS last confirmed the secret.",
+                        [("secret", secret)]).set(time.seconds)
     }
 
     func publish(entries: Int, servedStale: Int) {
-        gauge("vigil_secrets_cache_entries", "Entries in the secrets cache.", [])?.set(Double(entries))
-        gauge("vigil_secrets_served_stale", "Secrets currently served past their TTL (emergency cache or environment).",
-              [])?.set(Double(servedStale))
+        registry?.gauge("vigil_secrets_cache_entries", "Entries in the secrets cache.").set(Double(entries))
+        registry?.gauge("vigil_secrets_served_stale",
+                        "Secrets currently served past their TTL (emergency cache or environment).").set(Double(servedStale))
     }
 
     func startup(seconds: Double) {
-        gauge("vigil_secrets_startup_duration_seconds", "Time the start-up load of all secrets took.", [])?.set(seconds)
+        registry?.gauge("vigil_secrets_startup_duration_seconds", "Time the start-up load of all secrets took.").set(seconds)
     }
 
     private func fallbackCounter(_ secret: String, _ source: SecretSource) -> Counter? {
-        counter("vigil_secrets_fallback_total", "Secret values served from a fallback, by source.",
-                [("secret", secret), ("source", source.rawValue)])
+        registry?.counter("vigil_secrets_fallback_total", "Secret values served from a fallback, by source.",
+                          [("secret", secret), ("source", source.rawValue)])
     }
 
     private func rotationsCounter(_ secret: String) -> Counter? {
-        counter("vigil_secrets_rotations_total", "Rotations detected (AWSCURRENT moved to a new version).", [("secret", secret)])
+        registry?.counter("vigil_secrets_rotations_total", "Rotations detected (AWSCURRENT moved to a new version).", [("secret", secret)])
     }
 
     private func unavailableCounter(_ secret: String) -> Counter? {
-        counter("vigil_secrets_unavailable_total", "Lookups that could not be served at all.", [("secret", secret)])
+        registry?.counter("vigil_secrets_unavailable_total", "Lookups that could not be served at all.", [("secret", secret)])
     }
 
     private func failuresCounter(_ secret: String, _ reason: SecretsFailure) -> Counter? {
-        counter("vigil_secrets_refresh_failures_total", "Failed AWS refreshes of a secret, by reason.",
-                [("secret", secret), ("reason", reason.rawValue)])
-    }
-
-    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter? {
-        registry?.makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
-    }
-
-    private func gauge(_ name: String, _ help: String, _ labels: [(String, String)]) -> Gauge? {
-        registry?.makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
+        registry?.counter("vigil_secrets_refresh_failures_total", "Failed AWS refreshes of a secret, by reason.",
+                          [("secret", secret), ("reason", reason.rawValue)])
     }
 }

@@ -21,12 +21,12 @@ final class ProcessCollector: MetricsCollector {
     private let fdDirectory = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 
     init(registry: PrometheusCollectorRegistry) {
-        cpu = registry.makeCounter(descriptor: .named("process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds."))
-        resident = registry.makeGauge(descriptor: .named("process_resident_memory_bytes", help: "Resident memory size in bytes."))
-        virtual = registry.makeGauge(descriptor: .named("process_virtual_memory_bytes", help: "Virtual memory size in bytes."))
-        openFDs = registry.makeGauge(descriptor: .named("process_open_fds", help: "Number of open file descriptors."))
-        maxFDs = registry.makeGauge(descriptor: .named("process_max_fds", help: "Maximum number of open file descriptors."))
-        startTime = registry.makeGauge(descriptor: .named("process_start_time_seconds", help: "Start time of the process since unix epoch in seconds."))
+        cpu = registry.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.")
+        resident = registry.gauge("process_resident_memory_bytes", "Resident memory size in bytes.")
+        virtual = registry.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.")
+        openFDs = registry.gauge("process_open_fds", "Number of open file descriptors.")
+        maxFDs = registry.gauge("process_max_fds", "Maximum number of open file descriptors.")
+        startTime = registry.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.")
         if let start = Self.startTime() { startTime.set(start) }
         collect()
     }

@@ -21,9 +21,7 @@ public final class Telemetry: Sendable {
 
     public init(version: String, revision: String, collectors: [any MetricsCollector]? = nil) {
         self.collectors = collectors ?? [ProcessCollector(registry: registry)]
-        registry.makeGauge(descriptor: .named("vigil_build_info",
-                                              help: "Build of the running Vigil; the value is always 1."),
-                           labels: [("version", version), ("revision", revision)]).set(to: 1)
+        registry.gauge("vigil_build_info", "Build of the running Vigil; the value is always 1.", [("version", version), ("revision", revision)]).set(to: 1)
     }
 
     /// The exposition page (text format 0.0.4), collectors refreshed first.
@@ -39,8 +37,7 @@ public final class Telemetry: Sendable {
     public func countRequest(handler: String, code: Int) {
         let key = RequestKey(handler: handler, code: code)
         if let counter = requestCounters.withLock({ $0[key] }) { return counter.increment() }
-        let counter = registry.makeCounter(descriptor: .named("vigil_http_requests_total", help: "HTTP requests served, by handler and status code."),
-                                           labels: [("handler", handler), ("code", String(code))])
+        let counter = registry.counter("vigil_http_requests_total", "HTTP requests served, by handler and status code.", [("handler", handler), ("code", String(code))])
         requestCounters.withLock { $0[key] = counter }
         counter.increment()
     }
@@ -57,33 +54,23 @@ public final class Telemetry: Sendable {
     func record(_ result: ProbeResult) {
         let probe = [("probe", result.probe)]
         let seconds = result.latency.timeInterval
-        registry.makeGauge(descriptor: .named("vigil_probe_success", help: "1 if the probe's last run found the component available (healthy or degraded), else 0."),
-                           labels: probe).set(to: result.isAvailable ? 1 : 0)
-        registry.makeGauge(descriptor: .named("vigil_probe_duration_seconds", help: "Duration of the probe's last run."),
-                           labels: probe).set(seconds)
-        registry.makeValueHistogram(descriptor: .named("vigil_probe_latency_seconds", help: "Distribution of probe run durations."),
-                                    labels: probe, buckets: probeLatencyBuckets).record(seconds)
-        registry.makeCounter(descriptor: .named("vigil_probe_runs_total", help: "Probe runs."), labels: probe).increment()
-        registry.makeGauge(descriptor: .named("vigil_probe_last_run_timestamp_seconds", help: "Unix time the probe last finished."),
-                           labels: probe).set(result.finishedAt.timeIntervalSince1970)
+        registry.gauge("vigil_probe_success", "1 if the probe's last run found the component available (healthy or degraded), else 0.", probe).set(to: result.isAvailable ? 1 : 0)
+        registry.gauge("vigil_probe_duration_seconds", "Duration of the probe's last run.", probe).set(seconds)
+        registry.histogram("vigil_probe_latency_seconds", "Distribution of probe run durations.", probe, buckets: probeLatencyBuckets).record(seconds)
+        registry.counter("vigil_probe_runs_total", "Probe runs.", probe).increment()
+        registry.gauge("vigil_probe_last_run_timestamp_seconds", "Unix time the probe last finished.", probe).set(result.finishedAt.timeIntervalSince1970)
         for phase in result.phases {
-            registry.makeGauge(descriptor: .named("vigil_probe_phase_duration_seconds",
-                                                  help: "Duration of each phase of the probe's last run (connect, query, ping)."),
-                               labels: probe + [("phase", phase.name)]).set(phase.duration.timeInterval)
+            registry.gauge("vigil_probe_phase_duration_seconds", "Duration of each phase of the probe's last run (connect, query, ping).", probe + [("phase", phase.name)]).set(phase.duration.timeInterval)
         }
         for measurement in result.measurements {
-            registry.makeGauge(descriptor: .named(measurement.metric, help: measurement.help),
-                               labels: measurement.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            registry.gauge(measurement.metric, measurement.help, measurement.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
                 .set(measurement.value)
         }
         if result.refreshedCredentials {
-            registry.makeCounter(descriptor: .named("vigil_probe_auth_refresh_total",
-                                                    help: "Authentication failures that forced a credentials refresh and a retry."),
-                                 labels: probe).increment()
+            registry.counter("vigil_probe_auth_refresh_total", "Authentication failures that forced a credentials refresh and a retry.", probe).increment()
         }
         if !result.isAvailable {
-            registry.makeCounter(descriptor: .named("vigil_probe_failures_total", help: "Failed probe runs, by reason."),
-                                 labels: probe + [("reason", result.reason.rawValue)]).increment()
+            registry.counter("vigil_probe_failures_total", "Failed probe runs, by reason.", probe + [("reason", result.reason.rawValue)]).increment()
         }
     }
 
@@ -92,16 +79,13 @@ public final class Telemetry: Sendable {
     /// failure (a series born at 1 has no increase).
     public func prepare(probes: [any Probe]) {
         for probe in probes.map(\.name) {
-            registry.makeCounter(descriptor: .named("vigil_probe_runs_total", help: "Probe runs."), labels: [("probe", probe)])
+            registry.counter("vigil_probe_runs_total", "Probe runs.", [("probe", probe)])
                 .increment(by: Int64(0))
-            registry.makeCounter(descriptor: .named("vigil_probe_auth_refresh_total",
-                                                    help: "Authentication failures that forced a credentials refresh and a retry."),
-                                 labels: [("probe", probe)]).increment(by: Int64(0))
+            registry.counter("vigil_probe_auth_refresh_total", "Authentication failures that forced a credentials refresh and a retry.", [("probe", probe)]).increment(by: Int64(0))
         }
         for probe in probes {
             for reason in probe.failureReasons {
-                registry.makeCounter(descriptor: .named("vigil_probe_failures_total", help: "Failed probe runs, by reason."),
-                                     labels: [("probe", probe.name), ("reason", reason.rawValue)]).increment(by: Int64(0))
+                registry.counter("vigil_probe_failures_total", "Failed probe runs, by reason.", [("probe", probe.name), ("reason", reason.rawValue)]).increment(by: Int64(0))
             }
         }
     }
@@ -130,7 +114,7 @@ public final class Telemetry: Sendable {
 
     public func publishThresholds(_ thresholds: Thresholds) {
         func gauge(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
-            registry.makeGauge(descriptor: .named(name, help: help), labels: labels)
+            registry.gauge(name, help, labels)
         }
         gauge("vigil_health_latency_threshold_seconds", "Probe latency above which a component counts as degraded.")
             .set(thresholds.latency.timeInterval)
@@ -153,17 +137,9 @@ public final class Telemetry: Sendable {
         let states = snapshot.components.map { ($0.name, $0.status(at: snapshot.now)) }
         for (component, current) in states + [("overall", snapshot.status)] {
             for status in HealthStatus.allCases {
-                registry.makeGauge(descriptor: .named("vigil_health_status", help: "Health by component: 1 for the current status, 0 for the others."),
-                                   labels: [("component", component), ("status", status.rawValue)])
+                registry.gauge("vigil_health_status", "Health by component: 1 for the current status, 0 for the others.", [("component", component), ("status", status.rawValue)])
                     .set(to: status == current ? 1 : 0)
             }
         }
-    }
-}
-
-extension MetricNameDescriptor {
-    /// A full metric name with its help text (the non-deprecated initialiser).
-    static func named(_ name: String, help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }

@@ -1,5 +1,6 @@
 import Prometheus
 import Synchronization
+import VigilPlatform
 
 /// Vigil's AWS series in a swift-prometheus registry. Labels come from fixed
 /// sets: service and operation names from code, error codes from
@@ -18,31 +19,25 @@ public final class AWSMetrics: Sendable {
 
     func requestSent(_ service: AWSService, _ operation: String, seconds: Double) {
         let labels = [("service", service.label), ("operation", operation)]
-        counter("vigil_aws_requests_total", "HTTP requests sent to AWS (every attempt).", labels).increment()
-        registry.makeValueHistogram(descriptor: .init(metricName: "vigil_aws_request_duration_seconds", unitName: "",
-                                                      helpText: "Duration of AWS HTTP requests."),
-                                    labels: labels, buckets: buckets).record(seconds)
+        registry.counter("vigil_aws_requests_total", "HTTP requests sent to AWS (every attempt).", labels).increment()
+        registry.histogram("vigil_aws_request_duration_seconds", "Duration of AWS HTTP requests.", labels, buckets: buckets)
+            .record(seconds)
     }
 
     func failed(_ service: AWSService, _ operation: String, _ error: AWSError) {
         errorCounts.withLock { $0[error.metricCode, default: 0] += 1 }
-        counter("vigil_aws_errors_total", "Failed AWS requests by error code (known AWS codes, Network, Timeout, Other).",
+        registry.counter("vigil_aws_errors_total", "Failed AWS requests by error code (known AWS codes, Network, Timeout, Other).",
                 [("service", service.label), ("operation", operation), ("code", error.metricCode)]).increment()
     }
 
     func retried(_ service: AWSService, _ operation: String) {
-        counter("vigil_aws_retries_total", "AWS requests retried.",
+        registry.counter("vigil_aws_retries_total", "AWS requests retried.",
                 [("service", service.label), ("operation", operation)]).increment()
     }
 
     /// Publishes when the current credentials expire (0 for long-term keys).
     public func credentialsExpire(at expiry: UnixTime?) {
-        registry.makeGauge(descriptor: .init(metricName: "vigil_aws_credentials_expiry_timestamp_seconds", unitName: "",
-                                             helpText: "Unix time the AWS credentials in use expire; 0 for long-term keys."))
-            .set(expiry?.seconds ?? 0)
-    }
-
-    private func counter(_ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
-        registry.makeCounter(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels)
+        registry.gauge("vigil_aws_credentials_expiry_timestamp_seconds",
+                       "Unix time the AWS credentials in use expire; 0 for long-term keys.").set(expiry?.seconds ?? 0)
     }
 }
