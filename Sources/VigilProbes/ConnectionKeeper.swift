@@ -38,6 +38,31 @@ final class ConnectionKeeper<Connection>: Sendable {
     }
 }
 
+extension ConnectionKeeper {
+    /// The run of a probe that keeps a connection (PostgreSQL, Redis):
+    /// connect, timed as `connect`, when no kept connection is usable, then
+    /// `check` it; an authentication failure refreshes the credentials by
+    /// force and tries once more, all within `timeout`.
+    func run<Credentials>(_ probe: some Probe, timeout: Duration, credentials: CredentialsSource<Credentials>,
+                          isUsable: (Connection) -> Bool,
+                          connect: (Credentials, Deadline) throws(ProbeFailure) -> sending Connection,
+                          check: (Connection, Deadline, PhaseTimer) throws(ProbeFailure) -> Void) -> ProbeResult {
+        let deadline = Deadline(after: timeout)
+        let timer = PhaseTimer()
+        var result = probe.measureRefreshingCredentials({ credentials.refresh(deadline.remainingSeconds) }) { () throws(ProbeFailure) in
+            try use(deadline: deadline, isUsable: isUsable) { () throws(ProbeFailure) -> sending Connection in
+                let started = ContinuousClock.now
+                defer { timer.record("connect", since: started) }  // not `time`: its result could not be `sending`
+                return try connect(credentials.get(deadline), deadline)
+            } _: { (connection) throws(ProbeFailure) in
+                try check(connection, deadline, timer)
+            }
+        }
+        result.phases = timer.phases
+        return result
+    }
+}
+
 extension CredentialsSource {
     /// The credentials, or a probe failure saying why there are none. A cold
     /// secrets cache is waited for only until the deadline.

@@ -73,8 +73,12 @@ final class PhaseTimer {
 
     func time<T>(_ name: String, _ body: () throws(ProbeFailure) -> T) throws(ProbeFailure) -> T {
         let started = ContinuousClock.now
-        defer { phases.append(ProbePhase(name: name, duration: ContinuousClock.now - started)) }
+        defer { record(name, since: started) }
         return try body()
+    }
+
+    func record(_ name: String, since started: ContinuousClock.Instant) {
+        phases.append(ProbePhase(name: name, duration: ContinuousClock.now - started))
     }
 }
 

@@ -21,19 +21,11 @@ public final class PostgresProbe: Probe {
     }
 
     public func run(timeout: Duration) -> ProbeResult {
-        let deadline = Deadline(after: timeout)
-        let timer = PhaseTimer()
-        var result = measureRefreshingCredentials({ credentials.refresh(deadline.remainingSeconds) }) { () throws(ProbeFailure) in
-            try connection.use(deadline: deadline, isUsable: \.isHealthy) { () throws(ProbeFailure) in
-                try timer.time("connect") { () throws(ProbeFailure) in
-                    try PostgresConnection(credentials.get(deadline), tls: tls, deadline: deadline, statementTimeout: timeout)
-                }
-            } _: { (connection) throws(ProbeFailure) in
-                try timer.time("query") { () throws(ProbeFailure) in try connection.query("SELECT 1", deadline: deadline) }
-            }
+        connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isHealthy) { (credentials, deadline) throws(ProbeFailure) in
+            try PostgresConnection(credentials, tls: tls, deadline: deadline, statementTimeout: timeout)
+        } check: { (connection, deadline, timer) throws(ProbeFailure) in
+            try timer.time("query") { () throws(ProbeFailure) in try connection.query("SELECT 1", deadline: deadline) }
         }
-        result.phases = timer.phases
-        return result
     }
 }
 

@@ -26,24 +26,17 @@ public final class RedisProbe: Probe {
     }
 
     public func run(timeout: Duration) -> ProbeResult {
-        let deadline = Deadline(after: timeout)
-        let timer = PhaseTimer()
         var measurements: [ProbeMeasurement] = []
         var infoFailure: ProbeFailure?
-        var result = measureRefreshingCredentials({ credentials.refresh(deadline.remainingSeconds) }) { () throws(ProbeFailure) in
-            try connection.use(deadline: deadline, isUsable: \.isUsable) { () throws(ProbeFailure) in
-                try timer.time("connect") { () throws(ProbeFailure) in
-                    try RedisConnection(credentials.get(deadline), tls: tls, deadline: deadline)
-                }
-            } _: { (connection) throws(ProbeFailure) in
-                try timer.time("ping") { () throws(ProbeFailure) in try connection.ping(deadline: deadline) }
-                guard reportInfo else { return }
-                // Redis answered PING: a failed INFO degrades the run, and the
-                // connection (its reply may still arrive) is not kept.
-                do throws(ProbeFailure) { measurements = try connection.info(deadline: deadline) } catch { infoFailure = error }
-            }
+        var result = connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isUsable) {
+            (credentials, deadline) throws(ProbeFailure) in try RedisConnection(credentials, tls: tls, deadline: deadline)
+        } check: { (connection, deadline, timer) throws(ProbeFailure) in
+            try timer.time("ping") { () throws(ProbeFailure) in try connection.ping(deadline: deadline) }
+            guard reportInfo else { return }
+            // Redis answered PING: a failed INFO degrades the run, and the
+            // connection (its reply may still arrive) is not kept.
+            do throws(ProbeFailure) { measurements = try connection.info(deadline: deadline) } catch { infoFailure = error }
         }
-        result.phases = timer.phases
         result.measurements = measurements
         if let infoFailure, result.succeeded {
             result.degraded = true
