@@ -179,6 +179,29 @@ import Testing
         _ = try VigilConfig.load(file: Self.root.appendingPathComponent("docs/vigil.example.yml").path, environment: [:])
     }
 
+    /// Every Vigil configuration shown in docs/*.md and the README (a ```yaml
+    /// block whose top-level keys are Vigil's sections) validates as shown.
+    @Test func everyConfigurationInTheDocsValidates() throws {
+        let sections = Set(Schema.settings.map { String($0.key.prefix { $0 != "." }) })
+        let docs = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("docs").path)
+            .filter { $0.hasSuffix(".md") }.map { "docs/\($0)" } + ["README.md"]
+        var checked = 0
+        for doc in docs {
+            let text = try String(contentsOf: Self.root.appendingPathComponent(doc), encoding: .utf8)
+            for block in text.components(separatedBy: "```yaml\n").dropFirst().map({ $0.components(separatedBy: "```")[0] }) {
+                var raw = RawConfig()
+                raw.addYAML(block, file: doc)
+                let top = Set(raw.entries.keys.map { String($0.prefix { $0 != "." }) })
+                guard !top.isEmpty, top.isSubset(of: sections) else { continue }
+                checked += 1
+                do { _ = try VigilConfig(raw: raw) } catch {
+                    Issue.record("\(doc): a configuration that does not validate: \(error.problems.map(\.description))")
+                }
+            }
+        }
+        #expect(checked >= 2, "found only \(checked) configurations in the docs")
+    }
+
     @Test func referenceDocumentsEveryKeyAndVariable() throws {
         let reference = try String(contentsOf: Self.root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
         #expect(reference.contains(Schema.markdownTable()), "docs/configuration.md is not in step: run scripts/update-config-docs")
