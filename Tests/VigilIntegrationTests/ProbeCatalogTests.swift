@@ -25,6 +25,18 @@ struct ProbeCatalogTests {
         return (server, { token in _ = try CurlClient().request(control + "/token", method: "POST", body: Array(token.utf8)) })
     }
 
+    /// The default configuration's `/health` keeps the shape from before named
+    /// targets, key for key and in order (load balancers and scripts parse it).
+    @Test func defaultHealthKeepsItsShape() throws {
+        let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\nsecrets:\n  environment: dev\n")
+        #expect(vigil.seconds(until: { $0.status == "healthy" }, timeout: 10) != nil)
+        let body = try CurlClient().request(vigil.base + "/health").text
+        let check = #"\{"status":"healthy","critical":(true|false),"reason":"ok","latency_ms":[0-9.]+,"last_checked":"[0-9T:Z-]+"\}"#
+        let shape = #"^\{"status":"healthy","services":\{"database":"connected","redis":"connected","secrets":"healthy"\},"#
+            + #""checks":\{"database":\#(check),"redis":\#(check),"secrets":\#(check)\},"version":"[^"]+","uptime_seconds":[0-9.]+\}$"#
+        #expect(body.range(of: shape, options: .regularExpression) != nil, "\(body)")
+    }
+
     @Test func replicaDownDegradesAndPrimaryDownIsUnhealthy() throws {
         let replica = try PrivatePostgres()
         let primary = try TCPFault(upstreamPort: env.postgresPort)
