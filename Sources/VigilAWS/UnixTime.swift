@@ -35,7 +35,9 @@ public struct UnixTime: Sendable, Comparable, Hashable {
         guard parts.count == 6, parts[5] == "GMT", let day = Int32(parts[1]),
               let month = months.firstIndex(of: String(parts[2])), let year = Int32(parts[3]) else { return nil }
         let clock = parts[4].split(separator: ":").compactMap { Int32($0) }
-        guard clock.count == 3 else { return nil }
+        // Bounded before any arithmetic: `year - 1900` trapped on a year near Int32.min (fuzzing, 2026-11).
+        guard clock.count == 3, (1970...9999).contains(year), (1...31).contains(day), (0...23).contains(clock[0]),
+              (0...59).contains(clock[1]), (0...60).contains(clock[2]) else { return nil }
         var fields = tm()
         fields.tm_year = year - 1900
         fields.tm_mon = Int32(month)

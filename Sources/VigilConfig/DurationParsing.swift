@@ -17,6 +17,8 @@ public enum DurationParser {
             rest = rest.dropFirst(unit.suffix.count)
             total += value * unit.seconds
         }
+        // Past Int64 milliseconds (~292 million years) the conversion traps: such a value is invalid, not a crash.
+        guard total * 1000 < 9e18 else { return nil }
         return .milliseconds(Int64((total * 1000).rounded()))
     }
 

@@ -110,6 +110,23 @@ import Testing
         #expect(UnixTime(iso8601: "yesterday") == nil)
     }
 
+    /// Found by fuzzing: a Date header's year near Int32.min trapped in `year - 1900`.
+    @Test func httpDateOutOfRangeIsNoDate() {
+        #expect(UnixTime(httpDate: "Sun, 29 Nov 2026 14:20:00 GMT")?.seconds == 1_795_962_000)
+        for bad in ["Sun, 01 Jan -2147483648 00:00:00 GMT", "Sun, 01 Jan 2147483647 00:00:00 GMT", "Sun, 99 Jan 2026 00:00:00 GMT",
+                    "Sun, 01 Jan 2026 25:00:00 GMT", "Sun, 01 Jan 1900 00:00:00 GMT"] {
+            #expect(UnixTime(httpDate: bad) == nil, "\(bad)")
+        }
+    }
+
+    /// Found by fuzzing: `/` followed by a combining mark is one Character, and path normalisation split on Characters.
+    @Test func canonicalPathSplitsOnTheSlashByte() {
+        #expect(SigV4Signer.canonicalPath("/\u{301}a", normalize: true) == "/%CC%81a")
+        #expect(SigV4Signer.canonicalPath("\u{33B}", normalize: true) == "/%CC%BB")
+        #expect(SigV4Signer.canonicalPath("/\u{33B}", normalize: true) == "/%CC%BB")
+        #expect(SigV4Signer.canonicalPath("/a/./b/../c/", normalize: true) == "/a/c/")
+    }
+
     @Test func credentialsNeverPrintTheirSecrets() {
         let credentials = AWSCredentials(accessKeyID: "AKID", secretAccessKey: SecretString("canary-secret-key"),
                                          sessionToken: SecretString("canary-token"))

@@ -114,15 +114,17 @@ public final class SigV4Signer: Sendable {
 
     static func canonicalPath(_ path: String, normalize: Bool) -> String {
         guard normalize else { return URIEncoding.encode(path.isEmpty ? "/" : path, keepSlash: true) }
-        var segments: [Substring] = []
-        for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
-            switch segment {
+        // Split on the byte `/`, not on Characters: a `/` followed by a
+        // combining mark is one Character, and was not a separator (fuzzing, 2026-11).
+        var segments: [String] = []
+        for segment in path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+            switch String(decoding: segment, as: UTF8.self) {
             case ".": continue
             case "..": _ = segments.popLast()
-            default: segments.append(segment)
+            case let text: segments.append(text)
             }
         }
-        let trailing = path.hasSuffix("/") && !segments.isEmpty ? "/" : ""
+        let trailing = path.utf8.last == UInt8(ascii: "/") && !segments.isEmpty ? "/" : ""
         let joined = "/" + segments.joined(separator: "/") + trailing
         return URIEncoding.encode(joined, keepSlash: true)
     }

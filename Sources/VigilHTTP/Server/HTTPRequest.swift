@@ -38,7 +38,11 @@ public struct HTTPRequest: Sendable {
         for part in acceptEncoding.split(separator: ",") {
             let fields = part.split(separator: ";").map { $0.trimmingSpaces() }
             guard let coding = fields.first, coding == "gzip" || coding == "*" else { continue }
-            let refused = fields.dropFirst().contains { $0.replacingSpaces() == "q=0" || $0.replacingSpaces() == "q=0.0" }
+            // `q=0`, `q=0.000`, `Q=0.0`: any zero weight means "not acceptable" (RFC 9110 12.4.2).
+            let refused = fields.dropFirst().contains { parameter in
+                let text = parameter.replacingSpaces().lowercased()
+                return text.hasPrefix("q=") && Double(text.dropFirst(2)) == 0
+            }
             return !refused
         }
         return false
