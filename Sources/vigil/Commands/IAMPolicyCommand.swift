@@ -1,0 +1,105 @@
+import ArgumentParser
+import FoundationEssentials
+import VigilAWS
+import VigilConfig
+import VigilPlatform
+
+struct IAMPolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "iam-policy",
+        abstract: "Print the least-privilege IAM policy for what this configuration does (JSON, to stdout).")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "AWS account id in the ARNs (default: any, `*`).")
+    var account = "*"
+
+    @Option(help: "ARN partition: aws, aws-cn or aws-us-gov.")
+    var partition = "aws"
+
+    @Option(help: "Region in the ARNs (default: aws.region or the AWS environment's; `*` when none).")
+    var region: String?
+
+    @Option(name: .customLong("kms-key-arn"),
+            help: "The customer managed KMS key the secrets are encrypted with, if any: adds kms:Decrypt through Secrets Manager only.")
+    var kmsKeyARN: String?
+
+    @Option(name: .customLong("for"), help: "serve (read the secrets, publish metrics) or migrate (also create and update the configured secrets).")
+    var purpose = "serve"
+
+    func validate() throws {
+        guard ["serve", "migrate"].contains(purpose) else { throw ValidationError("--for must be serve or migrate") }
+        guard ["aws", "aws-cn", "aws-us-gov"].contains(partition) else { throw ValidationError("--partition must be aws, aws-cn or aws-us-gov") }
+        guard account == "*" || (account.count == 12 && account.allSatisfy(\.isNumber)) else {
+            throw ValidationError("--account must be a 12-digit account id")
+        }
+    }
+
+    func run() throws {
+        let config = try options.load()
+        let region = region ?? RegionResolver.resolve(configured: config.aws.region,
+                                                      environment: ProcessInfo.processInfo.environment.merging(
+                                                          ["AWS_EC2_METADATA_DISABLED": "true"]) { $1 }) ?? "*"
+        let policy = IAMPolicy(partition: partition, region: region, account: account)
+        print(purpose == "migrate" ? policy.forMigrate(config) : policy.forServe(config, kmsKeyARN: kmsKeyARN))
+    }
+}
+
+/// Least-privilege policies from a configuration: the actions Vigil calls,
+/// on exactly the resources it names.
+struct IAMPolicy {
+    var partition: String
+    var region: String
+    var account: String
+
+    /// A secret id as a resource: ARNs as given, names with the `-??????`
+    /// suffix Secrets Manager appends to every secret's ARN.
+    func secretARN(_ id: String) -> String {
+        id.hasPrefix("arn:") ? id : "arn:\(partition):secretsmanager:\(region):\(account):secret:\(id)-??????"
+    }
+
+    func forServe(_ config: VigilConfig, kmsKeyARN: String?) -> String {
+        let secrets = SecretsSetup.configuration(config.secrets).items.map { secretARN($0.secretID) }
+        var statements = [
+            statement("ReadConfiguredSecrets", ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], secrets),
+            // BatchGetSecretValue is authorised on "*"; each secret it returns still needs GetSecretValue above.
+            statement("BatchLoadSecrets", ["secretsmanager:BatchGetSecretValue"], ["*"]),
+        ]
+        if let kmsKeyARN {
+            statements.append(statement("DecryptThroughSecretsManager", ["kms:Decrypt"], [kmsKeyARN],
+                                        condition: ("StringEquals", "kms:ViaService", "secretsmanager.\(region).amazonaws.com")))
+        }
+        if config.cloudWatch.enabled && config.cloudWatch.mode == .api {
+            statements.append(statement("PublishMetrics", ["cloudwatch:PutMetricData"], ["*"],
+                                        condition: ("StringEquals", "cloudwatch:namespace", config.cloudWatch.namespace)))
+        }
+        return document(statements)
+    }
+
+    /// Creating and updating the configured prefix's secrets (`<prefix>/<environment>/*`) and the items' own ids.
+    func forMigrate(_ config: VigilConfig) -> String {
+        let items = SecretsSetup.configuration(config.secrets).items.map { secretARN($0.secretID) }
+        let prefix = secretARN("\(config.secrets.prefix)/\(config.secrets.environment)/*").replacing("*-??????", with: "*")
+        let resources = Array(Set(items + [prefix])).sorted()
+        return document([
+            statement("MigrateSecrets", ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret",
+                                         "secretsmanager:GetSecretValue", "secretsmanager:TagResource"], resources),
+        ])
+    }
+
+    private func statement(_ id: String, _ actions: [String], _ resources: [String],
+                           condition: (operator: String, key: String, value: String)? = nil) -> String {
+        let list = { (values: [String]) in "[" + values.map { JSONWriter.quote($0) }.joined(separator: ", ") + "]" }
+        var lines = ["      \"Sid\": \(JSONWriter.quote(id))", "      \"Effect\": \"Allow\"",
+                     "      \"Action\": \(list(actions))", "      \"Resource\": \(list(resources))"]
+        if let condition {
+            lines.append("      \"Condition\": {\(JSONWriter.quote(condition.operator)): {\(JSONWriter.quote(condition.key)): "
+                         + "\(JSONWriter.quote(condition.value))}}")
+        }
+        return "    {\n" + lines.joined(separator: ",\n") + "\n    }"
+    }
+
+    private func document(_ statements: [String]) -> String {
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n" + statements.joined(separator: ",\n") + "\n  ]\n}"
+    }
+}
