@@ -1,7 +1,7 @@
 import FoundationEssentials
 import VigilAWS
 
-/// The three Secrets Manager operations the client uses, typed.
+/// The Secrets Manager operations the client (and the migration) use, typed.
 struct SecretsManagerAPI: Sendable {
     let aws: AWSClient
 
@@ -45,6 +45,29 @@ struct SecretsManagerAPI: Sendable {
         return reply.VersionIdsToStages?.first { $0.value.contains(stage) }?.key
     }
 
+    /// A new secret with its first version (the migration).
+    func createSecret(_ name: String, value: String, token: String, kmsKeyID: String?,
+                      tags: [(key: String, value: String)]) throws(AWSError) -> String? {
+        var request = Request(SecretId: nil)
+        request.Name = name
+        request.SecretString = value
+        request.ClientRequestToken = token
+        request.KmsKeyId = kmsKeyID
+        request.Tags = tags.isEmpty ? nil : tags.map { Request.Tag(Key: $0.key, Value: $0.value) }
+        let reply: WriteReply = try call("CreateSecret", request)
+        return reply.VersionId
+    }
+
+    /// A new version, labelled AWSCURRENT (the migration). The same token
+    /// and value again create nothing: retries are idempotent.
+    func putSecretValue(_ id: String, value: String, token: String) throws(AWSError) -> String? {
+        var request = Request(SecretId: id)
+        request.SecretString = value
+        request.ClientRequestToken = token
+        let reply: WriteReply = try call("PutSecretValue", request)
+        return reply.VersionId
+    }
+
     private func call<Reply: Decodable>(_ operation: String, _ request: Request) throws(AWSError) -> Reply {
         let data = (try? JSONEncoder().encode(request)) ?? Data("{}".utf8)
         let answer = try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", body: Array(data))
@@ -55,10 +78,23 @@ struct SecretsManagerAPI: Sendable {
         }
     }
 
-    /// The request members the three operations use; nil members are left out.
+    /// The request members the operations use; nil members are left out.
     private struct Request: Encodable {
+        struct Tag: Encodable {
+            var Key: String
+            var Value: String
+        }
         var SecretId: String?
         var SecretIdList: [String]?
+        var Name: String?
+        var SecretString: String?
+        var ClientRequestToken: String?
+        var KmsKeyId: String?
+        var Tags: [Tag]?
+    }
+
+    private struct WriteReply: Decodable {
+        var VersionId: String?
     }
 
     private struct ValueReply: Decodable {

@@ -37,6 +37,10 @@ let exitConfigError: Int32 = 78
 
 /// Prints `vigil: <error>` on standard error and gives the exit code to throw.
 func reportFailure(_ error: any Error, exitCode: Int32 = ExitCode.failure.rawValue) -> ExitCode {
-    writeStandardError("vigil: \(error)\n")
+    reportFailure("\(error)", exitCode: exitCode)
+}
+
+func reportFailure(_ message: String, exitCode: Int32 = ExitCode.failure.rawValue) -> ExitCode {
+    writeStandardError("vigil: \(message)\n")
     return ExitCode(exitCode)
 }

@@ -40,7 +40,8 @@ struct SystemdNotifyTests {
         #expect(receive(until: "WATCHDOG=1", within: 3), "no WATCHDOG=1: \(messages)")
         kill(vigil.process.process.pid, SIGTERM)
         #expect(receive(until: "STOPPING=1", within: 5), "no STOPPING=1: \(messages)")
-        #expect(vigil.process.stop(timeout: 5) == 0)
+        let status = vigil.process.stop(timeout: 5)
+        #expect(status == 0, "exit \(status.map(String.init) ?? "none"): \(vigil.process.log.suffix(6000))")
         let ready = messages.firstIndex { $0.hasPrefix("READY=1") } ?? .max
         let watchdog = messages.firstIndex { $0.hasPrefix("WATCHDOG=1") } ?? .max
         #expect(ready < watchdog || watchdog == .max, "WATCHDOG=1 before READY=1: \(messages)")

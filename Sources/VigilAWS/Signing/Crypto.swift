@@ -6,8 +6,8 @@ import COpenSSL
 /// refresh or probe thread still inside it. Call before any thread starts.
 public func keepOpenSSLAtExit() { _ = vigil_openssl_keep_at_exit() }
 
-enum Crypto {
-    static func sha256(_ data: [UInt8]) -> [UInt8] {
+package enum Crypto {
+    package static func sha256(_ data: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 0
         data.withUnsafeBytes { input in
@@ -28,7 +28,7 @@ enum Crypto {
         return mac
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
+    package static func hex(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)

@@ -7,7 +7,7 @@ import VigilSecrets
 struct SecretsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secrets", abstract: "Inspect the secrets Vigil serves (values only on explicit request).",
-        subcommands: [SecretsList.self, SecretsGet.self])
+        subcommands: [SecretsList.self, SecretsGet.self, SecretsMigrate.self])
 }
 
 struct SecretsList: ParsableCommand {

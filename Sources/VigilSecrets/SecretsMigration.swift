@@ -1,0 +1,129 @@
+import FoundationEssentials
+import VigilAWS
+import VigilPlatform
+
+/// Moves an application's dotenv variables into Secrets Manager.
+///
+/// A variable named as a configured item's `env` becomes that item's
+/// secret, as the JSON keys the probes read (`postgres://` URLs become
+/// `username`, `password`, `host`, `port`, `dbname`; `redis://` and
+/// `rediss://` URLs `host`, `port`, `password`, `db`, `tls`; JSON is kept).
+/// With `all`, every other variable goes to `<prefix>/<environment>/<group>`,
+/// the group being its name up to the first `_`, lower-cased
+/// (`STRIPE_API_KEY` -> `stripe`), as a JSON object of the variables.
+/// Secrets are created when missing and given a new version only when the
+/// value differs; the request token is derived from the secret and the
+/// value, so a retried or repeated run creates nothing twice.
+public struct SecretsMigration: Sendable {
+    public enum Action: String, Sendable { case create, update, unchanged }
+
+    /// One secret the file maps to.
+    public struct Target: Sendable {
+        public var secretID: String
+        public var variables: [String]
+        public var action: Action
+        let value: String
+    }
+
+    public var targets: [Target] = []
+    /// Variables not migrated, and why.
+    public var skipped: [(variable: String, reason: String)] = []
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var secretID: String
+        public var error: AWSError
+        public var description: String { "\(secretID): \(error.code): \(error.message)" }
+    }
+
+    /// Maps the file's variables to secrets and reads what each holds now.
+    public init(_ file: DotEnv, items: [SecretsConfiguration.Item], all: Bool, prefix: String, environment: String,
+                aws: AWSClient) throws(Failure) {
+        var grouped: [(secretID: String, variables: [String], json: String)] = []
+        var consumed: Set<String> = []
+        for item in items {
+            guard let name = item.fallbackVariable, let value = file[name] else { continue }
+            consumed.insert(name)
+            do throws(CredentialsError) {
+                grouped.append((item.secretID, [name], try Self.json(value.revealed(), variable: name)))
+            } catch {
+                skipped.append((name, "\(error) (secrets.items.\(item.name) expects JSON or a postgres://, redis:// or rediss:// URL)"))
+            }
+        }
+        var groups: [String: [(String, String)]] = [:]
+        for variable in file.variables where !consumed.contains(variable.name) {
+            let group = variable.name.prefix { $0 != "_" }.lowercased()
+            guard all else {
+                skipped.append((variable.name, "not the env of a secrets.items entry (--all puts it in \(prefix)/\(environment)/\(group))"))
+                continue
+            }
+            groups[group, default: []].append((variable.name, variable.value.revealed()))
+        }
+        for (group, variables) in groups.sorted(by: { $0.key < $1.key }) {
+            let json = JSONWriter.object(variables.sorted { $0.0 < $1.0 }.map { ($0.0, JSONWriter.quote($0.1)) })
+            grouped.append(("\(prefix)/\(environment)/\(group)", variables.map(\.0).sorted(), json))
+        }
+        let api = SecretsManagerAPI(aws: aws)
+        for entry in grouped {
+            let action: Action
+            do throws(AWSError) {
+                action = try api.getSecretValue(entry.secretID).value == entry.json ? .unchanged : .update
+            } catch where error.code == "ResourceNotFoundException" {
+                action = .create
+            } catch {
+                throw Failure(secretID: entry.secretID, error: error)
+            }
+            targets.append(Target(secretID: entry.secretID, variables: entry.variables, action: action, value: entry.json))
+        }
+    }
+
+    /// Creates and updates what the plan says, in order; stops at the first failure.
+    public func apply(aws: AWSClient, kmsKeyID: String?, tags: [(key: String, value: String)],
+                      progress: (Target) -> Void) throws(Failure) {
+        let api = SecretsManagerAPI(aws: aws)
+        for target in targets where target.action != .unchanged {
+            let token = Self.requestToken(target.secretID, target.value)
+            do throws(AWSError) {
+                if target.action == .create {
+                    _ = try api.createSecret(target.secretID, value: target.value, token: token, kmsKeyID: kmsKeyID, tags: tags)
+                } else {
+                    _ = try api.putSecretValue(target.secretID, value: target.value, token: token)
+                }
+            } catch {
+                throw Failure(secretID: target.secretID, error: error)
+            }
+            progress(target)
+        }
+    }
+
+    /// A version id (`ClientRequestToken`, 32-64 characters) from the secret
+    /// and its value: the same change always carries the same token.
+    static func requestToken(_ secretID: String, _ value: String) -> String {
+        let hex = Array(Crypto.hex(Crypto.sha256(Array("\(secretID)\n\(value)".utf8))).prefix(32))
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
+    }
+
+    /// The secret's JSON for a variable's value: JSON objects as they are, connection URLs as the probes' keys.
+    static func json(_ value: String, variable: String) throws(CredentialsError) -> String {
+        if value.hasPrefix("{") {
+            guard (try? JSONDecoder().decode([String: JSONScalar].self, from: Data(value.utf8))) != nil else {
+                throw .malformed(source: variable, reason: "not a JSON object")
+            }
+            return value
+        }
+        let scheme = value.prefix { $0 != ":" }
+        if scheme == "postgres" || scheme == "postgresql" {
+            let credentials = try ConnectionURL.database(value, source: variable)
+            return JSONWriter.object([("dbname", JSONWriter.quote(credentials.database)), ("host", JSONWriter.quote(credentials.host)),
+                                      ("password", JSONWriter.quote(credentials.password.revealed())),
+                                      ("port", String(credentials.port)), ("username", JSONWriter.quote(credentials.username))])
+        }
+        guard scheme == "redis" || scheme == "rediss" else { throw .malformed(source: variable, reason: "not JSON or a connection URL") }
+        let credentials = try ConnectionURL.redis(value, source: variable)
+        let fields: [(String, String)?] = [
+            ("db", String(credentials.database)), ("host", JSONWriter.quote(credentials.host)),
+            credentials.password.map { ("password", JSONWriter.quote($0.revealed())) }, ("port", String(credentials.port)),
+            ("tls", credentials.tls ? "true" : "false"), credentials.username.map { ("username", JSONWriter.quote($0)) },
+        ]
+        return JSONWriter.object(fields.compactMap { $0 })
+    }
+}
