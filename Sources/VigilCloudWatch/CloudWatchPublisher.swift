@@ -31,11 +31,11 @@ public final class CloudWatchPublisher: Sendable {
 
     private let options: Options
     private let aws: AWSClient?
-    private let collector: Mutex<CloudWatchCollector>
+    private let collector: Locked<CloudWatchCollector>
     private let buffer: DatumBuffer
     private let wake = Condition()
     private let stopped = Atomic<Bool>(false)
-    private let sending = Mutex<Void>(())
+    private let sending = Locked<Void>(())
     private let logger: Logger
     /// Where the publisher's own series go (a private registry when none is given).
     private let metrics: PrometheusCollectorRegistry
@@ -62,7 +62,7 @@ public final class CloudWatchPublisher: Sendable {
         self.logger = logger
         self.metrics = registry ?? PrometheusCollectorRegistry()
         buffer = DatumBuffer(capacity: options.bufferCapacity)
-        collector = Mutex(CloudWatchCollector(
+        collector = Locked(CloudWatchCollector(
             sources: .init(store: inputs.store, secrets: inputs.secrets, aws: inputs.awsMetrics, latencies: inputs.latencies),
             dimensions: options.dimensions, errorCodeDimension: options.errorCodeDimension))
         if case .emf(let path) = options.mode { emf = EMFWriter(path: path, namespace: options.namespace) } else { emf = nil }

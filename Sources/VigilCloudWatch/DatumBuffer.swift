@@ -1,4 +1,4 @@
-import Synchronization
+import VigilPlatform
 
 /// Datums waiting to be sent, oldest first, at most `capacity`: past it the
 /// oldest are dropped and counted, so a long CloudWatch outage costs old
@@ -11,7 +11,7 @@ final class DatumBuffer: Sendable {
         var datums: [(sequence: Int, datum: MetricDatum)] = []
         var nextSequence = 0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(capacity: Int) { self.capacity = max(1, capacity) }
 

@@ -1,11 +1,10 @@
-import Synchronization
 import VigilPlatform
 import VigilProbes
 
 /// Collects probe latencies between two CloudWatch intervals, per probe,
 /// as the statistics PutMetricData takes (count, sum, min, max in ms).
 public final class ProbeLatencyWindow: ProbeResultSink {
-    private let stats = Mutex<[String: MetricDatum.Statistics]>([:])
+    private let stats = Locked<[String: MetricDatum.Statistics]>([:])
 
     public init() {}
 

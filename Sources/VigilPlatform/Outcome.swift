@@ -1,11 +1,10 @@
-import Synchronization
 
 /// A value one thread produces once and others wait for, each up to its own
 /// deadline: a background run's result (a secret refresh, a probe run, a
 /// DNS lookup) that the caller may stop waiting for while it goes on.
 package final class Outcome<Value: Sendable>: Sendable {
     private let done = Condition()
-    private let value = Mutex<Value?>(nil)
+    private let value = Locked<Value?>(nil)
 
     package init() {}
 

@@ -1,4 +1,4 @@
-import Synchronization
+import VigilPlatform
 import VigilSecrets
 
 /// Holds a probe's connection between runs: opens one when there is none
@@ -6,7 +6,7 @@ import VigilSecrets
 final class ConnectionKeeper<Connection>: Sendable {
     /// Only the probe's own thread uses the connection; the mutex makes that
     /// checkable and lets the keeper be shared with `vigil check`.
-    private let kept = Mutex<Connection?>(nil)
+    private let kept = Locked<Connection?>(nil)
 
     init() {}
 

@@ -2,6 +2,7 @@ import FoundationEssentials
 import Logging
 import Synchronization
 import VigilAWS
+import VigilPlatform
 
 /// Cached, outage-tolerant access to AWS Secrets Manager.
 ///
@@ -19,7 +20,7 @@ public final class SecretsClient: Sendable {
     private let environment: [String: String]
     let clock: @Sendable () -> UnixTime
     let logger: Logger
-    let records: Mutex<[String: SecretRecord]>
+    let records: Locked<[String: SecretRecord]>
     let flights = SingleFlight()
     let items: [String: SecretsConfiguration.Item]
     /// Cleared after DescribeSecret is denied: version checks then use GetSecretValue
@@ -27,7 +28,7 @@ public final class SecretsClient: Sendable {
     let describeAllowed = Atomic<Bool>(true)
     let refresher = Refresher()
     /// Called when a secret starts failing, changes failure class, or recovers.
-    let stateHandlers = Mutex<[@Sendable () -> Void]>([])
+    let stateHandlers = Locked<[@Sendable () -> Void]>([])
 
     /// `aws` nil means environment fallback only (no AWS access configured).
     public init(configuration: SecretsConfiguration, aws: AWSClient?, metrics: SecretsMetrics = SecretsMetrics(registry: nil),
@@ -41,7 +42,7 @@ public final class SecretsClient: Sendable {
         self.logger = logger
         self.clock = clock
         items = Dictionary(configuration.items.map { ($0.name, $0) }) { first, _ in first }
-        records = Mutex(items.mapValues { _ in SecretRecord() })
+        records = Locked(items.mapValues { _ in SecretRecord() })
         metrics.prepare(secrets: configuration.items.map(\.name))
     }
 

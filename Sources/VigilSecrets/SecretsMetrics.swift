@@ -17,7 +17,7 @@ public final class SecretsMetrics: Sendable {
     private let hitsCounter: Counter?
     /// Cumulative (lookups, hits) at the previous `hitRatioSinceLastCall`,
     /// and the lookups and ratio of the window it closed.
-    private let window = Mutex<(lookups: Int, hits: Int, ratio: Double, windowLookups: Int)>((0, 0, 1, 0))
+    private let window = Locked<(lookups: Int, hits: Int, ratio: Double, windowLookups: Int)>((0, 0, 1, 0))
 
     /// The lookups and hit ratio of the last closed window.
     public var lastWindow: (lookups: Int, ratio: Double) { window.withLock { ($0.windowLookups, $0.ratio) } }

@@ -1,11 +1,10 @@
-import Synchronization
 import VigilPlatform
 
 /// At most one refresh per secret at a time, each on a thread of its own:
 /// a refresh AWS does not answer holds that thread, never a caller's.
 /// Callers that need the outcome wait for it, up to their own deadline.
 final class SingleFlight: Sendable {
-    private let flights = Mutex<[String: Flight]>([:])
+    private let flights = Locked<[String: Flight]>([:])
 
     /// Starts `work` for `key` unless a run for it is in progress, and
     /// returns the run in progress. `started` runs only for a new run,

@@ -1,5 +1,5 @@
 import FoundationEssentials
-import Synchronization
+import VigilPlatform
 import VigilProbes
 
 /// The single place probe results land and request handlers read from.
@@ -12,13 +12,13 @@ public final class HealthStore: ProbeResultSink {
         var generation = 0
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let telemetry: Telemetry?
     public let startedAt = Date()
     public let version: String
 
     public init(components: [ComponentHealth], version: String, telemetry: Telemetry? = nil) {
-        state = Mutex(State(components: components))
+        state = Locked(State(components: components))
         self.version = version
         self.telemetry = telemetry
         telemetry?.publish(snapshot())

@@ -1,6 +1,5 @@
 import Glibc
 import Prometheus
-import Synchronization
 import VigilPlatform
 
 /// The standard `process_*` metrics, read at scrape time, as the Prometheus
@@ -15,7 +14,7 @@ final class ProcessCollector: MetricsCollector {
     private let cpu: Counter
     private let resident, virtual, openFDs, maxFDs, startTime: Gauge
     /// CPU seconds already added to the counter (the counter only goes up).
-    private let reportedCPU = Mutex<Double>(0)
+    private let reportedCPU = Locked<Double>(0)
     private let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
     private let statmFD = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)
     private let fdDirectory = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -49,7 +49,7 @@ public final class Telemetry: Sendable {
         var handler: String
         var code: Int
     }
-    private let requestCounters = Mutex<[RequestKey: Counter]>([:])
+    private let requestCounters = Locked<[RequestKey: Counter]>([:])
 
     func record(_ result: ProbeResult) {
         let probe = [("probe", result.probe)]

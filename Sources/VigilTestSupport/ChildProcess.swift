@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import Synchronization
+import VigilPlatform
 
 /// A child process started with `posix_spawnp`: no signal blocked or
 /// ignored (tests run on Dispatch threads, which block most signals, and a
@@ -11,7 +11,7 @@ import Synchronization
 public final class ChildProcess: Sendable {
     public let pid: pid_t
     private let output = OutputBuffer()
-    private let status = Mutex<Int32?>(nil)
+    private let status = Locked<Int32?>(nil)
 
     /// `capture`: keep stdout and stderr (readable as `log`); else /dev/null.
     /// `stderr`: false keeps stdout only (for output parsed as data).

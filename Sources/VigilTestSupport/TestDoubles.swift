@@ -1,29 +1,24 @@
-import Foundation
 import Logging
-import Synchronization
 import VigilAWS
+import VigilPlatform
 
 /// A clock tests move by hand: TTLs expire without sleeping.
 public final class ManualClock: Sendable {
-    private let now: Mutex<Double>
+    private let now: Locked<Double>
 
-    public init(start: Double = 1_800_000_000) { now = Mutex(start) }
+    public init(start: Double = 1_800_000_000) { now = Locked(start) }
 
     public func advance(_ seconds: Double) { now.withLock { $0 += seconds } }
 
     public var read: @Sendable () -> UnixTime { { [self] in UnixTime(seconds: now.withLock { $0 }) } }
 }
 
-/// A value shared with `@Sendable` closures under test. Guarded by a
-/// pthread mutex (NSLock), which ThreadSanitizer models: with
-/// `Synchronization.Mutex` (a futex it does not see) it reported the test
-/// doubles' own updates as races, the only reports of `scripts/sanitize`.
-public final class Recorded<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: Value
-    public init(_ value: Value) { storage = value }
-    public var value: Value { lock.withLock { storage } }
-    public func update(_ body: (inout Value) -> Void) { lock.withLock { body(&storage) } }
+/// A value shared with `@Sendable` closures under test.
+public final class Recorded<Value: Sendable>: Sendable {
+    private let storage: Locked<Value>
+    public init(_ value: Value) { storage = Locked(value) }
+    public var value: Value { storage.withLock { $0 } }
+    public func update(_ body: (inout Value) -> Void) { storage.withLock { body(&$0) } }
 }
 
 /// A swift-log handler that keeps every line, for canary searches.

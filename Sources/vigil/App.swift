@@ -1,6 +1,5 @@
 import FoundationEssentials
 import Logging
-import Synchronization
 import VigilAWS
 import VigilCloudWatch
 import VigilConfig
@@ -89,7 +88,7 @@ final class LoggingSink: ProbeResultSink {
     private let store: HealthStore
     private let logger: Logger?
     private let notifier: SystemdNotifier
-    private let lastOutcome = Mutex<[String: String]>([:])
+    private let lastOutcome = Locked<[String: String]>([:])
 
     init(store: HealthStore, logger: Logger?, notifier: SystemdNotifier) {
         self.store = store

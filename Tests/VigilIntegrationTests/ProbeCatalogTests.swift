@@ -3,7 +3,7 @@ import Testing
 import VigilTestSupport
 
 /// Named probe targets of every kind against real peers: two PostgreSQL
-/// servers, two Redis targets, an HTTP API that wants a bearer token from
+/// databases, two Redis targets, an HTTP API that wants a bearer token from
 /// Secrets Manager, a TCP port; the real binary probing every second.
 @Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
 struct ProbeCatalogTests {
@@ -11,8 +11,8 @@ struct ProbeCatalogTests {
     let suffix = String(UUID().uuidString.prefix(6)).lowercased()
     var prefix: String { "vigil/catalog-\(suffix)" }
 
-    private func database(port: Int) -> String {
-        #"{"username":"vigil","password":"\#(env.databasePassword)","host":"127.0.0.1","port":\#(port),"dbname":"vigil"}"#
+    private func database(port: Int, name: String = "vigil") -> String {
+        #"{"username":"vigil","password":"\#(env.databasePassword)","host":"127.0.0.1","port":\#(port),"dbname":"\#(name)"}"#
     }
 
     private func redis(db: Int) -> String {
@@ -38,13 +38,17 @@ struct ProbeCatalogTests {
     }
 
     @Test func replicaDownDegradesAndPrimaryDownIsUnhealthy() throws {
-        let replica = try PrivatePostgres()
+        // The replica: a second database with its own secret, behind a front of its own that stops it
+        // (refuses and closes every connection, as a stopped server does).
+        _ = runCommand(["psql", "-h", "127.0.0.1", "-p", String(env.postgresPort), "-U", "postgres", "-qAt", "-c",
+                        "CREATE DATABASE vigil_replica OWNER vigil"])  // fails harmlessly when it exists
+        let replica = try TCPFault(upstreamPort: env.postgresPort)
         let primary = try TCPFault(upstreamPort: env.postgresPort)
         let (api, rotate) = try tokenServer()
         let token = "canary-token-\(suffix)"
         try rotate(token)
         #expect(env.putSecret("\(prefix)/database", database(port: primary.port)))
-        #expect(env.putSecret("\(prefix)/replica", database(port: replica.port)))
+        #expect(env.putSecret("\(prefix)/replica", database(port: replica.port, name: "vigil_replica")))
         #expect(env.putSecret("\(prefix)/redis", redis(db: 0)))
         #expect(env.putSecret("\(prefix)/queue", redis(db: 1)))
         #expect(env.putSecret("\(prefix)/api", #"{"token":"\#(token)"}"#))
@@ -74,13 +78,14 @@ struct ProbeCatalogTests {
         #expect(Set(first.services.keys) == Set(everyone) && Set(first.checks.keys) == Set(everyone))
         #expect(first.services["replica"] == "connected" && first.services["api"] == "connected")
 
-        try replica.stop()
+        try replica.mode("refuse")
+        try replica.killConnections()
         #expect(vigil.seconds(until: { $0.services["replica"] == "disconnected" }, timeout: 5) != nil,
                  "\(vigil.health().map { "\($0.code) \($0.status) \($0.services) \($0.checks)" } ?? "")")
         let degraded = try #require(vigil.health())
         #expect(degraded.code == 200 && degraded.status == "degraded", "\(degraded.status) \(degraded.code)")
         #expect(degraded.checks["replica"]?.status == "degraded" && degraded.checks["replica"]?.reason == "refused")
-        try replica.start()
+        try replica.mode("pass")
         #expect(vigil.seconds(until: { $0.status == "healthy" }, timeout: 5) != nil)
 
         try primary.mode("refuse")

@@ -24,7 +24,7 @@ public final class AWSClient: Sendable {
     /// off by over 5 minutes is otherwise locked out of AWS).
     private let clockOffset = Atomic<Int>(0)
     /// Retry quotas of the services other than Secrets Manager (which uses `retry`'s).
-    private let quotas = Mutex<[AWSService: RetryPolicy]>([:])
+    private let quotas = Locked<[AWSService: RetryPolicy]>([:])
 
     public init(region: String, credentials: any CredentialProvider, endpoints: EndpointResolver = EndpointResolver(),
                 transport: any HTTPTransport = CurlTransport(), retry: RetryPolicy = RetryPolicy(),

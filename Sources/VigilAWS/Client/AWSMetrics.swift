@@ -1,5 +1,4 @@
 import Prometheus
-import Synchronization
 import VigilPlatform
 
 /// Vigil's AWS series in a swift-prometheus registry. Labels come from fixed
@@ -9,7 +8,7 @@ public final class AWSMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
     /// Cumulative errors by metric code, for publishers that need deltas (CloudWatch).
-    private let errorCounts = Mutex<[String: Int]>([:])
+    private let errorCounts = Locked<[String: Int]>([:])
 
     public var errorsByCode: [String: Int] { errorCounts.withLock { $0 } }
 

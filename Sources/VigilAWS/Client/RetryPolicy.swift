@@ -1,5 +1,5 @@
 import Glibc
-import Synchronization
+import VigilPlatform
 
 /// The SDKs' "standard" retry mode: up to `maxAttempts` attempts, full
 /// jitter exponential backoff (`rand(0,1) * min(base * 2^(n-1), 20 s)`), and
@@ -11,7 +11,7 @@ public final class RetryPolicy: Sendable {
     public let baseDelay: Double
     public let maxBackoff: Double
     public let quotaCapacity: Int
-    private let tokens: Mutex<Int>
+    private let tokens: Locked<Int>
     /// How the policy waits; tests pass one that records instead of sleeping.
     let sleep: @Sendable (Double) -> Void
 
@@ -27,7 +27,7 @@ public final class RetryPolicy: Sendable {
         self.baseDelay = baseDelay
         self.maxBackoff = maxBackoff
         self.quotaCapacity = quota
-        self.tokens = Mutex(quota)
+        self.tokens = Locked(quota)
         self.sleep = sleep
     }
 

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Synchronization
 import VigilPlatform
 
 /// Gives the credentials to sign with. Implementations are cheap to call:
@@ -55,9 +54,9 @@ public final class CredentialChain: CredentialProvider {
     private let refreshWindow: Double
     private let clock: @Sendable () -> UnixTime
     private let metrics: AWSMetrics?
-    private let state = Mutex<State>(State())
+    private let state = Locked<State>(State())
     /// Serialises loads so a burst of callers triggers one.
-    private let loading = Mutex<Void>(())
+    private let loading = Locked<Void>(())
 
     private struct State {
         var cached: AWSCredentials?

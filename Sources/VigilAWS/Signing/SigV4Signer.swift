@@ -1,5 +1,5 @@
 import Glibc
-import Synchronization
+import VigilPlatform
 
 /// An HTTP request as SigV4 sees it. `path` and `query` are decoded text:
 /// the signer does the encoding.
@@ -38,7 +38,7 @@ public final class SigV4Signer: Sendable {
         public init() {}
     }
 
-    private let keyCache = Mutex<[String: [UInt8]]>([:])
+    private let keyCache = Locked<[String: [UInt8]]>([:])
 
     public init() {}
 

@@ -1,4 +1,4 @@
-import Synchronization
+import VigilPlatform
 
 /// An HTTP request for the transport: a full URL and raw bytes.
 public struct HTTPRequestSpec: Sendable {
@@ -64,7 +64,7 @@ public final class CurlTransport: HTTPTransport {
     }
 
     private let options: Options
-    private let idle = Mutex<[PooledHandle]>([])
+    private let idle = Locked<[PooledHandle]>([])
 
     public init(options: Options = Options()) {
         _ = curlGlobalInit

@@ -1,5 +1,5 @@
-import Synchronization
 import VigilGzip
+import VigilPlatform
 
 /// Keeps the last rendered response (and its gzip twin, made on first
 /// demand) while its key is current and it is younger than `maxAge`, so a
@@ -14,7 +14,7 @@ final class ResponseCache: Sendable {
     }
 
     private let maxAge: Double
-    private let entry = Mutex<Entry?>(nil)
+    private let entry = Locked<Entry?>(nil)
 
     init(maxAge: Double) { self.maxAge = maxAge }
 

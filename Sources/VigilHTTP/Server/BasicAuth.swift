@@ -1,5 +1,5 @@
 import CCrypt
-import Synchronization
+import VigilPlatform
 
 /// Checks HTTP basic auth against bcrypt hashes, as the Prometheus
 /// exporters' `basic_auth_users` does. bcrypt is slow on purpose (tens of
@@ -7,7 +7,7 @@ import Synchronization
 /// seeded hash rather than in clear, and the next request costs a lookup.
 public final class BasicAuthUsers: Sendable {
     private let hashes: [String: String]
-    private let verified = Mutex<[String: Set<Int>]>([:])
+    private let verified = Locked<[String: Set<Int>]>([:])
     /// Checks a password against a hash (bcrypt through libxcrypt; tests count calls).
     private let matches: @Sendable (_ password: String, _ hash: String) -> Bool
     /// An unknown user's password is checked against this hash (one of the

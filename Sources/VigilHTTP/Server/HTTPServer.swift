@@ -1,5 +1,5 @@
 import CMicroHTTPD
-import Synchronization
+import VigilPlatform
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,7 +27,7 @@ public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
 
     private let context: RequestContext
-    private let daemon: Mutex<Daemon?>
+    private let daemon: Locked<Daemon?>
     /// The address actually bound (port 0 resolved).
     public let boundAddress: ListenAddress
 
@@ -48,7 +48,7 @@ public final class HTTPServer: Sendable {
         }
         guard let started else { throw .cannotListen(address.description) }
         self.context = context
-        self.daemon = Mutex(Daemon(handle: started))
+        self.daemon = Locked(Daemon(handle: started))
         self.boundAddress = ListenAddress(host: address.host, port: Self.boundPort(of: started) ?? address.port)
     }
 

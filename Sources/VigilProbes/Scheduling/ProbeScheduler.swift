@@ -28,18 +28,18 @@ public final class ProbeScheduler: Sendable {
     private let sink: any ProbeResultSink
     private let stopped = Atomic<Bool>(false)
     private let wake = Condition()
-    private let pending: Mutex<Set<String>>
+    private let pending: Locked<Set<String>>
     /// Probes asked to run now rather than at their next turn.
-    private let kicked = Mutex<Set<String>>([])
+    private let kicked = Locked<Set<String>>([])
     /// When each loop last went round (started a run or recorded a result).
-    private let beats = Mutex<[String: ContinuousClock.Instant]>([:])
+    private let beats = Locked<[String: ContinuousClock.Instant]>([:])
     /// Loops and probe runs still going, guarded by `wake`'s lock.
     private let running = Atomic<Int>(0)
 
     public init(entries: [Entry], sink: any ProbeResultSink) {
         self.entries = entries
         self.sink = sink
-        pending = Mutex(Set(entries.map(\.probe.name)))
+        pending = Locked(Set(entries.map(\.probe.name)))
     }
 
     public func start() {
@@ -96,7 +96,7 @@ public final class ProbeScheduler: Sendable {
 
     /// Runs every probe once, in parallel, and returns their results (for `vigil check`).
     public static func runOnce(_ entries: [Entry]) -> [ProbeResult] {
-        let results = Mutex<[ProbeResult]>([])
+        let results = Locked<[ProbeResult]>([])
         DispatchQueue.concurrentPerform(iterations: entries.count) { index in
             let result = entries[index].probe.run(timeout: entries[index].timeout)
             results.withLock { $0.append(result) }
