@@ -4,6 +4,19 @@ import Glibc
 import Darwin
 #endif
 
+extension String {
+    /// The text with the scalars `replacement` names replaced (escaping for
+    /// JSON, HTML, dotenv), scalar by scalar: Character by Character, a
+    /// combining mark after a quote made one Character and hid the quote.
+    package func replacingScalars(_ replacement: (Unicode.Scalar) -> String?) -> String {
+        var out = ""
+        for scalar in unicodeScalars {
+            if let replaced = replacement(scalar) { out += replaced } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
+    }
+}
+
 extension StringProtocol {
     /// The text without leading and trailing whitespace (newlines included).
     package var trimmed: String {

@@ -99,6 +99,9 @@ struct ProbeCatalogTests {
                            extra: [token])
     }
 
+    /// Probes every second, without the default database and Redis targets: the targets follow, indented.
+    static let onlyTheseTargets = "probes:\n  interval: 1s\n  timeout: 1s\n  database: {enabled: false}\n  redis: {enabled: false}\n"
+
     /// The token rotated in Secrets Manager and at the API: the next run is
     /// refused once, refreshes the secret by force and succeeds.
     @Test func httpProbeFollowsARotatedToken() throws {
@@ -106,12 +109,7 @@ struct ProbeCatalogTests {
         let tokens = ["canary-old-\(suffix)", "canary-new-\(suffix)"]
         try rotate(tokens[0])
         #expect(env.putSecret("\(prefix)/api", #"{"token":"\#(tokens[0])"}"#))
-        let vigil = try VigilUnderTest(config: """
-            probes:
-              interval: 1s
-              timeout: 1s
-              database: {enabled: false}
-              redis: {enabled: false}
+        let vigil = try VigilUnderTest(config: Self.onlyTheseTargets + """
               api:
                 kind: http
                 url: http://127.0.0.1:\(api.port)/v1/ping
@@ -138,12 +136,7 @@ struct ProbeCatalogTests {
     @Test func httpProbeReasons() throws {
         let (api, _) = try tokenServer()  // no token set: every request is 401
         let closed = try Blackhole.closedPort()
-        let vigil = try VigilUnderTest(config: """
-            probes:
-              interval: 1s
-              timeout: 1s
-              database: {enabled: false}
-              redis: {enabled: false}
+        let vigil = try VigilUnderTest(config: Self.onlyTheseTargets + """
               refused: {kind: http, url: "http://127.0.0.1:\(closed)/"}
               denied: {kind: http, url: "http://127.0.0.1:\(api.port)/"}
               teapot: {kind: http, url: "http://127.0.0.1:\(api.port)/status/418", expect_status: "200,204"}

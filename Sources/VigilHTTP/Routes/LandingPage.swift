@@ -1,3 +1,5 @@
+import VigilPlatform
+
 /// The small HTML page at `/`, as every Prometheus exporter has.
 enum LandingPage {
     static func html(version: String, telemetryPath: String) -> String {
@@ -16,19 +18,16 @@ enum LandingPage {
         """
     }
 
-    /// By Unicode scalar, not Character: `"` followed by a combining mark is
-    /// one Character, and Character-wise replacing left the quote raw (fuzzing, 2026-11).
+    /// By Unicode scalar, not Character (fuzzing, 2026-11: see `replacingScalars`).
     static func escape(_ text: String) -> String {
-        var escaped = ""
-        for scalar in text.unicodeScalars {
+        text.replacingScalars { scalar in
             switch scalar {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            default: escaped.unicodeScalars.append(scalar)
+            case "&": "&amp;"
+            case "<": "&lt;"
+            case ">": "&gt;"
+            case "\"": "&quot;"
+            default: nil
             }
         }
-        return escaped
     }
 }

@@ -8,18 +8,17 @@ private func check(_ condition: Bool, _ message: String) { if !condition { fatal
 
 /// `NAME="value"` with the escapes the reader undoes.
 private func assignment(_ name: String, _ value: String) -> String {
-    var quoted = ""
-    for scalar in value.unicodeScalars {
+    let escaped = value.replacingScalars { scalar in
         switch scalar {
-        case "\\": quoted += "\\\\"
-        case "\"": quoted += "\\\""
-        case "\n": quoted += "\\n"
-        case "\r": quoted += "\\r"
-        case "\t": quoted += "\\t"
-        default: quoted.unicodeScalars.append(scalar)
+        case "\\": "\\\\"
+        case "\"": "\\\""
+        case "\n": "\\n"
+        case "\r": "\\r"
+        case "\t": "\\t"
+        default: nil
         }
     }
-    return "\(name)=\"\(quoted)\""
+    return "\(name)=\"\(escaped)\""
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
