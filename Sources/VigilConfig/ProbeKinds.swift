@@ -103,8 +103,7 @@ enum ValueCheck: Sendable {
             let rest = text.hasPrefix("https://") ? text.dropFirst(8) : text.hasPrefix("http://") ? text.dropFirst(7) : nil
             return rest.map { !$0.isEmpty && !$0.hasPrefix("/") && !$0.contains(" ") } == true ? nil : "an http:// or https:// URL"
         case .hostPort:
-            guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
-                  let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port) else { return "HOST:PORT" }
+            guard let address = HostPort(text), !address.host.isEmpty, (1...65_535).contains(address.port) else { return "HOST:PORT" }
             return nil
         case .statuses:
             return StatusRanges(text) == nil ? "a status such as 200, a range such as 200-299, or a comma list of both" : nil

@@ -1,6 +1,26 @@
 // Text forms of probe settings that both the configuration (to check them)
 // and the probes (to use them) read.
 
+/// `HOST:PORT`, split at the last colon, an IPv6 host in brackets
+/// (`[::1]:9187`) given without them; the port as written (callers check
+/// its range). nil without a colon or with a port that is not a number.
+public struct HostPort: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        self.init(host: String(host), port: port)
+    }
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+}
+
 /// HTTP statuses that count as up: `200`, `200-299`, `200,301-302`.
 public struct StatusRanges: Sendable, Equatable {
     public var ranges: [ClosedRange<Int>]

@@ -16,6 +16,12 @@ import VigilPlatform
         for bad in ["", "2xx", "299-200", "99", "600", "200-", "-200", "200,,204"] { #expect(StatusRanges(bad) == nil, "\(bad)") }
     }
 
+    @Test func hostPort() {
+        #expect(HostPort("db.internal:5432") == HostPort(host: "db.internal", port: 5432))
+        #expect(HostPort("[::1]:9187")?.host == "::1" && HostPort(":9187")?.host == "")
+        #expect(HostPort("example.com") == nil && HostPort("a:b") == nil)
+    }
+
     @Test func secretReferences() {
         #expect(SecretReference.parts("Bearer ${secret:api.token}") == [.text("Bearer "), .reference(item: "api", key: "token")])
         #expect(SecretReference.parts("${secret:a.b}:${secret:c.d}") == [.reference(item: "a", key: "b"), .text(":"),

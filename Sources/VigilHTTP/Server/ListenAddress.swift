@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilPlatform
 
 /// A `host:port` listen address as node_exporter's `--web.listen-address`
 /// takes it: `:9187` (all IPv4 interfaces), `127.0.0.1:9187`, `[::1]:9187`,
@@ -15,15 +16,11 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(parsing text: String) throws(HTTPServerError) {
-        guard let colon = text.lastIndex(of: ":") else {
-            throw .invalidAddress(text, "expected host:port, e.g. :9187 or 127.0.0.1:9187")
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard let port = UInt16(text[text.index(after: colon)...]) else {
+        guard text.contains(":") else { throw .invalidAddress(text, "expected host:port, e.g. :9187 or 127.0.0.1:9187") }
+        guard let address = HostPort(text), let port = UInt16(exactly: address.port) else {
             throw .invalidAddress(text, "port must be a number from 0 to 65535")
         }
-        self.init(host: host, port: port)
+        self.init(host: address.host, port: port)
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }

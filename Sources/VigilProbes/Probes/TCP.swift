@@ -1,3 +1,4 @@
+import VigilPlatform
 
 /// TCP probe: connects to `address` within the timeout and closes; for
 /// dependencies Vigil cannot speak to.
@@ -9,10 +10,9 @@ public final class TCPProbe: Probe {
 
     init(target: ProbeTarget, context: ProbeContext) {
         name = target.name
-        let address = target.settings["address"] ?? ""
-        let colon = address.lastIndex(of: ":") ?? address.endIndex
-        host = String(address[..<colon].drop { $0 == "[" }.reversed().drop { $0 == "]" }.reversed())
-        port = colon < address.endIndex ? Int(address[address.index(after: colon)...]) ?? 0 : 0
+        let address = HostPort(target.settings["address"] ?? "")  // checked by the configuration
+        host = address?.host ?? ""
+        port = address?.port ?? 0
     }
 
     public func run(timeout: Duration) -> ProbeResult {
