@@ -60,11 +60,8 @@ struct ConfigReader {
     @discardableResult
     mutating func checked(_ key: String, _ check: ValueCheck) -> String {
         let value = text(key)
-        if !value.isEmpty, let expected = check.problem(value) {
-            problems.append(ConfigProblem(key: key, origin: raw.entries[key]?.origin,
-                                          message: "invalid value \"\(value)\": expected \(expected)"))
-        }
-        return value
+        guard !value.isEmpty else { return value }
+        return read(key, expected: check.expected) { check.accepts($0) ? $0 : nil } ?? value
     }
 
     mutating func check(_ key: String, _ condition: Bool, _ message: String) {

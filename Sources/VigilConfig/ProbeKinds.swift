@@ -93,20 +93,30 @@ enum ValueCheck: Sendable {
     case any, bool, url, hostPort, statuses
     case choice([String])
 
-    /// nil when the text is fine, else what was expected.
-    func problem(_ text: String) -> String? {
+    /// What the text should be, for the problem when it is not.
+    var expected: String {
         switch self {
-        case .any: return nil
-        case .bool: return ["true", "false"].contains(text.lowercased()) ? nil : "true or false"
-        case .choice(let choices): return choices.contains(text) ? nil : "one of \(choices.joined(separator: ", "))"
+        case .any: "any text"
+        case .bool: "true or false"
+        case .choice(let choices): "one of \(choices.joined(separator: ", "))"
+        case .url: "an http:// or https:// URL"
+        case .hostPort: "HOST:PORT"
+        case .statuses: "a status such as 200, a range such as 200-299, or a comma list of both"
+        }
+    }
+
+    func accepts(_ text: String) -> Bool {
+        switch self {
+        case .any: return true
+        case .bool: return ["true", "false"].contains(text.lowercased())
+        case .choice(let choices): return choices.contains(text)
         case .url:
             let rest = text.hasPrefix("https://") ? text.dropFirst(8) : text.hasPrefix("http://") ? text.dropFirst(7) : nil
-            return rest.map { !$0.isEmpty && !$0.hasPrefix("/") && !$0.contains(" ") } == true ? nil : "an http:// or https:// URL"
+            return rest.map { !$0.isEmpty && !$0.hasPrefix("/") && !$0.contains(" ") } == true
         case .hostPort:
-            guard let address = HostPort(text), !address.host.isEmpty, (1...65_535).contains(address.port) else { return "HOST:PORT" }
-            return nil
-        case .statuses:
-            return StatusRanges(text) == nil ? "a status such as 200, a range such as 200-299, or a comma list of both" : nil
+            guard let address = HostPort(text) else { return false }
+            return !address.host.isEmpty && (1...65_535).contains(address.port)
+        case .statuses: return StatusRanges(text) != nil
         }
     }
 }
