@@ -7,13 +7,12 @@ wrk load on /health and /metrics while a schedule of faults runs in cycles
 until SECONDS have passed (at least one full cycle). Exit 1 when any check fails.
 """
 import json, os, re, signal, statistics, subprocess, sys, tempfile, threading, time
-from loadlib import (PG_PORT, REDIS_PORT, AWSFront, Servers, TCPFront, fetch, memory_mb, open_fds, seed_secrets,
+from loadlib import (HERE, PG_PORT, REDIS_PORT, AWSFront, Servers, TCPFront, fetch, memory_mb, open_fds, seed_secrets,
                      series, wait_http)
 
 VIGIL, DURATION = sys.argv[1], float(sys.argv[2])
 PORT = 19741
 BASE = f"http://127.0.0.1:{PORT}"
-HERE = os.path.dirname(os.path.abspath(__file__))
 DETECT, RECOVER = 10.0, 20.0  # deadlines (s) for a fault to show in /health and for everything to be healthy again
 RSS_DRIFT_MB, FD_DRIFT = 1.5, 2  # allowed growth from the first cycle's end to the last one's
 

@@ -16,6 +16,8 @@ public final class HTTPProbe: Probe {
     private let method: String
     private let expect: StatusRanges
     private let headers: [(name: String, value: [SecretReference.Part])]
+    /// The secret items the headers refer to: refreshed by force after a 401/403.
+    private let referencedItems: [String]
     private let secrets: SecretsClient
     private let transport: CurlTransport
 
@@ -25,6 +27,7 @@ public final class HTTPProbe: Probe {
         method = target.settings["method"] ?? "GET"
         expect = StatusRanges(target.settings["expect_status"] ?? "") ?? StatusRanges("200-299")!
         headers = target.headers.map { ($0.name, SecretReference.parts($0.value)) }
+        referencedItems = Set(target.headers.flatMap { SecretReference.items(in: $0.value) }).sorted()
         secrets = context.secrets
         var options = CurlTransport.Options()
         options.caBundle = target.settings["ca_file"].nonEmpty
@@ -85,9 +88,6 @@ public final class HTTPProbe: Probe {
     }
 
     private func refreshSecrets(_ deadline: Deadline) {
-        let items = Set(headers.flatMap { header in
-            header.value.compactMap { if case .reference(let item, _) = $0 { item } else { nil } }
-        })
-        for item in items.sorted() { _ = try? secrets.forceRefresh(item, maxWait: deadline.remainingSeconds) }
+        for item in referencedItems { _ = try? secrets.forceRefresh(item, maxWait: deadline.remainingSeconds) }
     }
 }

@@ -54,9 +54,10 @@ struct IAMPolicy {
 
     /// A secret id as a resource: ARNs as given, names with the `-??????`
     /// suffix Secrets Manager appends to every secret's ARN.
-    func secretARN(_ id: String) -> String {
-        id.hasPrefix("arn:") ? id : "arn:\(partition):secretsmanager:\(region):\(account):secret:\(id)-??????"
-    }
+    func secretARN(_ id: String) -> String { id.hasPrefix("arn:") ? id : secretsARN("\(id)-??????") }
+
+    /// `arn:<partition>:secretsmanager:<region>:<account>:secret:<pattern>`.
+    func secretsARN(_ pattern: String) -> String { "arn:\(partition):secretsmanager:\(region):\(account):secret:\(pattern)" }
 
     func forServe(_ config: VigilConfig, kmsKeyARN: String?) -> String {
         let secrets = SecretsSetup.configuration(config.secrets).items.map { secretARN($0.secretID) }
@@ -79,7 +80,7 @@ struct IAMPolicy {
     /// Creating and updating the configured prefix's secrets (`<prefix>/<environment>/*`) and the items' own ids.
     func forMigrate(_ config: VigilConfig) -> String {
         let items = SecretsSetup.configuration(config.secrets).items.map { secretARN($0.secretID) }
-        let prefix = secretARN("\(config.secrets.prefix)/\(config.secrets.environment)/*").replacing("*-??????", with: "*")
+        let prefix = secretsARN("\(config.secrets.prefix)/\(config.secrets.environment)/*")
         let resources = Array(Set(items + [prefix])).sorted()
         return document([
             statement("MigrateSecrets", ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret",
