@@ -1,4 +1,3 @@
-import FoundationEssentials
 import VigilAWS
 import VigilPlatform
 
@@ -105,25 +104,13 @@ public struct SecretsMigration: Sendable {
     /// The secret's JSON for a variable's value: JSON objects as they are, connection URLs as the probes' keys.
     static func json(_ value: String, variable: String) throws(CredentialsError) -> String {
         if value.hasPrefix("{") {
-            guard (try? JSONDecoder().decode([String: JSONScalar].self, from: Data(value.utf8))) != nil else {
-                throw .malformed(source: variable, reason: "not a JSON object")
-            }
+            guard TypedCredentials.members(value) != nil else { throw .malformed(source: variable, reason: "not a JSON object") }
             return value
         }
-        let scheme = value.prefix { $0 != ":" }
-        if scheme == "postgres" || scheme == "postgresql" {
-            let credentials = try ConnectionURL.database(value, source: variable)
-            return JSONWriter.object([("dbname", JSONWriter.quote(credentials.database)), ("host", JSONWriter.quote(credentials.host)),
-                                      ("password", JSONWriter.quote(credentials.password.revealed())),
-                                      ("port", String(credentials.port)), ("username", JSONWriter.quote(credentials.username))])
+        switch value.prefix(while: { $0 != ":" }) {
+        case "postgres", "postgresql": return TypedCredentials.json(try ConnectionURL.database(value, source: variable))
+        case "redis", "rediss": return TypedCredentials.json(try ConnectionURL.redis(value, source: variable))
+        default: throw .malformed(source: variable, reason: "not JSON or a connection URL")
         }
-        guard scheme == "redis" || scheme == "rediss" else { throw .malformed(source: variable, reason: "not JSON or a connection URL") }
-        let credentials = try ConnectionURL.redis(value, source: variable)
-        let fields: [(String, String)?] = [
-            ("db", String(credentials.database)), ("host", JSONWriter.quote(credentials.host)),
-            credentials.password.map { ("password", JSONWriter.quote($0.revealed())) }, ("port", String(credentials.port)),
-            ("tls", credentials.tls ? "true" : "false"), credentials.username.map { ("username", JSONWriter.quote($0)) },
-        ]
-        return JSONWriter.object(fields.compactMap { $0 })
     }
 }

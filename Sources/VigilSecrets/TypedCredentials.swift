@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilPlatform
 
 /// Turns a secret's text into typed credentials. The text is either JSON
 /// (Vigil's keys or the RDS rotation format: `engine`, `host`, `port`,
@@ -34,8 +35,30 @@ public enum TypedCredentials {
         return SecretString(text)
     }
 
+    /// The JSON `database(_:)` reads, for credentials (a migrated URL).
+    static func json(_ credentials: DatabaseCredentials) -> String {
+        JSONWriter.object([("dbname", JSONWriter.quote(credentials.database)), ("host", JSONWriter.quote(credentials.host)),
+                           ("password", JSONWriter.quote(credentials.password.revealed())),
+                           ("port", String(credentials.port)), ("username", JSONWriter.quote(credentials.username))])
+    }
+
+    /// The JSON `redis(_:)` reads, for credentials (a migrated URL).
+    static func json(_ credentials: RedisCredentials) -> String {
+        let fields: [(String, String)?] = [
+            ("db", String(credentials.database)), ("host", JSONWriter.quote(credentials.host)),
+            credentials.password.map { ("password", JSONWriter.quote($0.revealed())) }, ("port", String(credentials.port)),
+            ("tls", credentials.tls ? "true" : "false"), credentials.username.map { ("username", JSONWriter.quote($0)) },
+        ]
+        return JSONWriter.object(fields.compactMap { $0 })
+    }
+
+    /// The members of a JSON object; nil when the text is not one.
+    static func members(_ text: String) -> [String: JSONScalar]? {
+        try? JSONDecoder().decode([String: JSONScalar].self, from: Data(text.utf8))
+    }
+
     private static func object(_ text: String, secret: String, requiredKeys: [String]) throws(CredentialsError) -> [String: JSONScalar] {
-        guard let json = try? JSONDecoder().decode([String: JSONScalar].self, from: Data(text.utf8)) else {
+        guard let json = members(text) else {
             throw .malformed(source: "secret \(secret)", reason: "not a JSON object")
         }
         let missing = requiredKeys.filter { json[$0] == nil && !(($0 == "username") && json["user"] != nil) }
