@@ -80,13 +80,16 @@ struct ProbeCatalogTests {
 
         try replica.mode("refuse")
         try replica.killConnections()
-        #expect(vigil.seconds(until: { $0.services["replica"] == "disconnected" }, timeout: 5) != nil,
-                 "\(vigil.health().map { "\($0.code) \($0.status) \($0.services) \($0.checks)" } ?? "")")
+        let detected = vigil.seconds(until: { $0.services["replica"] == "disconnected" }, timeout: 5)
+        #expect(detected != nil, "\(vigil.health().map { "\($0.code) \($0.status) \($0.services) \($0.checks)" } ?? "")")
         let degraded = try #require(vigil.health())
         #expect(degraded.code == 200 && degraded.status == "degraded", "\(degraded.status) \(degraded.code)")
         #expect(degraded.checks["replica"]?.status == "degraded" && degraded.checks["replica"]?.reason == "refused")
         try replica.mode("pass")
-        #expect(vigil.seconds(until: { $0.status == "healthy" }, timeout: 5) != nil)
+        let recovered = vigil.seconds(until: { $0.status == "healthy" }, timeout: 5)
+        #expect(recovered != nil)
+        FaultMatrix.record(.init(fault: "Named target: a non-critical PostgreSQL replica stopped", expected: "degraded (200), replica `refused`",
+                                 detected: detected, recovered: recovered, kept: "the primary, both Redis targets, http, tcp"))
 
         try primary.mode("refuse")
         try primary.killConnections()  // refusing keeps open connections going: a stopped server closes them
@@ -124,8 +127,13 @@ struct ProbeCatalogTests {
         #expect(vigil.value(refreshed) == 0)
         #expect(env.putSecret("\(prefix)/api", #"{"token":"\#(tokens[1])"}"#))
         try rotate(tokens[1])
+        let rotated = Date()
         #expect(VigilProcess.waitUntil(timeout: 5) { vigil.value(refreshed) == 1 })
+        let followed = Date().timeIntervalSince(rotated)
         #expect(vigil.health()?.checks["api"]?.status == "healthy")
+        FaultMatrix.record(.init(fault: "Named target: an HTTP API's token rotated (401 with the cached one)",
+                                 expected: "stays healthy: secret refreshed, request retried", detected: nil, recovered: followed,
+                                 kept: "one 401 at the API, `vigil_probe_auth_refresh_total` 1"))
         #expect(vigil.value(#"vigil_probe_failures_total{probe="api",reason="auth"}"#) ?? 0 <= 1)
         let stats = try CurlClient().request("http://127.0.0.1:\(api.controlPort ?? 0)/stats").text
         #expect(stats.contains(#""unauthorized": 1"#), "\(stats)")  // one refused request, then the new token
