@@ -1,4 +1,5 @@
-import Glibc
+import Foundation
+import Synchronization
 
 /// A TCP peer that completes handshakes (the kernel does, up to the
 /// backlog) and never reads or answers: the worst kind of dead dependency.
@@ -18,14 +19,39 @@ public final class Blackhole {
         close(fd)
         return port
     }
+
+    /// A free loopback port for a server a test starts, and may stop and
+    /// start again, itself. It lies below the kernel's ephemeral range: a
+    /// port inside it can become the local port of any outgoing connection
+    /// while the server is down, and the restart then cannot bind (CI saw a
+    /// private PostgreSQL fail to come back that way).
+    public static func serverPort() throws -> Int {
+        let low = ephemeralLow()
+        let span = min(10_000, low - 1_024)
+        for _ in 0..<64 {
+            let offset = (Int(getpid()) &* 7_919 &+ nextServerPort.wrappingAdd(1, ordering: .relaxed).oldValue) % span
+            if let bound = try? bindLoopback(listening: false, port: low - 1 - offset) {
+                close(bound.fd)
+                return bound.port
+            }
+        }
+        throw SocketFailure()
+    }
+
+    private static let nextServerPort = Atomic<Int>(0)
+
+    private static func ephemeralLow() -> Int {
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        return range.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+    }
 }
 
 public struct SocketFailure: Error {}
 
-/// A TCP socket bound to 127.0.0.1 on a free port.
-private func bindLoopback(listening: Bool) throws -> (fd: Int32, port: Int) {
+/// A TCP socket bound to 127.0.0.1 on `port`, or on a free one for 0.
+private func bindLoopback(listening: Bool, port: Int = 0) throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0,
+    var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: UInt16(port).bigEndian,
                               sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let ok = withUnsafeMutablePointer(to: &address) {

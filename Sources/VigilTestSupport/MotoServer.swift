@@ -10,7 +10,7 @@ public final class MotoServer {
     public let exports: [String: String]
 
     public init(noAuthAllowance: Int = 0) throws {
-        let port = try Blackhole.closedPort()
+        let port = try Blackhole.serverPort()
         url = "http://127.0.0.1:\(port)"
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-moto-\(port)-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
