@@ -18,7 +18,9 @@ public final class FaultProxy {
     public var url: String { server.url }
 
     public init(upstream: String) throws {
-        server = try PythonServer(script: "scripts/faultproxy.py", arguments: [upstream], keys: ["port", "control"])
+        // `refuse` closes the port and listens on it again: see Blackhole.serverPort.
+        server = try PythonServer(script: "scripts/faultproxy.py", arguments: [upstream, String(try Blackhole.serverPort())],
+                                  keys: ["port", "control"])
     }
 
     /// Where control requests go: the always-on control port (the proxy's

@@ -8,7 +8,9 @@ public final class TCPFault {
     public var port: Int { server.port }
 
     public init(upstreamPort: Int) throws {
-        server = try PythonServer(script: "scripts/tcpfault.py", arguments: ["127.0.0.1:\(upstreamPort)"],
+        // `refuse` closes the port and listens on it again: see Blackhole.serverPort.
+        server = try PythonServer(script: "scripts/tcpfault.py",
+                                  arguments: ["127.0.0.1:\(upstreamPort)", String(try Blackhole.serverPort())],
                                   keys: ["port", "control"])
     }
 
