@@ -15,6 +15,9 @@ public struct RawConfig: Sendable {
     public private(set) var entries: [String: Entry] = [:]
     /// Structural problems found while reading (bad YAML, lists, ...).
     public private(set) var problems: [ConfigProblem] = []
+    /// Keys the file wrote with nothing under them (`stripe: {}`, `stripe:`):
+    /// an item or target that takes every default still exists.
+    private var emptyKeys: Set<String> = []
 
     public init() {}
 
@@ -66,6 +69,16 @@ public struct RawConfig: Sendable {
         entries[key] = Entry(value: value, origin: origin)
     }
 
+    /// The names N of the `<prefix>.N.<setting>` keys and of `<prefix>.N`
+    /// written empty: `secrets.items` -> the configured items.
+    func names(under prefix: String) -> Set<String> {
+        let depth = prefix.split(separator: ".").count
+        let settings: [[Substring]] = entries.keys.map { $0.split(separator: ".") }.filter { $0.count > depth + 1 }
+        let empty: [[Substring]] = emptyKeys.map { $0.split(separator: ".") }.filter { $0.count == depth + 1 }
+        let under = (settings + empty).filter { $0.prefix(depth).joined(separator: ".") == prefix }
+        return Set(under.map { String($0[depth]) })
+    }
+
     public static func environmentName(for key: String) -> String {
         "VIGIL_" + key.uppercased().map { $0 == "." || $0 == "-" ? "_" : $0 }.map(String.init).joined()
     }
@@ -74,6 +87,7 @@ public struct RawConfig: Sendable {
         let origin = "\(file):\(node.line)"
         switch node {
         case .mapping(let mapping, _):
+            if mapping.isEmpty { emptyKeys.insert(path) }
             var seen: Set<String> = []
             for (keyNode, value) in mapping {
                 guard let key = keyNode.scalarText else {
@@ -89,7 +103,7 @@ public struct RawConfig: Sendable {
         case _ where path.isEmpty:
             problems.append(ConfigProblem(key: "(document)", origin: origin, message: "expected a mapping of sections"))
         case .scalar(let text, _, _):
-            if node.isNull { return }  // `key:` alone = default
+            if node.isNull { emptyKeys.insert(path); return }  // `key:` alone = default
             entries[path] = Entry(value: text, origin: origin)
         case .sequence(let sequence, _):
             // A list of plain values (secrets.items.*.keys) becomes "a,b,c".

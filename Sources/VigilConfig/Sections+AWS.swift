@@ -58,12 +58,8 @@ extension VigilConfig {
             maxEntries = reader.int("secrets.max_entries", in: 1...100_000)
             maxBackoff = reader.duration("secrets.max_backoff", atLeast: .seconds(1))
             reader.check("secrets.emergency_ttl", emergencyTTL >= ttl, "must be at least secrets.ttl")
-            let names = Set(reader.raw.entries.keys.compactMap { key -> String? in
-                let parts = key.split(separator: ".")
-                return parts.count == 4 && parts[0] == "secrets" && parts[1] == "items" ? String(parts[2]) : nil
-            }).sorted()
             var items: [Item] = []
-            for name in names {
+            for name in reader.raw.names(under: "secrets.items").sorted() {
                 let base = "secrets.items.\(name)"
                 items.append(Item(name: name,
                                   id: reader.optional("\(base).id") ?? "\(prefix)/\(environment)/\(name)",
