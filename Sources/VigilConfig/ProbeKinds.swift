@@ -74,7 +74,8 @@ public struct ProbeKind: Sendable {
         KindSetting(name: "expect_status", defaultValue: "200-299",
                     help: "http: the statuses that count as up: `200`, `200-299` or a comma list of both.", check: .statuses),
         KindSetting(name: "headers.*", defaultValue: "",
-                    help: "http: request headers; `${secret:<item>.<key>}` in a value is replaced by that secret's key.", check: .any),
+                    help: "http: request headers; `${secret:<item>.<key>}` in a value is replaced by that secret's key, "
+                        + "`${secret:<key>}` by a key of the target's own `secret`.", check: .any),
         KindSetting(name: "ca_file", defaultValue: "", help: caHelp, check: .any),
     ], credentials: .optional)
 

@@ -48,16 +48,11 @@ extension VigilConfig {
             for kind in ProbeKind.all {  // the top-level defaults are checked even when no target uses them
                 for setting in kind.kindSettings { if let legacy = setting.legacyKey { reader.checked(legacy, setting.check) } }
             }
-            let configured = Set(reader.raw.entries.keys.compactMap(Self.targetName)).subtracting(Schema.defaultProbes.map(\.name))
+            let configured = reader.raw.names(under: "probes").filter { !Schema.isKnown("probes.\($0)") }
+                .subtracting(Schema.defaultProbes.map(\.name))
             all = (Schema.defaultProbes.map(\.name) + configured.sorted()).compactMap { name in
                 Self.target(name, &reader, interval: interval, timeout: timeout, secretItems: secretItems)
             }
-        }
-
-        /// `replica` for `probes.replica.url`; nil for `probes.interval`.
-        static func targetName(_ key: String) -> String? {
-            let parts = key.split(separator: ".", maxSplits: 2)
-            return parts.count == 3 && parts[0] == "probes" ? String(parts[1]) : nil
         }
 
         private static func target(_ name: String, _ reader: inout ConfigReader, interval: Duration, timeout: Duration,
@@ -91,6 +86,7 @@ extension VigilConfig {
             probe.headers = reader.raw.entries.keys.filter { $0.hasPrefix("\(base).headers.") }.sorted()
                 .map { (name: String($0.dropFirst("\(base).headers.".count)), value: reader.text($0)) }
             probe.secret = secret(for: probe, &reader, items: secretItems)
+            checkHeaders(of: probe, &reader, items: secretItems)
             return probe
         }
 
@@ -105,15 +101,22 @@ extension VigilConfig {
             }
         }
 
-        /// `secret`, else the item named like the target; header references must name items.
-        private static func secret(for probe: Probe, _ reader: inout ConfigReader, items: [String]) -> String? {
-            let key = "probes.\(probe.name).secret"
+        /// Header references must name configured items; `${secret:<key>}` needs the target's own secret.
+        private static func checkHeaders(of probe: Probe, _ reader: inout ConfigReader, items: [String]) {
             for header in probe.headers {
-                for item in SecretReference.items(in: header.value) {
-                    reader.check("probes.\(probe.name).headers.\(header.name)", items.contains(item),
+                for item in SecretReference.items(in: header.value, ownItem: probe.secret) {
+                    reader.check("probes.\(probe.name).headers.\(header.name)", !item.isEmpty,
+                                 "${secret:<key>} refers to the target's own secret, and it has none: set probes.\(probe.name).secret "
+                                    + "or write ${secret:<item>.<key>}")
+                    reader.check("probes.\(probe.name).headers.\(header.name)", item.isEmpty || items.contains(item),
                                  "refers to secret item \"\(item)\", which secrets.items does not configure")
                 }
             }
+        }
+
+        /// `secret`, else the item named like the target.
+        private static func secret(for probe: Probe, _ reader: inout ConfigReader, items: [String]) -> String? {
+            let key = "probes.\(probe.name).secret"
             guard probe.kind.credentials != .none else {
                 reader.check(key, !reader.isSet(key), "a \(probe.kind.name) probe uses no secret")
                 return nil

@@ -39,7 +39,8 @@ public struct StatusRanges: Sendable, Equatable {
     public func contains(_ status: Int) -> Bool { ranges.contains { $0.contains(status) } }
 }
 
-/// `${secret:<item>.<key>}` references in a header value.
+/// `${secret:<item>.<key>}` references in a header value, and
+/// `${secret:<key>}`, a key of the target's own secret (its `secret`).
 public enum SecretReference {
     /// The parts of `text`: literal text, or a reference (item, key).
     public enum Part: Equatable, Sendable {
@@ -47,24 +48,28 @@ public enum SecretReference {
         case reference(item: String, key: String)
     }
 
-    public static func parts(_ text: String) -> [Part] {
+    /// `ownItem` is the target's own secret; without one, `${secret:<key>}`
+    /// becomes a reference to the item "" (which the configuration refuses).
+    public static func parts(_ text: String, ownItem: String? = nil) -> [Part] {
         var parts: [Part] = []
         var rest = Substring(text)
         while let start = rest.firstRange(of: "${secret:"), let end = rest[start.upperBound...].firstIndex(of: "}") {
-            let body = rest[start.upperBound..<end]
             if !rest[..<start.lowerBound].isEmpty { parts.append(.text(String(rest[..<start.lowerBound]))) }
-            if let dot = body.firstIndex(of: "."), dot != body.startIndex, body.index(after: dot) != body.endIndex {
-                parts.append(.reference(item: String(body[..<dot]), key: String(body[body.index(after: dot)...])))
-            } else {
-                parts.append(.text(String(rest[start.lowerBound...end])))
-            }
+            parts.append(reference(rest[start.upperBound..<end], ownItem: ownItem) ?? .text(String(rest[start.lowerBound...end])))
             rest = rest[rest.index(after: end)...]
         }
         if !rest.isEmpty { parts.append(.text(String(rest))) }
         return parts
     }
 
-    public static func items(in text: String) -> [String] {
-        parts(text).compactMap { if case .reference(let item, _) = $0 { item } else { nil } }
+    /// `item.key` or `key`; nil for an empty item or key.
+    private static func reference(_ body: Substring, ownItem: String?) -> Part? {
+        guard let dot = body.firstIndex(of: ".") else { return body.isEmpty ? nil : .reference(item: ownItem ?? "", key: String(body)) }
+        let item = body[..<dot], key = body[body.index(after: dot)...]
+        return item.isEmpty || key.isEmpty ? nil : .reference(item: String(item), key: String(key))
+    }
+
+    public static func items(in text: String, ownItem: String? = nil) -> [String] {
+        parts(text, ownItem: ownItem).compactMap { if case .reference(let item, _) = $0 { item } else { nil } }
     }
 }

@@ -8,7 +8,7 @@ public struct ProbeTarget: Sendable {
     public var secret: String?
     /// The kind's settings by name (`url`, `sslmode`, ...), already checked.
     public var settings: [String: String]
-    /// HTTP headers; values may hold `${secret:<item>.<key>}`.
+    /// HTTP headers; values may hold `${secret:<item>.<key>}` and `${secret:<key>}` (of `secret`).
     public var headers: [(name: String, value: String)]
 
     public init(name: String, kind: String, secret: String? = nil, settings: [String: String] = [:],

@@ -43,8 +43,22 @@ extension ConfigLoadingTests {
         #expect(api.critical && api.secret == "api" && api.settings["method"] == "GET" && api.settings["expect_status"] == "200-299")
         #expect(api.headers.map(\.name) == ["Authorization"])
         #expect(SecretReference.parts(api.headers[0].value) == [.text("Bearer "), .reference(item: "api", key: "token")])
+        // `${secret:<key>}` is a key of the target's own secret: `secret`, else the item named like it.
+        let own = try load(Self.catalogYAML.replacing("${secret:api.token}", with: "${secret:token}"))
+        #expect(own.probes["api"].map { SecretReference.items(in: $0.headers[0].value, ownItem: $0.secret) } == ["api"])
+        let named = try load(Self.catalogYAML.replacing("${secret:api.token}", with: "${secret:password}")
+            .replacing("    kind: http\n", with: "    kind: http\n    secret: queue\n"))
+        #expect(named.probes["api"].map { SecretReference.items(in: $0.headers[0].value, ownItem: $0.secret) } == ["queue"])
         #expect(config.probes["port"]?.secret == nil && config.probes["secrets"]?.critical == false)
         #expect(config.effective["probes.replica.critical"] == "false" && config.effective["probes.api.url"] == api.settings["url"])
+    }
+
+    @Test func itemsAndTargetsWrittenEmptyTakeEveryDefault() throws {
+        let config = try load("secrets:\n  prefix: app\n  items:\n    stripe: {}\n    mail:\n    database: {keys: [password]}\n"
+                              + "probes:\n  timeout:\n  database: {}\n")
+        #expect(config.secrets.items.map(\.name) == ["database", "mail", "stripe"])
+        #expect(config.secrets.items.map(\.id) == ["app/production/database", "app/production/mail", "app/production/stripe"])
+        #expect(config.probes.map(\.name) == ["database", "redis", "secrets"])
     }
 
     @Test func theDefaultConfigurationHasTheThreeTargets() throws {
@@ -68,12 +82,15 @@ extension ConfigLoadingTests {
     @Test(arguments: [
         ("probes:\n  x:\n    kind: mysql\n", "test.yml:3: probes.x.kind: unknown kind \"mysql\": expected one of postgres, redis, http, tcp, secrets"),
         ("probes:\n  x:\n    timeout: 1s\n", "probes.x.kind: required for a probe not named database, redis or secrets"),
+        ("probes:\n  x: {}\n", "probes.x.kind: required for a probe not named database, redis or secrets"),
         ("probes:\n  database:\n    url: http://a\n", "test.yml:3: probes.database.url: not a setting of a postgres probe (its own settings: sslmode, ca_file)"),
         ("probes:\n  x:\n    kind: http\n", "probes.x.url: required for a probe of kind http"),
         ("probes:\n  x:\n    kind: http\n    url: ftp://a\n", "test.yml:4: probes.x.url: invalid value \"ftp://a\": expected an http:// or https:// URL"),
         ("probes:\n  x:\n    kind: http\n    url: http://a\n    expect_status: 2xx\n", "test.yml:5: probes.x.expect_status: invalid value"),
         ("probes:\n  x:\n    kind: http\n    url: http://a\n    headers:\n      X-Key: ${secret:nope.key}\n",
          "test.yml:6: probes.x.headers.X-Key: refers to secret item \"nope\""),
+        ("probes:\n  x:\n    kind: http\n    url: http://a\n    headers:\n      X-Key: ${secret:key}\n",
+         "test.yml:6: probes.x.headers.X-Key: ${secret:<key>} refers to the target's own secret, and it has none"),
         ("probes:\n  x:\n    kind: tcp\n    address: example.com\n", "test.yml:4: probes.x.address: invalid value \"example.com\": expected HOST:PORT"),
         ("probes:\n  x:\n    kind: tcp\n    address: a:1\n    secret: database\n", "test.yml:5: probes.x.secret: a tcp probe uses no secret"),
         ("probes:\n  x:\n    kind: postgres\n", "probes.x.secret: a postgres probe needs credentials"),

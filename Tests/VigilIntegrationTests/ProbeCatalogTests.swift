@@ -117,7 +117,7 @@ struct ProbeCatalogTests {
                 kind: http
                 url: http://127.0.0.1:\(api.port)/v1/ping
                 method: HEAD
-                headers: {Authorization: "Bearer ${secret:api.token}", X-Client: vigil}
+                headers: {Authorization: "Bearer ${secret:token}", X-Client: vigil}
             secrets:
               items:
                 api: {id: \(prefix)/api}

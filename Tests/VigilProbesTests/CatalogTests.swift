@@ -26,7 +26,9 @@ import VigilPlatform
         #expect(SecretReference.parts("Bearer ${secret:api.token}") == [.text("Bearer "), .reference(item: "api", key: "token")])
         #expect(SecretReference.parts("${secret:a.b}:${secret:c.d}") == [.reference(item: "a", key: "b"), .text(":"),
                                                                          .reference(item: "c", key: "d")])
-        #expect(SecretReference.parts("${secret:nokey} ${x}") == [.text("${secret:nokey}"), .text(" ${x}")])
+        #expect(SecretReference.parts("${secret:own} ${x}") == [.reference(item: "", key: "own"), .text(" ${x}")])
+        #expect(SecretReference.parts("${secret:own}", ownItem: "api") == [.reference(item: "api", key: "own")])
+        for bad in ["${secret:}", "${secret:.k}", "${secret:i.}"] { #expect(SecretReference.parts(bad) == [.text(bad)]) }
         #expect(SecretReference.parts("plain") == [.text("plain")])
     }
 }

@@ -26,8 +26,8 @@ public final class HTTPProbe: Probe {
         url = target.settings["url"] ?? ""
         method = target.settings["method"] ?? "GET"
         expect = StatusRanges(target.settings["expect_status"] ?? "") ?? StatusRanges("200-299")!
-        headers = target.headers.map { ($0.name, SecretReference.parts($0.value)) }
-        referencedItems = Set(target.headers.flatMap { SecretReference.items(in: $0.value) }).sorted()
+        headers = target.headers.map { ($0.name, SecretReference.parts($0.value, ownItem: target.secret)) }
+        referencedItems = Set(target.headers.flatMap { SecretReference.items(in: $0.value, ownItem: target.secret) }).sorted()
         secrets = context.secrets
         var options = CurlTransport.Options()
         options.caBundle = target.settings["ca_file"].nonEmpty
@@ -63,7 +63,7 @@ public final class HTTPProbe: Probe {
         }
     }
 
-    /// Header values with `${secret:<item>.<key>}` replaced.
+    /// Header values with their secret references replaced.
     private func resolvedHeaders(_ deadline: Deadline) throws(ProbeFailure) -> [(name: String, value: String)] {
         var resolved: [(name: String, value: String)] = []
         for header in headers {
