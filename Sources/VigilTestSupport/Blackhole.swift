@@ -13,23 +13,18 @@ public final class Blackhole {
 
     deinit { close(fd) }
 
-    /// A loopback port nothing listens on (bound, then closed again).
-    public static func closedPort() throws -> Int {
-        let (fd, port) = try bindLoopback(listening: false)
-        close(fd)
-        return port
-    }
-
-    /// A free loopback port for a server a test starts, and may stop and
-    /// start again, itself. It lies below the kernel's ephemeral range: a
-    /// port inside it can become the local port of any outgoing connection
-    /// while the server is down, and the restart then cannot bind (CI saw a
-    /// private PostgreSQL fail to come back that way).
-    public static func serverPort() throws -> Int {
+    /// A loopback port nothing listens on, which neither the kernel nor
+    /// another test hands out: for a server a test starts, and may stop and
+    /// start again, itself, or as a port that refuses. It lies below the
+    /// kernel's ephemeral range, since a port inside it can become the local
+    /// port of any outgoing connection or `bind(0)` listener meanwhile (CI saw
+    /// a private PostgreSQL fail to come back that way); a process-wide
+    /// counter keeps two tests apart.
+    public static func freePort() throws -> Int {
         let low = ephemeralLow()
-        let span = min(10_000, low - 1_024)
+        let span = max(1, min(10_000, low - 1_024))
         for _ in 0..<64 {
-            let offset = (Int(getpid()) &* 7_919 &+ nextServerPort.wrappingAdd(1, ordering: .relaxed).oldValue) % span
+            let offset = (Int(getpid()) &* 7_919 &+ nextPort.wrappingAdd(1, ordering: .relaxed).oldValue) % span
             if let bound = try? bindLoopback(listening: false, port: low - 1 - offset) {
                 close(bound.fd)
                 return bound.port
@@ -38,7 +33,7 @@ public final class Blackhole {
         throw SocketFailure()
     }
 
-    private static let nextServerPort = Atomic<Int>(0)
+    private static let nextPort = Atomic<Int>(0)
 
     private static func ephemeralLow() -> Int {
         let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""

@@ -150,7 +150,9 @@ public enum FaultMatrix {
         let after = vigil.seconds(until: healthy, timeout: recoverWithin + 10).map { _ in Date().timeIntervalSince(clearing) }
         #expect((after ?? .infinity) <= recoverWithin, "\(fault): recovered after \(after ?? -1) s", sourceLocation: sourceLocation)
         let recovered = status == "healthy" ? nil : after
-        #expect(slowest < 50, "\(fault): a /health request took \(slowest) ms", sourceLocation: sourceLocation)
+        // Every hang injected lasts 1 s or more: half of that shows /health waited on
+        // none, with room for a starved CI machine (a poll is typically under 5 ms).
+        #expect(slowest < 500, "\(fault): a /health request took \(slowest) ms", sourceLocation: sourceLocation)
         #expect(vigil.process.process.isRunning, "\(fault): vigil died: \(vigil.process.log)", sourceLocation: sourceLocation)
         let expected = status == "healthy" ? "stays healthy" : reason.map { "\(status), `\($0)`" } ?? status
         record(Row(fault: fault, expected: expected, detected: detected, recovered: recovered, kept: kept()))

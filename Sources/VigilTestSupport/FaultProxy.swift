@@ -18,8 +18,8 @@ public final class FaultProxy {
     public var url: String { server.url }
 
     public init(upstream: String) throws {
-        // `refuse` closes the port and listens on it again: see Blackhole.serverPort.
-        server = try PythonServer(script: "scripts/faultproxy.py", arguments: [upstream, String(try Blackhole.serverPort())],
+        // `refuse` closes the port and listens on it again: see Blackhole.freePort.
+        server = try PythonServer(script: "scripts/faultproxy.py", arguments: [upstream, String(try Blackhole.freePort())],
                                   keys: ["port", "control"])
     }
 

@@ -10,13 +10,13 @@ public final class MotoServer {
     public let exports: [String: String]
 
     public init(noAuthAllowance: Int = 0) throws {
-        let port = try Blackhole.serverPort()
+        let port = try Blackhole.freePort()
         url = "http://127.0.0.1:\(port)"
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-moto-\(port)-\(getpid())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         process = try ChildProcess(["moto_server", "-H", "127.0.0.1", "-p", String(port)], capture: false)
         let probe = url + "/moto-api/data.json"
-        let ready = VigilProcess.waitUntil(timeout: 20) {
+        let ready = VigilProcess.waitUntil(timeout: 60) {  // a cold moto_server on a loaded machine
             (try? CurlClient().request(probe, timeoutSeconds: 1).status) == 200
         }
         guard ready else { throw CurlClient.Failure(code: -1, description: "moto_server did not start") }

@@ -8,7 +8,7 @@ public final class PrivatePostgres {
     private let scratch: String
 
     public init() throws {
-        port = try Blackhole.serverPort()
+        port = try Blackhole.freePort()
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-pg-\(port)-\(getpid())").path
         try run("start")
     }

@@ -8,9 +8,9 @@ public final class TCPFault {
     public var port: Int { server.port }
 
     public init(upstreamPort: Int) throws {
-        // `refuse` closes the port and listens on it again: see Blackhole.serverPort.
+        // `refuse` closes the port and listens on it again: see Blackhole.freePort.
         server = try PythonServer(script: "scripts/tcpfault.py",
-                                  arguments: ["127.0.0.1:\(upstreamPort)", String(try Blackhole.serverPort())],
+                                  arguments: ["127.0.0.1:\(upstreamPort)", String(try Blackhole.freePort())],
                                   keys: ["port", "control"])
     }
 

@@ -44,8 +44,9 @@ public final class VigilProcess {
         return found
     }
 
-    /// Sends a signal and waits for the exit status (nil if still running after `timeout`).
-    public func stop(signal: Int32 = SIGTERM, timeout: Double = 5) -> Int32? {
+    /// Sends a signal and waits for the exit status (nil if still running after
+    /// `timeout`, by default well past Vigil's own 4 s shutdown deadline).
+    public func stop(signal: Int32 = SIGTERM, timeout: Double = 10) -> Int32? {
         kill(process.pid, signal)
         return Self.waitUntil(timeout: timeout) { !process.isRunning } ? process.terminationStatus : nil
     }
@@ -54,7 +55,7 @@ public final class VigilProcess {
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let child = try VigilProcess(arguments, environment: environment)
         child.process.waitUntilExit()
-        _ = waitUntil(timeout: 2) { child.process.reachedEnd }
+        _ = waitUntil(timeout: 30) { child.process.reachedEnd }  // certain once the child exited; a starved reader may lag
         return (child.process.terminationStatus, child.log)
     }
 }

@@ -28,7 +28,7 @@ struct ConnectionLossTests {
     /// reach this Vigil's connections only.
     @Test func keptConnectionsKilledServerSideNeverTurnHealthRed() throws {
         let role = "vigil_kill_\(suffix)", password = "canary-kill-\(suffix)"
-        #expect(psql("CREATE ROLE \(role) LOGIN PASSWORD '\(password)'; GRANT CONNECT ON DATABASE vigil TO \(role);") == 0)
+        #expect(psql("CREATE ROLE \(role) LOGIN PASSWORD '\(password)';") == 0)
         defer { _ = psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role)'; DROP OWNED BY \(role); DROP ROLE IF EXISTS \(role);") }
         #expect(redis(["ACL", "SETUSER", role, "on", ">\(password)", "+ping", "+info", "+select"]) == 0)
         defer { _ = redis(["ACL", "DELUSER", role]) }

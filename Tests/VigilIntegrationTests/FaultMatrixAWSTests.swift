@@ -102,7 +102,7 @@ struct FaultMatrixAWSTests {
             usleep(20_000)
         }
         print("awsHangingBlocksNothing: slowest /health \(String(format: "%.2f", slowest)) ms, degraded after \(degradedAfter ?? -1) s")
-        #expect(slowest < 10, "slowest /health \(slowest) ms")
+        #expect(slowest < 500, "slowest /health \(slowest) ms")  // an attempt hangs 1 s: half of it, for a loaded machine
         #expect((degradedAfter ?? .infinity) <= Self.detectBound)
         #expect(sawStale, "vigil_secrets_served_stale never counted the stale secrets")
         try proxy.clear()

@@ -48,7 +48,7 @@ struct FaultMatrixDataTests {
 
     @Test func postgresFaults() throws {
         let role = "vigil_fm_\(suffix)"
-        psql("CREATE ROLE \(role) LOGIN PASSWORD 'canary-fm-1-\(suffix)'; GRANT CONNECT ON DATABASE vigil TO \(role);")
+        psql("CREATE ROLE \(role) LOGIN PASSWORD 'canary-fm-1-\(suffix)';")
         defer { psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role)'; DROP OWNED BY \(role); DROP ROLE IF EXISTS \(role);") }
         let proxy = try TCPFault(upstreamPort: env.postgresPort)
         let databaseID = "vigil/dev/matrix-\(suffix)/database", redisID = "vigil/dev/matrix-\(suffix)/redis"

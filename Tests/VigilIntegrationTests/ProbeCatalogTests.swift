@@ -143,7 +143,7 @@ struct ProbeCatalogTests {
 
     @Test func httpProbeReasons() throws {
         let (api, _) = try tokenServer()  // no token set: every request is 401
-        let closed = try Blackhole.closedPort()
+        let closed = try Blackhole.freePort()
         let vigil = try VigilUnderTest(config: Self.onlyTheseTargets + """
               refused: {kind: http, url: "http://127.0.0.1:\(closed)/"}
               denied: {kind: http, url: "http://127.0.0.1:\(api.port)/"}

@@ -61,13 +61,13 @@ struct VigilBinaryTests {
     /// AWS unreachable (one attempt, no retries): the secrets client serves
     /// the environment fallbacks, which these tests point elsewhere.
     private func offlineAWS(_ overrides: [String: String]) throws -> [String: String] {
-        ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(try Blackhole.closedPort())", "AWS_MAX_ATTEMPTS": "1"]
+        ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(try Blackhole.freePort())", "AWS_MAX_ATTEMPTS": "1"]
             .merging(overrides) { $1 }
     }
 
     @Test func checkExitsOneWhenANonCriticalProbeFails() throws {
         let (status, output) = try VigilProcess.run(["check"], environment: offlineAWS([
-            "VIGIL_PROBES_REDIS_CRITICAL": "false", "REDIS_URL": "redis://:x@127.0.0.1:\(try Blackhole.closedPort())/0"]))
+            "VIGIL_PROBES_REDIS_CRITICAL": "false", "REDIS_URL": "redis://:x@127.0.0.1:\(try Blackhole.freePort())/0"]))
         #expect(status == 1, "\(output)")
         #expect(output.contains("refused"))
         #expect(output.contains("secrets    no        degraded"))

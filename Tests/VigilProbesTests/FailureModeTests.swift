@@ -79,7 +79,7 @@ struct FailureModeTests {
     }
 
     @Test func failedConnectsNeverCloseADescriptorAnotherThreadOwns() throws {
-        let closed = try Blackhole.closedPort()
+        let closed = try Blackhole.freePort()
         let stop = Recorded(false)
         let stolen = Recorded(0)
         let done = DispatchSemaphore(value: 0)
@@ -109,7 +109,7 @@ struct FailureModeTests {
         let dns = PostgresProbe(tls: PostgresTLS(mode: "disable"), credentials: CredentialsSource(fetch: { _ in unresolvable }))
             .run(timeout: .seconds(2))
         #expect(dns.reason == .dns, "\(dns.reason): \(dns.detail)")
-        let refused = try postgres(port: Blackhole.closedPort()).run(timeout: .seconds(2))
+        let refused = try postgres(port: Blackhole.freePort()).run(timeout: .seconds(2))
         #expect(refused.reason == .refused, "\(refused.reason): \(refused.detail)")
         #expect(ContinuousClock.now - started < .seconds(2))
     }
