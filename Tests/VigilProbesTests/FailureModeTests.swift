@@ -53,8 +53,8 @@ struct FailureModeTests {
         let fault = try TCPFault(upstreamPort: Int(env.redisPort) ?? 0)
         let probe = redis(port: fault.port)
         #expect(probe.run(timeout: .seconds(2)).reason == .ok)
-        try fault.mode("slow", seconds: 0.4)
-        let slow = probe.run(timeout: .milliseconds(600))  // PING answers at 0.4 s, INFO would at 0.8 s
+        try fault.mode("slow", seconds: 1)
+        let slow = probe.run(timeout: .milliseconds(1_500))  // PING answers at 1 s, INFO would at 2 s
         #expect(slow.degraded && slow.reason == .timeout, "\(slow.reason) \(slow.detail)")
         try fault.mode("pass")
         let next = probe.run(timeout: .seconds(2))  // before: INFO's late reply was read as PING's
@@ -68,7 +68,7 @@ struct FailureModeTests {
         let started = ContinuousClock.now
         let result = redis(port: fault.port).run(timeout: .milliseconds(500))
         #expect(result.reason == .protocol, "\(result.reason): \(result.detail)")
-        #expect(ContinuousClock.now - started < .milliseconds(900))
+        #expect(ContinuousClock.now - started < .seconds(2))  // an unbounded read never ends; 500 ms + a loaded machine
     }
 
     @Test func redisErrorTextIsReducedToItsCode() {
@@ -126,7 +126,7 @@ struct ResolverTests {
                 return nil
             }
         } throws: { ($0 as? ProbeFailure)?.reason == .timeout }
-        #expect(ContinuousClock.now - started < .milliseconds(600))
+        #expect(ContinuousClock.now - started < .milliseconds(1_500))  // the lookup alone takes 2 s
     }
 
     @Test func literalAddressesNeedNoLookup() throws {
@@ -171,7 +171,7 @@ struct SchedulerWatchdogTests {
         #expect(VigilProcess.waitUntil(timeout: 5) { sink.results.value.count >= 2 })
         let results = sink.results.value
         #expect(results.first?.0.reason == .timeout)
-        #expect(results.first.map { $0.1 - started < .milliseconds(800) } == true, "timeout reported late")
+        #expect(results.first.map { $0.1 - started < .milliseconds(1_300) } == true, "timeout reported late")  // before the 1.5 s run ends
         #expect(results.dropFirst().first?.0.reason == .ok)
         #expect(scheduler.stop(grace: 2))
     }

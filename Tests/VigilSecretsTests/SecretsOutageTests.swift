@@ -21,7 +21,7 @@ extension SecretsClientTests {
         let started = ContinuousClock.now
         for _ in 0..<100 { #expect(try secrets.get("database").source == .emergencyCache) }
         let took = ContinuousClock.now - started
-        #expect(took < .milliseconds(100), "100 lookups took \(took) with AWS hanging")
+        #expect(took < .seconds(1), "100 lookups took \(took) with AWS hanging")  // each waiting on the hang: 200 s
         clock.advance(2)  // the refresh started by the first lookup is still waiting
         let database = try #require(secrets.statuses().first { $0.name == "database" })
         #expect(database.state == .stale)
@@ -38,7 +38,7 @@ extension SecretsClientTests {
         try proxy.inject("hang", sticky: true)
         let started = ContinuousClock.now
         #expect(throws: SecretsError.self) { try secrets.get("redis", maxWait: 0.3) }
-        #expect(ContinuousClock.now - started < .seconds(1))
+        #expect(ContinuousClock.now - started < .milliseconds(2_500))  // the attempt alone would take 5 s
         try proxy.clear()
         secrets.waitForRefreshes(timeout: 10)
     }
