@@ -19,7 +19,7 @@ public struct ProbeKind: Sendable {
     public enum Credentials: Sendable {
         /// From `secret`, or the item named like the target: one must exist.
         case required
-        /// Only through `${secret:...}` references, or `secret` when set.
+        /// Only through `${secret:...}` references in headers: `${secret:<key>}` reads `secret`, else the item named like the target.
         case optional
         case none
     }

@@ -14,7 +14,7 @@ extension VigilConfig {
         public var secret: String?
         /// The kind's settings by name (`url`, `sslmode`, ...), effective text, checked.
         public var settings: [String: String]
-        /// `headers.*` (http), sorted by name; values may hold `${secret:<item>.<key>}`.
+        /// `headers.*` (http), sorted by name; values may hold `${secret:<item>.<key>}` and `${secret:<key>}`.
         public var headers: [(name: String, value: String)]
 
         /// The common settings every kind takes.
@@ -59,7 +59,8 @@ extension VigilConfig {
                                    secretItems: [String]) -> Probe? {
             let base = "probes.\(name)"
             let implied = Schema.defaultProbes.first { $0.name == name }?.kind ?? ""
-            let kindName = reader.text("\(base).kind").isEmpty ? implied : reader.text("\(base).kind")
+            let written = reader.text("\(base).kind")
+            let kindName = written.isEmpty ? implied : written
             guard let kind = ProbeKind.named(kindName) else {
                 let kinds = ProbeKind.all.map(\.name).joined(separator: ", ")
                 reader.check("\(base).kind", false, kindName.isEmpty ? "required for a probe not named database, redis or secrets: one of \(kinds)"
@@ -93,10 +94,10 @@ extension VigilConfig {
         /// A key of another kind (`probes.replica.url` on a postgres target) is an error naming it.
         private static func checkSettingsBelong(to kind: ProbeKind, base: String, _ reader: inout ConfigReader) {
             let own = Set(Probe.commonSettings + kind.kindSettings.map(\.name))
+            let others = kind.kindSettings.isEmpty ? "none" : kind.kindSettings.map(\.name).joined(separator: ", ")
             for key in reader.raw.entries.keys.sorted() where key.hasPrefix(base + ".") && Schema.isKnown(key) {
                 let setting = String(key.dropFirst(base.count + 1))
                 let name = setting.hasPrefix("headers.") ? "headers.*" : setting
-                let others = kind.kindSettings.isEmpty ? "none" : kind.kindSettings.map(\.name).joined(separator: ", ")
                 reader.check(key, own.contains(name), "not a setting of a \(kind.name) probe (its own settings: \(others))")
             }
         }

@@ -11,7 +11,7 @@ package enum JSONWriter {
             case "\r": "\\r"
             case "\t": "\\t"
             case _ where scalar.value < 0x20:
-                "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+                "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)  // below 0x20: one or two digits
             default: nil
             }
         } + "\""

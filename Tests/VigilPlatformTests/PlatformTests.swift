@@ -20,6 +20,7 @@ import Testing
 
     @Test func jsonQuoteEscapesWhatJSONRequires() {
         #expect(JSONWriter.quote("a\"b\\c\n\u{1}é") == "\"a\\\"b\\\\c\\n\\u0001é\"")
+        #expect(JSONWriter.quote("\u{1f}") == "\"\\u001f\"")
         #expect(JSONWriter.object([("k", "1")]) == "{\"k\":1}")
     }
 }
