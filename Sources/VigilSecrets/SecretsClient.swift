@@ -143,10 +143,11 @@ public final class SecretsClient: Sendable {
     // MARK: Internals
 
     /// The environment is a fallback: it serves at once only after AWS failed
-    /// for this secret; on a first lookup AWS is asked (within `maxWait`).
+    /// for this secret, or once it has been served (a first lookup that
+    /// waited out `maxWait` on a hung refresh); on a first lookup AWS is asked.
     private func hasEnvironmentValue(_ item: SecretsConfiguration.Item, _ record: SecretRecord) -> Bool {
-        guard record.failures > 0 || api == nil else { return false }
-        return record.entry?.source == .environment || item.fallbackVariable.map { environment[$0]?.isEmpty == false } == true
+        if record.entry?.source == .environment { return true }
+        return (record.failures > 0 || api == nil) && item.fallbackVariable.map { environment[$0]?.isEmpty == false } == true
     }
 
     /// Serves what the cache holds, in order: fresh, emergency cache,

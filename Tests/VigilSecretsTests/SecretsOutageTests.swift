@@ -33,6 +33,21 @@ extension SecretsClientTests {
         try proxy.clear()
     }
 
+    /// While the first refresh hangs, the environment value a lookup fell back
+    /// to is served at once afterwards, not after another wait on the hang.
+    @Test func anEnvironmentValueOnceServedIsServedAtOnceWhileAWSHangs() throws {
+        let secrets = client(environment: ["REDIS_URL": "redis://:canary-env-hang@127.0.0.1:6379/0"], ttl: 60, attempts: 1,
+                             attemptTimeout: 5)
+        try proxy.inject("hang", sticky: true)
+        #expect(try secrets.get("redis", maxWait: 0.3).source == .environment)  // waited 0.3 s for AWS, then fell back
+        let started = ContinuousClock.now
+        for _ in 0..<10 { #expect(try secrets.get("redis", maxWait: 1).source == .environment) }
+        let took = ContinuousClock.now - started
+        #expect(took < .seconds(2), "10 lookups took \(took) while the first refresh hung")  // each waiting its 1 s: 10 s
+        try proxy.clear()
+        secrets.waitForRefreshes(timeout: 10)
+    }
+
     @Test func aColdMissWaitsNoLongerThanTheCallerAllows() throws {
         let secrets = outageClient(attemptTimeout: 5)
         try proxy.inject("hang", sticky: true)
