@@ -156,5 +156,7 @@ struct ProbeCatalogTests {
         let seen = vigil.seconds(until: { health in expected.allSatisfy { health.checks[$0.key]?.reason == $0.value } }, timeout: 10)
         #expect(seen != nil, "\(vigil.health()?.checks.mapValues(\.reason) ?? [:])")
         #expect(vigil.health()?.code == 503)  // http and tcp targets are critical by default
+        // `denied` sends no secret: nothing to refresh, so no second request either.
+        #expect(vigil.value(#"vigil_probe_auth_refresh_total{probe="denied"}"#) == 0)
     }
 }

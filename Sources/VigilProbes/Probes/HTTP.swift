@@ -39,16 +39,21 @@ public final class HTTPProbe: Probe {
     public func run(timeout: Duration) -> ProbeResult {
         let deadline = Deadline(after: timeout)
         let timer = PhaseTimer()
-        var result = measureRefreshingCredentials({ refreshSecrets(deadline) }) { () throws(ProbeFailure) in
-            let request = HTTPRequestSpec(method: method, url: url, headers: try resolvedHeaders(deadline),
-                                          timeout: max(0.001, deadline.remainingSeconds))
-            let status = try timer.time("request") { () throws(ProbeFailure) in try perform(request) }
-            guard !expect.contains(status) else { return }
-            if status == 401 || status == 403 { throw ProbeFailure(reason: .auth, detail: "HTTP \(status): the credential was refused") }
-            throw ProbeFailure(reason: .unexpectedStatus, detail: "HTTP \(status)")
-        }
+        let attempt = { () throws(ProbeFailure) in try self.request(deadline, timer) }
+        // Without secrets in the headers a retry would send the same request again.
+        var result = referencedItems.isEmpty ? measure(attempt) : measureRefreshingCredentials({ refreshSecrets(deadline) }, attempt)
         result.phases = timer.phases
         return result
+    }
+
+    /// One request: returns when its status is expected.
+    private func request(_ deadline: Deadline, _ timer: PhaseTimer) throws(ProbeFailure) {
+        let request = HTTPRequestSpec(method: method, url: url, headers: try resolvedHeaders(deadline),
+                                      timeout: max(0.001, deadline.remainingSeconds))
+        let status = try timer.time("request") { () throws(ProbeFailure) in try perform(request) }
+        guard !expect.contains(status) else { return }
+        if status == 401 || status == 403 { throw ProbeFailure(reason: .auth, detail: "HTTP \(status): the credential was refused") }
+        throw ProbeFailure(reason: .unexpectedStatus, detail: "HTTP \(status)")
     }
 
     private func perform(_ request: HTTPRequestSpec) throws(ProbeFailure) -> Int {
