@@ -1,6 +1,6 @@
 """An HTTP API that wants `Authorization: Bearer <token>`: 200 with the
-token, 401 without or with another one; `/status/NNN` answers NNN. For the
-HTTP probe's tests.
+token, 401 without or with another one; `/status/NNN` answers NNN, `/big`
+200 with a 1 MB body. For the HTTP probe's tests.
 
   python3 Tests/Fixtures/token_server.py
       prints "port N" (the API) and "control M"; POST /token on the control
@@ -20,6 +20,13 @@ class API(BaseHTTPRequestHandler):
             self.send_response(int(self.path[len("/status/"):]))
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if self.path == "/big":
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 20))
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(b"x" * (1 << 20))
             return
         with lock:
             good = state["token"] is not None and self.headers.get("Authorization") == f"Bearer {state['token']}"

@@ -149,10 +149,12 @@ struct ProbeCatalogTests {
               denied: {kind: http, url: "http://127.0.0.1:\(api.port)/"}
               teapot: {kind: http, url: "http://127.0.0.1:\(api.port)/status/418", expect_status: "200,204"}
               welcome: {kind: http, url: "http://127.0.0.1:\(api.port)/", expect_status: "401"}
+              large: {kind: http, url: "http://127.0.0.1:\(api.port)/big"}
               tls: {kind: http, url: "https://127.0.0.1:\(api.port)/"}
               port: {kind: tcp, address: "127.0.0.1:\(closed)"}
             """)
-        let expected = ["refused": "refused", "denied": "auth", "teapot": "unexpected_status", "welcome": "ok", "tls": "tls", "port": "refused"]
+        let expected = ["refused": "refused", "denied": "auth", "teapot": "unexpected_status", "welcome": "ok", "large": "ok", "tls": "tls",
+                        "port": "refused"]
         let seen = vigil.seconds(until: { health in expected.allSatisfy { health.checks[$0.key]?.reason == $0.value } }, timeout: 10)
         #expect(seen != nil, "\(vigil.health()?.checks.mapValues(\.reason) ?? [:])")
         #expect(vigil.health()?.code == 503)  // http and tcp targets are critical by default

@@ -74,7 +74,7 @@ final class CurlEasy {
             }
             return curl_easy_perform(handle)
         }
-        guard code == CURLE_OK else {
+        guard code == CURLE_OK || (sink.limitExceeded && options.truncatesBody) else {
             if sink.limitExceeded { return .failure(.responseTooLarge) }
             return .failure(TransportError(curlCode: code))
         }

@@ -59,6 +59,9 @@ public final class CurlTransport: HTTPTransport {
         /// A CA bundle for private endpoints; nil = the system's.
         public var caBundle: String?
         public var maxResponseBytes = 8 << 20
+        /// Past `maxResponseBytes`: true answers with the status and the body
+        /// cut there (a probe wants the status), false fails `responseTooLarge`.
+        public var truncatesBody = false
         public var maxIdleHandles = 8
         public init() {}
     }

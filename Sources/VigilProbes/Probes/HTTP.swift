@@ -32,6 +32,7 @@ public final class HTTPProbe: Probe {
         var options = CurlTransport.Options()
         options.caBundle = target.settings["ca_file"].nonEmpty
         options.maxResponseBytes = 64 << 10  // the status is what counts; a larger body is cut
+        options.truncatesBody = true
         options.maxIdleHandles = 1
         transport = CurlTransport(options: options)
     }
@@ -64,7 +65,7 @@ public final class HTTPProbe: Probe {
         case .failure(.refused): throw ProbeFailure(reason: .refused, detail: "connection refused")
         case .failure(.tls(let why)): throw ProbeFailure(reason: .tls, detail: why)
         case .failure(.network(let why)): throw ProbeFailure(reason: .protocol, detail: why)
-        case .failure(.responseTooLarge): throw ProbeFailure(reason: .protocol, detail: "response too large")
+        case .failure(.responseTooLarge): throw ProbeFailure(reason: .protocol, detail: "response too large")  // not with truncatesBody
         }
     }
 
