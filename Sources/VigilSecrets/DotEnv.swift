@@ -82,7 +82,8 @@ public struct DotEnv: Sendable {
                 throw ParseError(line: start, message: "expected NAME=value")
             }
             skip { $0 == " " || $0 == "\t" }
-            guard current == "=" else { throw ParseError(line: start, message: "\(name): expected = after the name") }
+            // The word is not echoed: a line without `=` may be a value wrapped onto a line of its own.
+            guard current == "=" else { throw ParseError(line: start, message: "expected = after the first word (NAME=value)") }
             advance()
             skip { $0 == " " || $0 == "\t" }
             let value: String

@@ -120,8 +120,11 @@ struct MigrateTests {
         #expect(unclosed.status == 65 && unclosed.output.contains("line 2: TOKEN: the quote opened here is never closed"))
         let garbage = try migrate("A=1\nthis is not an assignment\n")
         #expect(garbage.status == 65 && garbage.output.contains("line 2"))
+        let wrapped = try migrate("API_TOKEN=\ncanarywrapped\(suffix)\n")  // a value wrapped onto a line of its own
+        #expect(wrapped.status == 65 && wrapped.output.contains("line 2: expected = after the first word"), "\(wrapped.output)")
         let badURL = try migrate("DATABASE_URL=mysql://canary-user:canary-pw-\(suffix)@h/db\n", ["--dry-run"])
         #expect(badURL.status == 0 && badURL.output.contains("DATABASE_URL") && badURL.output.contains("skipped"))
-        env.assertNoCanary(in: [unclosed.output, garbage.output, badURL.output], extra: ["canary-unclosed", "canary-pw", "canary-user"])
+        env.assertNoCanary(in: [unclosed.output, garbage.output, wrapped.output, badURL.output],
+                           extra: ["canary-unclosed", "canary-pw", "canary-user", "canarywrapped"])
     }
 }
