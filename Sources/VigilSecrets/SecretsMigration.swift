@@ -80,7 +80,7 @@ public struct SecretsMigration: Sendable {
                       progress: (Target) -> Void) throws(Failure) {
         let api = SecretsManagerAPI(aws: aws)
         for target in targets where target.action != .unchanged {
-            let token = Self.requestToken(target.secretID, target.value)
+            let token = Self.requestToken()
             do throws(AWSError) {
                 if target.action == .create {
                     _ = try api.createSecret(target.secretID, value: target.value, token: token, kmsKeyID: kmsKeyID, tags: tags)
@@ -94,10 +94,15 @@ public struct SecretsMigration: Sendable {
         }
     }
 
-    /// A version id (`ClientRequestToken`, 32-64 characters) from the secret
-    /// and its value: the same change always carries the same token.
-    static func requestToken(_ secretID: String, _ value: String) -> String {
-        let hex = Array(Crypto.hex(Crypto.sha256(Array("\(secretID)\n\(value)".utf8))).prefix(32))
+    /// A random version id (`ClientRequestToken`) for one write; the AWS
+    /// client sends it again on a retry, so a retried call makes no second
+    /// version, and a repeated run finds the value unchanged. Not derived
+    /// from the value: the version id is readable with DescribeSecret alone
+    /// (a hash of a guessable password could be checked offline), and a value
+    /// moved back to an earlier one would carry that version's token, which
+    /// AWS ignores instead of making it current again.
+    static func requestToken() -> String {
+        let hex = Array(Crypto.hex((0..<16).map { _ in UInt8.random(in: .min ... .max) }))
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
     }
 
