@@ -16,9 +16,8 @@ public final class HTTPProbe: Probe {
     private let method: String
     private let expect: StatusRanges
     private let headers: [(name: String, value: [SecretReference.Part])]
-    /// The secret items the headers refer to: refreshed by force after a 401/403.
-    private let referencedItems: [String]
-    private let secrets: SecretsClient
+    /// The secret items the headers refer to, by name: refreshed by force after a 401/403.
+    private let sources: [String: CredentialsSource<SecretValue>]
     private let transport: CurlTransport
 
     init(target: ProbeTarget, context: ProbeContext) {
@@ -27,8 +26,8 @@ public final class HTTPProbe: Probe {
         method = target.settings["method"] ?? "GET"
         expect = StatusRanges(target.settings["expect_status"] ?? "") ?? StatusRanges("200-299")!
         headers = target.headers.map { ($0.name, SecretReference.parts($0.value, ownItem: target.secret)) }
-        referencedItems = Set(target.headers.flatMap { SecretReference.items(in: $0.value, ownItem: target.secret) }).sorted()
-        secrets = context.secrets
+        let items = Set(target.headers.flatMap { SecretReference.items(in: $0.value, ownItem: target.secret) })
+        sources = Dictionary(uniqueKeysWithValues: items.map { ($0, .secret($0, in: context.secrets) { value, _ in value }) })
         var options = CurlTransport.Options()
         options.caBundle = target.settings["ca_file"].nonEmpty
         options.maxResponseBytes = 64 << 10  // the status is what counts; a larger body is cut
@@ -42,7 +41,7 @@ public final class HTTPProbe: Probe {
         let timer = PhaseTimer()
         let attempt = { () throws(ProbeFailure) in try self.request(deadline, timer) }
         // Without secrets in the headers a retry would send the same request again.
-        var result = referencedItems.isEmpty ? measure(attempt) : measureRefreshingCredentials({ refreshSecrets(deadline) }, attempt)
+        var result = sources.isEmpty ? measure(attempt) : measureRefreshingCredentials({ refreshSecrets(deadline) }, attempt)
         result.phases = timer.phases
         return result
     }
@@ -79,10 +78,8 @@ public final class HTTPProbe: Probe {
                 case .text(let text): value += text
                 case .reference(let item, let key):
                     do throws(CredentialsError) {
-                        let secret: SecretValue
-                        do throws(SecretsError) { secret = try secrets.get(item, maxWait: deadline.remainingSeconds) }
-                        catch { throw .unavailable(error.description) }
-                        value += try TypedCredentials.field(secret, key: key).revealed()
+                        guard let source = sources[item] else { throw .unavailable("no secret \(item)") }  // every item has one
+                        value += try TypedCredentials.field(try source.fetch(deadline.remainingSeconds), key: key).revealed()
                     } catch {
                         throw ProbeFailure(reason: .credentialsUnavailable, detail: "header \(header.name): \(error)")
                     }
@@ -94,6 +91,6 @@ public final class HTTPProbe: Probe {
     }
 
     private func refreshSecrets(_ deadline: Deadline) {
-        for item in referencedItems { _ = try? secrets.forceRefresh(item, maxWait: deadline.remainingSeconds) }
+        for source in sources.values { source.refresh(deadline.remainingSeconds) }
     }
 }
