@@ -57,7 +57,7 @@ public final class Telemetry: Sendable {
         registry.gauge("vigil_probe_success", "1 if the probe's last run found the component available (healthy or degraded), else 0.", probe).set(to: result.isAvailable ? 1 : 0)
         registry.gauge("vigil_probe_duration_seconds", "Duration of the probe's last run.", probe).set(seconds)
         registry.histogram("vigil_probe_latency_seconds", "Distribution of probe run durations.", probe, buckets: probeLatencyBuckets).record(seconds)
-        registry.counter("vigil_probe_runs_total", "Probe runs.", probe).increment()
+        runs(probe).increment()
         registry.gauge("vigil_probe_last_run_timestamp_seconds", "Unix time the probe last finished.", probe).set(result.finishedAt.timeIntervalSince1970)
         for phase in result.phases {
             registry.gauge("vigil_probe_phase_duration_seconds", "Duration of each phase of the probe's last run (connect, query, ping).", probe + [("phase", phase.name)]).set(phase.duration.timeInterval)
@@ -67,10 +67,10 @@ public final class Telemetry: Sendable {
                 .set(measurement.value)
         }
         if result.refreshedCredentials {
-            registry.counter("vigil_probe_auth_refresh_total", "Authentication failures that forced a credentials refresh and a retry.", probe).increment()
+            authRefreshes(probe).increment()
         }
         if !result.isAvailable {
-            registry.counter("vigil_probe_failures_total", "Failed probe runs, by reason.", probe + [("reason", result.reason.rawValue)]).increment()
+            failures(probe, result.reason).increment()
         }
     }
 
@@ -78,16 +78,25 @@ public final class Telemetry: Sendable {
     /// probe's kind can give), so an `increase()` alert sees the first
     /// failure (a series born at 1 has no increase).
     public func prepare(probes: [any Probe]) {
-        for probe in probes.map(\.name) {
-            registry.counter("vigil_probe_runs_total", "Probe runs.", [("probe", probe)])
-                .increment(by: Int64(0))
-            registry.counter("vigil_probe_auth_refresh_total", "Authentication failures that forced a credentials refresh and a retry.", [("probe", probe)]).increment(by: Int64(0))
-        }
         for probe in probes {
-            for reason in probe.failureReasons {
-                registry.counter("vigil_probe_failures_total", "Failed probe runs, by reason.", [("probe", probe.name), ("reason", reason.rawValue)]).increment(by: Int64(0))
-            }
+            let labels = [("probe", probe.name)]
+            runs(labels).increment(by: Int64(0))
+            authRefreshes(labels).increment(by: Int64(0))
+            for reason in probe.failureReasons { failures(labels, reason).increment(by: Int64(0)) }
         }
+    }
+
+    // The per-probe counters, declared once for `record` and `prepare`.
+    private func runs(_ probe: [(String, String)]) -> Counter {
+        registry.counter("vigil_probe_runs_total", "Probe runs.", probe)
+    }
+
+    private func authRefreshes(_ probe: [(String, String)]) -> Counter {
+        registry.counter("vigil_probe_auth_refresh_total", "Authentication failures that forced a credentials refresh and a retry.", probe)
+    }
+
+    private func failures(_ probe: [(String, String)], _ reason: ProbeReason) -> Counter {
+        registry.counter("vigil_probe_failures_total", "Failed probe runs, by reason.", probe + [("reason", reason.rawValue)])
     }
 
     /// Publishes the health thresholds, so alert rules and dashboards use
