@@ -49,7 +49,6 @@ final class DatumBuffer: Sendable {
     /// Removes the datums up to sequence number `last` (sent, or rejected for
     /// good); returns how many were still there (overflow may have dropped
     /// some of them meanwhile, and counted them).
-    @discardableResult
     func remove(through last: Int) -> Int {
         state.withLock { state in
             let before = state.datums.count

@@ -47,25 +47,23 @@ struct SecretsManagerAPI: Sendable {
 
     /// A new secret with its first version (the migration).
     func createSecret(_ name: String, value: String, token: String, kmsKeyID: String?,
-                      tags: [(key: String, value: String)]) throws(AWSError) -> String? {
+                      tags: [(key: String, value: String)]) throws(AWSError) {
         var request = Request(SecretId: nil)
         request.Name = name
         request.SecretString = value
         request.ClientRequestToken = token
         request.KmsKeyId = kmsKeyID
         request.Tags = tags.isEmpty ? nil : tags.map { Request.Tag(Key: $0.key, Value: $0.value) }
-        let reply: WriteReply = try call("CreateSecret", request)
-        return reply.VersionId
+        let _: WriteReply = try call("CreateSecret", request)  // decoded: an answer that is not one is an error
     }
 
     /// A new version, labelled AWSCURRENT (the migration). The same token
     /// and value again create nothing: retries are idempotent.
-    func putSecretValue(_ id: String, value: String, token: String) throws(AWSError) -> String? {
+    func putSecretValue(_ id: String, value: String, token: String) throws(AWSError) {
         var request = Request(SecretId: id)
         request.SecretString = value
         request.ClientRequestToken = token
-        let reply: WriteReply = try call("PutSecretValue", request)
-        return reply.VersionId
+        let _: WriteReply = try call("PutSecretValue", request)
     }
 
     private func call<Reply: Decodable>(_ operation: String, _ request: Request) throws(AWSError) -> Reply {

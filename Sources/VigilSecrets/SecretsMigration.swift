@@ -83,9 +83,9 @@ public struct SecretsMigration: Sendable {
             let token = Self.requestToken()
             do throws(AWSError) {
                 if target.action == .create {
-                    _ = try api.createSecret(target.secretID, value: target.value, token: token, kmsKeyID: kmsKeyID, tags: tags)
+                    try api.createSecret(target.secretID, value: target.value, token: token, kmsKeyID: kmsKeyID, tags: tags)
                 } else {
-                    _ = try api.putSecretValue(target.secretID, value: target.value, token: token)
+                    try api.putSecretValue(target.secretID, value: target.value, token: token)
                 }
             } catch {
                 throw Failure(secretID: target.secretID, error: error)
