@@ -88,7 +88,7 @@ final class ProcessCollector: MetricsCollector {
         if fstat(fdDirectory, &info) == 0, info.st_size > 0 { return Int(info.st_size) }
         guard let dir = opendir("/proc/self/fd") else { return 0 }
         defer { closedir(dir) }
-        var count = -2  // the descriptors opendir and fdDirectory hold
+        var count = -1  // opendir's own, which is gone again; fdDirectory is open for good, and counted as above
         while let entry = readdir(dir) {
             if entry.pointee.d_name.0 != UInt8(ascii: ".") { count += 1 }
         }
