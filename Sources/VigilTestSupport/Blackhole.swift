@@ -21,7 +21,7 @@ public final class Blackhole {
     /// a private PostgreSQL fail to come back that way); a process-wide
     /// counter keeps two tests apart.
     public static func freePort() throws -> Int {
-        let low = ephemeralLow()
+        let low = ephemeralLow
         let span = max(1, min(10_000, low - 1_024))
         for _ in 0..<64 {
             let offset = (Int(getpid()) &* 7_919 &+ nextPort.wrappingAdd(1, ordering: .relaxed).oldValue) % span
@@ -35,10 +35,10 @@ public final class Blackhole {
 
     private static let nextPort = Atomic<Int>(0)
 
-    private static func ephemeralLow() -> Int {
+    private static let ephemeralLow: Int = {
         let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
         return range.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
-    }
+    }()
 }
 
 public struct SocketFailure: Error {}

@@ -70,6 +70,15 @@ public final class ChildProcess: Sendable {
 
     deinit { if isRunning { kill(pid, SIGKILL); waitUntilExit() } }
 
+    /// Runs to completion and returns exit status and output.
+    public static func run(_ arguments: [String], environment: [String: String] = [:],
+                           stderr: Bool = true) throws -> (status: Int32, output: String) {
+        let child = try ChildProcess(arguments, environment: environment, stderr: stderr)
+        child.waitUntilExit()
+        _ = VigilProcess.waitUntil(timeout: 30) { child.reachedEnd }  // certain once the child exited; a starved reader may lag
+        return (child.terminationStatus, child.log)
+    }
+
     /// Everything the child wrote so far.
     public var log: String { output.text }
     /// True once the child closed its output (it exited, or closed both streams).

@@ -45,7 +45,10 @@ public final class VigilUnderTest {
     public var metrics: String { (try? CurlClient().request(base + "/metrics").text) ?? "" }
 
     /// The value of one series (`name{labels}` exactly as exported), or nil.
-    public func value(_ series: String) -> Double? {
+    public func value(_ series: String) -> Double? { Self.value(series, in: metrics) }
+
+    /// The value of one series in an exposition text, or nil.
+    public static func value(_ series: String, in metrics: String) -> Double? {
         metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 

@@ -34,9 +34,5 @@ public final class MotoServer {
         }
     }
 
-    deinit {
-        kill(process.pid, SIGKILL)
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: folder)
-    }
+    deinit { try? FileManager.default.removeItem(at: folder) }  // the server itself: ChildProcess kills it
 }

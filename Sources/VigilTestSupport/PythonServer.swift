@@ -27,9 +27,4 @@ public final class PythonServer {
         self.port = port
         controlPort = values["control"]
     }
-
-    deinit {
-        kill(process.pid, SIGKILL)
-        process.waitUntilExit()
-    }
 }

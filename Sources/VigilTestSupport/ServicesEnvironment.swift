@@ -34,11 +34,13 @@ public struct ServicesEnvironment: Sendable {
     /// the admin identity); true when either worked.
     @discardableResult
     public func putSecret(_ id: String, _ value: String) -> Bool {
-        let admin = ["AWS_ACCESS_KEY_ID": adminKeyID, "AWS_SECRET_ACCESS_KEY": adminSecret]
-        return runCommand(["aws", "secretsmanager", "create-secret", "--name", id, "--secret-string", value], environment: admin) == 0
+        runCommand(["aws", "secretsmanager", "create-secret", "--name", id, "--secret-string", value], environment: admin) == 0
             || runCommand(["aws", "secretsmanager", "put-secret-value", "--secret-id", id, "--secret-string", value],
                           environment: admin) == 0
     }
+
+    /// The admin identity's keys, for an aws CLI call.
+    public var admin: [String: String] { ["AWS_ACCESS_KEY_ID": adminKeyID, "AWS_SECRET_ACCESS_KEY": adminSecret] }
 
     /// Values that must never appear in anything Vigil prints or serves.
     /// Tests compare secret values outside `#expect` (`let secretCheckN = ...`):

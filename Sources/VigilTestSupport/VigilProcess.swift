@@ -53,9 +53,6 @@ public final class VigilProcess {
 
     /// Runs to completion and returns exit status and output.
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let child = try VigilProcess(arguments, environment: environment)
-        child.process.waitUntilExit()
-        _ = waitUntil(timeout: 30) { child.process.reachedEnd }  // certain once the child exited; a starved reader may lag
-        return (child.process.terminationStatus, child.log)
+        try ChildProcess.run([binary] + arguments, environment: environment)
     }
 }

@@ -63,16 +63,13 @@ struct PublisherTests {
     }
 
     private func statistics(_ metric: String, dimensions: [String] = ["Name=Environment,Value=test"]) throws -> [[String: Any]] {
-        let process = try ChildProcess(["aws", "cloudwatch", "get-metric-statistics", "--namespace", namespace, "--metric-name", metric,
-                                        "--dimensions"] + dimensions + [
-                                        "--start-time", UnixTime(seconds: clock.read().seconds - 7200).iso8601,
-                                        "--end-time", UnixTime(seconds: clock.read().seconds + 600).iso8601,
-                                        "--period", "60", "--statistics", "SampleCount", "Sum", "Minimum", "Maximum", "--output", "json"],
-                                       environment: ["AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret],
-                                       stderr: false)
-        process.waitUntilExit()
-        _ = VigilProcess.waitUntil(timeout: 5) { process.reachedEnd }
-        let json = try JSONSerialization.jsonObject(with: Data(process.log.utf8)) as? [String: Any]
+        let output = try ChildProcess.run(["aws", "cloudwatch", "get-metric-statistics", "--namespace", namespace, "--metric-name", metric,
+                                           "--dimensions"] + dimensions + [
+                                           "--start-time", UnixTime(seconds: clock.read().seconds - 7200).iso8601,
+                                           "--end-time", UnixTime(seconds: clock.read().seconds + 600).iso8601,
+                                           "--period", "60", "--statistics", "SampleCount", "Sum", "Minimum", "Maximum", "--output", "json"],
+                                          environment: env.admin, stderr: false).output
+        let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
         return (json?["Datapoints"] as? [[String: Any]] ?? []).sorted { "\($0["Timestamp"] ?? "")" < "\($1["Timestamp"] ?? "")" }
     }
 
@@ -247,9 +244,7 @@ struct PublisherFailureTests {
         #expect(value(#"vigil_cloudwatch_dropped_datums_total{reason="rejected"}"#) == collected / 2)
     }
 
-    private func value(_ series: String) -> Int {
-        metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Int($0.dropFirst(series.count + 1)) } ?? -1
-    }
+    private func value(_ series: String) -> Int { VigilUnderTest.value(series, in: metrics).map { Int($0) } ?? -1 }
 
     @Test func accessDeniedKeepsTheDatumsForLater() throws {
         let publisher = publisher()

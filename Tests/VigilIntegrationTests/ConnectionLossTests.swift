@@ -11,8 +11,7 @@ struct ConnectionLossTests {
     let suffix = String(UUID().uuidString.prefix(6)).lowercased()
 
     private func admin(_ arguments: [String]) -> Int32 {
-        runCommand(["aws", "secretsmanager"] + arguments, environment: [
-            "AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret])
+        runCommand(["aws", "secretsmanager"] + arguments, environment: env.admin)
     }
 
     private func psql(_ sql: String) -> Int32 {

@@ -119,8 +119,7 @@ struct HealthScenarioTests {
     }
 
     private func admin(_ command: [String]) throws {
-        let status = runCommand(["aws", "secretsmanager"] + command, environment: [
-            "AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret])
+        let status = runCommand(["aws", "secretsmanager"] + command, environment: env.admin)
         #expect(status == 0, "aws secretsmanager \(command[0]) failed")
     }
 }

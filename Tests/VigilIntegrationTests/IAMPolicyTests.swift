@@ -12,12 +12,8 @@ struct IAMPolicyTests {
     /// An aws CLI call as `keys` (default: the admin); status and output.
     private func aws(_ arguments: [String], keys: (id: String, secret: String)? = nil) throws -> (status: Int32, output: String) {
         let keys = keys ?? (env.adminKeyID, env.adminSecret)
-        let process = try ChildProcess(["aws"] + arguments + ["--output", "json"],
-                                       environment: ["AWS_ACCESS_KEY_ID": keys.id, "AWS_SECRET_ACCESS_KEY": keys.secret,
-                                                     "AWS_MAX_ATTEMPTS": "1"])
-        process.waitUntilExit()
-        _ = VigilProcess.waitUntil(timeout: 5) { process.reachedEnd }
-        return (process.terminationStatus, process.log)
+        return try ChildProcess.run(["aws"] + arguments + ["--output", "json"],
+                                    environment: ["AWS_ACCESS_KEY_ID": keys.id, "AWS_SECRET_ACCESS_KEY": keys.secret, "AWS_MAX_ATTEMPTS": "1"])
     }
 
     @Test func thePrintedPolicyIsEnoughForServeAndNoMore() throws {
@@ -54,6 +50,7 @@ struct IAMPolicyTests {
         let created = try aws(["iam", "create-access-key", "--user-name", user])
         let key = try #require(try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: [String: Any]])["AccessKey"]
         let keys = (id: key?["AccessKeyId"] as? String ?? "", secret: key?["SecretAccessKey"] as? String ?? "")
+        try #require(!keys.secret.isEmpty)
 
         let vigil = try VigilUnderTest(config: config, environment: ["AWS_ACCESS_KEY_ID": keys.id, "AWS_SECRET_ACCESS_KEY": keys.secret])
         #expect(vigil.seconds(until: { $0.status == "healthy" }, timeout: 10) != nil, "\(vigil.process.log)")
@@ -65,7 +62,7 @@ struct IAMPolicyTests {
         #expect(outside.status != 0 && outside.output.contains("AccessDenied"), "\(outside.output)")
         let delete = try aws(["secretsmanager", "delete-secret", "--secret-id", "vigil/dev/database/credentials"], keys: keys)
         #expect(delete.status != 0 && delete.output.contains("AccessDenied"), "\(delete.output)")
-        env.assertNoCanary(in: [printed.output, vigil.process.log, vigil.metrics])
+        env.assertNoCanary(in: [printed.output, vigil.process.log, vigil.metrics], extra: [keys.secret])  // the key Vigil held too
     }
 
     @Test func migratePolicyCoversThePrefixAndBadFlagsAreRefused() throws {

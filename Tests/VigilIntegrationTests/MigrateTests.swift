@@ -51,19 +51,14 @@ struct MigrateTests {
                 redis: {env: REDIS_URL, keys: [password]}
             """.write(to: config, atomically: true, encoding: .utf8)
         return try VigilProcess.run(["secrets", "migrate", "--config", config.path, "--from", envFile.path] + extra,
-                                    environment: ["AWS_ENDPOINT_URL": proxy.url, "AWS_ACCESS_KEY_ID": env.adminKeyID,
-                                                  "AWS_SECRET_ACCESS_KEY": env.adminSecret])
+                                    environment: env.admin.merging(["AWS_ENDPOINT_URL": proxy.url]) { $1 })
     }
 
     /// The secret's current value, compared here: never printed.
     private func stored(_ name: String) throws -> [String: Any] {
-        let process = try ChildProcess(["aws", "secretsmanager", "get-secret-value", "--secret-id", "vigil/mig-\(suffix)/\(name)",
-                                        "--query", "SecretString", "--output", "text"],
-                                       environment: ["AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret],
-                                       stderr: false)
-        process.waitUntilExit()
-        _ = VigilProcess.waitUntil(timeout: 5) { process.reachedEnd }
-        return (try? JSONSerialization.jsonObject(with: Data(process.log.utf8)) as? [String: Any]) ?? [:]
+        let output = try ChildProcess.run(["aws", "secretsmanager", "get-secret-value", "--secret-id", "vigil/mig-\(suffix)/\(name)",
+                                           "--query", "SecretString", "--output", "text"], environment: env.admin, stderr: false).output
+        return (try? JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]) ?? [:]
     }
 
     private func writes() throws -> [String] {
@@ -80,7 +75,8 @@ struct MigrateTests {
         let first = try migrate(dotenv(stripeKey: "canary-stripe-1"))
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("DEBUG is set on line 10 and again on line 11: the last one wins"))
-        #expect(try writes().count == 6 && writes().allSatisfy { $0.hasSuffix("CreateSecret") })
+        let created = try writes()
+        #expect(created.count == 6 && created.allSatisfy { $0.hasSuffix("CreateSecret") }, "\(created)")
         let database = try stored("database")
         let matches = database["username"] as? String == "app" && database["password"] as? String == "canary-pg-\(suffix)"
             && database["host"] as? String == "db.internal" && database["port"] as? Int == 5432 && database["dbname"] as? String == "app"
@@ -106,12 +102,9 @@ struct MigrateTests {
         let third = try migrate(dotenv(stripeKey: "canary-stripe-2"))
         #expect(third.status == 0 && third.output.contains("updated vigil/mig-\(suffix)/stripe"))
         #expect(try writes() == ["secretsmanager.PutSecretValue"])
-        let versions = try ChildProcess(["aws", "secretsmanager", "list-secret-version-ids", "--secret-id", "vigil/mig-\(suffix)/stripe",
-                                         "--query", "length(Versions)", "--output", "text"],
-                                        environment: ["AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret])
-        versions.waitUntilExit()
-        _ = VigilProcess.waitUntil(timeout: 5) { versions.reachedEnd }
-        #expect(versions.log.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(versions.log)")
+        let versions = try ChildProcess.run(["aws", "secretsmanager", "list-secret-version-ids", "--secret-id", "vigil/mig-\(suffix)/stripe",
+                                             "--query", "length(Versions)", "--output", "text"], environment: env.admin).output
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(versions)")
         env.assertNoCanary(in: [dryRun.output, refused.output, first.output, second.output, third.output], extra: canaries)
     }
 

@@ -121,13 +121,15 @@ import VigilProbes
         #expect(text.contains(#"vigil_health_status{component="redis",status="healthy"} 1"#))
     }
 
+    /// One unlabelled series of `telemetry`'s exposition; -1 when absent.
+    private func value(_ name: String, _ telemetry: Telemetry) -> Double {
+        String(decoding: telemetry.exposition(), as: UTF8.self).split(separator: "\n")
+            .first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
+    }
+
     @Test func cpuCounterOnlyGrows() {
         let telemetry = Telemetry(version: "v", revision: "r")
-        func cpu() -> Double {
-            let text = String(decoding: telemetry.exposition(), as: UTF8.self)
-            return text.split(separator: "\n").first { $0.hasPrefix("process_cpu_seconds_total ") }
-                .flatMap { Double($0.split(separator: " ")[1]) } ?? -1
-        }
+        func cpu() -> Double { value("process_cpu_seconds_total", telemetry) }
         let first = cpu()
         var spin = 0.0
         for i in 0..<3_000_000 { spin += Double(i).squareRoot() }
@@ -139,10 +141,7 @@ import VigilProbes
     /// The cheap sources (statm, the size of /proc/self/fd, getrusage) agree with what they replace.
     @Test func processFiguresFollowTheProcess() {
         let telemetry = Telemetry(version: "v", revision: "r")
-        func value(_ name: String) -> Double {
-            String(decoding: telemetry.exposition(), as: UTF8.self).split(separator: "\n")
-                .first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
-        }
+        func value(_ name: String) -> Double { self.value(name, telemetry) }
         let before = value("process_open_fds")
         let extra = (0..<300).map { _ in open("/dev/null", O_RDONLY) }
         defer { for fd in extra { close(fd) } }

@@ -19,7 +19,8 @@ struct ConfigCheck: ParsableCommand {
     func run() throws {
         let config = try loadConfiguration(file: file)
         print("\(file): OK")
-        let targetKeys = config.effective.keys.filter { $0.hasPrefix("probes.") && !Schema.keys.contains($0) }.sorted()
+        let known = Set(Schema.keys)
+        let targetKeys = config.effective.keys.filter { $0.hasPrefix("probes.") && !known.contains($0) }.sorted()
         for key in Schema.keys + targetKeys {
             let origin = config.origins[key].map { "  # \($0)" } ?? ""
             print("  \(key) = \(config.effective[key] ?? "")\(origin)")
