@@ -184,8 +184,8 @@ def main():
             print(f"/{path}: vigil/nginx req/s {v['rps'] / n['rps']:.2f}x, CPU per request {v['cpu_us'] / n['cpu_us']:.2f}x")
         print(f"uncached /metrics: {med['vigil /metrics uncached']['cpu_us']:.1f} us CPU per scrape")
         exporter_rss = sum(memory_mb(t.pids)[0] for t in exporters)
-        print(f"vigil RSS after load {memory_mb([vigil.pid])[0]:.1f} MB "
-              f"({memory_mb([vigil.pid])[1]:.1f} MB anonymous); the three exporters together {exporter_rss:.1f} MB")
+        rss, anonymous = memory_mb([vigil.pid])
+        print(f"vigil RSS after load {rss:.1f} MB ({anonymous:.1f} MB anonymous); the three exporters together {exporter_rss:.1f} MB")
         for proc in [uncached] + [p for t in exporters for p in t.procs]:
             servers.stop(proc)
 

@@ -3,7 +3,7 @@
 (scripts/tcpfault.py, scripts/faultproxy.py) and secrets seeded in moto.
 Needs the environment of `scripts/services env`.
 """
-import json, os, re, signal, subprocess, sys, time, urllib.error, urllib.parse, urllib.request
+import json, os, re, signal, socket, subprocess, sys, time, urllib.error, urllib.parse, urllib.request
 
 ENV = os.environ
 TICK = os.sysconf("SC_CLK_TCK")
@@ -60,9 +60,13 @@ def wait_http(url, seconds=20):
 
 
 def free_port_check(port):
-    status, _, _ = fetch(f"http://127.0.0.1:{port}/", timeout=0.5)
-    if status is not None:
-        sys.exit(f"something already answers on 127.0.0.1:{port}; stop it first")
+    """Exits when 127.0.0.1:PORT is taken (by anything, HTTP or not)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a listener still blocks; TIME_WAIT leftovers do not
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            sys.exit(f"something already uses 127.0.0.1:{port}; stop it first")
 
 
 def series(metrics_text, name):
@@ -140,17 +144,10 @@ def post(url, body):
 
 def seed_secrets(environment, pg_port, redis_port):
     """vigil/<environment>/{database,redis}/credentials: the local services'
-    credentials, pointing at the ports given (fronts)."""
-    import boto3  # moto's dependency: installed with it
-    sm = boto3.client("secretsmanager", endpoint_url=ENV["AWS_ENDPOINT_URL"], region_name=ENV["AWS_REGION"],
-                      aws_access_key_id=ENV["VIGIL_TEST_AWS_ADMIN_KEY_ID"],
-                      aws_secret_access_key=ENV["VIGIL_TEST_AWS_ADMIN_SECRET"])
-    values = {"database/credentials": {"username": "vigil", "password": PG_PASSWORD, "host": "127.0.0.1",
-                                       "port": pg_port, "dbname": "vigil"},
-              "redis/credentials": {"host": "127.0.0.1", "port": redis_port, "password": REDIS_PASSWORD}}
-    for name, value in values.items():
-        secret_id, text = f"vigil/{environment}/{name}", json.dumps(value)
-        try:
-            sm.create_secret(Name=secret_id, SecretString=text)
-        except sm.exceptions.ResourceExistsException:
-            sm.put_secret_value(SecretId=secret_id, SecretString=text)
+    credentials, pointing at the ports given (fronts), written by
+    scripts/moto-setup.py as scripts/services seeds the shared ones."""
+    database = {"engine": "postgres", "host": "127.0.0.1", "port": pg_port, "username": "vigil",
+                "password": PG_PASSWORD, "dbname": "vigil"}
+    redis = {"host": "127.0.0.1", "port": redis_port, "password": REDIS_PASSWORD}
+    subprocess.run([sys.executable, f"{HERE}/moto-setup.py", ENV["AWS_ENDPOINT_URL"], f"{ENV['VIGIL_TEST_SCRATCH']}/moto-keys.env",
+                    "vigil", environment, json.dumps(database), json.dumps(redis)], check=True)

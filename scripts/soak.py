@@ -6,9 +6,9 @@ Vigil (probes every second, secrets TTL 6 s, CloudWatch every 2 s) serves
 wrk load on /health and /metrics while a schedule of faults runs in cycles
 until SECONDS have passed (at least one full cycle). Exit 1 when any check fails.
 """
-import json, os, re, signal, statistics, subprocess, sys, tempfile, threading, time
+import json, re, signal, statistics, subprocess, sys, tempfile, threading, time
 from loadlib import (HERE, PG_PORT, REDIS_PORT, AWSFront, Servers, TCPFront, fetch, memory_mb, open_fds, seed_secrets,
-                     series, wait_http)
+                     series)
 
 VIGIL, DURATION = sys.argv[1], float(sys.argv[2])
 PORT = 19741
@@ -200,7 +200,6 @@ def main():
         load_seconds = max(DURATION, cycle_estimate) + 60
         loads = [Load("/health", 8, 2, load_seconds, work), Load("/metrics", 2, 10, load_seconds, work)]
         watch = Watch(vigil.pid)
-        wait_http(BASE + "/health")
         started, cycles, first_cycle_end = time.monotonic(), 0, None
         while cycles == 0 or time.monotonic() - started < DURATION:
             cycles += 1

@@ -1,4 +1,4 @@
-// libFuzzer target: the RESP reader (Sources/VigilProbes/Net/RESPReader.swift)
+// libFuzzer target: the RESP reader (Sources/VigilProbes/Redis/RESPReader.swift)
 // on any bytes: no crash, no unbounded work, and a parsed value never claims
 // more bytes than it was given.
 @_cdecl("LLVMFuzzerTestOneInput")
