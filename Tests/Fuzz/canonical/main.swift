@@ -82,15 +82,3 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
-
-private func isUnreserved(_ byte: UInt8) -> Bool {
-    (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-        || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || "-_.~".utf8.contains(byte)
-}
-
-/// `precondition` that also says what failed in -O builds (where
-/// `precondition` drops its message).
-private func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "",
-                   file: StaticString = #file, line: UInt = #line) {
-    if !condition() { fatalError("fuzz check failed: \(message())", file: file, line: line) }
-}

@@ -4,8 +4,6 @@
 // once; and the variables written back as double-quoted assignments (with
 // escapes) read back to the same names and values, in order.
 
-private func check(_ condition: Bool, _ message: String) { if !condition { fatalError(message) } }
-
 /// `NAME="value"` with the escapes the reader undoes.
 private func assignment(_ name: String, _ value: String) -> String {
     let escaped = value.replacingScalars { scalar in

@@ -117,9 +117,3 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
-
-/// `precondition` that also says what failed in -O builds.
-private func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "",
-                   file: StaticString = #file, line: UInt = #line) {
-    if !condition() { fatalError("fuzz check failed: \(message())", file: file, line: line) }
-}
