@@ -36,13 +36,20 @@ public struct ComponentHealth: Sendable, Equatable {
         self.latencyThreshold = latencyThreshold
     }
 
-    /// This component's own status: down counts as unhealthy only when
-    /// critical; slow or self-reported trouble is degraded.
+    /// This component's own status, the same whatever its criticality: down
+    /// is unhealthy; slow or self-reported trouble is degraded. Criticality
+    /// weighs only in the overall status (`contribution`) and in alerts.
     public func status(at now: Date) -> HealthStatus {
-        guard isUp(at: now), let latest else { return critical ? .unhealthy : .degraded }
+        guard isUp(at: now), let latest else { return .unhealthy }
         if latest.degraded { return .degraded }
         if let latencyThreshold, latest.latency > latencyThreshold { return .degraded }
         return .healthy
+    }
+
+    /// What this component makes of the overall status: a non-critical one
+    /// that fails makes it degraded (still 200), never unhealthy.
+    public func contribution(at now: Date) -> HealthStatus {
+        critical ? status(at: now) : min(status(at: now), .degraded)
     }
 
     /// Up when the latest result succeeded and is younger than three
@@ -73,6 +80,6 @@ public struct HealthSnapshot: Sendable {
     public var version: String
 
     public var status: HealthStatus {
-        components.reduce(.healthy) { worst, component in max(worst, component.status(at: now)) }
+        components.reduce(.healthy) { worst, component in max(worst, component.contribution(at: now)) }
     }
 }

@@ -84,7 +84,7 @@ struct ProbeCatalogTests {
         #expect(detected != nil, "\(vigil.health().map { "\($0.code) \($0.status) \($0.services) \($0.checks)" } ?? "")")
         let degraded = try #require(vigil.health())
         #expect(degraded.code == 200 && degraded.status == "degraded", "\(degraded.status) \(degraded.code)")
-        #expect(degraded.checks["replica"]?.status == "degraded" && degraded.checks["replica"]?.reason == "refused")
+        #expect(degraded.checks["replica"]?.status == "unhealthy" && degraded.checks["replica"]?.reason == "refused")
         try replica.mode("pass")
         let recovered = vigil.seconds(until: { $0.status == "healthy" }, timeout: 5)
         #expect(recovered != nil)

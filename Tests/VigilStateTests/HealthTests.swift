@@ -24,6 +24,18 @@ import VigilProbes
         #expect(status([component("db", critical: true, .ok), component("redis", critical: false, .refused)]) == .degraded)
     }
 
+    /// A failing component is unhealthy whatever its criticality (it was
+    /// `degraded` when not critical, so its unhealthy alert never fired);
+    /// criticality decides only what it does to the overall status.
+    @Test func aFailingNonCriticalComponentIsUnhealthyItselfAndOverallDegraded() {
+        let replica = component("replica", critical: false, .refused)
+        #expect(replica.status(at: now) == .unhealthy)
+        #expect(replica.contribution(at: now) == .degraded)
+        #expect(status([component("db", critical: true, .ok), replica]) == .degraded)
+        let json = HealthSnapshot(components: [replica], now: now, startedAt: now, version: "t").json()
+        #expect(json.contains(#""replica":{"status":"unhealthy","critical":false"#), "\(json)")
+    }
+
     @Test func criticalDownIsUnhealthyWhateverElse() {
         #expect(status([component("db", critical: true, .auth), component("redis", critical: false, .refused)]) == .unhealthy)
     }

@@ -9,18 +9,19 @@ final class PostgresConnection {
     private let handle: OpaquePointer
 
     /// Connects with non-blocking libpq calls so the deadline holds even when
-    /// the server accepts the TCP connection and never answers.
-    /// `statementTimeout` is also set server-side, so a query stuck in the
-    /// server is cancelled there, not only abandoned here.
-    init(_ credentials: DatabaseCredentials, tls: PostgresTLS, deadline: Deadline, statementTimeout: Duration) throws(ProbeFailure) {
+    /// the server accepts the TCP connection and never answers. Nothing but
+    /// libpq's standard startup parameters is sent (user, database,
+    /// `application_name`): PgBouncer closes a client that sends `options`
+    /// ("unsupported startup parameter") and RDS Proxy refuses every
+    /// command-line option. The server-side bound is set per query instead.
+    init(_ credentials: DatabaseCredentials, tls: PostgresTLS, deadline: Deadline, connectTimeout: Duration) throws(ProbeFailure) {
         var parameters: [(String, String)] = [
             ("port", String(credentials.port)),
             ("user", credentials.username), ("password", credentials.password.revealed()),
             ("dbname", credentials.database), ("sslmode", tls.mode),
             // libpq's own bound (whole seconds, at least 2) backs up the deadline polled below.
             ("application_name", "vigil"),
-            ("connect_timeout", String(max(2, Int(statementTimeout.components.seconds) + 1))),
-            ("options", "-c statement_timeout=\(max(1, Int(statementTimeout.milliseconds)))"),
+            ("connect_timeout", String(max(2, Int(connectTimeout.components.seconds) + 1))),
         ]
         if let root = tls.rootCertificate { parameters.append(("sslrootcert", root)) }
         parameters += try Self.hostParameters(credentials.host, port: credentials.port, deadline: deadline)

@@ -1,6 +1,12 @@
 import VigilSecrets
 
-/// PostgreSQL probe: connect (kept between runs) and `SELECT 1`.
+/// PostgreSQL probe: connect (kept between runs) and `SELECT 1`, bounded
+/// server-side too by a `SET LOCAL statement_timeout` in the same query
+/// string. One simple-protocol message with two statements is one implicit
+/// transaction, so the setting ends with it: behind PgBouncer in
+/// transaction pooling it never reaches another client's server
+/// connection, and a query stuck in the server is cancelled there, not
+/// only abandoned here.
 public final class PostgresProbe: Probe {
     public let name: String
     public let failureReasons = ProbeReason.connectionFailures
@@ -22,10 +28,15 @@ public final class PostgresProbe: Probe {
 
     public func run(timeout: Duration) -> ProbeResult {
         connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isHealthy) { (credentials, deadline) throws(ProbeFailure) in
-            try PostgresConnection(credentials, tls: tls, deadline: deadline, statementTimeout: timeout)
+            try PostgresConnection(credentials, tls: tls, deadline: deadline, connectTimeout: timeout)
         } check: { (connection, deadline, timer) throws(ProbeFailure) in
-            try timer.time("query") { () throws(ProbeFailure) in try connection.query("SELECT 1", deadline: deadline) }
+            try timer.time("query") { () throws(ProbeFailure) in try connection.query(Self.query(timeout: timeout), deadline: deadline) }
         }
+    }
+
+    /// Everything the probe sends once connected (docs/configuration.md quotes it).
+    static func query(timeout: Duration) -> String {
+        "SET LOCAL statement_timeout = \(max(1, Int(timeout.milliseconds))); SELECT 1"
     }
 }
 

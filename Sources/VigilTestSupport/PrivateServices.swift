@@ -1,0 +1,69 @@
+import Foundation
+
+/// A server of one test's own, started and stopped through
+/// `scripts/services` with a scratch folder and ports of its own, so a test
+/// can take it down without disturbing the others.
+public final class PrivateService {
+    private let name: String
+    private let scratch: String
+    private let environment: [String: String]
+
+    /// `environment`: the port variables of `scripts/services`.
+    public init(_ name: String, environment: [String: String]) throws {
+        self.name = name
+        scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("vigil-\(name)-\(environment.values.sorted().joined(separator: "-"))-\(getpid())").path
+        self.environment = environment.merging(["VIGIL_SCRATCH": scratch]) { $1 }
+        try start()
+    }
+
+    deinit {
+        try? stop()
+        try? FileManager.default.removeItem(atPath: scratch)
+    }
+
+    public func start() throws { try run("start") }
+    public func stop() throws { try run("stop") }
+
+    private func run(_ command: String) throws {
+        let status = runCommand([VigilProcess.packageRoot + "/scripts/services", command, name], environment: environment)
+        guard status == 0 else {
+            throw CurlClient.Failure(code: Int(status), description: "scripts/services \(command) \(name) failed")
+        }
+    }
+}
+
+/// A PostgreSQL of one test's own.
+public final class PrivatePostgres {
+    public let port: Int
+    private let service: PrivateService
+
+    public init() throws {
+        port = try Blackhole.freePort()
+        service = try PrivateService("postgres", environment: ["VIGIL_PG_PORT": String(port)])
+    }
+
+    /// The same user, password and database as the shared server.
+    public func url(password: String) -> String { "postgres://vigil:\(password)@127.0.0.1:\(port)/vigil" }
+
+    public func start() throws { try service.start() }
+    public func stop() throws { try service.stop() }
+}
+
+/// Two PgBouncers of one test's own (session and transaction pooling, SCRAM)
+/// in front of the shared PostgreSQL on `postgresPort`.
+public final class PrivatePgBouncer {
+    public let sessionPort: Int, transactionPort: Int
+    private let service: PrivateService
+
+    public init(postgresPort: Int) throws {
+        sessionPort = try Blackhole.freePort()
+        transactionPort = try Blackhole.freePort()
+        service = try PrivateService("pgbouncer", environment: [
+            "VIGIL_PG_PORT": String(postgresPort), "VIGIL_PGBOUNCER_PORT": String(sessionPort),
+            "VIGIL_PGBOUNCER_TRANSACTION_PORT": String(transactionPort)])
+    }
+
+    public func start() throws { try service.start() }
+    public func stop() throws { try service.stop() }
+}
