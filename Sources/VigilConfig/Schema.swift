@@ -34,7 +34,7 @@ public enum Schema {
 
     static let web = [
         Setting(key: "web.listen_address", defaultValue: ":9731",
-                help: "Address to serve HTTP on: `:PORT`, `HOST:PORT` or `[IPv6]:PORT`."),
+                help: "Address to serve HTTP on: `:PORT` (every interface, IPv4 and IPv6 where the host has IPv6), `HOST:PORT` or `[IPv6]:PORT`."),
         Setting(key: "web.telemetry_path", defaultValue: "/metrics", help: "Path of the Prometheus metrics endpoint."),
         Setting(key: "web.config_file", defaultValue: "",
                 help: "The exporters' web configuration file: `tls_server_config` (cert_file, key_file) and `basic_auth_users` (bcrypt)."),
@@ -49,7 +49,7 @@ public enum Schema {
     ]
 
     static let log = [
-        Setting(key: "log.level", defaultValue: "info", help: "`debug`, `info`, `warning` or `error`."),
+        Setting(key: "log.level", defaultValue: "info", help: "`debug`, `info`, `warn` (or `warning`) or `error`; logged as `level=warn` as the Prometheus tools do."),
         Setting(key: "log.format", defaultValue: "logfmt", help: "`logfmt` or `json`, written to stderr."),
     ]
 
@@ -72,6 +72,10 @@ public enum Schema {
     }
 
     static let health = [
+        Setting(key: "health.show_details", defaultValue: "when_authorized",
+                help: "Who sees `/health`'s details (reason, detail, latencies, `?verbose`, version) beyond the status words, "
+                    + "which are always served without credentials (a load balancer sends none): `always`, `when_authorized` "
+                    + "(callers that passed basic auth; everyone when the web config has no users), or `never`."),
         Setting(key: "health.unhealthy_status_code", defaultValue: "503",
                 help: "HTTP status `/health` answers when overall status is unhealthy (healthy and degraded answer 200)."),
         Setting(key: "health.latency_threshold", defaultValue: "1s",

@@ -58,6 +58,8 @@ extension VigilConfig {
         private static func target(_ name: String, _ reader: inout ConfigReader, interval: Duration, timeout: Duration,
                                    secretItems: [String]) -> Probe? {
             let base = "probes.\(name)"
+            // `overall` is the component label of the aggregate health series.
+            reader.check("\(base).kind", name != "overall", "\"overall\" is reserved (vigil_health_status{component=\"overall\"}): choose another target name")
             let implied = Schema.defaultProbes.first { $0.name == name }?.kind ?? ""
             let written = reader.text("\(base).kind")
             let kindName = written.isEmpty ? implied : written

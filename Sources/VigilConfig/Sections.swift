@@ -25,24 +25,30 @@ extension VigilConfig {
     }
 
     public enum LogFormat: String, Sendable { case logfmt, json }
-    public enum LogLevel: String, Sendable { case debug, info, warning, error }
+    public enum LogLevel: String, Sendable { case debug, info, warn, error }
 
     public struct Log: Sendable {
         public var level: LogLevel
         public var format: LogFormat
 
         init(_ reader: inout ConfigReader) {
-            level = reader.choice("log.level", ["debug": .debug, "info": .info, "warning": .warning, "error": .error])
+            // `warn` as every Prometheus tool and chart spells it; `warning` kept as an alias.
+            level = reader.choice("log.level", ["debug": .debug, "info": .info, "warn": .warn, "warning": .warn, "error": .error])
             format = reader.choice("log.format", ["logfmt": .logfmt, "json": .json])
         }
     }
 
+    /// Who sees more of `/health` than the status words (Spring Boot Actuator's `show-details`).
+    public enum ShowDetails: String, Sendable { case always, whenAuthorized = "when_authorized", never }
+
     public struct Health: Sendable {
+        public var showDetails: ShowDetails
         public var unhealthyStatusCode: Int
         public var latencyThreshold: Duration
         public var minimumCacheHitRatio: Double
 
         init(_ reader: inout ConfigReader) {
+            showDetails = reader.choice("health.show_details", ["always": .always, "when_authorized": .whenAuthorized, "never": .never])
             unhealthyStatusCode = reader.int("health.unhealthy_status_code", in: 200...599)
             latencyThreshold = reader.duration("health.latency_threshold", atLeast: .milliseconds(1))
             minimumCacheHitRatio = reader.ratio("health.min_cache_hit_ratio")

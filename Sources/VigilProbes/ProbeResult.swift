@@ -65,6 +65,13 @@ public struct ProbeMeasurement: Sendable, Equatable {
     public var help: String
     public var labels: [String: String]
     public var value: Double
+
+    public init(metric: String, help: String, labels: [String: String], value: Double) {
+        self.metric = metric
+        self.help = help
+        self.labels = labels
+        self.value = value
+    }
 }
 
 /// Times the phases of one probe run.

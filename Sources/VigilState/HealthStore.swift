@@ -21,6 +21,7 @@ public final class HealthStore: ProbeResultSink {
         state = Locked(State(components: components))
         self.version = version
         self.telemetry = telemetry
+        telemetry?.describe(components)
         telemetry?.publish(snapshot())
     }
 
@@ -32,6 +33,25 @@ public final class HealthStore: ProbeResultSink {
             state.generation += 1
         }
         telemetry?.record(result)
+        telemetry?.publish(snapshot())
+    }
+
+    /// A reloaded configuration's components: those that stay keep their
+    /// latest result until their next run; removed ones lose their series.
+    public func reconfigure(_ components: [ComponentHealth]) {
+        let removed = state.withLock { state -> [String] in
+            let latest = Dictionary(state.components.map { ($0.name, $0.latest) }) { first, _ in first }
+            let removed = state.components.map(\.name).filter { name in !components.contains { $0.name == name } }
+            state.components = components.map { component in
+                var component = component
+                component.latest = latest[component.name] ?? nil
+                return component
+            }
+            state.generation += 1
+            return removed
+        }
+        telemetry?.forget(removed)
+        telemetry?.describe(components)
         telemetry?.publish(snapshot())
     }
 

@@ -54,16 +54,18 @@ public final class Telemetry: Sendable {
     func record(_ result: ProbeResult) {
         let probe = [("probe", result.probe)]
         let seconds = result.latency.timeInterval
-        registry.gauge("vigil_probe_success", "1 if the probe's last run found the component available (healthy or degraded), else 0.", probe).set(to: result.isAvailable ? 1 : 0)
-        registry.gauge("vigil_probe_duration_seconds", "Duration of the probe's last run.", probe).set(seconds)
-        registry.histogram("vigil_probe_latency_seconds", "Distribution of probe run durations.", probe, buckets: probeLatencyBuckets).record(seconds)
+        gauge(of: result.probe, "vigil_probe_success", "1 if the probe's last run found the component available (healthy or degraded), else 0.", probe).set(to: result.isAvailable ? 1 : 0)
+        gauge(of: result.probe, "vigil_probe_duration_seconds", "Duration of the probe's last run.", probe).set(seconds)
+        let histogram = registry.histogram("vigil_probe_latency_seconds", "Distribution of probe run durations.", probe, buckets: probeLatencyBuckets)
+        remember(result.probe, "vigil_probe_latency_seconds", probe, .histogram(histogram))
+        histogram.record(seconds)
         runs(probe).increment()
-        registry.gauge("vigil_probe_last_run_timestamp_seconds", "Unix time the probe last finished.", probe).set(result.finishedAt.timeIntervalSince1970)
+        gauge(of: result.probe, "vigil_probe_last_run_timestamp_seconds", "Unix time the probe last finished.", probe).set(result.finishedAt.timeIntervalSince1970)
         for phase in result.phases {
-            registry.gauge("vigil_probe_phase_duration_seconds", "Duration of each phase of the probe's last run (connect, query, ping).", probe + [("phase", phase.name)]).set(phase.duration.timeInterval)
+            gauge(of: result.probe, "vigil_probe_phase_duration_seconds", "Duration of each phase of the probe's last run (connect, query, ping).", probe + [("phase", phase.name)]).set(phase.duration.timeInterval)
         }
         for measurement in result.measurements {
-            registry.gauge(measurement.metric, measurement.help, measurement.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            gauge(of: result.probe, measurement.metric, measurement.help, probe + measurement.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
                 .set(measurement.value)
         }
         if result.refreshedCredentials {
@@ -88,15 +90,54 @@ public final class Telemetry: Sendable {
 
     // The per-probe counters, declared once for `record` and `prepare`.
     private func runs(_ probe: [(String, String)]) -> Counter {
-        registry.counter("vigil_probe_runs_total", "Probe runs.", probe)
+        counter(of: probe[0].1, "vigil_probe_runs_total", "Probe runs.", probe)
     }
 
     private func authRefreshes(_ probe: [(String, String)]) -> Counter {
-        registry.counter("vigil_probe_auth_refresh_total", "Authentication failures that forced a credentials refresh and a retry.", probe)
+        counter(of: probe[0].1, "vigil_probe_auth_refresh_total", "Authentication failures that forced a credentials refresh and a retry.", probe)
     }
 
     private func failures(_ probe: [(String, String)], _ reason: ProbeReason) -> Counter {
-        registry.counter("vigil_probe_failures_total", "Failed probe runs, by reason.", probe + [("reason", reason.rawValue)])
+        counter(of: probe[0].1, "vigil_probe_failures_total", "Failed probe runs, by reason.", probe + [("reason", reason.rawValue)])
+    }
+
+    // MARK: Series of one probe (component), removed when a reload removes it
+
+    private enum Series {
+        case gauge(Gauge), counter(Counter), histogram(ValueHistogram)
+    }
+
+    /// Every series created for a probe or component, by name and labels.
+    private let seriesOf = Locked<[String: [String: Series]]>([:])
+
+    private func remember(_ owner: String, _ name: String, _ labels: [(String, String)], _ series: Series) {
+        let key = name + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        seriesOf.withLock { if $0[owner]?[key] == nil { $0[owner, default: [:]][key] = series } }
+    }
+
+    private func gauge(of owner: String, _ name: String, _ help: String, _ labels: [(String, String)]) -> Gauge {
+        let gauge = registry.gauge(name, help, labels)
+        remember(owner, name, labels, .gauge(gauge))
+        return gauge
+    }
+
+    private func counter(of owner: String, _ name: String, _ help: String, _ labels: [(String, String)]) -> Counter {
+        let counter = registry.counter(name, help, labels)
+        remember(owner, name, labels, .counter(counter))
+        return counter
+    }
+
+    /// Drops every series of probes and components a reload removed, so no
+    /// alert keeps firing on a target that no longer exists.
+    func forget(_ owners: [String]) {
+        let dropped = seriesOf.withLock { seriesOf in owners.flatMap { seriesOf.removeValue(forKey: $0)?.values.map { $0 } ?? [] } }
+        for series in dropped {
+            switch series {
+            case .gauge(let gauge): registry.unregisterGauge(gauge)
+            case .counter(let counter): registry.unregisterCounter(counter)
+            case .histogram(let histogram): registry.unregisterValueHistogram(histogram)
+            }
+        }
     }
 
     /// Publishes the health thresholds, so alert rules and dashboards use
@@ -134,10 +175,21 @@ public final class Telemetry: Sendable {
         gauge("vigil_secrets_emergency_ttl_seconds", "How long an expired secret is still served while AWS fails (secrets.emergency_ttl).")
             .set(thresholds.secretsEmergencyTTL)
         for probe in thresholds.probes {
-            gauge("vigil_probe_interval_seconds", "Time between two runs of the probe (probes.<name>.interval).", [("probe", probe.name)])
+            self.gauge(of: probe.name, "vigil_probe_interval_seconds", "Time between two runs of the probe (probes.<name>.interval).", [("probe", probe.name)])
                 .set(probe.interval.timeInterval)
-            gauge("vigil_probe_timeout_seconds", "Bound on one run of the probe (probes.<name>.timeout).", [("probe", probe.name)])
+            self.gauge(of: probe.name, "vigil_probe_timeout_seconds", "Bound on one run of the probe (probes.<name>.timeout).", [("probe", probe.name)])
                 .set(probe.timeout.timeInterval)
+        }
+    }
+
+    /// `vigil_health_component_critical{component}`: whether a failure of the
+    /// component makes overall health unhealthy. Alerts take their severity
+    /// from it (the component's own status is the same either way).
+    func describe(_ components: [ComponentHealth]) {
+        for component in components {
+            gauge(of: component.name, "vigil_health_component_critical",
+                           "1 if the component is critical (its failure makes overall health unhealthy), else 0.",
+                           [("component", component.name)]).set(to: component.critical ? 1 : 0)
         }
     }
 
@@ -146,7 +198,7 @@ public final class Telemetry: Sendable {
         let states = snapshot.components.map { ($0.name, $0.status(at: snapshot.now)) }
         for (component, current) in states + [("overall", snapshot.status)] {
             for status in HealthStatus.allCases {
-                registry.gauge("vigil_health_status", "Health by component: 1 for the current status, 0 for the others.", [("component", component), ("status", status.rawValue)])
+                gauge(of: component, "vigil_health_status", "Health by component: 1 for the current status, 0 for the others.", [("component", component), ("status", status.rawValue)])
                     .set(to: status == current ? 1 : 0)
             }
         }

@@ -69,6 +69,11 @@ struct App {
         routeOptions.unhealthyStatusCode = config.health.unhealthyStatusCode
         routeOptions.telemetryCacheSeconds = config.web.telemetryCache.timeInterval
         routeOptions.version = BuildInfo.version
+        routeOptions.showDetails = switch config.health.showDetails {
+        case .always: .always
+        case .whenAuthorized: .whenAuthorized
+        case .never: .never
+        }
         let routes = VigilRoutes(store: store, telemetry: telemetry, options: routeOptions)
         var serverOptions = HTTPServer.Options()
         serverOptions.threads = config.web.threads
@@ -77,6 +82,7 @@ struct App {
         serverOptions.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)
         serverOptions.tls = tls
         serverOptions.users = users
+        serverOptions.openPaths = VigilRoutes.openPaths
         return try HTTPServer(address: ListenAddress(parsing: config.web.listenAddress), options: serverOptions,
                               handler: routes.respond(to:))
     }

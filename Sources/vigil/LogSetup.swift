@@ -9,7 +9,7 @@ enum LogSetup {
         let level: Logger.Level = switch config.level {
         case .debug: .debug
         case .info: .info
-        case .warning: .warning
+        case .warn: .warning
         case .error: .error
         }
         let format = config.format
@@ -37,7 +37,7 @@ struct LineLogHandler: LogHandler {
 
     func log(event: LogEvent) {
         let fields: [(String, String)] = [
-            ("ts", Date().formatted(.iso8601)), ("level", event.level.rawValue), ("msg", "\(event.message)"),
+            ("ts", Date().formatted(.iso8601)), ("level", Self.word(event.level)), ("msg", "\(event.message)"),
         ] + metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
         let line = switch format {
         case .logfmt: fields.map { "\($0.0)=\(Self.logfmtValue($0.1))" }.joined(separator: " ")
@@ -45,6 +45,10 @@ struct LineLogHandler: LogHandler {
         }
         writeStandardError(line + "\n")
     }
+
+    /// swift-log's `warning` as go-kit and slog write it (`level=warn`), so
+    /// one log query matches Vigil and the Prometheus tools alike.
+    static func word(_ level: Logger.Level) -> String { level == .warning ? "warn" : level.rawValue }
 
     static func logfmtValue(_ value: String) -> String {
         let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline }

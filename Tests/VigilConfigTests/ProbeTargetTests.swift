@@ -96,6 +96,7 @@ extension ConfigLoadingTests {
         ("probes:\n  x:\n    kind: postgres\n", "probes.x.secret: a postgres probe needs credentials"),
         ("probes:\n  x:\n    kind: redis\n    secret: nope\n", "test.yml:4: probes.x.secret: no secrets.items entry named \"nope\""),
         ("database:\n  sslmode: maybe\n", "test.yml:2: database.sslmode: invalid value \"maybe\""),
+        ("probes:\n  overall:\n    kind: tcp\n    address: a:1\n", "test.yml:3: probes.overall.kind: \"overall\" is reserved"),
     ])
     func badTargetsNameTheKey(yaml: String, expected: String) {
         let found = problems(yaml)

@@ -3,6 +3,7 @@ import Testing
 import VigilAWS
 import VigilConfig
 import VigilHTTP
+import VigilProbes
 import VigilState
 import VigilTestSupport
 
@@ -24,13 +25,18 @@ import VigilTestSupport
         return path
     }
 
-    private func server(_ file: WebConfigFile) throws -> HTTPServer {
-        let store = HealthStore(components: [], version: "t")
-        let routes = VigilRoutes(store: store, telemetry: Telemetry(version: "t", revision: "r"), options: VigilRoutes.Options())
+    private func server(_ file: WebConfigFile, showDetails: VigilRoutes.ShowDetails = .whenAuthorized) throws -> HTTPServer {
+        let store = HealthStore(components: [ComponentHealth(name: "database", critical: true, interval: .seconds(10))], version: "t")
+        store.record(ProbeResult(probe: "database", reason: .refused, latency: .milliseconds(3),
+                                 detail: "db-7.internal.example:5432 connection refused"))
+        var routeOptions = VigilRoutes.Options()
+        routeOptions.showDetails = showDetails
+        let routes = VigilRoutes(store: store, telemetry: Telemetry(version: "t", revision: "r"), options: routeOptions)
         var options = HTTPServer.Options()
         options.threads = 1
         options.tls = file.tls
         options.users = file.users.isEmpty ? nil : BasicAuthUsers(hashes: file.users)
+        options.openPaths = VigilRoutes.openPaths
         return try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), options: options, handler: routes.respond(to:))
     }
 
@@ -71,13 +77,40 @@ import VigilTestSupport
         let noAuth = try get(base + "/metrics", ca: ca).get()
         #expect(noAuth.status == 401)
         #expect(noAuth.headers["www-authenticate"] == "Basic realm=\"vigil\"")
-        #expect(try get(base + "/health", ca: ca, user: "prometheus:wrong").get().status == 401)
-        #expect(try get(base + "/health", ca: ca, user: "nobody:canary-web-pass").get().status == 401)
+        #expect(try get(base + "/", ca: ca).get().status == 401)
+        #expect(try get(base + "/metrics", ca: ca, user: "prometheus:wrong").get().status == 401)
+        #expect(try get(base + "/metrics", ca: ca, user: "nobody:canary-web-pass").get().status == 401)
         // The certificate is verified: without the CA the handshake fails; plain HTTP gets no answer.
         if case .success = get(base + "/metrics", user: "prometheus:canary-web-pass") { Issue.record("unverified TLS accepted") }
         if case .success(let reply) = get("http://127.0.0.1:\(server.boundAddress.port)/metrics"), reply.status == 200 {
             Issue.record("plain HTTP served")
         }
+        server.stop(grace: 0)
+    }
+
+    /// Load balancers send no credentials: with basic auth on, the health
+    /// checks still answer, with the status words only; the details (hosts,
+    /// ports, libpq's errors) go to authenticated callers.
+    @Test(arguments: [VigilRoutes.ShowDetails.whenAuthorized, .always, .never])
+    func healthIsOpenWithStatusWordsAndDetailsFollowShowDetails(showDetails: VigilRoutes.ShowDetails) throws {
+        let path = try writeConfig("basic_auth_users:\n  prometheus: \(Self.hash)\n")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let server = try server(try WebConfigFile.load(path: path), showDetails: showDetails)
+        let base = "http://127.0.0.1:\(server.boundAddress.port)"
+        for caller in [nil, "prometheus:wrong", "prometheus:canary-web-pass"] {
+            let reply = try get(base + "/health", user: caller).get()
+            let body = String(decoding: reply.body, as: UTF8.self)
+            #expect(reply.status == 503)
+            #expect(body.hasPrefix(#"{"status":"unhealthy","services":{"database":"disconnected"},"checks":{"database":{"status":"unhealthy","critical":true"#), "\(body)")
+            let detailed = showDetails == .always || showDetails == .whenAuthorized && caller == "prometheus:canary-web-pass"
+            #expect(body.contains("db-7.internal.example") == detailed, "\(caller ?? "no credentials"): \(body)")
+            #expect(body.contains(#""reason""#) == detailed && body.contains(#""version""#) == detailed)
+            let verbose = String(decoding: try get(base + "/health?verbose", user: caller).get().body, as: UTF8.self)
+            #expect(verbose.contains("db-7.internal.example") == detailed)
+        }
+        #expect(try get(base + "/health/live").get().status == 200)
+        #expect(try get(base + "/health/ready").get().status == 503)
+        #expect(try get(base + "/metrics").get().status == 401)
         server.stop(grace: 0)
     }
 

@@ -50,6 +50,20 @@ struct VigilBinaryTests {
         #expect(vigil.stop(signal: SIGINT, timeout: 5) == 0)
     }
 
+    /// `--log.level warn`, as every Prometheus tool and chart spells it, was
+    /// refused; `warning` stays an alias. Warnings are logged `level=warn`.
+    @Test(arguments: ["warn", "warning"])
+    func logLevelWarnKeepsWarningsAndDropsInfo(level: String) throws {
+        let vigil = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0", "--log.level", level],
+                                     environment: ["REDIS_URL": "redis://:x@127.0.0.1:\(try Blackhole.freePort())/0",
+                                                   "AWS_ENDPOINT_URL": "http://127.0.0.1:\(try Blackhole.freePort())", "AWS_MAX_ATTEMPTS": "1"])
+        #expect(VigilProcess.waitUntil(timeout: 15) { vigil.log.contains("msg=\"probe failing\"") }, "\(vigil.log)")
+        #expect(vigil.stop() == 0)
+        let lines = vigil.log.split(separator: "\n")
+        #expect(lines.contains { $0.contains("level=warn ") && $0.contains("probe=redis") }, "\(vigil.log)")
+        #expect(!lines.contains { $0.contains("level=info") || $0.contains("level=warning") }, "\(vigil.log)")
+    }
+
     @Test func checkExitsZeroWhenHealthy() throws {
         let (status, output) = try VigilProcess.run(["check"])
         #expect(status == 0, "\(output)")

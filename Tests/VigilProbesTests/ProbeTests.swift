@@ -30,6 +30,23 @@ struct ProbeTests {
         #expect(result.measurements.contains { $0.metric == "vigil_redis_role" && $0.labels["role"] == "master" && $0.value == 1 })
     }
 
+    /// An INFO the server refuses (here a real ACL without +info; before
+    /// Redis 7 the old multi-section INFO was refused the same way) was
+    /// swallowed: no gauges, no degraded state, no log line.
+    @Test func redisInfoRefusedDegradesTheRunAndSaysWhy() throws {
+        let user = "vigil_noinfo_\(getpid())", password = "canary-noinfo-\(getpid())"
+        #expect(runCommand(["redis-cli", "-p", env.redisPort, "--no-auth-warning", "-a", env.redisPassword,
+                            "ACL", "SETUSER", user, "on", ">\(password)", "+ping", "+auth"]) == 0)
+        defer { _ = runCommand(["redis-cli", "-p", env.redisPort, "--no-auth-warning", "-a", env.redisPassword, "ACL", "DELUSER", user]) }
+        let probe = RedisProbe(credentials: CredentialsSource(fetch: { _ in
+            RedisCredentials(host: "127.0.0.1", port: Int(env.redisPort) ?? 0, username: user, password: SecretString(password))
+        }))
+        let result = probe.run(timeout: .seconds(2))
+        #expect(result.isAvailable && result.degraded, "\(result.reason) \(result.detail)")
+        #expect(result.reason == .protocol && result.detail == "INFO failed: error reply (NOPERM)", "\(result.detail)")
+        #expect(result.measurements.isEmpty)
+    }
+
     @Test func redisOverTLSVerifiesThePeer() {
         let verified = redis(tls: true, ca: env.tlsCA).run(timeout: .seconds(2))
         #expect(verified.reason == .ok, "\(verified.detail)")

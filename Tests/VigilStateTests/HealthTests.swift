@@ -131,6 +131,39 @@ import VigilProbes
         #expect(text.contains(#"vigil_health_status{component="overall",status="healthy"} 1"#))
         #expect(text.contains(#"vigil_health_status{component="overall",status="unhealthy"} 0"#))
         #expect(text.contains(#"vigil_health_status{component="redis",status="healthy"} 1"#))
+        #expect(text.contains(#"vigil_health_component_critical{component="redis"} 1"#))
+    }
+
+    /// Two Redis targets once overwrote each other's `vigil_redis_*` every
+    /// run: measurements carry the probe label like every other series.
+    @Test func measurementsOfTwoTargetsAreTwoSeries() {
+        let telemetry = Telemetry(version: "v", revision: "r")
+        let store = HealthStore(components: ["cache", "queue"].map { ComponentHealth(name: $0, critical: true, interval: .seconds(5)) },
+                                version: "v", telemetry: telemetry)
+        for (probe, clients) in [("cache", 3.0), ("queue", 7.0)] {
+            var result = ProbeResult(probe: probe, reason: .ok, latency: .milliseconds(1))
+            result.measurements = [ProbeMeasurement(metric: "vigil_redis_connected_clients", help: "Clients.", labels: [:], value: clients)]
+            store.record(result)
+        }
+        let text = String(decoding: telemetry.exposition(), as: UTF8.self)
+        #expect(text.contains(#"vigil_redis_connected_clients{probe="cache"} 3"#), "\(text)")
+        #expect(text.contains(#"vigil_redis_connected_clients{probe="queue"} 7"#))
+    }
+
+    /// A reload that removes a target removes its series: an alert on a
+    /// target that no longer exists would fire for good.
+    @Test func aRemovedComponentLosesItsSeries() {
+        let telemetry = Telemetry(version: "v", revision: "r")
+        let store = HealthStore(components: ["cache", "queue"].map { ComponentHealth(name: $0, critical: true, interval: .seconds(5)) },
+                                version: "v", telemetry: telemetry)
+        store.record(ProbeResult(probe: "queue", reason: .refused, latency: .milliseconds(1)))
+        store.record(ProbeResult(probe: "cache", reason: .ok, latency: .milliseconds(1)))
+        store.reconfigure([ComponentHealth(name: "cache", critical: false, interval: .seconds(5))])
+        let text = String(decoding: telemetry.exposition(), as: UTF8.self)
+        #expect(!text.contains(#"queue""#), "\(text)")
+        #expect(text.contains(#"vigil_health_component_critical{component="cache"} 0"#))
+        #expect(text.contains(#"vigil_probe_runs_total{probe="cache"} 1"#))
+        #expect(store.snapshot().components.map(\.name) == ["cache"] && store.snapshot().components[0].latest?.reason == .ok)
     }
 
     /// One unlabelled series of `telemetry`'s exposition; -1 when absent.
@@ -201,6 +234,6 @@ import VigilProbes
         #expect(checks["secrets:freshness"]?.first?["status"] as? String == "warn")
         #expect(checks["secrets:freshness"]?.first?["output"] as? String == "redis stale")
         #expect(snapshot.json().contains(#""secrets":"degraded""#))
-        #expect(snapshot.json(verbose: true).hasPrefix(#"{"status":"unhealthy""#))
+        #expect(snapshot.json(.verbose).hasPrefix(#"{"status":"unhealthy""#))
     }
 }

@@ -10,15 +10,31 @@ public final class VigilRoutes: Sendable {
         /// Scrapes within this many seconds share one rendering.
         public var telemetryCacheSeconds = 1.0
         public var version = "dev"
+        /// Who sees `/health`'s details beyond the status words.
+        public var showDetails = ShowDetails.whenAuthorized
         public init() {}
     }
+
+    public enum ShowDetails: Sendable { case always, whenAuthorized, never }
+
+    /// The paths a caller without credentials may read: the health checks,
+    /// whose bodies then hold the status words only (a load balancer sends
+    /// no credentials, and the details name hosts, ports and secrets).
+    public static let openPaths: Set<String> = ["/health", "/health/live", "/health/ready"]
 
     private let store: HealthStore
     private let telemetry: Telemetry
     private let options: Options
     private let metricsCache: ResponseCache
-    /// `/health`, `/health?verbose` and the `application/health+json` form.
-    private let healthCaches = (plain: ResponseCache(maxAge: 1), verbose: ResponseCache(maxAge: 1), ietf: ResponseCache(maxAge: 1))
+    /// One per form of `/health`: JSON or `application/health+json`, by detail.
+    private let healthCaches: [HealthForm: ResponseCache] = Dictionary(uniqueKeysWithValues: HealthDetail.allCases.flatMap { detail in
+        [false, true].map { (HealthForm(ietf: $0, detail: detail), ResponseCache(maxAge: 1)) }
+    })
+
+    private struct HealthForm: Hashable {
+        var ietf: Bool
+        var detail: HealthDetail
+    }
     private let landing: HTTPResponse
     private let notFound = HTTPResponse(status: 404, contentType: "text/plain; charset=utf-8", body: "404 page not found\n")
     private let notAllowed = HTTPResponse(status: 405, contentType: "text/plain; charset=utf-8", body: "405 method not allowed\n",
@@ -71,14 +87,22 @@ public final class VigilRoutes: Sendable {
     }
 
     private func health(_ request: HTTPRequest) -> HTTPResponse {
-        let ietf = request.accept?.contains("application/health+json") == true
-        let verbose = request.query["verbose"] != nil
-        let cache = ietf ? healthCaches.ietf : verbose ? healthCaches.verbose : healthCaches.plain
-        return cache.response(key: store.generation, gzip: false) {
+        let form = HealthForm(ietf: request.accept?.contains("application/health+json") == true, detail: detail(for: request))
+        return healthCaches[form]!.response(key: store.generation, gzip: false) {
             let snapshot = store.snapshot()
             return HTTPResponse(status: snapshot.status == .unhealthy ? options.unhealthyStatusCode : 200,
-                                contentType: ietf ? "application/health+json" : "application/json",
-                                body: ietf ? snapshot.healthJSON() : snapshot.json(verbose: verbose))
+                                contentType: form.ietf ? "application/health+json" : "application/json",
+                                body: form.ietf ? snapshot.healthJSON(form.detail) : snapshot.json(form.detail))
         }
+    }
+
+    private func detail(for request: HTTPRequest) -> HealthDetail {
+        let shown = switch options.showDetails {
+        case .always: true
+        case .whenAuthorized: request.authorized
+        case .never: false
+        }
+        guard shown else { return .statusOnly }
+        return request.query["verbose"] != nil ? .verbose : .full
     }
 }

@@ -6,13 +6,15 @@ import Synchronization
 final class RequestContext: Sendable {
     let handler: HTTPServer.Handler
     let users: BasicAuthUsers?
+    let openPaths: Set<String>
     let inFlight = Atomic<Int>(0)
     let unauthorized = HTTPResponse(status: 401, contentType: "text/plain; charset=utf-8", body: "401 unauthorized\n",
                                     headers: [(name: "WWW-Authenticate", value: "Basic realm=\"vigil\"")])
 
-    init(handler: @escaping HTTPServer.Handler, users: BasicAuthUsers?) {
+    init(handler: @escaping HTTPServer.Handler, users: BasicAuthUsers?, openPaths: Set<String>) {
         self.handler = handler
         self.users = users
+        self.openPaths = openPaths
     }
 
     /// True when no users are configured or the request's credentials match.
@@ -46,15 +48,18 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
         uploadSize.pointee = 0  // Vigil takes no request bodies: discard.
         return .YES
     }
-    guard context.admits(connection) else {
+    let path = url.map { String(cString: $0) } ?? "/"
+    let authorized = context.admits(connection)
+    guard authorized || context.openPaths.contains(path) else {
         return MHD_queue_response(connection, UInt32(context.unauthorized.status), context.unauthorized.handle)
     }
     let request = HTTPRequest(
         method: .init(method.map { String(cString: $0) } ?? ""),
-        path: url.map { String(cString: $0) } ?? "/",
+        path: path,
         query: queryArguments(connection),
         accept: header(connection, "Accept"),
-        acceptEncoding: header(connection, "Accept-Encoding"))
+        acceptEncoding: header(connection, "Accept-Encoding"),
+        authorized: authorized)
     let response = context.handler(request)
     return MHD_queue_response(connection, UInt32(response.status), response.handle)
 }

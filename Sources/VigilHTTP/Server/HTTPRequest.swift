@@ -22,9 +22,14 @@ public struct HTTPRequest: Sendable {
     /// the C connection upwards, so the server copies these two.
     public var accept: String?
     public var acceptEncoding: String?
+    /// True when the server has no users or the caller's credentials
+    /// matched; false on an open path (`HTTPServer.Options.openPaths`)
+    /// reached without them.
+    public var authorized: Bool
 
     public init(method: Method, path: String, query: [String: String] = [:],
-                accept: String? = nil, acceptEncoding: String? = nil) {
+                accept: String? = nil, acceptEncoding: String? = nil, authorized: Bool = true) {
+        self.authorized = authorized
         self.method = method
         self.path = path
         self.query = query

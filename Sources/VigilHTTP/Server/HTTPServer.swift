@@ -21,6 +21,9 @@ public final class HTTPServer: Sendable {
         public var tls: (key: String, certificate: String)?
         /// Basic auth users; nil lets everyone in.
         public var users: BasicAuthUsers?
+        /// Paths answered without credentials too (the handler sees
+        /// `authorized` false): health checks, since load balancers send none.
+        public var openPaths: Set<String> = []
         public init() {}
     }
 
@@ -33,18 +36,22 @@ public final class HTTPServer: Sendable {
 
     /// Starts serving at once; throws if the address cannot be bound.
     public init(address: ListenAddress, options: Options = Options(), handler: @escaping Handler) throws(HTTPServerError) {
-        let context = RequestContext(handler: handler, users: options.users)
+        let context = RequestContext(handler: handler, users: options.users, openPaths: options.openPaths)
         let flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_USE_ITC.rawValue
             | MHD_USE_TURBO.rawValue
-        let started: OpaquePointer? = try address.withSocketAddress { addr throws(HTTPServerError) in
+        // `:PORT` is IPv4 and IPv6 where the host has IPv6, else IPv4 alone.
+        var started: OpaquePointer?
+        for dualStack in address.host.isEmpty ? [true, false] : [false] where started == nil {
+            started = try address.withSocketAddress(dualStack: dualStack) { addr throws(HTTPServerError) in
             let family = Int32(addr.pointee.sa_family)
             return vigil_mhd_start(
-                flags | (family == AF_INET6 ? MHD_USE_IPv6.rawValue : 0), addr,
+                flags | (dualStack ? MHD_USE_DUAL_STACK.rawValue : family == AF_INET6 ? MHD_USE_IPv6.rawValue : 0), addr,
                 onRequest, Unmanaged.passUnretained(context).toOpaque(),
                 onCompleted, Unmanaged.passUnretained(context).toOpaque(),
                 UInt32(max(1, options.threads)), UInt32(options.idleTimeoutSeconds),
                 UInt32(options.connectionLimit), UInt32(options.perAddressLimit), options.connectionMemoryLimit,
                 options.tls?.key, options.tls?.certificate)
+            }
         }
         guard let started else { throw .cannotListen(address.description) }
         self.context = context

@@ -4,7 +4,7 @@ import Glibc
 import VigilPlatform
 
 /// A `host:port` listen address as node_exporter's `--web.listen-address`
-/// takes it: `:9187` (all IPv4 interfaces), `127.0.0.1:9187`, `[::1]:9187`,
+/// takes it: `:9187` (every interface, IPv4 and IPv6), `127.0.0.1:9187`, `[::1]:9187`,
 /// `localhost:0` (port 0 picks a free port).
 public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
@@ -26,8 +26,20 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// Resolves the host into a socket address (numeric or by name) and
-    /// calls `body` with it.
-    func withSocketAddress<T>(_ body: (UnsafePointer<sockaddr>) throws(HTTPServerError) -> T) throws(HTTPServerError) -> T {
+    /// calls `body` with it. `dualStack` with the unspecified host gives
+    /// `[::]`, which a dual-stack socket serves IPv4 on too (as Go's `:port`
+    /// does); without it, IPv4's `0.0.0.0`, for hosts without IPv6.
+    func withSocketAddress<T>(dualStack: Bool = false,
+                              _ body: (UnsafePointer<sockaddr>) throws(HTTPServerError) -> T) throws(HTTPServerError) -> T {
+        if host.isEmpty && dualStack {
+            var any = sockaddr_in6()
+            any.sin6_family = sa_family_t(AF_INET6)
+            any.sin6_port = port.bigEndian
+            any.sin6_addr = in6addr_any
+            return try withUnsafePointer(to: &any) { pointer throws(HTTPServerError) in
+                try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address throws(HTTPServerError) in try body(address) }
+            }
+        }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -39,7 +51,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
             throw .invalidAddress(description, "cannot resolve host")
         }
         defer { freeaddrinfo(result) }
-        // Prefer IPv4 for the unspecified host, as node_exporter's ":port" does.
+        // IPv4 for the unspecified host (the dual-stack attempt came first).
         var chosen = first
         var cursor: UnsafeMutablePointer<addrinfo>? = first
         while let entry = cursor {

@@ -40,9 +40,14 @@ final class RedisConnection {
 
     /// Role, connected clients and used memory from `INFO`, as gauges.
     func info(deadline: Deadline) throws(ProbeFailure) -> [ProbeMeasurement] {
-        guard case .bulk(let body?) = try command(["INFO", "clients", "memory", "replication"], deadline: deadline) else {
-            return []
+        // Plain `INFO` (the default sections hold clients, memory and
+        // replication): several section names are an error before Redis 7,
+        // and ElastiCache 6.2 is common. About 4 KB a run.
+        let reply = try command(["INFO"], deadline: deadline)
+        if case .error(let message) = reply {
+            throw ProbeFailure(reason: .protocol, detail: "error reply (\(Self.errorCode(message)))")
         }
+        guard case .bulk(let body?) = reply else { throw ProbeFailure(reason: .protocol, detail: "unexpected reply to INFO") }
         var fields: [Substring: Substring] = [:]
         for line in String(decoding: body, as: UTF8.self).split(whereSeparator: \.isNewline) {
             guard let colon = line.firstIndex(of: ":") else { continue }

@@ -24,7 +24,10 @@ public final class ProbeScheduler: Sendable {
         }
     }
 
-    private let entries: [Entry]
+    /// The running entries by probe name, each with the token of the loop
+    /// that runs it: a loop whose token is no longer current ends.
+    private let slots: Locked<[String: (entry: Entry, token: Int)]>
+    private let nextToken = Atomic<Int>(0)
     private let sink: any ProbeResultSink
     private let stopped = Atomic<Bool>(false)
     private let wake = Condition()
@@ -37,23 +40,71 @@ public final class ProbeScheduler: Sendable {
     private let running = Atomic<Int>(0)
 
     public init(entries: [Entry], sink: any ProbeResultSink) {
-        self.entries = entries
         self.sink = sink
         pending = Locked(Set(entries.map(\.probe.name)))
+        slots = Locked([:])
+        slots.withLock { slots in
+            for entry in entries { slots[entry.probe.name] = (entry, nextToken.wrappingAdd(1, ordering: .relaxed).oldValue) }
+        }
     }
 
     public func start() {
-        if entries.isEmpty { sink.firstRoundCompleted() }
-        for entry in entries {
-            running.add(1, ordering: .relaxed)
-            startDetachedThread(name: "sched-\(entry.probe.name)") { [self] in
-                loop(entry)
-                wake.withLock {
-                    running.subtract(1, ordering: .relaxed)
-                    wake.broadcast()
+        let slots = self.slots.withLock { $0 }
+        if slots.isEmpty { sink.firstRoundCompleted() }
+        for (name, slot) in slots { startLoop(name, token: slot.token) }
+    }
+
+    private func startLoop(_ name: String, token: Int) {
+        running.add(1, ordering: .relaxed)
+        startDetachedThread(name: "sched-\(name)") { [self] in
+            loop(name, token: token)
+            wake.withLock {
+                running.subtract(1, ordering: .relaxed)
+                wake.broadcast()
+            }
+        }
+    }
+
+    /// Applies a reloaded configuration. An entry whose probe is the same
+    /// object as before keeps its loop (and the probe its kept connection);
+    /// a changed interval or timeout takes effect with a run at once. A new
+    /// probe gets a loop of its own; a replaced or removed one's loop ends
+    /// after its current run, whose result is dropped.
+    public func replace(_ entries: [Entry]) {
+        var started: [(String, Int)] = [], changed: [String] = []
+        slots.withLock { slots in
+            let previous = slots
+            slots = [:]
+            for entry in entries {
+                let name = entry.probe.name
+                if let old = previous[name], old.entry.probe === entry.probe {
+                    slots[name] = (entry, old.token)
+                    if old.entry.interval != entry.interval || old.entry.timeout != entry.timeout { changed.append(name) }
+                } else {
+                    let token = nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
+                    slots[name] = (entry, token)
+                    started.append((name, token))
                 }
             }
         }
+        wake.withLock {
+            kicked.withLock { $0.formUnion(changed) }
+            wake.broadcast()  // ended loops notice, changed ones run
+        }
+        for (name, token) in started { startLoop(name, token: token) }
+        // A removed probe that never reported no longer holds up readiness.
+        let names = Set(entries.map(\.probe.name))
+        let roundDone = pending.withLock { pending -> Bool in
+            let waiting = !pending.isEmpty
+            pending.formIntersection(names)
+            return waiting && pending.isEmpty
+        }
+        if roundDone { sink.firstRoundCompleted() }
+    }
+
+    /// The entry `token`'s loop runs, or nil once it was replaced or removed.
+    private func entry(_ name: String, token: Int) -> Entry? {
+        slots.withLock { slots in slots[name].flatMap { $0.token == token ? $0.entry : nil } }
     }
 
     /// Asks every loop to end after its current run and waits up to `grace`
@@ -79,7 +130,7 @@ public final class ProbeScheduler: Sendable {
     public var loopsAreAlive: Bool {
         let now = ContinuousClock.now
         let beats = self.beats.withLock { $0 }
-        return entries.allSatisfy { entry in
+        return slots.withLock { $0.values.map(\.entry) }.allSatisfy { entry in
             guard let beat = beats[entry.probe.name] else { return true }  // not started yet
             return now - beat < (entry.interval + entry.timeout) * 2 + .seconds(5)
         }
@@ -104,17 +155,17 @@ public final class ProbeScheduler: Sendable {
         return results.withLock { $0 }.sorted { $0.probe < $1.probe }
     }
 
-    private func loop(_ entry: Entry) {
-        while !stopped.load(ordering: .acquiring) {
-            beats.withLock { $0[entry.probe.name] = .now }
-            runWatched(entry)
+    private func loop(_ name: String, token: Int) {
+        while !stopped.load(ordering: .acquiring), let entry = entry(name, token: token) {
+            beats.withLock { $0[name] = .now }
+            runWatched(entry, token: token)
             // Sleep until the next run; wake-ups before it (another loop
-            // ending, spurious ones) only re-check `stopped` and `runSoon`.
+            // ending, a reload, spurious ones) only re-check `stopped`,
+            // `runSoon` and whether this loop still runs the probe.
             let next = ContinuousClock.now + entry.interval * Double.random(in: 0.9...1.1)
-            let name = entry.probe.name
             wake.withLock {
                 while !stopped.load(ordering: .acquiring) && kicked.withLock({ $0.remove(name) == nil })
-                    && wake.wait(until: next) {}
+                    && self.entry(name, token: token) != nil && wake.wait(until: next) {}
             }
         }
     }
@@ -123,7 +174,7 @@ public final class ProbeScheduler: Sendable {
     /// still going past its timeout (a C call that ignores the deadline, a
     /// hung DNS lookup) is reported as `timeout` then; its real result is
     /// recorded when it comes, and no new run starts before it ends.
-    private func runWatched(_ entry: Entry) {
+    private func runWatched(_ entry: Entry, token: Int) {
         running.add(1, ordering: .relaxed)
         let run = ProbeRun(entry.probe, timeout: entry.timeout) { [self] in
             wake.withLock {
@@ -135,13 +186,15 @@ public final class ProbeScheduler: Sendable {
         if run.wait(until: ContinuousClock.now + entry.timeout + grace, unless: stopped) == nil {
             guard !stopped.load(ordering: .acquiring) else { return }
             record(ProbeResult(probe: entry.probe.name, reason: .timeout, latency: entry.timeout + grace,
-                               detail: "no result within the timeout; the check is still running"))
+                               detail: "no result within the timeout; the check is still running"), token: token)
         }
-        if let result = run.wait(until: nil, unless: stopped) { record(result) }
+        if let result = run.wait(until: nil, unless: stopped) { record(result, token: token) }
     }
 
-    /// Hands a result to the sink; the first of every probe completes the first round.
-    private func record(_ result: ProbeResult) {
+    /// Hands a result to the sink, unless a reload replaced or removed the
+    /// probe meanwhile; the first of every probe completes the first round.
+    private func record(_ result: ProbeResult, token: Int) {
+        guard entry(result.probe, token: token) != nil else { return }
         beats.withLock { $0[result.probe] = .now }
         sink.record(result)
         let roundDone = pending.withLock { pending -> Bool in

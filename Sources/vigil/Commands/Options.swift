@@ -20,7 +20,7 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("web.threads"), help: "HTTP worker threads.")
     var threads: String?
 
-    @Option(name: .customLong("log.level"), help: "debug, info, warning or error.")
+    @Option(name: .customLong("log.level"), help: "debug, info, warn (or warning) or error.")
     var logLevel: String?
 
     @Option(name: .customLong("log.format"), help: "logfmt or json.")
