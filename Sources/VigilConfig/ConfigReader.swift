@@ -40,9 +40,11 @@ struct ConfigReader {
         read(key, expected: "true or false") { ["true": true, "false": false][$0.lowercased()] } ?? false
     }
 
-    mutating func duration(_ key: String, atLeast minimum: Duration = .zero) -> Duration {
-        read(key, expected: "a duration of at least \(DurationParser.format(minimum)), such as 15s, 1m or 1h") { text in
-            DurationParser.parse(text).flatMap { $0 >= minimum ? $0 : nil }
+    /// Durations past `atMost` (by default a year) are refused: larger
+    /// ones would overflow the integer seconds C libraries take.
+    mutating func duration(_ key: String, atLeast minimum: Duration = .zero, atMost maximum: Duration = .seconds(366 * 86_400)) -> Duration {
+        read(key, expected: "a duration from \(DurationParser.format(minimum)) to \(DurationParser.format(maximum)), such as 15s, 1m or 1h") { text in
+            DurationParser.parse(text).flatMap { $0 >= minimum && $0 <= maximum ? $0 : nil }
         } ?? .seconds(1)
     }
 

@@ -9,7 +9,7 @@ public struct Setting: Sendable {
 
     public var isPattern: Bool { key.contains("*") }
     /// Takes a YAML list.
-    public var isList: Bool { key.hasSuffix(".keys") }
+    public var isList: Bool { key.hasSuffix(".keys") || key == "web.listen_address" }
     /// `VIGIL_PROBES_<NAME>_TIMEOUT` for `probes.*.timeout`; empty for other patterns.
     public var environmentName: String {
         let perTarget = key.hasPrefix("probes.*.") ? key.dropFirst("probes.*.".count) : nil
@@ -34,10 +34,13 @@ public enum Schema {
 
     static let web = [
         Setting(key: "web.listen_address", defaultValue: ":9731",
-                help: "Address to serve HTTP on: `:PORT` (every interface, IPv4 and IPv6 where the host has IPv6), `HOST:PORT` or `[IPv6]:PORT`."),
+                help: "Address to serve HTTP on: `:PORT` (every interface, IPv4 and IPv6 where the host has IPv6), `HOST:PORT` or `[IPv6]:PORT`; "
+                    + "a list (comma-separated in the variable, or `--web.listen-address` repeated) serves on each. Read at start only."),
         Setting(key: "web.telemetry_path", defaultValue: "/metrics", help: "Path of the Prometheus metrics endpoint."),
         Setting(key: "web.config_file", defaultValue: "",
-                help: "The exporters' web configuration file: `tls_server_config` (cert_file, key_file) and `basic_auth_users` (bcrypt)."),
+                help: "The exporters' web configuration file (exporter-toolkit's format): `tls_server_config` (certificate, key, "
+                    + "client certificates, TLS versions, cipher suites), `http_server_config.headers`, `basic_auth_users` (bcrypt). "
+                    + "Re-read on SIGHUP and when one of its files changes."),
         Setting(key: "web.threads", defaultValue: "4", help: "HTTP worker threads (libmicrohttpd thread pool), 1-64."),
         Setting(key: "web.max_connections", defaultValue: "1024",
                 help: "Concurrent HTTP connections accepted, 1-65536; capped below the open-file limit so probes always have descriptors."),

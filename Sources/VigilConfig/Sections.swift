@@ -1,6 +1,9 @@
+import VigilPlatform
+
 extension VigilConfig {
     public struct Web: Sendable {
-        public var listenAddress: String
+        /// One or more `HOST:PORT` (`--web.listen-address` repeated, or a YAML list).
+        public var listenAddresses: [String]
         public var telemetryPath: String
         public var threads: Int
         public var maxConnections: Int
@@ -10,17 +13,23 @@ extension VigilConfig {
         public var configFile: String?
 
         init(_ reader: inout ConfigReader) {
-            listenAddress = reader.string("web.listen_address")
+            listenAddresses = reader.string("web.listen_address").split(separator: ",").map(String.init)
             configFile = reader.optional("web.config_file")
             telemetryPath = reader.string("web.telemetry_path")
             threads = reader.int("web.threads", in: 1...64)
             maxConnections = reader.int("web.max_connections", in: 1...65_536)
             maxConnectionsPerIP = reader.int("web.max_connections_per_ip", in: 1...65_536)
-            idleTimeout = reader.duration("web.idle_timeout", atLeast: .seconds(1))
+            idleTimeout = reader.duration("web.idle_timeout", atLeast: .seconds(1), atMost: .seconds(86_400))
             telemetryCache = reader.duration("web.telemetry_cache")
             reader.check("web.telemetry_path", telemetryPath.hasPrefix("/") && telemetryPath.count > 1
                          && !telemetryPath.hasPrefix("/health"), "must start with / and not be / or under /health")
-            reader.check("web.listen_address", listenAddress.contains(":"), "expected HOST:PORT or :PORT")
+            // What `serve` binds, checked here so `vigil config check` refuses it too.
+            for address in listenAddresses {
+                let parsed = HostPort(address)
+                reader.check("web.listen_address", address.contains(":") && parsed.map { (0...65_535).contains($0.port) } == true,
+                             "invalid address \"\(address)\": expected HOST:PORT or :PORT with a port from 0 to 65535")
+            }
+            reader.check("web.listen_address", !listenAddresses.isEmpty, "expected HOST:PORT or :PORT")
         }
     }
 

@@ -77,3 +77,12 @@ package func readTextFile(_ path: String, limit: Int) throws(FileReadError) -> S
     }
     return text
 }
+
+/// What tells a file changed without reading it: inode (a rename or an
+/// atomic symlink swap, as cert-manager and kubelet do), size and mtime.
+/// nil when the file cannot be stat'ed.
+package func fileStamp(_ path: String) -> [Int]? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return [Int(info.st_ino), Int(info.st_size), info.st_mtim.tv_sec, info.st_mtim.tv_nsec]
+}

@@ -39,6 +39,7 @@ extension SecretsClient {
     @discardableResult
     public func refreshDue(wait: Bool = true) -> Double {
         let now = clock()
+        let (configuration, items) = (self.configuration, self.items)
         let due = records.withLock { records -> [SecretsConfiguration.Item] in
             for (name, record) in records where record.entry?.source == .aws
                 && !record.isWithinEmergency(at: now, limit: configuration.emergencyTTL) {
@@ -102,13 +103,14 @@ extension SecretsClient {
 
     private func secondsUntilDue(at now: UnixTime) -> Double {
         guard api != nil else { return 15 }  // nothing to refresh: gauges only
+        let ttl = configuration.ttl
         let times = records.withLock { records in
             records.values.compactMap { record -> Double? in
                 guard record.refreshStarted == nil else { return nil }  // its end pokes the refresher
                 guard let entry = record.entry, entry.source == .aws, record.failures == 0 else {
                     return record.nextAttempt.seconds
                 }
-                return min(record.refreshAt.seconds, entry.confirmedAt.seconds + configuration.ttl)
+                return min(record.refreshAt.seconds, entry.confirmedAt.seconds + ttl)
             }
         }
         return (times.min() ?? now.seconds + 15) - now.seconds
@@ -154,6 +156,7 @@ extension SecretsClient {
 
     func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, rotated: Bool) {
         let now = clock()
+        let configuration = self.configuration
         let jitter = Double.random(in: 0...0.2) * configuration.refreshAhead
         let recovered = records.withLock { records -> Bool in
             var record = records[item.name] ?? SecretRecord()

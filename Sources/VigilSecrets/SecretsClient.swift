@@ -14,7 +14,10 @@ import VigilPlatform
 /// `startRefreshing()` keeps entries fresh ahead of their TTL, so lookups
 /// in steady state never see AWS.
 public final class SecretsClient: Sendable {
-    public let configuration: SecretsConfiguration
+    /// The configuration and its items by name, replaced together on reload.
+    private let settings: Locked<(configuration: SecretsConfiguration, items: [String: SecretsConfiguration.Item])>
+    public var configuration: SecretsConfiguration { settings.withLock { $0.configuration } }
+    var items: [String: SecretsConfiguration.Item] { settings.withLock { $0.items } }
     public let metrics: SecretsMetrics
     let api: SecretsManagerAPI?
     private let environment: [String: String]
@@ -22,7 +25,6 @@ public final class SecretsClient: Sendable {
     let logger: Logger
     let records: Locked<[String: SecretRecord]>
     let flights = SingleFlight()
-    let items: [String: SecretsConfiguration.Item]
     /// Cleared after DescribeSecret is denied: version checks then use GetSecretValue
     /// (a GetSecretValue-only policy is common and must not leave secrets stale).
     let describeAllowed = Atomic<Bool>(true)
@@ -35,15 +37,36 @@ public final class SecretsClient: Sendable {
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 logger: Logger = Logger(label: "vigil.secrets"),
                 clock: @escaping @Sendable () -> UnixTime = { UnixTime.now }) {
-        self.configuration = configuration
+        let items = Self.byName(configuration.items)
+        settings = Locked((configuration, items))
         self.api = aws.map(SecretsManagerAPI.init)
         self.metrics = metrics
         self.environment = environment
         self.logger = logger
         self.clock = clock
-        items = Dictionary(configuration.items.map { ($0.name, $0) }) { first, _ in first }
         records = Locked(items.mapValues { _ in SecretRecord() })
         metrics.prepare(secrets: configuration.items.map(\.name))
+    }
+
+    private static func byName(_ items: [SecretsConfiguration.Item]) -> [String: SecretsConfiguration.Item] {
+        Dictionary(items.map { ($0.name, $0) }) { first, _ in first }
+    }
+
+    /// Applies a reloaded configuration: TTLs and backoff at once; an item
+    /// whose secret id is unchanged keeps its cached value; a new item, or
+    /// one that now names another secret, is loaded in the background.
+    public func reconfigure(_ configuration: SecretsConfiguration) {
+        let items = Self.byName(configuration.items)
+        let previous = settings.withLock { settings in
+            defer { settings = (configuration, items) }
+            return settings.items
+        }
+        records.withLock { records in
+            for (name, item) in items where previous[name]?.secretID != item.secretID { records[name] = SecretRecord() }
+            for name in records.keys where items[name] == nil { records.removeValue(forKey: name) }
+        }
+        metrics.prepare(secrets: configuration.items.map(\.name))
+        refresher.poke()
     }
 
     // MARK: Lookups
@@ -52,7 +75,8 @@ public final class SecretsClient: Sendable {
     /// served; then waits for AWS at most `maxWait` seconds (nil: until the
     /// AWS call ends, itself bounded by the client's attempt timeouts).
     public func get(_ name: String, maxWait: Double? = nil) throws(SecretsError) -> SecretValue {
-        guard let item = items[name] else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
+        let (configuration, item) = settings.withLock { ($0.configuration, $0.items[name]) }
+        guard let item else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
         let now = clock()
         let record = records.withLock { $0[name] } ?? SecretRecord()
         if let entry = record.entry, record.isFresh(at: now, ttl: configuration.ttl) {
@@ -107,6 +131,7 @@ public final class SecretsClient: Sendable {
 
     /// What the client holds for every configured secret, values left out.
     public func statuses() -> [SecretStatus] {
+        let configuration = self.configuration
         let now = clock()
         let snapshot = records.withLock { $0 }
         return configuration.items.map { item in
@@ -153,6 +178,7 @@ public final class SecretsClient: Sendable {
     /// Serves what the cache holds, in order: fresh, emergency cache,
     /// environment fallback.
     private func serve(_ item: SecretsConfiguration.Item) throws(SecretsError) -> SecretValue {
+        let configuration = self.configuration
         let now = clock()
         let record = records.withLock { $0[item.name] } ?? SecretRecord()
         if let entry = record.entry, record.isFresh(at: now, ttl: configuration.ttl) { return served(item, entry, as: .aws) }

@@ -25,6 +25,10 @@ public struct ComponentHealth: Sendable, Equatable {
     public var reportsConnection: Bool
     /// A successful run slower than this counts as degraded.
     public var latencyThreshold: Duration?
+    /// Added by a reload and not run yet: it leaves the overall status
+    /// alone until its first result (a new target must not fail a load
+    /// balancer's check for the milliseconds before its first run).
+    public var awaitingFirstRun = false
 
     public init(name: String, critical: Bool, interval: Duration, latest: ProbeResult? = nil,
                 reportsConnection: Bool = true, latencyThreshold: Duration? = nil) {
@@ -49,7 +53,8 @@ public struct ComponentHealth: Sendable, Equatable {
     /// What this component makes of the overall status: a non-critical one
     /// that fails makes it degraded (still 200), never unhealthy.
     public func contribution(at now: Date) -> HealthStatus {
-        critical ? status(at: now) : min(status(at: now), .degraded)
+        if awaitingFirstRun && latest == nil { return .healthy }
+        return critical ? status(at: now) : min(status(at: now), .degraded)
     }
 
     /// Up when the latest result succeeded and is younger than three

@@ -45,6 +45,7 @@ public final class HealthStore: ProbeResultSink {
             state.components = components.map { component in
                 var component = component
                 component.latest = latest[component.name] ?? nil
+                component.awaitingFirstRun = latest[component.name] == nil
                 return component
             }
             state.generation += 1

@@ -182,6 +182,16 @@ public final class Telemetry: Sendable {
         }
     }
 
+    /// Prometheus's reload gauges: whether the last load or reload of the
+    /// configuration succeeded, and when one last did (`time`: Unix seconds).
+    public func configurationLoaded(successfully: Bool, at time: Double) {
+        registry.gauge("vigil_config_last_reload_successful", "1 if the last configuration reload succeeded (or none was tried), else 0.")
+            .set(to: successfully ? 1 : 0)
+        guard successfully else { return }
+        registry.gauge("vigil_config_last_reload_success_timestamp_seconds", "Unix time the configuration was last loaded successfully.")
+            .set(time)
+    }
+
     /// `vigil_health_component_critical{component}`: whether a failure of the
     /// component makes overall health unhealthy. Alerts take their severity
     /// from it (the component's own status is the same either way).

@@ -17,17 +17,29 @@ public final class VigilUnderTest {
         public var latency: Double
     }
 
-    /// `config`: YAML written to a temporary file; `launcher`: a command the
-    /// binary runs under (e.g. `prlimit --nofile=1024:1024`).
-    public init(config: String, environment: [String: String] = [:], launcher: [String] = []) throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-matrix-\(UUID().uuidString.prefix(8)).yml")
-        try config.write(to: file, atomically: true, encoding: .utf8)
-        process = try VigilProcess(["serve", "--config", file.path, "--web.listen-address", "127.0.0.1:0"],
+    /// The configuration file it was started with.
+    public let configFile: URL
+
+    /// `config`: YAML written to a temporary file; `arguments`: added to
+    /// `serve`'s; `launcher`: a command the binary runs under (e.g.
+    /// `prlimit --nofile=1024:1024`); `scheme`: https with a web config.
+    public init(config: String, arguments: [String] = [], environment: [String: String] = [:], launcher: [String] = [],
+                scheme: String = "http") throws {
+        configFile = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-matrix-\(UUID().uuidString.prefix(8)).yml")
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
+        process = try VigilProcess(["serve", "--config", configFile.path, "--web.listen-address", "127.0.0.1:0"] + arguments,
                                    environment: environment, launcher: launcher)
         guard let address = process.waitForListenAddress() else {
             throw CurlClient.Failure(code: -1, description: "vigil did not start: \(process.log)")
         }
-        base = "http://\(address)"
+        base = "\(scheme)://\(address)"
+    }
+
+    /// Replaces the configuration file (atomically, as editors and
+    /// configuration management do) and sends SIGHUP.
+    public func reload(config: String) throws {
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
+        kill(process.process.pid, SIGHUP)
     }
 
     public func health() -> Health? {

@@ -9,82 +9,192 @@ import VigilProbes
 import VigilSecrets
 import VigilState
 
-/// Wires the data flow: config -> secrets -> probes -> state -> HTTP.
-struct App {
-    let config: VigilConfig
+/// Wires the data flow: config -> secrets -> probes -> state -> HTTP, and
+/// re-wires the parts a reload may change.
+final class App: Sendable {
     let telemetry: Telemetry
     let secrets: SecretsClient
     let store: HealthStore
-    let entries: [ProbeScheduler.Entry]
     let scheduler: ProbeScheduler
     let cloudWatch: CloudWatchPublisher?
     /// systemd's `Type=notify` channel (no-op unless started with `NOTIFY_SOCKET`).
     let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+    /// What a reload replaces; held for the whole of a reload, so two never overlap.
+    private let running: Locked<Running>
+
+    private struct Running {
+        var config: VigilConfig
+        var targets: [String: Target]
+        var web = WebSecurity()
+        var server: HTTPServer?
+        var reload: (@Sendable () -> ReloadOutcome)?
+    }
+
+    /// A probe and the settings it was built from: a reload that leaves
+    /// them alone keeps the probe, and with it its kept connection.
+    private struct Target {
+        var definition: [String: String]
+        var probe: any Probe
+    }
+
+    var config: VigilConfig { running.withLock { $0.config } }
 
     init(config: VigilConfig, logger: Logger?) {
-        self.config = config
         telemetry = Telemetry(version: BuildInfo.version, revision: BuildInfo.revision)
         let quiet = Logger(label: "vigil") { _ in SwiftLogNoOpLogHandler() }
         let aws = SecretsSetup.aws(config: config.aws, registry: telemetry.registry)
         secrets = SecretsSetup.client(config: config, aws: aws, registry: telemetry.registry, logger: logger ?? quiet)
-        let context = ProbeContext(secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio)
-        let probes = config.probes.filter(\.enabled).compactMap { target in
-            ProbeCatalog.probe(for: ProbeTarget(name: target.name, kind: target.kind.name, secret: target.secret,
-                                                settings: target.settings, headers: target.headers), context: context)
-                .map { (target: target, probe: $0) }
-        }
-        entries = probes.map { ProbeScheduler.Entry(probe: $0.probe, interval: $0.target.interval, timeout: $0.target.timeout) }
-        let components = probes.map { target, _ in
-            ComponentHealth(name: target.name, critical: target.critical, interval: target.interval,
-                            reportsConnection: target.kind.reportsConnection, latencyThreshold: config.health.latencyThreshold)
-        }
-        telemetry.prepare(probes: probes.map { $0.probe })
-        telemetry.publishThresholds(.init(latency: config.health.latencyThreshold,
-                                          minimumHitRatio: config.health.minimumCacheHitRatio,
-                                          secretsTTL: secrets.configuration.ttl, secretsEmergencyTTL: secrets.configuration.emergencyTTL,
-                                          probes: entries.map { ($0.probe.name, $0.interval, $0.timeout) }))
-        store = HealthStore(components: components, version: BuildInfo.version, telemetry: telemetry)
+        let plan = Self.plan(config, secrets: secrets, reusing: [:])
+        telemetry.prepare(probes: plan.entries.map(\.probe))
+        store = HealthStore(components: plan.components, version: BuildInfo.version, telemetry: telemetry)
         let latencies = ProbeLatencyWindow()
         cloudWatch = config.cloudWatch.enabled
             ? CloudWatchSetup.publisher(config: config.cloudWatch, aws: aws, inputs: .init(
                 store: store, secrets: secrets, awsMetrics: aws?.metrics, latencies: latencies),
                 registry: telemetry.registry, logger: logger ?? quiet)
             : nil
-        scheduler = ProbeScheduler(entries: entries, sink: ProbeResultFanOut(
+        scheduler = ProbeScheduler(entries: plan.entries, sink: ProbeResultFanOut(
             [LoggingSink(store: store, logger: logger, notifier: notifier)] + (cloudWatch == nil ? [] : [latencies])))
-        let secretsProbes = probes.filter { $0.target.kind.followsSecrets }.map { $0.target.name }
-        secrets.onStateChange { [scheduler] in for name in secretsProbes { scheduler.runSoon(name) } }
+        running = Locked(Running(config: config, targets: plan.targets))
+        publishThresholds(config, plan.entries)
+        telemetry.configurationLoaded(successfully: true, at: Date().timeIntervalSince1970)
+        secrets.onStateChange { [self] in
+            let names = running.withLock { $0.targets.filter { $0.value.probe is SecretsProbe }.map(\.key) }
+            for name in names { scheduler.runSoon(name) }
+        }
     }
 
-    /// Loads `web.config_file` (TLS, basic auth) into server options.
-    func webSecurity() throws(ConfigError) -> (tls: (key: String, certificate: String)?, users: BasicAuthUsers?) {
-        guard let path = config.web.configFile else { return (nil, nil) }
-        let file = try WebConfigFile.load(path: path)
-        return (file.tls, file.users.isEmpty ? nil : BasicAuthUsers(hashes: file.users))
+    // MARK: Probes from configuration
+
+    private struct Plan {
+        var targets: [String: Target]
+        var entries: [ProbeScheduler.Entry]
+        var components: [ComponentHealth]
     }
 
-    func startServer(tls: (key: String, certificate: String)?, users: BasicAuthUsers?) throws(HTTPServerError) -> HTTPServer {
-        var routeOptions = VigilRoutes.Options()
-        routeOptions.telemetryPath = config.web.telemetryPath
-        routeOptions.unhealthyStatusCode = config.health.unhealthyStatusCode
-        routeOptions.telemetryCacheSeconds = config.web.telemetryCache.timeInterval
-        routeOptions.version = BuildInfo.version
-        routeOptions.showDetails = switch config.health.showDetails {
+    /// The probes of `config`'s enabled targets, reusing those of `previous`
+    /// whose settings did not change.
+    private static func plan(_ config: VigilConfig, secrets: SecretsClient, reusing previous: [String: Target]) -> Plan {
+        let context = ProbeContext(secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio)
+        var plan = Plan(targets: [:], entries: [], components: [])
+        for target in config.probes.filter(\.enabled) {
+            let definition = Self.definition(of: target.name, in: config)
+            let reused = previous[target.name].flatMap { $0.definition == definition ? $0.probe : nil }
+            guard let probe = reused ?? ProbeCatalog.probe(for: ProbeTarget(
+                name: target.name, kind: target.kind.name, secret: target.secret, settings: target.settings, headers: target.headers),
+                context: context) else { continue }
+            plan.targets[target.name] = Target(definition: definition, probe: probe)
+            plan.entries.append(ProbeScheduler.Entry(probe: probe, interval: target.interval, timeout: target.timeout))
+            plan.components.append(ComponentHealth(name: target.name, critical: target.critical, interval: target.interval,
+                                                   reportsConnection: target.kind.reportsConnection,
+                                                   latencyThreshold: config.health.latencyThreshold))
+        }
+        return plan
+    }
+
+    /// What a probe is built from: its target's settings but the schedule
+    /// (which the scheduler applies) and, for the secrets probe, the hit ratio floor.
+    private static func definition(of name: String, in config: VigilConfig) -> [String: String] {
+        let schedule = ["enabled", "critical", "interval", "timeout"].map { "probes.\(name).\($0)" }
+        var definition = config.effective.filter { $0.key.hasPrefix("probes.\(name).") && !schedule.contains($0.key) }
+        definition["health.min_cache_hit_ratio"] = config.effective["health.min_cache_hit_ratio"]
+        return definition
+    }
+
+    private func publishThresholds(_ config: VigilConfig, _ entries: [ProbeScheduler.Entry]) {
+        let secrets = self.secrets.configuration
+        telemetry.publishThresholds(.init(latency: config.health.latencyThreshold,
+                                          minimumHitRatio: config.health.minimumCacheHitRatio,
+                                          secretsTTL: secrets.ttl, secretsEmergencyTTL: secrets.emergencyTTL,
+                                          probes: entries.map { ($0.probe.name, $0.interval, $0.timeout) }))
+    }
+
+    // MARK: HTTP
+
+    /// Starts serving on every listen address with the web configuration's security.
+    func startServer(web: WebSecurity, reload: (@Sendable () -> ReloadOutcome)?) throws(HTTPServerError) -> HTTPServer {
+        try running.withLock { (running: inout Running) throws(HTTPServerError) -> HTTPServer in
+            var options = HTTPServer.Options()
+            let config = running.config
+            options.threads = config.web.threads
+            options.connectionLimit = min(config.web.maxConnections, OpenFileLimit.connectionBudget)
+            options.perAddressLimit = config.web.maxConnectionsPerIP
+            options.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)
+            options.tls = web.tls
+            options.users = web.users
+            options.headers = web.headers
+            options.openPaths = VigilRoutes.openPaths
+            var addresses: [ListenAddress] = []
+            for text in config.web.listenAddresses { addresses.append(try ListenAddress(parsing: text)) }
+            let server = try HTTPServer(addresses: addresses, options: options,
+                                        handler: routes(config, web: web, reload: reload).respond(to:))
+            running.web = web
+            running.server = server
+            running.reload = reload
+            return server
+        }
+    }
+
+    private func routes(_ config: VigilConfig, web: WebSecurity, reload: (@Sendable () -> ReloadOutcome)?) -> VigilRoutes {
+        var options = VigilRoutes.Options()
+        options.telemetryPath = config.web.telemetryPath
+        options.unhealthyStatusCode = config.health.unhealthyStatusCode
+        options.telemetryCacheSeconds = config.web.telemetryCache.timeInterval
+        options.version = BuildInfo.version
+        options.headers = web.headers
+        options.reload = reload
+        options.showDetails = switch config.health.showDetails {
         case .always: .always
         case .whenAuthorized: .whenAuthorized
         case .never: .never
         }
-        let routes = VigilRoutes(store: store, telemetry: telemetry, options: routeOptions)
-        var serverOptions = HTTPServer.Options()
-        serverOptions.threads = config.web.threads
-        serverOptions.connectionLimit = min(config.web.maxConnections, OpenFileLimit.connectionBudget)
-        serverOptions.perAddressLimit = config.web.maxConnectionsPerIP
-        serverOptions.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)
-        serverOptions.tls = tls
-        serverOptions.users = users
-        serverOptions.openPaths = VigilRoutes.openPaths
-        return try HTTPServer(address: ListenAddress(parsing: config.web.listenAddress), options: serverOptions,
-                              handler: routes.respond(to:))
+        return VigilRoutes(store: store, telemetry: telemetry, options: options)
+    }
+
+    // MARK: Reload
+
+    /// Applies a configuration loaded anew (SIGHUP, `POST /-/reload`): the
+    /// secrets items and TTLs, targets, schedules, thresholds, the log level
+    /// and the web configuration. Unchanged targets keep their probe and
+    /// connection. Settings read only at start are named, not applied.
+    func reload(_ config: VigilConfig, web: WebSecurity) throws(HTTPServerError) -> (restartNeeded: [String], targets: Int) {
+        try running.withLock { (running: inout Running) throws(HTTPServerError) in
+            if let server = running.server {
+                try server.update(tls: web.tls, users: web.users, headers: web.headers,
+                                  handler: routes(config, web: web, reload: running.reload).respond(to:))
+            }
+            let restart = config.effective.keys.filter { !Self.reloadable($0) && config.effective[$0] != running.config.effective[$0] }
+            secrets.reconfigure(SecretsSetup.configuration(for: config))
+            let plan = Self.plan(config, secrets: secrets, reusing: running.targets)
+            telemetry.prepare(probes: plan.entries.map(\.probe))
+            store.reconfigure(plan.components)
+            scheduler.replace(plan.entries)
+            publishThresholds(config, plan.entries)
+            LogSetup.level.set(config.log.level)
+            running.config = config
+            running.targets = plan.targets
+            running.web = web
+            return (restart.sorted(), plan.entries.count)
+        }
+    }
+
+    /// Re-reads the web configuration alone: what the certificate watcher does.
+    func reloadWeb(_ web: WebSecurity) throws(HTTPServerError) {
+        try running.withLock { (running: inout Running) throws(HTTPServerError) in
+            try running.server?.update(tls: web.tls, users: web.users, headers: web.headers,
+                                       handler: routes(running.config, web: web, reload: running.reload).respond(to:))
+            running.web = web
+        }
+    }
+
+    /// The files whose change means new TLS material.
+    var watchedFiles: [String] { running.withLock { $0.web.watchedFiles } }
+
+    /// Keys a reload applies; the rest (listen addresses, threads, limits,
+    /// AWS, CloudWatch, the log format) are read once at start.
+    static func reloadable(_ key: String) -> Bool {
+        ["probes.", "health.", "secrets.", "database.", "redis."].contains { key.hasPrefix($0) }
+            || key == "log.level" || key == "web.config_file"
     }
 }
 

@@ -1,25 +1,38 @@
 import FoundationEssentials
 import Logging
+import Synchronization
 import VigilConfig
 import VigilPlatform
 
 /// swift-log to stderr as logfmt (default) or JSON lines.
 enum LogSetup {
+    /// The level every logger follows: a reload changes it for all at once.
+    static let level = LogLevelSwitch()
+
     static func bootstrap(_ config: VigilConfig.Log) -> Logger {
-        let level: Logger.Level = switch config.level {
-        case .debug: .debug
-        case .info: .info
-        case .warn: .warning
-        case .error: .error
-        }
+        level.set(config.level)
         let format = config.format
-        LoggingSystem.bootstrap { label in
-            var handler = LineLogHandler(label: label, format: format)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in LineLogHandler(label: label, format: format, level: level) }
         return Logger(label: "vigil")
     }
+}
+
+/// A log level shared by every handler and changed at run time.
+final class LogLevelSwitch: Sendable {
+    private let current = Atomic<UInt8>(1)
+    private static let levels: [Logger.Level] = [.debug, .info, .warning, .error]
+
+    func set(_ level: VigilConfig.LogLevel) {
+        let index: UInt8 = switch level {
+        case .debug: 0
+        case .info: 1
+        case .warn: 2
+        case .error: 3
+        }
+        current.store(index, ordering: .relaxed)
+    }
+
+    var level: Logger.Level { Self.levels[Int(current.load(ordering: .relaxed))] }
 }
 
 /// Writes one line per event: `ts=... level=info msg="..." key=value` or a
@@ -27,7 +40,12 @@ enum LogSetup {
 struct LineLogHandler: LogHandler {
     let label: String
     let format: VigilConfig.LogFormat
-    var logLevel: Logger.Level = .info
+    let level: LogLevelSwitch
+    /// The shared level; swift-log's setter is not used (nothing sets a level per logger).
+    var logLevel: Logger.Level {
+        get { level.level }
+        set {}
+    }
     var metadata: Logger.Metadata = [:]
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {

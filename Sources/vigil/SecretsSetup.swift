@@ -53,8 +53,13 @@ enum SecretsSetup {
         if aws == nil {
             logger.warning("no AWS region configured or found: secrets come from environment fallbacks only")
         }
-        let secretsProbe = config.probes.filter { $0.kind.followsSecrets && $0.enabled }.map(\.interval).min()
-        return SecretsClient(configuration: configuration(config.secrets, retryEvery: secretsProbe), aws: aws,
+        return SecretsClient(configuration: configuration(for: config), aws: aws,
                              metrics: SecretsMetrics(registry: registry), logger: logger)
+    }
+
+    /// The secrets client's configuration, retrying no slower than the secrets probe runs.
+    static func configuration(for config: VigilConfig) -> SecretsConfiguration {
+        let secretsProbe = config.probes.filter { $0.kind.followsSecrets && $0.enabled }.map(\.interval).min()
+        return configuration(config.secrets, retryEvery: secretsProbe)
     }
 }

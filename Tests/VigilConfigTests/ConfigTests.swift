@@ -42,7 +42,7 @@ import Testing
 
     @Test func defaultsAreSane() throws {
         let config = try load(nil)
-        #expect(config.web.listenAddress == ":9731")
+        #expect(config.web.listenAddresses == [":9731"])
         #expect(config.web.telemetryPath == "/metrics")
         #expect(config.probes["database"]?.interval == .seconds(15))
         #expect(config.probes["redis"]?.timeout == .seconds(5))
@@ -55,7 +55,7 @@ import Testing
         let yaml = "web:\n  listen_address: \":1000\"\n  threads: 2\nprobes:\n  interval: 30s\n"
         let config = try load(yaml, environment: ["VIGIL_WEB_LISTEN_ADDRESS": ":2000", "VIGIL_PROBES_INTERVAL": "2s"],
                               flags: ["web.listen_address": ":3000"])
-        #expect(config.web.listenAddress == ":3000")
+        #expect(config.web.listenAddresses == [":3000"])
         #expect(config.web.threads == 2)
         #expect(config.probes["database"]?.interval == .seconds(2))
         #expect(config.origins["probes.interval"] == "env VIGIL_PROBES_INTERVAL")
@@ -83,7 +83,7 @@ import Testing
 
     @Test func unknownSectionsListsAndSyntaxErrorsAreProblems() {
         #expect(problems("metrics:\n  path: /x\n") == ["test.yml:2: metrics.path: unknown key"])
-        #expect(problems("web:\n  listen_address:\n    - a\n").first?.contains("not a list") == true)
+        #expect(problems("web:\n  telemetry_path:\n    - a\n").first?.contains("not a list") == true)
         #expect(problems("secrets:\n  items:\n    db:\n      keys: [user, password]\n") == [])
         #expect(problems("secrets:\n  items:\n    db:\n      keys: [{a: b}]\n").first?.contains("list of plain values") == true)
         #expect(problems("web: [unclosed\n").first?.contains("YAML syntax error") == true)
@@ -101,7 +101,7 @@ import Testing
 
     @Test func yamlScalarsKeepTheirText() throws {
         let config = try load("web:\n  listen_address: \"127.0.0.1:9\"\n  # a comment\n  telemetry_path: '/m'\nlog:\n  level: ~\n")
-        #expect(config.web.listenAddress == "127.0.0.1:9")
+        #expect(config.web.listenAddresses == ["127.0.0.1:9"])
         #expect(config.web.telemetryPath == "/m")
         #expect(config.log.level == (try load(nil)).log.level)
         #expect(problems("") == [] && problems("# only a comment\n") == [] && problems("---\n") == [])

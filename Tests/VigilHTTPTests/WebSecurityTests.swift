@@ -34,7 +34,10 @@ import VigilTestSupport
         let routes = VigilRoutes(store: store, telemetry: Telemetry(version: "t", revision: "r"), options: routeOptions)
         var options = HTTPServer.Options()
         options.threads = 1
-        options.tls = file.tls
+        options.tls = file.tls.map {
+            TLSSettings(key: $0.key, certificate: $0.certificate, clientCA: $0.clientCA,
+                        clientAuth: TLSSettings.ClientAuth(rawValue: $0.clientAuthType) ?? .noClientCert)
+        }
         options.users = file.users.isEmpty ? nil : BasicAuthUsers(hashes: file.users)
         options.openPaths = VigilRoutes.openPaths
         return try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), options: options, handler: routes.respond(to:))
@@ -118,15 +121,23 @@ import VigilTestSupport
         let path = try writeConfig("""
             tls_server_config:
               cert_file: cert.pem
-              client_ca_file: ca.pem
+              certfile: cert.pem
+              client_ca_file: missing-ca.pem
+              client_auth_type: RequireCert
             basic_auth_users:
               alice: canary-clear-text
+            http_server_config:
+              headers:
+                Server: vigil
             """)
         defer { try? FileManager.default.removeItem(at: folder) }
         #expect { try WebConfigFile.load(path: path) } throws: { error in
             let text = "\(error)"
-            return text.contains(":3: tls_server_config.client_ca_file: unknown or unsupported key")
+            return text.contains(":3: tls_server_config.certfile: unknown or unsupported key")
+                && text.contains(":4: tls_server_config.client_ca_file: cannot read") && text.contains("missing-ca.pem")
+                && text.contains(#":5: tls_server_config.client_auth_type: unknown value "RequireCert""#)
                 && text.contains("basic_auth_users.alice: expected a bcrypt hash") && !text.contains("canary-clear-text")
+                && text.contains("http_server_config.headers.Server: not a header the web configuration may set")
                 && text.contains("needs both cert_file and key_file")
         }
     }

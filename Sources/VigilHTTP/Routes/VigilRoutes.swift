@@ -12,6 +12,10 @@ public final class VigilRoutes: Sendable {
         public var version = "dev"
         /// Who sees `/health`'s details beyond the status words.
         public var showDetails = ShowDetails.whenAuthorized
+        /// Added to every response (`http_server_config.headers`).
+        public var headers: [(name: String, value: String)] = []
+        /// `POST /-/reload` (Prometheus's lifecycle API, `--web.enable-lifecycle`); nil: 403.
+        public var reload: (@Sendable () -> ReloadOutcome)?
         public init() {}
     }
 
@@ -35,21 +39,26 @@ public final class VigilRoutes: Sendable {
         var ietf: Bool
         var detail: HealthDetail
     }
-    private let landing: HTTPResponse
-    private let notFound = HTTPResponse(status: 404, contentType: "text/plain; charset=utf-8", body: "404 page not found\n")
-    private let notAllowed = HTTPResponse(status: 405, contentType: "text/plain; charset=utf-8", body: "405 method not allowed\n",
-                                          headers: [(name: "Allow", value: "GET, HEAD")])
-    private let live = HTTPResponse(status: 200, contentType: "text/plain; charset=utf-8", body: "ok\n")
-    private let ready = HTTPResponse(status: 200, contentType: "text/plain; charset=utf-8", body: "ready\n")
-    private let notReady = HTTPResponse(status: 503, contentType: "text/plain; charset=utf-8", body: "not ready\n")
+    private let landing, notFound, notAllowed, live, ready, notReady, lifecycleOff, reloadOnly: HTTPResponse
 
     public init(store: HealthStore, telemetry: Telemetry, options: Options) {
         self.store = store
         self.telemetry = telemetry
         self.options = options
         metricsCache = ResponseCache(maxAge: options.telemetryCacheSeconds)
+        func text(_ status: Int, _ body: String, _ headers: [(name: String, value: String)] = []) -> HTTPResponse {
+            HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: body, headers: headers + options.headers)
+        }
         landing = HTTPResponse(status: 200, contentType: "text/html; charset=utf-8",
-                               body: LandingPage.html(version: options.version, telemetryPath: options.telemetryPath))
+                               body: LandingPage.html(version: options.version, telemetryPath: options.telemetryPath),
+                               headers: options.headers)
+        notFound = text(404, "404 page not found\n")
+        notAllowed = text(405, "405 method not allowed\n", [(name: "Allow", value: "GET, HEAD")])
+        live = text(200, "ok\n")
+        ready = text(200, "ready\n")
+        notReady = text(503, "not ready\n")
+        lifecycleOff = text(403, "Lifecycle API is not enabled (--web.enable-lifecycle).\n")
+        reloadOnly = text(405, "405 method not allowed\n", [(name: "Allow", value: "POST, PUT")])
     }
 
     /// The server's handler: routes, answers and counts.
@@ -66,8 +75,10 @@ public final class VigilRoutes: Sendable {
         case "/health/live": "live"
         case "/health/ready": "ready"
         case "/": "landing"
+        case "/-/reload": "reload"
         default: "other"
         }
+        if handler == "reload" { return (handler, reload(request)) }
         guard request.method == .get || request.method == .head else { return (handler, notAllowed) }
         switch handler {
         case "metrics": return (handler, metrics(request))
@@ -82,8 +93,18 @@ public final class VigilRoutes: Sendable {
     private func metrics(_ request: HTTPRequest) -> HTTPResponse {
         metricsCache.response(key: 0, gzip: request.acceptsGzip) {
             HTTPResponse(status: 200, body: telemetry.exposition(),
-                         headers: [(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")])
+                         headers: [(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")] + options.headers)
         }
+    }
+
+    /// Prometheus's `POST|PUT /-/reload`: 200 once the configuration is
+    /// applied, 500 with the problems when it is refused (the running one stays).
+    private func reload(_ request: HTTPRequest) -> HTTPResponse {
+        guard let reload = options.reload else { return lifecycleOff }
+        guard request.method == .other("POST") || request.method == .other("PUT") else { return reloadOnly }
+        let outcome = reload()
+        return HTTPResponse(status: outcome.succeeded ? 200 : 500, contentType: "text/plain; charset=utf-8",
+                            body: outcome.message + "\n", headers: options.headers)
     }
 
     private func health(_ request: HTTPRequest) -> HTTPResponse {
@@ -92,7 +113,8 @@ public final class VigilRoutes: Sendable {
             let snapshot = store.snapshot()
             return HTTPResponse(status: snapshot.status == .unhealthy ? options.unhealthyStatusCode : 200,
                                 contentType: form.ietf ? "application/health+json" : "application/json",
-                                body: form.ietf ? snapshot.healthJSON(form.detail) : snapshot.json(form.detail))
+                                body: form.ietf ? snapshot.healthJSON(form.detail) : snapshot.json(form.detail),
+                                headers: options.headers)
         }
     }
 
@@ -104,5 +126,17 @@ public final class VigilRoutes: Sendable {
         }
         guard shown else { return .statusOnly }
         return request.query["verbose"] != nil ? .verbose : .full
+    }
+}
+
+/// What a configuration reload came to.
+public struct ReloadOutcome: Sendable {
+    public var succeeded: Bool
+    /// For the caller of `/-/reload`: "configuration reloaded", or the problems.
+    public var message: String
+
+    public init(succeeded: Bool, message: String) {
+        self.succeeded = succeeded
+        self.message = message
     }
 }

@@ -1,25 +1,63 @@
 import CMicroHTTPD
 import Synchronization
+import VigilPlatform
 
-/// What the C callbacks reach through their `void *` argument. Thread-safe
-/// by construction: an immutable handler and an atomic counter.
-final class RequestContext: Sendable {
-    let handler: HTTPServer.Handler
-    let users: BasicAuthUsers?
-    let openPaths: Set<String>
-    let inFlight = Atomic<Int>(0)
-    let unauthorized = HTTPResponse(status: 401, contentType: "text/plain; charset=utf-8", body: "401 unauthorized\n",
-                                    headers: [(name: "WWW-Authenticate", value: "Basic realm=\"vigil\"")])
+/// The settings a reload may change, shared by the daemons of every listen
+/// address (and by a daemon and its replacement).
+final class SharedSettings: Sendable {
+    struct State: Sendable {
+        var handler: HTTPServer.Handler
+        var users: BasicAuthUsers?
+        var openPaths: Set<String>
+        /// Callers must authenticate (basic auth or a verified client certificate) outside `openPaths`.
+        var authenticates: Bool
+        var unauthorized: HTTPResponse
+        var forbidden: HTTPResponse
 
-    init(handler: @escaping HTTPServer.Handler, users: BasicAuthUsers?, openPaths: Set<String>) {
-        self.handler = handler
-        self.users = users
-        self.openPaths = openPaths
+        init(_ options: HTTPServer.Options, handler: @escaping HTTPServer.Handler) {
+            self.handler = handler
+            users = options.users
+            openPaths = options.openPaths
+            authenticates = options.users != nil || options.tls?.clientCA != nil && options.tls?.clientAuth != .noClientCert
+            let challenge = options.users == nil ? [] : [(name: "WWW-Authenticate", value: "Basic realm=\"vigil\"")]
+            unauthorized = HTTPResponse(status: 401, contentType: "text/plain; charset=utf-8", body: "401 unauthorized\n",
+                                        headers: challenge + options.headers)
+            forbidden = HTTPResponse(status: 403, contentType: "text/plain; charset=utf-8",
+                                     body: "403 forbidden: no trusted client certificate\n", headers: options.headers)
+        }
     }
 
-    /// True when no users are configured or the request's credentials match.
-    func admits(_ connection: OpaquePointer) -> Bool {
-        guard let users else { return true }
+    let state: Locked<State>
+
+    init(_ state: State) { self.state = Locked(state) }
+}
+
+/// What the C callbacks of one daemon reach through their `void *`
+/// argument. Thread-safe by construction: settings behind a mutex, an
+/// atomic counter, an immutable client-certificate policy.
+final class RequestContext: Sendable {
+    let shared: SharedSettings
+    let clientAuth: TLSSettings.ClientAuth
+    let inFlight = Atomic<Int>(0)
+
+    init(shared: SharedSettings, clientAuth: TLSSettings.ClientAuth) {
+        self.shared = shared
+        self.clientAuth = clientAuth
+    }
+
+    /// What the connection's client certificate allows: refused (a required
+    /// one missing, or one presented that must verify and does not), or
+    /// whether it authenticates the caller.
+    func certificate(_ connection: OpaquePointer) -> (refused: Bool, authenticates: Bool) {
+        guard clientAuth != .noClientCert else { return (false, false) }
+        let state = vigil_mhd_client_certificate(connection)  // 0 none, 1 verified, 2 not verified
+        if state == 0 { return (clientAuth.requiresCertificate, false) }
+        if state == 2 && clientAuth.verifies { return (true, false) }
+        return (false, state == 1)
+    }
+
+    /// True when the request's basic auth credentials match a user.
+    func passesBasicAuth(_ connection: OpaquePointer, _ users: BasicAuthUsers) -> Bool {
         var user: UnsafeMutablePointer<CChar>?, password: UnsafeMutablePointer<CChar>?
         defer {
             MHD_free(user)
@@ -49,9 +87,15 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
         return .YES
     }
     let path = url.map { String(cString: $0) } ?? "/"
-    let authorized = context.admits(connection)
-    guard authorized || context.openPaths.contains(path) else {
-        return MHD_queue_response(connection, UInt32(context.unauthorized.status), context.unauthorized.handle)
+    let settings = context.shared.state.withLock { $0 }
+    let certificate = context.certificate(connection)
+    if certificate.refused {
+        return MHD_queue_response(connection, UInt32(settings.forbidden.status), settings.forbidden.handle)
+    }
+    let authorized = !settings.authenticates || certificate.authenticates
+        || settings.users.map { context.passesBasicAuth(connection, $0) } == true
+    guard authorized || settings.openPaths.contains(path) else {
+        return MHD_queue_response(connection, UInt32(settings.unauthorized.status), settings.unauthorized.handle)
     }
     let request = HTTPRequest(
         method: .init(method.map { String(cString: $0) } ?? ""),
@@ -60,7 +104,7 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
         accept: header(connection, "Accept"),
         acceptEncoding: header(connection, "Accept-Encoding"),
         authorized: authorized)
-    let response = context.handler(request)
+    let response = settings.handler(request)
     return MHD_queue_response(connection, UInt32(response.status), response.handle)
 }
 

@@ -65,11 +65,17 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 public enum HTTPServerError: Error, Equatable, CustomStringConvertible {
     case invalidAddress(String, String)
     case cannotListen(String)
+    case cannotStart(String)
+    case needsRestart(String)
 
     public var description: String {
         switch self {
         case .invalidAddress(let address, let why): "invalid listen address \"\(address)\": \(why)"
         case .cannotListen(let address): "cannot listen on \(address) (address in use or not permitted)"
+        case .cannotStart(let address):
+            "cannot serve on \(address): libmicrohttpd refused the settings (a TLS key that does not match its certificate, "
+                + "unreadable PEM, or TLS priorities GnuTLS does not know)"
+        case .needsRestart(let what): "\(what) needs a restart"
         }
     }
 }

@@ -107,6 +107,11 @@ public final class ProbeScheduler: Sendable {
         slots.withLock { slots in slots[name].flatMap { $0.token == token ? $0.entry : nil } }
     }
 
+    /// The entries running now, by probe name.
+    public var entries: [Entry] {
+        slots.withLock { $0.values.map(\.entry) }.sorted { $0.probe.name < $1.probe.name }
+    }
+
     /// Asks every loop to end after its current run and waits up to `grace`
     /// seconds for them; returns false if some probe was still running then.
     /// (The process must not exit under a probe in the middle of a C call.)

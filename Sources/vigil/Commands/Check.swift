@@ -11,9 +11,10 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let config = try options.load()
+        _ = try WebSecurity.loadOrExit(config.web.configFile)
         let app = App(config: config, logger: nil)
         app.secrets.preload(maxWait: config.aws.timeout.timeInterval)  // a hung AWS costs at most one attempt
-        for result in ProbeScheduler.runOnce(app.entries) { app.store.record(result) }
+        for result in ProbeScheduler.runOnce(app.scheduler.entries) { app.store.record(result) }
         let snapshot = app.store.snapshot()
         print(CheckTable.render(snapshot))
         throw ExitCode(snapshot.status.exitCode)

@@ -18,6 +18,7 @@ struct ConfigCheck: ParsableCommand {
 
     func run() throws {
         let config = try loadConfiguration(file: file)
+        _ = try WebSecurity.loadOrExit(config.web.configFile)  // as serve will
         print("\(file): OK")
         let known = Set(Schema.keys)
         let targetKeys = config.effective.keys.filter { $0.hasPrefix("probes.") && !known.contains($0) }.sorted()

@@ -8,8 +8,8 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: "YAML configuration file (default: $VIGIL_CONFIG).")
     var file: String?
 
-    @Option(name: .customLong("web.listen-address"), help: "Address to listen on, e.g. :9731 or 127.0.0.1:9731.")
-    var listenAddress: String?
+    @Option(name: .customLong("web.listen-address"), help: "Address to listen on, e.g. :9731 or 127.0.0.1:9731; repeat to listen on several.")
+    var listenAddress: [String] = []
 
     @Option(name: .customLong("web.telemetry-path"), help: "Path of the metrics endpoint.")
     var telemetryPath: String?
@@ -29,7 +29,7 @@ struct ConfigOptions: ParsableArguments {
     /// Flags override the environment, which overrides the file.
     var flagOverrides: [String: String] {
         let pairs: [(String, String?)] = [
-            ("web.listen_address", listenAddress), ("web.telemetry_path", telemetryPath), ("web.config_file", webConfigFile),
+            ("web.listen_address", listenAddress.isEmpty ? nil : listenAddress.joined(separator: ",")), ("web.telemetry_path", telemetryPath), ("web.config_file", webConfigFile),
             ("web.threads", threads), ("log.level", logLevel), ("log.format", logFormat),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })

@@ -9,24 +9,24 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
+    @Flag(name: .customLong("web.enable-lifecycle"), help: "Serve POST /-/reload (as Prometheus does); SIGHUP reloads either way.")
+    var enableLifecycle = false
+
     func run() throws {
         let config = try options.load()
         let logger = LogSetup.bootstrap(config.log)
         if !CoreDumps.disable() { logger.warning("cannot disable core dumps; a core file would hold cached secrets") }
         let openFiles = OpenFileLimit.raise()
+        let web = try WebSecurity.loadOrExit(config.web.configFile)
         let app = App(config: config, logger: logger)
-        let security: (tls: (key: String, certificate: String)?, users: BasicAuthUsers?)
-        do {
-            security = try app.webSecurity()
-        } catch {
-            throw reportFailure(error, exitCode: exitConfigError)
-        }
+        let reloader = Reloader(app: app, file: options.resolvedFile, flags: options.flagOverrides, logger: logger)
         // Block the signals before any thread starts, so every thread
-        // inherits the mask and only `waitForTermination` receives them.
-        let signals = TerminationSignals()
+        // inherits the mask and only `signals.wait()` receives them.
+        let signals = ControlSignals()
+        let reload: (@Sendable () -> ReloadOutcome)? = enableLifecycle ? { @Sendable in reloader.reload(trigger: "http") } : nil
         let server: HTTPServer
         do {
-            server = try app.startServer(tls: security.tls, users: security.users)
+            server = try app.startServer(web: web, reload: reload)
         } catch {
             logger.error("cannot start HTTP server", metadata: ["error": "\(error)"])
             throw ExitCode.failure
@@ -41,16 +41,31 @@ struct Serve: ParsableCommand {
             app.scheduler.start()
         }
         app.cloudWatch?.start()
-        logger.info("listening", metadata: ["address": "\(server.boundAddress)", "version": "\(BuildInfo.version)",
-                                            "telemetry_path": "\(config.web.telemetryPath)", "open_files": "\(openFiles)"])
+        reloader.watchWebFiles()
+        for address in server.boundAddresses {
+            logger.info("listening", metadata: ["address": "\(address)", "version": "\(BuildInfo.version)",
+                                                "telemetry_path": "\(config.web.telemetryPath)", "open_files": "\(openFiles)"])
+        }
         if config.web.maxConnections > OpenFileLimit.connectionBudget {
             logger.warning("web.max_connections capped to fit the open-file limit", metadata: [
                 "configured": "\(config.web.maxConnections)", "effective": "\(OpenFileLimit.connectionBudget)"])
         }
         if let pace = app.notifier.watchdogInterval { startWatchdog(app, every: pace) }
-        let signal = signals.wait()
+        var signal = signals.wait()
+        while signal == .hangUp {
+            // READY=1 again only if it was sent: before the first round it is the round's to send.
+            let ready = app.store.isReady
+            if ready { app.notifier.notify("RELOADING=1") }
+            reloader.reload(trigger: "SIGHUP")
+            if ready { app.notifier.notify("READY=1") }
+            signal = signals.wait()
+        }
+        shutDown(app, server: server, logger: logger, signal: signal)
+    }
+
+    private func shutDown(_ app: App, server: HTTPServer, logger: Logger, signal: ControlSignals.Received) {
         app.notifier.notify("STOPPING=1")
-        logger.info("shutting down", metadata: ["signal": "\(signal)"])
+        logger.info("shutting down", metadata: ["signal": "\(signal.rawValue)"])
         // Exit within 5 s whatever hangs (orchestrators kill a few seconds
         // later); the margin covers the probes' last wait and process exit.
         let deadline = ContinuousClock.now + .seconds(4)

@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bound, listening TCP socket of Vigil's own, handed to libmicrohttpd:
+/// a daemon replaced on reload (a new certificate) takes over the same
+/// socket, so the port never closes and no connection attempt is refused.
+/// Closed only after the last daemon on it stopped, as microhttpd.h asks.
+struct ListeningSocket: Sendable {
+    let fd: Int32
+    let isIPv6: Bool
+    /// The address actually bound (port 0 resolved).
+    let bound: ListenAddress
+
+    /// `:PORT` becomes one dual-stack socket on `[::]` (IPv4 too) where the
+    /// kernel has IPv6, else `0.0.0.0`.
+    static func open(_ address: ListenAddress) throws(HTTPServerError) -> ListeningSocket {
+        if address.host.isEmpty, let dual = try? address.withSocketAddress(dualStack: true, { pointer throws(HTTPServerError) in
+            try bind(pointer, address, dualStack: true)
+        }) {
+            return dual
+        }
+        return try address.withSocketAddress { pointer throws(HTTPServerError) in try bind(pointer, address, dualStack: false) }
+    }
+
+    private static func bind(_ socketAddress: UnsafePointer<sockaddr>, _ address: ListenAddress,
+                             dualStack: Bool) throws(HTTPServerError) -> ListeningSocket {
+        let family = Int32(socketAddress.pointee.sa_family)
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw .cannotListen(address.description) }
+        var on: Int32 = 1, v6only: Int32 = dualStack ? 0 : 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        if family == AF_INET6 {
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &v6only, socklen_t(MemoryLayout<Int32>.size))
+        }
+        let length = socklen_t(family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        // The backlog libmicrohttpd was given before: bursts of load balancer checks queue, not fail.
+        guard Glibc.bind(fd, socketAddress, length) == 0, listen(fd, 1024) == 0 else {
+            close(fd)
+            throw .cannotListen(address.description)
+        }
+        return ListeningSocket(fd: fd, isIPv6: family == AF_INET6,
+                               bound: ListenAddress(host: address.host, port: boundPort(fd) ?? address.port))
+    }
+
+    private static func boundPort(_ fd: Int32) -> UInt16? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) == 0 }
+        }
+        guard ok else { return nil }
+        let family = storage.ss_family
+        let port: UInt16 = withUnsafePointer(to: &storage) { raw in
+            if family == sa_family_t(AF_INET6) {
+                return raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_port }
+            }
+            return raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port }
+        }
+        return UInt16(bigEndian: port)
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+import VigilTestSupport
+
+/// SIGHUP and `POST /-/reload` re-read the configuration. SIGHUP once ended
+/// Vigil with a status systemd counts as clean: `Restart=on-failure` never
+/// brought it back.
+@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
+struct ReloadTests {
+    let env = ServicesEnvironment()
+
+    @Test func sighupUnderLoadAppliesTheNewConfigurationWithoutAFailedRequest() throws {
+        let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\n", arguments: ["--web.enable-lifecycle"])
+        #expect(vigil.seconds(until: { $0.code == 200 }, timeout: 20) != nil, "\(vigil.process.log.suffix(2000))")
+        #expect(vigil.value("vigil_config_last_reload_successful") == 1)
+        let load = try ChildProcess(["wrk", "-t2", "-c16", "-d6s", vigil.base + "/health"])
+
+        try vigil.reload(config: """
+            probes:
+              interval: 2s
+              extra:
+                kind: tcp
+                address: 127.0.0.1:\(env.postgresPort)
+            """)
+        #expect(VigilProcess.waitUntil(timeout: 10) {
+            vigil.value(#"vigil_probe_interval_seconds{probe="database"}"#) == 2 && vigil.health()?.checks["extra"]?.status == "healthy"
+        }, "\(vigil.process.log.suffix(2000))")
+        load.waitUntilExit()
+        let report = load.log
+        let requests = report.split(separator: "\n").first { $0.contains("requests in") }
+        print("wrk during SIGHUP: \(requests ?? "?")")
+        #expect(requests != nil && !report.contains("Non-2xx") && !report.contains("Socket errors"), "\(report)")
+        #expect(vigil.process.process.isRunning)
+
+        // An invalid file: refused with its problem logged, the running configuration kept.
+        let before = vigil.value("vigil_config_last_reload_success_timestamp_seconds")
+        try vigil.reload(config: "probes:\n  interval: soon\n")
+        #expect(VigilProcess.waitUntil(timeout: 10) { vigil.value("vigil_config_last_reload_successful") == 0 })
+        #expect(vigil.process.log.contains("reload refused: invalid configuration"))
+        #expect(vigil.process.log.contains("key=probes.interval"))
+        #expect(vigil.value(#"vigil_probe_interval_seconds{probe="database"}"#) == 2)
+        #expect(vigil.health()?.checks["extra"] != nil && vigil.health()?.code == 200)
+        #expect(vigil.value("vigil_config_last_reload_success_timestamp_seconds") == before)
+
+        // POST /-/reload (--web.enable-lifecycle): the fixed file applies, the target goes.
+        try "probes:\n  interval: 1s\n".write(to: vigil.configFile, atomically: true, encoding: .utf8)
+        let posted = try CurlClient().request(vigil.base + "/-/reload", method: "POST")
+        #expect(posted.status == 200, "\(posted.text)")
+        #expect(vigil.value("vigil_config_last_reload_successful") == 1)
+        #expect(vigil.health()?.checks["extra"] == nil)
+        #expect(!vigil.metrics.contains(#"probe="extra""#), "a removed target keeps its series")
+        #expect(try CurlClient().request(vigil.base + "/-/reload").status == 405)
+        #expect(vigil.process.stop() == 0)
+        env.assertNoCanary(in: [vigil.process.log])
+    }
+
+    @Test func reloadOverHTTPIsRefusedWithoutTheLifecycleFlag() throws {
+        let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\n")
+        #expect(try CurlClient().request(vigil.base + "/-/reload", method: "POST").status == 403)
+        kill(vigil.process.process.pid, SIGHUP)
+        #expect(VigilProcess.waitUntil(timeout: 10) { vigil.process.log.contains("configuration reloaded") })
+        #expect(vigil.process.process.isRunning, "SIGHUP ended vigil")
+        #expect(vigil.process.stop() == 0)
+    }
+}
