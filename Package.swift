@@ -19,7 +19,7 @@ let package = Package(
         .library(name: "VigilSecrets", targets: ["VigilSecrets"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/swift-server/swift-prometheus.git", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],

@@ -76,6 +76,20 @@ import Testing
         #expect(found.count == 3)
     }
 
+    /// `vigil config check` once passed what `serve` then refused or trapped
+    /// on: a port past 65535, and a duration too long to convert.
+    @Test func whatServeWouldRefuseOrTrapOnIsAProblem() {
+        #expect(problems("web:\n  listen_address: \":99999\"\n").first?.hasPrefix("test.yml:2: web.listen_address: invalid address") == true)
+        #expect(problems("web:\n  listen_address: [\"127.0.0.1:9731\", \"[::1]:70000\"]\n").count == 1)
+        let durations = Schema.settings.filter { !$0.isPattern && DurationParser.parse($0.defaultValue) != nil }
+        #expect(durations.count >= 10)
+        for setting in durations {
+            let variable = setting.environmentName
+            #expect(problems("", environment: [variable: "10000w"]).contains { $0.hasPrefix("env \(variable): \(setting.key):") },
+                    "\(setting.key) = 10000w")
+        }
+    }
+
     @Test func environmentProblemsNameTheVariable() {
         let found = problems("", environment: ["VIGIL_PROBES_TIMEOUT": "soon"])
         #expect(found.first?.hasPrefix("env VIGIL_PROBES_TIMEOUT: probes.timeout: invalid value") == true)
@@ -175,6 +189,16 @@ import Testing
 @Suite struct ShippedDocsTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
+
+    /// A package that ships a library (VigilSecrets) pins its dependencies
+    /// by range: with `exact:`, every package that adds the library and
+    /// another version of swift-prometheus fails to resolve.
+    @Test func dependenciesArePinnedByRange() throws {
+        let manifest = try String(contentsOf: Self.root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let pins = manifest.split(separator: "\n").filter { $0.contains(".package(url:") }
+        #expect(pins.count == 3)
+        #expect(pins.allSatisfy { $0.contains("from:") }, "\(pins)")
+    }
 
     @Test func exampleConfigIsValid() throws {
         _ = try VigilConfig.load(file: Self.root.appendingPathComponent("docs/vigil.example.yml").path, environment: [:])

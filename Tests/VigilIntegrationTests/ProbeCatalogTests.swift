@@ -88,7 +88,7 @@ struct ProbeCatalogTests {
         try replica.mode("pass")
         let recovered = vigil.seconds(until: { $0.status == "healthy" }, timeout: 5)
         #expect(recovered != nil)
-        FaultMatrix.record(.init(fault: "Named target: a non-critical PostgreSQL replica stopped", expected: "degraded (200), replica `refused`",
+        FaultMatrix.record(.init(fault: "Named target: a non-critical PostgreSQL replica stopped", expected: "degraded (200), replica unhealthy, `refused`",
                                  detected: detected, recovered: recovered, kept: "the primary, both Redis targets, http, tcp"))
 
         try primary.mode("refuse")
