@@ -2,17 +2,20 @@
 #define VIGIL_CMICROHTTPD_SHIM_H
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
 /* libmicrohttpd's TLS is GnuTLS: only the client-certificate check below uses it. */
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 /* MHD_start_daemon is variadic, which Swift cannot call: this fixed-arity
    wrapper passes exactly the options Vigil uses, as an option array. The
-   listening socket is Vigil's own (bound and listening): a new daemon can
-   take it over from an old one (a replaced certificate) without the port
-   ever closing. With `tls_key` and `tls_cert` (PEM text) the daemon serves
+   listening socket is a duplicate of Vigil's own (bound and listening),
+   which libmicrohttpd may close (it does when a start fails half-way): a
+   new daemon can take the port over from an old one (a replaced
+   certificate) without it ever closing. With `tls_key` and `tls_cert` (PEM text) the daemon serves
    HTTPS; `tls_trust` (PEM CAs) makes it ask for client certificates;
    `tls_priorities` is a GnuTLS priority string (versions, ciphers). */
 static inline struct MHD_Daemon *vigil_mhd_start(
@@ -44,7 +47,9 @@ static inline struct MHD_Daemon *vigil_mhd_start(
 }
 
 /* The client certificate of a TLS connection: 0 none presented, 1 verified
-   against the daemon's trust (chain, validity dates), 2 presented but not
+   against the daemon's trust (chain, validity dates, and an extended key
+   usage that allows TLS client authentication, as Go checks it: a server
+   certificate from the same CA does not pass), 2 presented but not
    verified. libmicrohttpd asks for it (with a trust set) but leaves the
    check to the application. */
 static inline int vigil_mhd_client_certificate(struct MHD_Connection *connection) {
@@ -54,8 +59,9 @@ static inline int vigil_mhd_client_certificate(struct MHD_Connection *connection
   gnutls_session_t session = (gnutls_session_t)info->tls_session;
   unsigned int count = 0;
   if (gnutls_certificate_get_peers(session, &count) == NULL || count == 0) return 0;
+  gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT, 0};
   unsigned int status = 0;
-  if (gnutls_certificate_verify_peers2(session, &status) != GNUTLS_E_SUCCESS || status != 0) return 2;
+  if (gnutls_certificate_verify_peers(session, &purpose, 1, &status) != GNUTLS_E_SUCCESS || status != 0) return 2;
   return 1;
 }
 
@@ -66,10 +72,23 @@ static inline int vigil_mhd_basic_auth(struct MHD_Connection *connection, char *
   return *user != NULL && *password != NULL;
 }
 
-/* MHD_get_daemon_info is variadic too. */
-static inline int vigil_mhd_listen_fd(struct MHD_Daemon *daemon) {
-  const union MHD_DaemonInfo *info =
-      MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_LISTEN_FD);
-  return info ? info->listen_fd : -1;
+/* Whether GnuTLS takes this key and certificate (PEM) as a pair and the
+   trust (PEM CAs, may be NULL) as at least one CA: 0 yes, else a GnuTLS
+   error code. Checked before a daemon starts, so a certificate renewed
+   without its key is refused with a reason instead of a failed start. */
+static inline int vigil_tls_material_check(const char *key, const char *cert, const char *trust) {
+  gnutls_certificate_credentials_t credentials;
+  int result = gnutls_certificate_allocate_credentials(&credentials);
+  if (result != GNUTLS_E_SUCCESS) return result;
+  gnutls_datum_t key_datum = {(unsigned char *)key, (unsigned int)strlen(key)};
+  gnutls_datum_t cert_datum = {(unsigned char *)cert, (unsigned int)strlen(cert)};
+  result = gnutls_certificate_set_x509_key_mem(credentials, &cert_datum, &key_datum, GNUTLS_X509_FMT_PEM);
+  if (result == GNUTLS_E_SUCCESS && trust != NULL) {
+    gnutls_datum_t trust_datum = {(unsigned char *)trust, (unsigned int)strlen(trust)};
+    int count = gnutls_certificate_set_x509_trust_mem(credentials, &trust_datum, GNUTLS_X509_FMT_PEM);
+    result = count > 0 ? GNUTLS_E_SUCCESS : (count < 0 ? count : GNUTLS_E_NO_CERTIFICATE_FOUND);
+  }
+  gnutls_certificate_free_credentials(credentials);
+  return result;
 }
 #endif

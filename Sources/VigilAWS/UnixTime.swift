@@ -1,4 +1,5 @@
 import Glibc
+import VigilPlatform
 
 /// Seconds since the Unix epoch: what SigV4 and expiry checks need, without
 /// calendars.
@@ -12,6 +13,10 @@ public struct UnixTime: Sendable, Comparable, Hashable {
         clock_gettime(CLOCK_REALTIME, &spec)
         return UnixTime(seconds: Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9)
     }
+
+    /// Unix time that never steps with the wall clock (SteadyClock): for
+    /// schedules and ages. Signatures and what is shown use `now`.
+    public static var steady: UnixTime { UnixTime(seconds: SteadyClock.now) }
 
     public static func < (a: UnixTime, b: UnixTime) -> Bool { a.seconds < b.seconds }
 

@@ -19,8 +19,9 @@ public final class CloudWatchPublisher: Sendable {
         public var namespace = "Vigil"
         public var storageResolution = 60
         public var mode = Mode.api
-        /// Datums kept while CloudWatch fails; past it the oldest are dropped.
-        public var bufferCapacity = 2 * 60 * 20
+        /// Intervals whose datums are kept while CloudWatch fails, the one
+        /// being sent included; past them the oldest interval's are dropped.
+        public var bufferIntervals = 2 * 60 + 1
         public var dimensions: [(name: String, value: String)] = []
         public var errorCodeDimension = false
         public var flushTimeout: Double = 5
@@ -61,7 +62,7 @@ public final class CloudWatchPublisher: Sendable {
         self.aws = aws
         self.logger = logger
         self.metrics = registry ?? PrometheusCollectorRegistry()
-        buffer = DatumBuffer(capacity: options.bufferCapacity)
+        buffer = DatumBuffer(collections: options.bufferIntervals)
         collector = Locked(CloudWatchCollector(
             sources: .init(store: inputs.store, secrets: inputs.secrets, aws: inputs.awsMetrics, latencies: inputs.latencies),
             dimensions: options.dimensions, errorCodeDimension: options.errorCodeDimension))
@@ -70,6 +71,22 @@ public final class CloudWatchPublisher: Sendable {
         for reason in DropReason.allCases { dropped(reason).increment(by: Int64(0)) }
         metrics.counter("vigil_cloudwatch_publish_total", "Successful CloudWatch publications (requests or EMF lines).").increment(by: Int64(0))
         for outcome in DatumOutcome.allCases { datums(outcome).increment(by: Int64(0)) }
+        for code in Self.publishErrorCodes { publishErrors(code).increment(by: Int64(0)) }
+    }
+
+    /// The `code` values of `vigil_cloudwatch_publish_errors_total`, each
+    /// at 0 from the start (so `increase()` sees the first error):
+    /// PutMetricData's own errors, the common credential and throttling
+    /// ones, Network and Timeout; any other code counts as Other.
+    static let publishErrorCodes = [
+        "AccessDenied", "ExpiredToken", "InvalidClientTokenId", "SignatureDoesNotMatch", "Throttling",
+        "InvalidParameterValue", "InvalidParameterCombination", "MissingParameter", "InternalServiceError",
+        "ServiceUnavailable", "Network", "Timeout", "Other",
+    ]
+
+    private func publishErrors(_ code: String) -> Counter {
+        metrics.counter("vigil_cloudwatch_publish_errors_total", "Failed PutMetricData requests, by error code.",
+                        [("code", Self.publishErrorCodes.contains(code) ? code : "Other")])
     }
 
     /// What became of a datum: every collected one is, at any moment,
@@ -159,8 +176,7 @@ public final class CloudWatchPublisher: Sendable {
                 _ = try aws.query(.cloudWatch, action: "PutMetricData", version: "2010-08-01", parameters: parameters,
                                   gzipThreshold: 10_000, budget: end.map { ContinuousClock.now.duration(to: $0).timeInterval })
             } catch {
-                metrics.counter("vigil_cloudwatch_publish_errors_total", "Failed PutMetricData requests, by error code.",
-                        [("code", error.metricCode)]).increment()
+                publishErrors(error.metricCode).increment()
                 guard Self.rejectsBatch(error) else {
                     logger.warning("CloudWatch PutMetricData failed; datums kept for the next attempt",
                                    metadata: ["code": "\(error.metricCode)", "buffered": "\(buffer.count)"])

@@ -1,29 +1,39 @@
 import VigilPlatform
 
-/// Datums waiting to be sent, oldest first, at most `capacity`: past it the
-/// oldest are dropped and counted, so a long CloudWatch outage costs old
-/// data, never memory. Each datum carries a sequence number, so removing a
-/// sent batch removes exactly its datums even when overflow dropped some of
-/// them (or older ones) while the request was in flight.
+/// Datums waiting to be sent, oldest first, from at most `collections`
+/// intervals: past them the oldest interval's are dropped and counted, so a
+/// long CloudWatch outage costs old data, never memory. Counted in
+/// intervals, not datums, because an interval's datums grow with the
+/// targets (8 + 2 per probe + named ones + error codes): a fixed count of
+/// 20 an interval held 47-104 of the 120 minutes it promised, and dropped
+/// the first datums of every interval with a buffer shorter than one.
+/// Each datum carries a sequence number, so removing a sent batch removes
+/// exactly its datums even when overflow dropped some of them (or older
+/// ones) while the request was in flight.
 final class DatumBuffer: Sendable {
-    private let capacity: Int
+    private let collections: Int
     private struct State {
-        var datums: [(sequence: Int, datum: MetricDatum)] = []
+        var datums: [(sequence: Int, collection: Int, datum: MetricDatum)] = []
         var nextSequence = 0
+        var nextCollection = 0
     }
     private let state = Locked(State())
 
-    init(capacity: Int) { self.capacity = max(1, capacity) }
+    init(collections: Int) { self.collections = max(1, collections) }
 
-    /// Appends; returns how many old datums were dropped to make room.
+    /// Appends one interval's datums; returns how many old datums were
+    /// dropped to make room.
     @discardableResult
     func append(_ datums: [MetricDatum]) -> Int {
         state.withLock { state in
+            let collection = state.nextCollection
+            state.nextCollection += 1
             for datum in datums {
-                state.datums.append((state.nextSequence, datum))
+                state.datums.append((state.nextSequence, collection, datum))
                 state.nextSequence += 1
             }
-            let overflow = max(0, state.datums.count - capacity)
+            let oldestKept = collection - collections + 1
+            let overflow = state.datums.prefix { $0.collection < oldestKept }.count
             state.datums.removeFirst(overflow)
             return overflow
         }
@@ -36,7 +46,7 @@ final class DatumBuffer: Sendable {
             var size = 0
             var batch: [MetricDatum] = []
             var last = -1
-            for (sequence, datum) in state.datums {
+            for (sequence, _, datum) in state.datums {
                 guard batch.count < maxDatums, size + datum.encodedSize <= maxBytes else { break }
                 size += datum.encodedSize
                 batch.append(datum)

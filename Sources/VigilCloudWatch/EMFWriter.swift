@@ -23,7 +23,7 @@ final class EMFWriter: Sendable {
     func write(_ datums: [MetricDatum]) {
         guard let line = Self.line(datums, namespace: namespace) else { return }
         if let path, append(line + "\n", toFile: path) { return }
-        writeAll(line + "\n", to: 1)
+        writeStream(line + "\n", to: 1)
     }
 
     static func line(_ datums: [MetricDatum], namespace: String) -> String? {

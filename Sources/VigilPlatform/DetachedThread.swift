@@ -11,7 +11,11 @@ import Darwin
 /// their own rather than Swift's cooperative pool or Dispatch's. This is
 /// `Foundation.Thread.detachNewThread` without Foundation, which would cost
 /// the binary several megabytes of resident memory (docs/performance.md).
-package func startDetachedThread(name: String, _ body: @escaping @Sendable () -> Void) {
+/// Returns false, and `body` never runs, when the system refuses a thread
+/// (its thread or memory limit): the caller reports that instead of the
+/// process trapping, since a dead dependency must never crash Vigil.
+@discardableResult
+package func startDetachedThread(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
     let box = Unmanaged.passRetained(ThreadBody(name: name, body: body)).toOpaque()
     var attributes = pthread_attr_t()
     pthread_attr_init(&attributes)
@@ -28,7 +32,11 @@ package func startDetachedThread(name: String, _ body: @escaping @Sendable () ->
         work.body()
         return nil
     }, box)
-    precondition(status == 0, "pthread_create failed: \(status)")
+    guard status == 0 else {
+        Unmanaged<ThreadBody>.fromOpaque(box).release()
+        return false
+    }
+    return true
 }
 
 /// Names the thread for `top -H`, `ps -L` and gdb. Glibc's

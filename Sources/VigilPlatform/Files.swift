@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 // Whole-file reads and unbuffered writes over POSIX descriptors.
 
@@ -26,7 +27,38 @@ package func writeAll(_ text: String, to fd: Int32) -> Bool {
 /// Standard error, unbuffered: messages appear even if the process exits
 /// right after.
 package func writeStandardError(_ text: String) {
-    writeAll(text, to: 2)
+    writeStream(text, to: 2)
+}
+
+/// Set once a line could not be written: later ones do not wait.
+private let streamBlocked = Atomic<Bool>(false)
+
+/// Writes a log line or EMF document to standard output or error without
+/// ever blocking for long: a stream nobody reads (Docker's blocking log
+/// driver while its sink is down, a full pipe) once held SIGTERM for good.
+/// Each chunk of at most PIPE_BUF (4096) bytes, which a pipe with a free
+/// slot takes whole, waits up to a second for the stream; once a line was
+/// dropped, lines wait no more until the stream takes one again. Returns
+/// false when the line (or its rest) was dropped.
+@discardableResult
+package func writeStream(_ text: String, to fd: Int32) -> Bool {
+    var text = text
+    let written = text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            let waited = poll(&ready, 1, streamBlocked.load(ordering: .relaxed) ? 0 : 1000)
+            if waited < 0 && errno == EINTR { continue }
+            guard waited > 0, ready.revents & Int16(POLLOUT) != 0 else { return false }
+            let count = write(fd, bytes.baseAddress! + offset, min(bytes.count - offset, 4096))
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return false }
+            offset += count
+        }
+        return true
+    }
+    streamBlocked.store(!written, ordering: .relaxed)
+    return written
 }
 
 /// Appends `text` to the file at `path`, creating it (0644) if needed. One

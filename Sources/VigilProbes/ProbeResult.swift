@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilPlatform
 import VigilSecrets
 
 /// Why a probe failed, from a fixed set: these become metric labels.
@@ -41,7 +42,7 @@ public struct ProbeResult: Sendable, Equatable {
     /// because AWS timed out).
     public var isAvailable: Bool { succeeded || degraded }
 
-    public init(probe: String, reason: ProbeReason, latency: Duration, finishedAt: Date = Date(), detail: String = "",
+    public init(probe: String, reason: ProbeReason, latency: Duration, finishedAt: Date = Date(timeIntervalSince1970: SteadyClock.now), detail: String = "",
                 degraded: Bool = false, refreshedCredentials: Bool = false) {
         self.probe = probe
         self.reason = reason
@@ -135,7 +136,15 @@ extension Probe {
         var second = measure(attempt)
         second.latency += first.latency
         second.refreshedCredentials = true
-        return second
+        // A refresh that used up the timeout (AWS slow during a rotation)
+        // leaves the retry no time: the login failure is the news, not the
+        // timeout (VigilRotationLoginsFailing needs reason="auth").
+        guard second.reason == .timeout else { return second }
+        var refused = first
+        refused.latency = second.latency
+        refused.refreshedCredentials = true
+        refused.detail += "; the credentials refresh took the rest of the timeout"
+        return refused
     }
 
     /// Times `body` and turns its outcome into a result.

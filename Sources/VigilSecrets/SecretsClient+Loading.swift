@@ -170,7 +170,7 @@ extension SecretsClient {
             records[item.name] = record
             return wasFailing
         }
-        metrics.succeeded(item.name, at: now)
+        metrics.succeeded(item.name, at: UnixTime.now)  // shown: the wall clock's time
         if rotated {
             metrics.rotated(item.name)
             logger.info("secret rotated", metadata: ["secret": "\(item.name)", "version": "\(version ?? "-")"])

@@ -33,10 +33,13 @@ public final class SecretsClient: Sendable {
     let stateHandlers = Locked<[@Sendable () -> Void]>([])
 
     /// `aws` nil means environment fallback only (no AWS access configured).
+    /// `clock` drives TTLs, refresh-ahead, retries and ages; by default
+    /// `UnixTime.steady`, which NTP steps do not move (`SecretValue.confirmedAt`
+    /// is on it too).
     public init(configuration: SecretsConfiguration, aws: AWSClient?, metrics: SecretsMetrics = SecretsMetrics(registry: nil),
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 logger: Logger = Logger(label: "vigil.secrets"),
-                clock: @escaping @Sendable () -> UnixTime = { UnixTime.now }) {
+                clock: @escaping @Sendable () -> UnixTime = { UnixTime.steady }) {
         let items = Self.byName(configuration.items)
         settings = Locked((configuration, items))
         self.api = aws.map(SecretsManagerAPI.init)

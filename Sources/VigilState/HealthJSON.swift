@@ -28,7 +28,7 @@ extension HealthSnapshot {
                 fields += [
                     ("reason", JSONWriter.quote(latest.reason.rawValue)),
                     ("latency_ms", JSONWriter.number(latest.latency.milliseconds)),
-                    ("last_checked", JSONWriter.quote(JSONWriter.rfc3339(latest.finishedAt))),
+                    ("last_checked", JSONWriter.quote(JSONWriter.rfc3339(latest.finishedAt.shown))),
                 ]
                 if !latest.detail.isEmpty { fields.append(("detail", JSONWriter.quote(latest.detail))) }
                 if detail == .verbose && !latest.phases.isEmpty {
@@ -65,7 +65,7 @@ extension HealthSnapshot {
             if let latest = component.latest, detail != .statusOnly {
                 fields += [("observedValue", JSONWriter.number(latest.latency.milliseconds)),
                            ("observedUnit", JSONWriter.quote("ms")),
-                           ("time", JSONWriter.quote(JSONWriter.rfc3339(latest.finishedAt)))]
+                           ("time", JSONWriter.quote(JSONWriter.rfc3339(latest.finishedAt.shown)))]
                 if !latest.succeeded || latest.degraded { fields.append(("output", JSONWriter.quote(latest.detail))) }
             }
             return "\(JSONWriter.quote("\(component.name):\(measurement)")):[" + JSONWriter.object(fields) + "]"

@@ -88,3 +88,9 @@ public struct HealthSnapshot: Sendable {
         components.reduce(.healthy) { worst, component in max(worst, component.contribution(at: now)) }
     }
 }
+
+extension Date {
+    /// A date on the steady clock (probe results, snapshots: SteadyClock) as
+    /// the wall clock gives it, for what is shown.
+    var shown: Date { Date(timeIntervalSince1970: SteadyClock.wall(timeIntervalSince1970)) }
+}

@@ -14,7 +14,8 @@ public final class HealthStore: ProbeResultSink {
 
     private let state: Locked<State>
     private let telemetry: Telemetry?
-    public let startedAt = Date()
+    /// On the steady clock, as results' `finishedAt` and snapshots' `now` (SteadyClock).
+    public let startedAt = Date(timeIntervalSince1970: SteadyClock.now)
     public let version: String
 
     public init(components: [ComponentHealth], version: String, telemetry: Telemetry? = nil) {
@@ -64,7 +65,7 @@ public final class HealthStore: ProbeResultSink {
     /// Increases with every recorded result: lets readers cache renderings.
     public var generation: Int { state.withLock { $0.generation } }
 
-    public func snapshot(at now: Date = Date()) -> HealthSnapshot {
+    public func snapshot(at now: Date = Date(timeIntervalSince1970: SteadyClock.now)) -> HealthSnapshot {
         state.withLock { HealthSnapshot(components: $0.components, now: now, startedAt: startedAt, version: version) }
     }
 }

@@ -60,7 +60,7 @@ public final class Telemetry: Sendable {
         remember(result.probe, "vigil_probe_latency_seconds", probe, .histogram(histogram))
         histogram.record(seconds)
         runs(probe).increment()
-        gauge(of: result.probe, "vigil_probe_last_run_timestamp_seconds", "Unix time the probe last finished.", probe).set(result.finishedAt.timeIntervalSince1970)
+        gauge(of: result.probe, "vigil_probe_last_run_timestamp_seconds", "Unix time the probe last finished.", probe).set(result.finishedAt.shown.timeIntervalSince1970)
         for phase in result.phases {
             gauge(of: result.probe, "vigil_probe_phase_duration_seconds", "Duration of each phase of the probe's last run (connect, query, ping).", probe + [("phase", phase.name)]).set(phase.duration.timeInterval)
         }

@@ -6,9 +6,6 @@ import VigilConfig
 
 /// Builds the CloudWatch publisher from configuration.
 enum CloudWatchSetup {
-    /// Datums one interval produces, at most, for sizing the outage buffer.
-    static let datumsPerInterval = 20
-
     static func publisher(config: VigilConfig.CloudWatch, aws: AWSClient?, inputs: CloudWatchPublisher.Inputs,
                           registry: PrometheusCollectorRegistry, logger: Logger) -> CloudWatchPublisher {
         var options = CloudWatchPublisher.Options()
@@ -16,7 +13,8 @@ enum CloudWatchSetup {
         options.namespace = config.namespace
         options.storageResolution = config.storageResolution
         options.mode = config.mode == .emf ? .emf(path: config.emfOutput) : .api
-        options.bufferCapacity = max(1, Int((config.buffer.timeInterval / options.interval).rounded(.up))) * datumsPerInterval
+        // The outage buffer's intervals, plus the one being sent (a buffer of 0 s still sends each interval whole).
+        options.bufferIntervals = Int((config.buffer.timeInterval / options.interval).rounded(.up)) + 1
         options.errorCodeDimension = config.errorCodeDimension
         options.flushTimeout = config.flushTimeout.timeInterval
         options.dimensions = config.dimensions

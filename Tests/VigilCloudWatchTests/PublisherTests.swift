@@ -28,7 +28,7 @@ struct PublisherTests {
         proxy = try FaultProxy(upstream: ServicesEnvironment().motoURL)
     }
 
-    private func publisher(capacity: Int = 1000, secrets: SecretsClient? = nil, store: HealthStore? = nil,
+    private func publisher(intervals: Int = 100, secrets: SecretsClient? = nil, store: HealthStore? = nil,
                            awsMetrics: AWSMetrics? = nil, interval: Double = 60) -> CloudWatchPublisher {
         let aws = AWSClient(region: "us-east-1",
                             credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
@@ -38,7 +38,7 @@ struct PublisherTests {
         var options = CloudWatchPublisher.Options()
         options.namespace = namespace
         options.dimensions = [("Environment", "test")]
-        options.bufferCapacity = capacity
+        options.bufferIntervals = intervals
         options.clock = clock.read
         options.interval = interval
         return CloudWatchPublisher(options: options, aws: aws,
@@ -180,8 +180,8 @@ struct PublisherTests {
         #expect(text.contains(#"vigil_cloudwatch_publish_errors_total{code="ServiceUnavailable"} 3"#))
     }
 
-    @Test func aTinyBufferDropsTheOldestAndCountsThem() throws {
-        let publisher = publisher(capacity: 10)
+    @Test func aOneIntervalBufferDropsTheOldestIntervalsAndCountsThem() throws {
+        let publisher = publisher(intervals: 1)
         try proxy.inject("error", count: 1000, status: 503)
         for _ in 0..<3 {
             interval(publisher, latencies: [5])
@@ -191,9 +191,9 @@ struct PublisherTests {
         try proxy.clear()
         #expect(publisher.sendPending())
         let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
-        #expect(text.contains(#"vigil_cloudwatch_dropped_datums_total{reason="buffer_full"} \#(produced - 10)"#))
+        #expect(text.contains(#"vigil_cloudwatch_dropped_datums_total{reason="buffer_full"} \#(produced - 12)"#))
         #expect(text.contains(#"vigil_cloudwatch_datums_total{outcome="collected"} \#(produced)"#))
-        #expect(text.contains(#"vigil_cloudwatch_datums_total{outcome="sent"} 10"#))  // collected = sent + dropped
+        #expect(text.contains(#"vigil_cloudwatch_datums_total{outcome="sent"} 12"#))  // collected = sent + dropped
         #expect(try statistics("OverallHealthy").count == 1)  // only the newest interval survived
     }
 }
@@ -268,13 +268,24 @@ struct PublisherFailureTests {
         try proxy.clear()
     }
 
+    /// Sized in datums (20 an interval), the buffer dropped the first datums
+    /// of every interval past 20 (11 or more targets) with `cloudwatch.buffer`
+    /// shorter than the interval, while CloudWatch was healthy.
+    @Test func anIntervalIsKeptWholeHoweverManyTargetsItHas() {
+        let buffer = DatumBuffer(collections: 1)
+        let datum = MetricDatum(name: "X", unit: .count, value: 1, statistics: nil, dimensions: [], timestamp: UnixTime.now)
+        #expect(buffer.append(Array(repeating: datum, count: 8 + 2 * 40)) == 0)
+        #expect(buffer.count == 88)
+        #expect(buffer.append(Array(repeating: datum, count: 88)) == 88, "the older interval makes room, whole")
+    }
+
     @Test func overflowDuringASendRemovesOnlyWhatWasSent() {
-        let buffer = DatumBuffer(capacity: 10)
+        let buffer = DatumBuffer(collections: 1)
         let datum = MetricDatum(name: "X", unit: .count, value: 1, statistics: nil, dimensions: [], timestamp: UnixTime.now)
         buffer.append(Array(repeating: datum, count: 5))
         let (batch, last) = buffer.nextBatch()
         #expect(batch.count == 5)
-        #expect(buffer.append(Array(repeating: datum, count: 10)) == 5)  // the 5 in flight made room while sending
+        #expect(buffer.append(Array(repeating: datum, count: 10)) == 5)  // the 5 in flight (the older interval) made room while sending
         #expect(buffer.remove(through: last) == 0, "the in-flight datums were already dropped (and counted)")
         #expect(buffer.count == 10, "datums that were never sent were removed")
     }

@@ -28,8 +28,15 @@ struct ListenerTests {
         let host = String(vigil.base.dropFirst("https://".count))
         #expect(pki.servedSerial(host) == "1001")
 
+        // The renewal's key lands first: a pair that does not match is
+        // refused, and the old certificate keeps being served on the same port.
         try pki.leaf("renewed", signedBy: "server-ca", serial: 0x2002)
-        try pki.replace("server", with: "renewed")
+        try pki.replace("server", with: "renewed", files: ["key"])
+        #expect(VigilProcess.waitUntil(timeout: 10) { vigil.process.log.contains("web configuration not reloaded") },
+                "\(vigil.process.log.suffix(1500))")
+        #expect(pki.servedSerial(host) == "1001")
+        #expect(pki.status(vigil.base + "/health/live", ["--cacert", pki.path("server-ca.pem")]) == "200")
+        try pki.replace("server", with: "renewed", files: ["pem"])
         #expect(VigilProcess.waitUntil(timeout: 10) { pki.servedSerial(host) == "2002" }, "\(vigil.process.log.suffix(1500))")
         #expect(pki.status(vigil.base + "/health/live", ["--cacert", pki.path("server-ca.pem")]) == "200")
         #expect(vigil.process.log.contains("web configuration reloaded"))
@@ -42,6 +49,7 @@ struct ListenerTests {
         try pki.leaf("server", signedBy: "server-ca", serial: 1)
         try pki.leaf("prometheus", signedBy: "clients", serial: 2)
         try pki.leaf("stranger", signedBy: "elsewhere", serial: 3)
+        try pki.leaf("impostor", signedBy: "clients", serial: 4, usage: "serverAuth")
         let web = try pki.write("web.yml", """
             tls_server_config:
               cert_file: server.pem
@@ -55,6 +63,7 @@ struct ListenerTests {
         func as_(_ client: String) -> [String] { ["--cert", pki.path("\(client).pem"), "--key", pki.path("\(client).key")] }
         #expect(pki.status(url, ca) != "200", "no certificate")
         #expect(pki.status(url, ca + as_("stranger")) != "200", "a certificate from another CA")
+        #expect(pki.status(url, ca + as_("impostor")) != "200", "a server certificate of the clients' CA")
         #expect(pki.status(url, ca + as_("prometheus")) == "200")
         #expect(pki.status(url, ca + as_("prometheus") + ["--tls-max", "1.2"]) == "000", "TLS 1.2 accepted with min_version TLS13")
         #expect(vigil.process.stop() == 0)
@@ -87,20 +96,20 @@ private struct TestPKI {
         try openssl("openssl req -x509 \(newKey) -days 2 -subj /CN=\(name) -keyout \(name).key -out \(name).pem 2>&1")
     }
 
-    /// A certificate for 127.0.0.1 (server and client use) signed by `authority`.
-    func leaf(_ name: String, signedBy authority: String, serial: Int) throws {
+    /// A certificate for 127.0.0.1 signed by `authority`, for `usage`.
+    func leaf(_ name: String, signedBy authority: String, serial: Int, usage: String = "serverAuth,clientAuth") throws {
         try openssl("""
             openssl req -new \(newKey) -subj /CN=\(name) -keyout \(name).key -out \(name).csr 2>&1 && \
-            printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > \(name).ext && \
+            printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=\(usage)\\n' > \(name).ext && \
             openssl x509 -req -in \(name).csr -CA \(authority).pem -CAkey \(authority).key -set_serial \(serial) \
               -days 2 -extfile \(name).ext -out \(name).pem 2>&1
             """)
     }
 
-    /// Moves `source`'s key and certificate over `target`'s, each by an
-    /// atomic rename, key first (a watcher may see the pair half replaced).
-    func replace(_ target: String, with source: String) throws {
-        try openssl("mv \(source).key \(target).key && mv \(source).pem \(target).pem")
+    /// Moves `source`'s files (`key`, `pem`) over `target`'s, by atomic renames.
+    func replace(_ target: String, with source: String, files: [String]) throws {
+        try openssl(files.map { "cp \(source).\($0) \(target).\($0).new && mv \(target).\($0).new \(target).\($0)" }
+            .joined(separator: " && "))
     }
 
     /// The serial number of the certificate `host` presents, in hex.

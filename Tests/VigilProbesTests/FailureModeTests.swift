@@ -26,6 +26,25 @@ struct FailureModeTests {
         }))
     }
 
+    /// A login refused, then a forced refresh that takes the rest of the
+    /// timeout (AWS slow during a rotation): the run was reported `timeout`,
+    /// so VigilRotationLoginsFailing (reason="auth") never fired.
+    @Test func aLoginFailureWhoseRefreshUsesUpTheTimeoutIsStillAuth() throws {
+        var credentials = try ConnectionURL.database(env.databaseURL, source: "DATABASE_URL")
+        credentials.password = SecretString("canary-rotated-away")
+        let stale = credentials
+        let refreshes = Recorded(0)
+        let probe = PostgresProbe(tls: PostgresTLS(mode: "disable"), credentials: CredentialsSource(fetch: { _ in stale }, refresh: { maxWait in
+            refreshes.update { $0 += 1 }
+            usleep(UInt32(max(0, maxWait) * 1_000_000) + 50_000)
+        }))
+        let result = probe.run(timeout: .seconds(1))
+        #expect(refreshes.value == 1)
+        #expect(result.reason == .auth, "\(result.reason): \(result.detail)")
+        #expect(result.refreshedCredentials && result.detail.contains("refresh took the rest of the timeout"))
+        #expect(!result.detail.contains("canary-rotated-away"))
+    }
+
     @Test func killedKeptConnectionsReconnectWithinTheSameRun() throws {
         let pgFault = try TCPFault(upstreamPort: env.postgresPort)
         let redisFault = try TCPFault(upstreamPort: Int(env.redisPort) ?? 0)
@@ -127,6 +146,23 @@ struct ResolverTests {
             }
         } throws: { ($0 as? ProbeFailure)?.reason == .timeout }
         #expect(ContinuousClock.now - started < .milliseconds(1_500))  // the lookup alone takes 2 s
+    }
+
+    /// DNS black-holed and a probe that comes round every few ms: each run
+    /// started a lookup thread that outlived it, until thread creation
+    /// failed and the process trapped. Runs now share the lookup in flight.
+    @Test func runsThatComeRoundDuringAHungLookupShareIt() {
+        let lookups = Recorded(0)
+        for _ in 0..<100 {
+            #expect {
+                _ = try Resolver.resolve("black-holed.example", port: 5432, deadline: Deadline(after: .milliseconds(2))) { _, _ in
+                    lookups.update { $0 += 1 }
+                    usleep(1_000_000)
+                    return nil
+                }
+            } throws: { ($0 as? ProbeFailure)?.reason == .timeout }
+        }
+        #expect(lookups.value == 1, "\(lookups.value) lookup threads for one name")
     }
 
     @Test func literalAddressesNeedNoLookup() throws {

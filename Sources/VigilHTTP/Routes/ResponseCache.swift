@@ -24,7 +24,7 @@ final class ResponseCache: Sendable {
             return wantsGzip ? response.gzipped() : response
         }
         return entry.withLock { entry in
-            let now = monotonicSeconds()
+            let now = SteadyClock.monotonicSeconds()
             if entry == nil || entry!.key != key || now - entry!.renderedAt >= maxAge {
                 entry = Entry(key: key, renderedAt: now, plain: render())
             }

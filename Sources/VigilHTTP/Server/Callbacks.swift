@@ -92,8 +92,10 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
     if certificate.refused {
         return MHD_queue_response(connection, UInt32(settings.forbidden.status), settings.forbidden.handle)
     }
-    let authorized = !settings.authenticates || certificate.authenticates
-        || settings.users.map { context.passesBasicAuth(connection, $0) } == true
+    // With users, basic auth is needed whatever the certificate (exporter-toolkit
+    // asks for both); without, a verified client certificate authenticates.
+    let authorized = settings.users.map { context.passesBasicAuth(connection, $0) }
+        ?? (!settings.authenticates || certificate.authenticates)
     guard authorized || settings.openPaths.contains(path) else {
         return MHD_queue_response(connection, UInt32(settings.unauthorized.status), settings.unauthorized.handle)
     }

@@ -33,11 +33,18 @@ public final class HTTPServer: Sendable {
 
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
 
-    private let shared: SharedSettings
+    /// The daemons serving now (one per socket), the TLS settings they were
+    /// started with, and the settings their requests read. A TLS change
+    /// starts a new generation; other changes update its settings.
+    private struct Generation {
+        var daemons: [Daemon]
+        var tls: TLSSettings?
+        var shared: SharedSettings
+    }
+
     private let options: Options
     private let sockets: [ListeningSocket]
-    /// The running daemon of each socket, and the TLS settings they serve.
-    private let daemons: Locked<(handles: [Daemon], tls: TLSSettings?)?>
+    private let current: Locked<Generation?>
     /// Daemons a TLS change replaced that are still finishing their requests.
     private let retiring = Atomic<Int>(0)
     /// The addresses actually bound (port 0 resolved), in the order given.
@@ -50,67 +57,70 @@ public final class HTTPServer: Sendable {
         var sockets: [ListeningSocket] = []
         do throws(HTTPServerError) {
             for address in addresses { sockets.append(try ListeningSocket.open(address)) }
+            let shared = SharedSettings(SharedSettings.State(options, handler: handler))
+            let daemons = try Self.startDaemons(on: sockets, options: options, tls: options.tls, shared: shared)
+            current = Locked(Generation(daemons: daemons, tls: options.tls, shared: shared))
         } catch {
             for socket in sockets { close(socket.fd) }
             throw error
         }
-        let shared = SharedSettings(SharedSettings.State(options, handler: handler))
-        var handles: [Daemon] = []
-        for socket in sockets {
-            guard let daemon = Daemon.start(on: socket, options: options, tls: options.tls, shared: shared) else {
-                for daemon in handles { MHD_stop_daemon(daemon.handle) }
-                for socket in sockets { close(socket.fd) }
-                throw .cannotStart(socket.bound.description)
-            }
-            handles.append(daemon)
-        }
-        self.shared = shared
         self.options = options
         self.sockets = sockets
-        daemons = Locked((handles, options.tls))
     }
 
     public convenience init(address: ListenAddress, options: Options = Options(), handler: @escaping Handler) throws(HTTPServerError) {
         try self.init(addresses: [address], options: options, handler: handler)
     }
 
-    /// Applies a reloaded web configuration: users, open paths, headers and
-    /// the handler at once; new TLS settings (a renewed certificate, other
-    /// client CAs) through new daemons that take over the same sockets,
-    /// the old ones finishing their requests first. Threads, limits and
-    /// addresses stay as started. Throws, keeping the old settings, when
-    /// libmicrohttpd refuses the new TLS material.
+    /// One daemon per socket, or none: those started are stopped if one fails.
+    private static func startDaemons(on sockets: [ListeningSocket], options: Options, tls: TLSSettings?,
+                                     shared: SharedSettings) throws(HTTPServerError) -> [Daemon] {
+        if let tls {
+            let trust = tls.clientAuth == .noClientCert ? nil : tls.clientCA
+            let check = vigil_tls_material_check(tls.key, tls.certificate, trust)
+            guard check == 0 else { throw .badTLSMaterial(gnutls_strerror_name(check).map { String(cString: $0) } ?? "\(check)") }
+        }
+        var daemons: [Daemon] = []
+        for socket in sockets {
+            guard let daemon = Daemon.start(on: socket, options: options, tls: tls, shared: shared) else {
+                for daemon in daemons { daemon.stopNow() }
+                throw .cannotStart(socket.bound.description)
+            }
+            daemons.append(daemon)
+        }
+        return daemons
+    }
+
+    /// Applies a reloaded web configuration: users, headers and the handler
+    /// at once; new TLS settings (a renewed certificate, other client CAs)
+    /// through new daemons that take over the same sockets, while the old
+    /// ones stop accepting and finish their requests with the settings they
+    /// started with. Threads, limits and addresses stay as started. Throws,
+    /// keeping the old settings, when GnuTLS or libmicrohttpd refuses the
+    /// new TLS material.
     public func update(tls: TLSSettings?, users: BasicAuthUsers?, headers: [(name: String, value: String)],
                        handler: @escaping Handler) throws(HTTPServerError) {
         var updated = options
         updated.tls = tls
         updated.users = users
         updated.headers = headers
-        try daemons.withLock { (running: inout (handles: [Daemon], tls: TLSSettings?)?) throws(HTTPServerError) in
-            guard let current = running else { return }
-            if current.tls != tls {
-                guard (current.tls == nil) == (tls == nil) else { throw .needsRestart("switching between HTTP and HTTPS") }
-                var started: [Daemon] = []
-                for socket in sockets {
-                    guard let daemon = Daemon.start(on: socket, options: updated, tls: tls, shared: shared) else {
-                        for daemon in started { daemon.retire(grace: 0) }
-                        throw .cannotStart(socket.bound.description)
-                    }
-                    started.append(daemon)
+        let state = SharedSettings.State(updated, handler: handler)
+        try current.withLock { (generation: inout Generation?) throws(HTTPServerError) in
+            guard let running = generation else { return }
+            guard running.tls != tls else { return running.shared.state.withLock { $0 = state } }
+            guard (running.tls == nil) == (tls == nil) else { throw .needsRestart("switching between HTTP and HTTPS") }
+            let shared = SharedSettings(state)
+            let daemons = try Self.startDaemons(on: sockets, options: updated, tls: tls, shared: shared)
+            for daemon in running.daemons { daemon.quiesce() }
+            generation = Generation(daemons: daemons, tls: tls, shared: shared)
+            // Off this thread: a reload may come from a request that one of
+            // these daemons is serving, and a daemon cannot stop itself.
+            retiring.add(running.daemons.count, ordering: .relaxed)
+            for daemon in running.daemons {
+                startDetachedThread(name: "mhd-retire") { [self] in
+                    daemon.finish(by: SteadyClock.monotonicSeconds() + 1.5)
+                    retiring.subtract(1, ordering: .releasing)
                 }
-                shared.state.withLock { $0 = SharedSettings.State(updated, handler: handler) }
-                // Off this thread: a reload may come from a request that one
-                // of these daemons is serving, and a daemon cannot stop itself.
-                retiring.add(current.handles.count, ordering: .relaxed)
-                for daemon in current.handles {
-                    startDetachedThread(name: "mhd-retire") { [self] in
-                        daemon.retire(grace: 1.5)
-                        retiring.subtract(1, ordering: .releasing)
-                    }
-                }
-                running = (started, tls)
-            } else {
-                shared.state.withLock { $0 = SharedSettings.State(updated, handler: handler) }
             }
         }
     }
@@ -118,32 +128,37 @@ public final class HTTPServer: Sendable {
     /// Stops accepting, lets in-flight requests finish (up to `grace`
     /// seconds), then closes every connection, and only then the listening
     /// sockets (microhttpd.h: not before `MHD_stop_daemon`). Idempotent.
+    /// The daemons are taken out first: a reload request still running
+    /// (which waits for that lock) must not hold up their stop.
     public func stop(grace: Double = 4) {
-        daemons.withLock { running in
-            guard let current = running else { return }
-            for daemon in current.handles { daemon.retire(grace: grace) }
-            // Daemons replaced by a reload finish within their own grace (1.5 s).
-            let deadline = monotonicSeconds() + 2
-            while retiring.load(ordering: .acquiring) > 0 && monotonicSeconds() < deadline { usleep(5_000) }
-            for socket in sockets { close(socket.fd) }
-            running = nil
-        }
+        guard let generation = current.withLock({ generation in defer { generation = nil }; return generation }) else { return }
+        let deadline = SteadyClock.monotonicSeconds() + grace
+        for daemon in generation.daemons { daemon.quiesce() }
+        for daemon in generation.daemons { daemon.finish(by: deadline) }
+        // Daemons replaced by a reload finish within their own grace (1.5 s).
+        let retired = SteadyClock.monotonicSeconds() + 2
+        while retiring.load(ordering: .acquiring) > 0 && SteadyClock.monotonicSeconds() < retired { usleep(5_000) }
+        for socket in sockets { close(socket.fd) }
     }
 
     /// Requests accepted and not yet completed.
     public var inFlightRequests: Int {
-        daemons.withLock { $0?.handles.reduce(0) { $0 + $1.context.inFlight.load(ordering: .relaxed) } ?? 0 }
+        let daemons = current.withLock { $0?.daemons ?? [] }
+        return daemons.reduce(0) { $0 + $1.context.inFlight.load(ordering: .relaxed) }
     }
 
     deinit { stop(grace: 0) }
 }
 
-/// One running libmicrohttpd daemon. Only `HTTPServer` touches it, under
-/// its mutex; libmicrohttpd's own calls on it are thread-safe.
+/// One running libmicrohttpd daemon on a duplicate of a listening socket
+/// (libmicrohttpd closes the descriptor it is given in some failure paths
+/// and at stop; Vigil's own stays open until every daemon is stopped).
 private final class Daemon: @unchecked Sendable {
     let handle: OpaquePointer
     /// What its callbacks reach; lives as long as the daemon.
     let context: RequestContext
+    /// The duplicate `MHD_quiesce_daemon` hands back, closed after the stop.
+    private let quiesced = Locked<Int32?>(nil)
 
     private init(handle: OpaquePointer, context: RequestContext) {
         self.handle = handle
@@ -156,8 +171,13 @@ private final class Daemon: @unchecked Sendable {
         let flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_USE_ITC.rawValue | MHD_USE_TURBO.rawValue
             | (socket.isIPv6 ? MHD_USE_IPv6.rawValue : 0)
         let trust = tls?.clientAuth == .noClientCert ? nil : tls?.clientCA
+        let listening = dup(socket.fd)
+        guard listening >= 0 else { return nil }
+        // On failure the duplicate is not closed here: libmicrohttpd may have
+        // closed it already, and a second close could hit a reused number.
+        // (The TLS material is checked before, so this is rare.)
         return vigil_mhd_start(
-            flags, socket.fd,
+            flags, listening,
             onRequest, Unmanaged.passUnretained(context).toOpaque(),
             onCompleted, Unmanaged.passUnretained(context).toOpaque(),
             UInt32(max(1, options.threads)), UInt32(clamping: options.idleTimeoutSeconds),
@@ -165,20 +185,26 @@ private final class Daemon: @unchecked Sendable {
             tls?.key, tls?.certificate, trust, tls?.priorities).map { Daemon(handle: $0, context: context) }
     }
 
-    /// Stops accepting (the socket stays open: it is the server's), waits
-    /// up to `grace` seconds for requests in flight, then stops.
-    func retire(grace: Double) {
-        _ = MHD_quiesce_daemon(handle)
-        let deadline = monotonicSeconds() + grace
-        while context.inFlight.load(ordering: .acquiring) > 0 && monotonicSeconds() < deadline {
+    /// Stops accepting new connections.
+    func quiesce() {
+        quiesced.withLock { fd in
+            guard fd == nil else { return }
+            fd = MHD_quiesce_daemon(handle)
+        }
+    }
+
+    /// Waits until `deadline` (monotonic seconds) for requests in flight, then stops.
+    func finish(by deadline: Double) {
+        while context.inFlight.load(ordering: .acquiring) > 0 && SteadyClock.monotonicSeconds() < deadline {
             usleep(5_000)
         }
-        MHD_stop_daemon(handle)
+        stopNow()
     }
-}
 
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    /// Stops at once, closing every connection (and the listening duplicate).
+    func stopNow() {
+        MHD_stop_daemon(handle)
+        // Quiesced, the duplicate is the caller's to close; else the stop closed it.
+        if let fd = quiesced.withLock({ $0 }), fd >= 0 { close(fd) }
+    }
 }

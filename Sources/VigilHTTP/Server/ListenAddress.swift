@@ -67,6 +67,8 @@ public enum HTTPServerError: Error, Equatable, CustomStringConvertible {
     case cannotListen(String)
     case cannotStart(String)
     case needsRestart(String)
+    /// GnuTLS refused the key, certificate or client CAs (its error name).
+    case badTLSMaterial(String)
 
     public var description: String {
         switch self {
@@ -76,6 +78,7 @@ public enum HTTPServerError: Error, Equatable, CustomStringConvertible {
             "cannot serve on \(address): libmicrohttpd refused the settings (a TLS key that does not match its certificate, "
                 + "unreadable PEM, or TLS priorities GnuTLS does not know)"
         case .needsRestart(let what): "\(what) needs a restart"
+        case .badTLSMaterial(let why): "TLS key, certificate or client CAs refused by GnuTLS (\(why)): is the key the certificate's?"
         }
     }
 }

@@ -32,13 +32,33 @@ enum Resolver {
                         lookup slowPath: @escaping @Sendable (String, Int) -> [Address]? = { lookupNow($0, port: $1, flags: AI_ADDRCONFIG) }
     ) throws(ProbeFailure) -> [Address] {
         if let literal = lookupNow(host, port: port, flags: AI_NUMERICHOST), !literal.isEmpty { return literal }
-        let lookup = Outcome<[Address]>()
-        startDetachedThread(name: "dns") { lookup.finish(slowPath(host, port) ?? []) }
+        let key = "\(host) \(port)"
+        let (lookup, isNew) = inFlight.withLock { lookups in
+            if let current = lookups[key] { return (current, false) }
+            let created = Outcome<[Address]>()
+            lookups[key] = created
+            return (created, true)
+        }
+        if isNew && !startDetachedThread(name: "dns", { lookup.finish(finishLookup(key, slowPath(host, port) ?? [])) }) {
+            lookup.finish(finishLookup(key, []))
+        }
         switch lookup.wait(until: deadline.instant) {
         case .some(let addresses) where !addresses.isEmpty: return addresses
         case .some: throw ProbeFailure(reason: .dns, detail: "cannot resolve \(host)")
         case .none: throw ProbeFailure(reason: .timeout, detail: "resolving \(host) did not complete in time")
         }
+    }
+
+    /// Lookups in flight, by host and port. A run that gave up on a lookup
+    /// (deadline) and comes round again waits for the same one: with DNS
+    /// black-holed (getaddrinfo takes 5 s per server and attempt) and an
+    /// interval of a few ms, a thread per run piled up until thread
+    /// creation failed. At most one lookup thread per name and port.
+    private static let inFlight = Locked<[String: Outcome<[Address]>]>([:])
+
+    private static func finishLookup(_ key: String, _ addresses: [Address]) -> [Address] {
+        inFlight.withLock { _ = $0.removeValue(forKey: key) }
+        return addresses
     }
 
     private static func lookupNow(_ host: String, port: Int, flags: Int32) -> [Address]? {

@@ -216,9 +216,14 @@ private struct ProbeRun {
 
     init(_ probe: any Probe, timeout: Duration, ended: @escaping @Sendable () -> Void) {
         let result = self.result
-        startDetachedThread(name: "probe-\(probe.name)") {
+        let started = startDetachedThread(name: "probe-\(probe.name)") {
             blockBrokenPipeSignal()
             result.finish(probe.run(timeout: timeout))
+            ended()
+        }
+        if !started {
+            result.finish(ProbeResult(probe: probe.name, reason: .timeout, latency: .zero,
+                                      detail: "no thread for the run: the process is at its thread limit"))
             ended()
         }
     }

@@ -64,10 +64,18 @@ struct Serve: ParsableCommand {
     }
 
     private func shutDown(_ app: App, server: HTTPServer, logger: Logger, signal: ControlSignals.Received) {
+        // Exit within 5 s whatever hangs (orchestrators kill a few seconds
+        // later): the steps below have 4 s, and this thread ends the process
+        // at 5 s if one of them is stuck anyway: a write to a log pipe
+        // nobody reads (Docker's blocking log driver with its sink down),
+        // an STS call for the final CloudWatch flush under a lock a refresh
+        // holds (10 s each). Both once held SIGTERM for 11-20 s or for good.
+        startDetachedThread(name: "exit-deadline") {
+            usleep(5_000_000)
+            _exit(0)
+        }
         app.notifier.notify("STOPPING=1")
         logger.info("shutting down", metadata: ["signal": "\(signal.rawValue)"])
-        // Exit within 5 s whatever hangs (orchestrators kill a few seconds
-        // later); the margin covers the probes' last wait and process exit.
         let deadline = ContinuousClock.now + .seconds(4)
         server.stop(grace: 1.5)
         app.secrets.stopRefreshing()
