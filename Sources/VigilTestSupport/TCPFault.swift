@@ -28,9 +28,14 @@ public final class TCPFault {
     }
 
     /// Client connections open now.
-    public func openConnections() throws -> Int {
+    public func openConnections() throws -> Int { try stat("open") }
+
+    /// Client connections accepted since the start.
+    public func acceptedConnections() throws -> Int { try stat("accepted") }
+
+    private func stat(_ name: String) throws -> Int {
         let body = try CurlClient().request(control + "/stats").body
         let stats = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
-        return stats?["open"] as? Int ?? -1
+        return stats?[name] as? Int ?? -1
     }
 }

@@ -75,6 +75,16 @@ struct PublisherTests {
 
     private var requests: Int { ((try? proxy.log()) ?? []).filter { $0.action == "PutMetricData" }.count }
 
+    /// The error counter appeared only with its first error, so increase()
+    /// over a window missed that error: every code exists at 0 from the start.
+    @Test func everyPublishErrorCodeExistsAtZeroFromTheStart() {
+        _ = publisher()
+        let text = String(decoding: registry.emitToBuffer(), as: UTF8.self)
+        for code in ["AccessDenied", "Throttling", "ServiceUnavailable", "Network", "Timeout", "Other"] {
+            #expect(text.contains(#"vigil_cloudwatch_publish_errors_total{code="\#(code)"} 0"#), "\(code)")
+        }
+    }
+
     @Test func oneRequestPerIntervalAndTheFiguresArrive() throws {
         let publisher = publisher()
         for round in 1...3 {

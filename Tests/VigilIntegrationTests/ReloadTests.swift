@@ -10,9 +10,14 @@ struct ReloadTests {
     let env = ServicesEnvironment()
 
     @Test func sighupUnderLoadAppliesTheNewConfigurationWithoutAFailedRequest() throws {
-        let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\n", arguments: ["--web.enable-lifecycle"])
+        // The database through a counting proxy: its kept connection must survive the reload.
+        let database = try TCPFault(upstreamPort: env.postgresPort)
+        let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\n", arguments: ["--web.enable-lifecycle"], environment: [
+            "DATABASE_URL": "postgres://vigil:\(env.databasePassword)@127.0.0.1:\(database.port)/vigil",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:\(try Blackhole.freePort())", "AWS_MAX_ATTEMPTS": "1"])  // the fallback serves
         #expect(vigil.seconds(until: { $0.code == 200 }, timeout: 20) != nil, "\(vigil.process.log.suffix(2000))")
         #expect(vigil.value("vigil_config_last_reload_successful") == 1)
+        let connections = try database.acceptedConnections()
         let load = try ChildProcess(["wrk", "-t2", "-c16", "-d6s", vigil.base + "/health"])
 
         try vigil.reload(config: """
@@ -25,6 +30,9 @@ struct ReloadTests {
         #expect(VigilProcess.waitUntil(timeout: 10) {
             vigil.value(#"vigil_probe_interval_seconds{probe="database"}"#) == 2 && vigil.health()?.checks["extra"]?.status == "healthy"
         }, "\(vigil.process.log.suffix(2000))")
+        let runs = vigil.value(#"vigil_probe_runs_total{probe="database"}"#) ?? 0
+        #expect(VigilProcess.waitUntil(timeout: 10) { (vigil.value(#"vigil_probe_runs_total{probe="database"}"#) ?? 0) >= runs + 2 })
+        #expect(try database.acceptedConnections() == connections, "the unchanged database target reconnected")
         load.waitUntilExit()
         let report = load.log
         let requests = report.split(separator: "\n").first { $0.contains("requests in") }
