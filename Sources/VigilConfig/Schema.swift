@@ -9,7 +9,9 @@ public struct Setting: Sendable {
 
     public var isPattern: Bool { key.contains("*") }
     /// Takes a YAML list.
-    public var isList: Bool { key.hasSuffix(".keys") || key == "web.listen_address" }
+    public var isList: Bool {
+        key.hasSuffix(".keys") || ["web.listen_address", "endpoint.allow", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
+    }
     /// `VIGIL_PROBES_<NAME>_TIMEOUT` for `probes.*.timeout`; empty for other patterns.
     public var environmentName: String {
         let perTarget = key.hasPrefix("probes.*.") ? key.dropFirst("probes.*.".count) : nil
@@ -30,7 +32,7 @@ public enum Schema {
     public static let defaultProbes: [(name: String, kind: String)] = [("database", "postgres"), ("redis", "redis"),
                                                                        ("secrets", "secrets")]
 
-    public static let settings: [Setting] = web + log + probes + health + aws + secrets + cloudwatch + peers
+    public static let settings: [Setting] = web + log + probes + health + aws + secrets + endpoint + cloudwatch + peers
 
     static let web = [
         Setting(key: "web.listen_address", defaultValue: ":9731",
@@ -121,6 +123,30 @@ public enum Schema {
                 help: "Environment variable with the same JSON or a URL, used when AWS and the emergency cache cannot serve."),
         Setting(key: "secrets.items.*.required", defaultValue: "true",
                 help: "An unavailable required secret makes the secrets component unhealthy."),
+    ]
+
+    /// The secrets endpoint: the AWS Secrets Manager Agent's HTTP API over Vigil's cache (docs/endpoint.md).
+    static let endpoint = [
+        Setting(key: "endpoint.enabled", defaultValue: "false",
+                help: "Serve the AWS Secrets Manager Agent's API (`/secretsmanager/get`, `/v1/<id>`, `/ping`) to applications from Vigil's cache."),
+        Setting(key: "endpoint.listen_address", defaultValue: "127.0.0.1:2773",
+                help: "Address of the endpoint's own listener (the agent's port); `HOST:PORT`. Read at start only."),
+        Setting(key: "endpoint.path_prefix", defaultValue: "/v1/", help: "Prefix of path-style reads: `GET <prefix><secret id>`."),
+        Setting(key: "endpoint.token_file", defaultValue: "",
+                help: "File holding the token requests must carry (re-read when it changes); empty = the first set of `endpoint.token_variables`."),
+        Setting(key: "endpoint.token_variables", defaultValue: "AWS_TOKEN,AWS_SESSION_TOKEN,AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                help: "Environment variables holding the token, first set wins; `file://PATH` in one means the file's contents (a list)."),
+        Setting(key: "endpoint.token_headers", defaultValue: "X-Aws-Parameters-Secrets-Token,X-Vault-Token",
+                help: "Request headers that may carry the token (a list)."),
+        Setting(key: "endpoint.allow", defaultValue: "",
+                help: "Secret ids applications may read, or prefixes ending in `*` (a list); empty = the configured items' ids "
+                    + "and `<prefix>/<environment>/*`. Anything else is refused without an AWS call."),
+        Setting(key: "endpoint.max_connections", defaultValue: "800",
+                help: "Requests served at once, 1-10000 (the agent's default); past it 429."),
+        Setting(key: "endpoint.timeout", defaultValue: "5s",
+                help: "Longest a read waits for AWS (a cold read, `refreshNow`); past it 504 `TimeoutError`, the read going on in the background."),
+        Setting(key: "endpoint.cache_size", defaultValue: "1000",
+                help: "Secrets read by id held besides the configured items (1-100000), the least recently read evicted; at most 64 KiB each."),
     ]
 
     static let cloudwatch = [

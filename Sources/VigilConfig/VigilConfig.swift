@@ -9,6 +9,7 @@ public struct VigilConfig: Sendable {
     public var health: Health
     public var aws: AWS
     public var secrets: Secrets
+    public var endpoint: Endpoint
     public var cloudWatch: CloudWatch
     /// Where each set key came from, for `vigil config check`.
     public var origins: [String: String]
@@ -36,6 +37,7 @@ public struct VigilConfig: Sendable {
         probes = Probes(&reader, secretItems: secrets.itemNames)
         health = Health(&reader)
         aws = AWS(&reader)
+        endpoint = Endpoint(&reader)
         cloudWatch = CloudWatch(&reader, environment: secrets.environment)
         origins = raw.entries.mapValues(\.origin)
         effective = Dictionary(uniqueKeysWithValues: Schema.keys.map { ($0, reader.text($0)) })

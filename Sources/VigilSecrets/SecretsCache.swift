@@ -9,6 +9,8 @@ struct CacheEntry: Sendable {
     /// When AWS last confirmed the value (fetch or version check); for the
     /// environment, when the fallback was taken.
     var confirmedAt: UnixTime
+    /// What GetSecretValue said besides the value (nil for the environment).
+    var document: SecretDocument?
 }
 
 /// Everything the client knows about one secret: what it can serve and how
@@ -22,6 +24,8 @@ struct SecretRecord: Sendable {
     var nextAttempt = UnixTime(seconds: 0)
     /// Why the last attempt failed (nil after a success).
     var failure: (reason: SecretsFailure, code: String)?
+    /// The last failed attempt's error, for the endpoint's answer (AWS's code, status and message).
+    var lastError: AWSError?
     /// A refresh has been running since then (nil when none runs).
     var refreshStarted: UnixTime?
     /// Refresh-ahead: when to renew the entry before its TTL ends (jittered once per load).

@@ -39,7 +39,7 @@ extension SecretsClient {
     @discardableResult
     public func refreshDue(wait: Bool = true) -> Double {
         let now = clock()
-        let (configuration, items) = (self.configuration, self.items)
+        let (configuration, items) = (self.configuration, refreshedItems(at: now))
         let due = records.withLock { records -> [SecretsConfiguration.Item] in
             for (name, record) in records where record.entry?.source == .aws
                 && !record.isWithinEmergency(at: now, limit: configuration.emergencyTTL) {
@@ -50,7 +50,7 @@ extension SecretsClient {
         let launched = due.compactMap { launchRefresh($0, force: false) }
         if wait { for flight in launched { flight.wait(until: nil) } }
         publishGauges()
-        return secondsUntilDue(at: clock())
+        return secondsUntilDue(at: clock(), among: Set(items.keys))
     }
 
     /// Starts the client's own schedule on a thread of its own: refresh-ahead,
@@ -101,11 +101,12 @@ extension SecretsClient {
         }
     }
 
-    private func secondsUntilDue(at now: UnixTime) -> Double {
+    private func secondsUntilDue(at now: UnixTime, among names: Set<String>) -> Double {
         guard api != nil else { return 15 }  // nothing to refresh: gauges only
         let ttl = configuration.ttl
         let times = records.withLock { records in
-            records.values.compactMap { record -> Double? in
+            records.compactMap { name, record -> Double? in
+                guard names.contains(name) else { return nil }
                 guard record.refreshStarted == nil else { return nil }  // its end pokes the refresher
                 guard let entry = record.entry, entry.source == .aws, record.failures == 0 else {
                     return record.nextAttempt.seconds
@@ -124,12 +125,14 @@ extension SecretsClient {
         do throws(AWSError) {
             if !force, let cached, cached.source == .aws, let version = cached.versionID,
                try currentVersion(item, api: api) == version {
-                record(item, value: cached.value, version: version, rotated: false)
+                record(item, value: cached.value, version: version, rotated: false, document: cached.document)
                 return
             }
-            let fetched = try api.getSecretValue(item.secretID)
+            let fetched = try api.getSecretValue(item.secretID, versionID: item.versionID, stage: item.versionStage,
+                                                 binary: item.isRead)
             let rotated = cached?.source == .aws && cached?.versionID != nil && cached?.versionID != fetched.versionID
-            record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: rotated)
+            record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: rotated,
+                   document: SecretDocument(fetched))
             if force && cached?.source == .aws && !rotated {
                 let now = clock()
                 records.withLock { $0[item.name]?.uselessForce = (now, fetched.versionID) }
@@ -139,12 +142,13 @@ extension SecretsClient {
         }
     }
 
-    /// The version AWSCURRENT points at, by DescribeSecret; nil (so the value
-    /// is fetched) once DescribeSecret has been denied.
+    /// The version the item's stage (AWSCURRENT) points at, by
+    /// DescribeSecret; nil (so the value is fetched) for a pinned version
+    /// and once DescribeSecret has been denied.
     private func currentVersion(_ item: SecretsConfiguration.Item, api: SecretsManagerAPI) throws(AWSError) -> String? {
-        guard describeAllowed.load(ordering: .relaxed) else { return nil }
+        guard item.versionID == nil, describeAllowed.load(ordering: .relaxed) else { return nil }
         do throws(AWSError) {
-            return try api.currentVersion(item.secretID)
+            return try api.currentVersion(item.secretID, stage: item.versionStage ?? "AWSCURRENT")
         } catch where SecretsFailure(error) == .accessDenied {
             if describeAllowed.exchange(false, ordering: .relaxed) {
                 logger.notice("DescribeSecret denied; checking versions with GetSecretValue instead",
@@ -154,27 +158,30 @@ extension SecretsClient {
         }
     }
 
-    func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, rotated: Bool) {
+    func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, rotated: Bool,
+                document: SecretDocument?) {
         let now = clock()
         let configuration = self.configuration
         let jitter = Double.random(in: 0...0.2) * configuration.refreshAhead
         let recovered = records.withLock { records -> Bool in
             var record = records[item.name] ?? SecretRecord()
             let wasFailing = record.failures > 0 || record.entry?.source == .environment
-            record.entry = CacheEntry(value: value, versionID: version, source: .aws, confirmedAt: now)
+            record.entry = CacheEntry(value: value, versionID: version, source: .aws, confirmedAt: now, document: document)
             record.failures = 0
             record.failure = nil
+            record.lastError = nil
             record.nextAttempt = now
             record.refreshStarted = nil
             record.refreshAt = now.adding(configuration.ttl - configuration.refreshAhead - jitter)
             records[item.name] = record
             return wasFailing
         }
-        metrics.succeeded(item.name, at: UnixTime.now)  // shown: the wall clock's time
+        metrics.succeeded(item.label, at: UnixTime.now)  // shown: the wall clock's time
         if rotated {
-            metrics.rotated(item.name)
+            metrics.rotated(item.label)
             logger.info("secret rotated", metadata: ["secret": "\(item.name)", "version": "\(version ?? "-")"])
         }
+        if let document { learnAliases(of: item, document) }
         if recovered {
             logger.info("secret served from AWS again", metadata: ["secret": "\(item.name)"])
             stateChanged()
@@ -190,11 +197,12 @@ extension SecretsClient {
             record.failures += 1
             record.nextAttempt = now.adding(backoff(record.failures))
             record.failure = (reason, error.metricCode)
+            record.lastError = error
             record.refreshStarted = nil
             records[item.name] = record
             return previous
         }
-        metrics.refreshFailed(item.name, reason)
+        metrics.refreshFailed(item.label, reason)
         if previous != reason {
             logger.warning("cannot refresh secret from AWS", metadata: [
                 "secret": "\(item.name)", "reason": "\(reason.rawValue)", "code": "\(error.metricCode)"])
@@ -217,7 +225,8 @@ extension SecretsClient {
             var unanswered: [SecretsConfiguration.Item] = []
             for item in chunk {
                 if let fetched = result.values.first(where: { $0.id == item.secretID }) {
-                    record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: false)
+                    record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: false,
+                           document: SecretDocument(fetched))
                 } else if let code = result.errors.first(where: { $0.id == item.secretID })?.code {
                     failed(item, AWSError(code: AWSError.normalize(code), message: "", kind: .client))
                 } else {

@@ -15,7 +15,7 @@ import VigilPlatform
 /// in steady state never see AWS.
 public final class SecretsClient: Sendable {
     /// The configuration and its items by name, replaced together on reload.
-    private let settings: Locked<(configuration: SecretsConfiguration, items: [String: SecretsConfiguration.Item])>
+    let settings: Locked<(configuration: SecretsConfiguration, items: [String: SecretsConfiguration.Item])>
     public var configuration: SecretsConfiguration { settings.withLock { $0.configuration } }
     var items: [String: SecretsConfiguration.Item] { settings.withLock { $0.items } }
     public let metrics: SecretsMetrics
@@ -29,6 +29,8 @@ public final class SecretsClient: Sendable {
     /// (a GetSecretValue-only policy is common and must not leave secrets stale).
     let describeAllowed = Atomic<Bool>(true)
     let refresher = Refresher()
+    /// Secrets read by id (the endpoint) that are not configured items.
+    let reads = Locked(ReadTable())
     /// Called when a secret starts failing, changes failure class, or recovers.
     let stateHandlers = Locked<[@Sendable () -> Void]>([])
 
@@ -64,9 +66,11 @@ public final class SecretsClient: Sendable {
             defer { settings = (configuration, items) }
             return settings.items
         }
+        forgetAliases(to: Set(items.filter { previous[$0.key]?.secretID != $0.value.secretID }.keys))
+        let read = reads.withLock { Set($0.entries.keys) }
         records.withLock { records in
             for (name, item) in items where previous[name]?.secretID != item.secretID { records[name] = SecretRecord() }
-            for name in records.keys where items[name] == nil { records.removeValue(forKey: name) }
+            for name in records.keys where items[name] == nil && !read.contains(name) { records.removeValue(forKey: name) }
         }
         metrics.prepare(secrets: configuration.items.map(\.name))
         refresher.poke()
@@ -180,17 +184,17 @@ public final class SecretsClient: Sendable {
 
     /// Serves what the cache holds, in order: fresh, emergency cache,
     /// environment fallback.
-    private func serve(_ item: SecretsConfiguration.Item) throws(SecretsError) -> SecretValue {
+    func serve(_ item: SecretsConfiguration.Item) throws(SecretsError) -> SecretValue {
         let configuration = self.configuration
         let now = clock()
         let record = records.withLock { $0[item.name] } ?? SecretRecord()
         if let entry = record.entry, record.isFresh(at: now, ttl: configuration.ttl) { return served(item, entry, as: .aws) }
         if let entry = record.entry, record.isWithinEmergency(at: now, limit: configuration.emergencyTTL) {
-            metrics.fallback(item.name, .emergencyCache)
+            metrics.fallback(item.label, .emergencyCache)
             return served(item, entry, as: .emergencyCache)
         }
         if let variable = item.fallbackVariable, let text = environment[variable], !text.isEmpty {
-            metrics.fallback(item.name, .environment)
+            metrics.fallback(item.label, .environment)
             records.withLock { records in
                 guard records[item.name]?.entry?.source != .environment else { return }
                 records[item.name, default: SecretRecord()].entry = CacheEntry(
@@ -199,7 +203,7 @@ public final class SecretsClient: Sendable {
             return SecretValue(name: item.name, secretID: item.secretID, value: SecretString(text), versionID: nil,
                                source: .environment, confirmedAt: nil)
         }
-        metrics.unavailable(item.name)
+        metrics.unavailable(item.label)
         let detail = record.failure.map { "\($0.code) (\($0.reason.rawValue))" }
             ?? (api == nil ? "no AWS access configured" : record.refreshStarted != nil ? "no answer yet" : "not loaded")
         throw SecretsError(secret: item.name, reason: .awsError, detail: detail)

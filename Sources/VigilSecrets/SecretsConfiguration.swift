@@ -13,6 +13,15 @@ public struct SecretsConfiguration: Sendable {
         public var fallbackVariable: String?
         /// A required secret that is unavailable makes the secrets component unhealthy.
         public var required: Bool
+        /// A pinned version (an endpoint read with `versionId`).
+        public var versionID: String?
+        /// The stage followed; nil is AWSCURRENT.
+        public var versionStage: String?
+        /// Read through the endpoint and not configured: such reads share
+        /// one metric label (`SecretsMetrics.otherLabel`), labels stay a fixed set.
+        var isRead = false
+        /// The `secret` label of its metrics.
+        var label: String { isRead ? SecretsMetrics.otherLabel : name }
 
         public init(name: String, secretID: String, requiredKeys: [String] = [], fallbackVariable: String? = nil,
                     required: Bool = true) {
@@ -34,6 +43,10 @@ public struct SecretsConfiguration: Sendable {
     public var maxEntries: Int
     /// Longest pause between two AWS attempts for a failing secret.
     public var maxBackoff: Double
+    /// Secrets read by id (the endpoint) held besides the items, the least
+    /// recently read evicted past it. Values are at most 64 KiB (AWS's
+    /// limit), so this bounds the bytes too.
+    public var readCapacity = 1000
 
     public init(items: [Item], ttl: Double = 3600, emergencyTTL: Double = 86_400, refreshAhead: Double = 300,
                 maxEntries: Int = 1000, maxBackoff: Double = 60) {

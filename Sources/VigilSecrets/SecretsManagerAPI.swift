@@ -9,8 +9,24 @@ struct SecretsManagerAPI: Sendable {
         var id: String
         var name: String?
         var arn: String?
+        /// SecretString, or SecretBinary as AWS sends it (base64).
         var value: String
         var versionID: String?
+        var binary = false
+        var stages: [String] = []
+        /// As AWS sent it: epoch seconds with a fraction.
+        var createdDate: Double?
+
+        init(id: String, reply: ValueReply) {
+            self.id = id
+            name = reply.Name
+            arn = reply.ARN
+            value = reply.SecretString ?? reply.SecretBinary ?? ""
+            versionID = reply.VersionId
+            binary = reply.SecretString == nil
+            stages = reply.VersionStages ?? []
+            createdDate = reply.CreatedDate
+        }
     }
 
     struct BatchResult: Sendable {
@@ -18,21 +34,27 @@ struct SecretsManagerAPI: Sendable {
         var errors: [(id: String, code: String)]
     }
 
-    func getSecretValue(_ id: String) throws(AWSError) -> Fetched {
-        let reply: ValueReply = try call("GetSecretValue", Request(SecretId: id))
-        guard let text = reply.SecretString else {
+    /// A version by id or stage, else AWSCURRENT. A binary secret is an
+    /// error unless `binary` is allowed (the endpoint serves it; the probes'
+    /// credentials are JSON text).
+    func getSecretValue(_ id: String, versionID: String? = nil, stage: String? = nil,
+                        binary: Bool = false) throws(AWSError) -> Fetched {
+        var request = Request(SecretId: id)
+        request.VersionId = versionID
+        request.VersionStage = stage
+        let reply: ValueReply = try call("GetSecretValue", request)
+        guard reply.SecretString != nil || (binary && reply.SecretBinary != nil) else {
             throw AWSError(code: "BinarySecret", message: "secret has no SecretString", kind: .client)
         }
-        return Fetched(id: id, name: reply.Name, arn: reply.ARN, value: text, versionID: reply.VersionId)
+        return Fetched(id: id, reply: reply)
     }
 
     /// Up to 20 ids per call.
     func batchGetSecretValue(_ ids: [String]) throws(AWSError) -> BatchResult {
         let reply: BatchReply = try call("BatchGetSecretValue", Request(SecretIdList: ids))
         let values = (reply.SecretValues ?? []).compactMap { value -> Fetched? in
-            guard let text = value.SecretString else { return nil }
-            let id = ids.first { $0 == value.Name || $0 == value.ARN } ?? value.Name ?? ""
-            return Fetched(id: id, name: value.Name, arn: value.ARN, value: text, versionID: value.VersionId)
+            guard value.SecretString != nil else { return nil }
+            return Fetched(id: ids.first { $0 == value.Name || $0 == value.ARN } ?? value.Name ?? "", reply: value)
         }
         let errors = (reply.Errors ?? []).map { (id: $0.SecretId ?? "", code: $0.ErrorCode ?? "Other") }
         return BatchResult(values: values, errors: errors)
@@ -84,6 +106,8 @@ struct SecretsManagerAPI: Sendable {
         }
         var SecretId: String?
         var SecretIdList: [String]?
+        var VersionId: String?
+        var VersionStage: String?
         var Name: String?
         var SecretString: String?
         var ClientRequestToken: String?
@@ -95,11 +119,14 @@ struct SecretsManagerAPI: Sendable {
         var VersionId: String?
     }
 
-    private struct ValueReply: Decodable {
+    struct ValueReply: Decodable {
         var ARN: String?
         var Name: String?
         var VersionId: String?
         var SecretString: String?
+        var SecretBinary: String?
+        var VersionStages: [String]?
+        var CreatedDate: Double?
     }
 
     private struct BatchReply: Decodable {

@@ -37,6 +37,9 @@ public final class SecretsMetrics: Sendable {
         }
     }
 
+    /// The `secret` label of every secret read through the endpoint that is not a configured item.
+    public static let otherLabel = "_other"
+
     /// Seconds of lookups one hit-ratio window covers.
     public static let hitRatioWindow = 60.0
 

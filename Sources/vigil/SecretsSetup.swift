@@ -60,6 +60,8 @@ enum SecretsSetup {
     /// The secrets client's configuration, retrying no slower than the secrets probe runs.
     static func configuration(for config: VigilConfig) -> SecretsConfiguration {
         let secretsProbe = config.probes.filter { $0.kind.followsSecrets && $0.enabled }.map(\.interval).min()
-        return configuration(config.secrets, retryEvery: secretsProbe)
+        var configuration = configuration(config.secrets, retryEvery: secretsProbe)
+        configuration.readCapacity = config.endpoint.cacheSize
+        return configuration
     }
 }

@@ -65,6 +65,21 @@ struct IAMPolicyTests {
         env.assertNoCanary(in: [printed.output, vigil.process.log, vigil.metrics], extra: [keys.secret])  // the key Vigil held too
     }
 
+    /// With the secrets endpoint on, the policy covers its allow-list:
+    /// prefixes as ARN patterns, names with their suffix.
+    @Test func theEndpointsAllowListIsInThePolicy() throws {
+        let config = "secrets:\n  environment: dev\nendpoint:\n  enabled: true\n  allow: [\"vigil/dev/app/*\", \"partner/key\"]\n"
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-iam-endpoint-\(suffix).yml")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let printed = try VigilProcess.run(["iam-policy", "--config", file.path, "--account", "123456789012"])
+        let policy = try #require(try JSONSerialization.jsonObject(with: Data(printed.output.utf8)) as? [String: Any])
+        let statement = (policy["Statement"] as? [[String: Any]] ?? []).first { $0["Sid"] as? String == "ServeApplicationsThroughTheEndpoint" }
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+        #expect(Set(statement?["Resource"] as? [String] ?? []) == ["\(arn)partner/key-??????", "\(arn)vigil/dev/app/*"], "\(printed.output)")
+        #expect(statement?["Action"] as? [String] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"])
+    }
+
     @Test func migratePolicyCoversThePrefixAndBadFlagsAreRefused() throws {
         let printed = try VigilProcess.run(["iam-policy", "--for", "migrate", "--account", "123456789012", "--region", "eu-west-1"])
         #expect(printed.status == 0)

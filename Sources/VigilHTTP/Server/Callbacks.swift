@@ -13,9 +13,11 @@ final class SharedSettings: Sendable {
         var authenticates: Bool
         var unauthorized: HTTPResponse
         var forbidden: HTTPResponse
+        var requestHeaders: [String]
 
         init(_ options: HTTPServer.Options, handler: @escaping HTTPServer.Handler) {
             self.handler = handler
+            requestHeaders = options.requestHeaders
             users = options.users
             openPaths = options.openPaths
             authenticates = options.users != nil || options.tls?.clientCA != nil && options.tls?.clientAuth != .noClientCert
@@ -105,6 +107,7 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
         query: queryArguments(connection),
         accept: header(connection, "Accept"),
         acceptEncoding: header(connection, "Accept-Encoding"),
+        headers: headers(connection, settings.requestHeaders),
         authorized: authorized)
     let response = settings.handler(request)
     return MHD_queue_response(connection, UInt32(response.status), response.handle)
@@ -120,6 +123,12 @@ let onCompleted: MHD_RequestCompletedCallback = { cls, _, state, _ in
 
 private func header(_ connection: OpaquePointer, _ name: String) -> String? {
     MHD_lookup_connection_value(connection, MHD_ValueKind.HEADER_KIND, name).map { String(cString: $0) }
+}
+
+private func headers(_ connection: OpaquePointer, _ names: [String]) -> [String: String] {
+    var found: [String: String] = [:]
+    for name in names { found[name.lowercased()] = header(connection, name) }
+    return found
 }
 
 private func queryArguments(_ connection: OpaquePointer) -> [String: String] {

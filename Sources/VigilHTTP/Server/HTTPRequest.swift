@@ -22,13 +22,17 @@ public struct HTTPRequest: Sendable {
     /// the C connection upwards, so the server copies these two.
     public var accept: String?
     public var acceptEncoding: String?
+    /// The headers named in `HTTPServer.Options.requestHeaders` that the
+    /// request has, by lower-cased name.
+    public var headers: [String: String]
     /// True when the server has no users or the caller's credentials
     /// matched; false on an open path (`HTTPServer.Options.openPaths`)
     /// reached without them.
     public var authorized: Bool
 
     public init(method: Method, path: String, query: [String: String] = [:],
-                accept: String? = nil, acceptEncoding: String? = nil, authorized: Bool = true) {
+                accept: String? = nil, acceptEncoding: String? = nil, headers: [String: String] = [:], authorized: Bool = true) {
+        self.headers = headers
         self.authorized = authorized
         self.method = method
         self.path = path

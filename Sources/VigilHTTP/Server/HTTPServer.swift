@@ -28,6 +28,13 @@ public final class HTTPServer: Sendable {
         public var openPaths: Set<String> = []
         /// Added to the server's own answers (401, 403), as the routes add them to theirs.
         public var headers: [(name: String, value: String)] = []
+        /// Request headers copied into `HTTPRequest.headers` (lower-cased names).
+        public var requestHeaders: [String] = []
+        /// A thread per connection instead of the epoll pool: for routes that
+        /// may wait (the secrets endpoint's cold reads), so one waiting
+        /// request never holds up another. `threads` is then ignored and
+        /// `connectionLimit` bounds the threads.
+        public var threadPerConnection = false
         public init() {}
     }
 
@@ -125,15 +132,19 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to `grace`
-    /// seconds), then closes every connection, and only then the listening
-    /// sockets (microhttpd.h: not before `MHD_stop_daemon`). Idempotent.
-    /// The daemons are taken out first: a reload request still running
-    /// (which waits for that lock) must not hold up their stop.
+    /// Lets in-flight requests finish (up to `grace` seconds), then closes
+    /// every connection, and only then the listening sockets (microhttpd.h:
+    /// not before `MHD_stop_daemon`). Idempotent. The daemons are taken out
+    /// first: a reload request still running (which waits for that lock)
+    /// must not hold up their stop. No `MHD_quiesce_daemon` here: with the
+    /// epoll thread pool it races a worker removing the listening socket
+    /// itself and aborts the process ("Failed to remove listen FD from
+    /// epoll set", seen once in a full test run); the stop that follows
+    /// closes the listener anyway. A TLS swap still quiesces: the old
+    /// daemons must stop accepting while the new ones serve.
     public func stop(grace: Double = 4) {
         guard let generation = current.withLock({ generation in defer { generation = nil }; return generation }) else { return }
         let deadline = SteadyClock.monotonicSeconds() + grace
-        for daemon in generation.daemons { daemon.quiesce() }
         for daemon in generation.daemons { daemon.finish(by: deadline) }
         // Daemons replaced by a reload finish within their own grace (1.5 s).
         let retired = SteadyClock.monotonicSeconds() + 2
@@ -168,8 +179,10 @@ private final class Daemon: @unchecked Sendable {
     static func start(on socket: ListeningSocket, options: HTTPServer.Options, tls: TLSSettings?,
                       shared: SharedSettings) -> Daemon? {
         let context = RequestContext(shared: shared, clientAuth: tls?.clientAuth ?? .noClientCert)
-        let flags = MHD_USE_EPOLL_INTERNAL_THREAD.rawValue | MHD_USE_ITC.rawValue | MHD_USE_TURBO.rawValue
-            | (socket.isIPv6 ? MHD_USE_IPv6.rawValue : 0)
+        let polling = options.threadPerConnection
+            ? MHD_USE_THREAD_PER_CONNECTION.rawValue | MHD_USE_POLL_INTERNAL_THREAD.rawValue
+            : MHD_USE_EPOLL_INTERNAL_THREAD.rawValue
+        let flags = polling | MHD_USE_ITC.rawValue | MHD_USE_TURBO.rawValue | (socket.isIPv6 ? MHD_USE_IPv6.rawValue : 0)
         let trust = tls?.clientAuth == .noClientCert ? nil : tls?.clientCA
         let listening = dup(socket.fd)
         guard listening >= 0 else { return nil }
@@ -180,7 +193,7 @@ private final class Daemon: @unchecked Sendable {
             flags, listening,
             onRequest, Unmanaged.passUnretained(context).toOpaque(),
             onCompleted, Unmanaged.passUnretained(context).toOpaque(),
-            UInt32(max(1, options.threads)), UInt32(clamping: options.idleTimeoutSeconds),
+            options.threadPerConnection ? 0 : UInt32(max(1, options.threads)), UInt32(clamping: options.idleTimeoutSeconds),
             UInt32(clamping: options.connectionLimit), UInt32(clamping: options.perAddressLimit), options.connectionMemoryLimit,
             tls?.key, tls?.certificate, trust, tls?.priorities).map { Daemon(handle: $0, context: context) }
     }

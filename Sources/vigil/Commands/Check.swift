@@ -12,6 +12,7 @@ struct Check: ParsableCommand {
     func run() throws {
         let config = try options.load()
         _ = try WebSecurity.loadOrExit(config.web.configFile)
+        if config.endpoint.enabled { _ = try EndpointSetup.tokenOrExit(config.endpoint) }
         let app = App(config: config, logger: nil)
         app.secrets.preload(maxWait: config.aws.timeout.timeInterval)  // a hung AWS costs at most one attempt
         for result in ProbeScheduler.runOnce(app.scheduler.entries) { app.store.record(result) }

@@ -19,6 +19,7 @@ struct ConfigCheck: ParsableCommand {
     func run() throws {
         let config = try loadConfiguration(file: file)
         _ = try WebSecurity.loadOrExit(config.web.configFile)  // as serve will
+        if config.endpoint.enabled { _ = try EndpointSetup.tokenOrExit(config.endpoint) }
         print("\(file): OK")
         let known = Set(Schema.keys)
         let targetKeys = config.effective.keys.filter { $0.hasPrefix("probes.") && !known.contains($0) }.sorted()

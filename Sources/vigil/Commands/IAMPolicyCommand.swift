@@ -66,6 +66,13 @@ struct IAMPolicy {
             // BatchGetSecretValue is authorised on "*"; each secret it returns still needs GetSecretValue above.
             statement("BatchLoadSecrets", ["secretsmanager:BatchGetSecretValue"], ["*"]),
         ]
+        if config.endpoint.enabled {
+            // What applications may read through the endpoint: endpoint.allow, ids and prefixes.
+            let allowed = EndpointSetup.allowList(config, items: SecretsSetup.configuration(config.secrets).items).entries
+                .map { $0.hasSuffix("*") && !$0.hasPrefix("arn:") ? secretsARN($0) : secretARN($0) }
+            statements.append(statement("ServeApplicationsThroughTheEndpoint",
+                                        ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], allowed))
+        }
         if let kmsKeyARN {
             statements.append(statement("DecryptThroughSecretsManager", ["kms:Decrypt"], [kmsKeyARN],
                                         condition: ("StringEquals", "kms:ViaService", "secretsmanager.\(region).amazonaws.com")))

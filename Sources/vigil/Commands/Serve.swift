@@ -18,6 +18,7 @@ struct Serve: ParsableCommand {
         if !CoreDumps.disable() { logger.warning("cannot disable core dumps; a core file would hold cached secrets") }
         let openFiles = OpenFileLimit.raise()
         let web = try WebSecurity.loadOrExit(config.web.configFile)
+        let token = config.endpoint.enabled ? try EndpointSetup.tokenOrExit(config.endpoint) : nil
         let app = App(config: config, logger: logger)
         let reloader = Reloader(app: app, file: options.resolvedFile, flags: options.flagOverrides, logger: logger)
         // Block the signals before any thread starts, so every thread
@@ -25,8 +26,12 @@ struct Serve: ParsableCommand {
         let signals = ControlSignals()
         let reload: (@Sendable () -> ReloadOutcome)? = enableLifecycle ? { @Sendable in reloader.reload(trigger: "http") } : nil
         let server: HTTPServer
+        let endpoint: HTTPServer?
         do {
             server = try app.startServer(web: web, reload: reload)
+            endpoint = try token.map { token throws(HTTPServerError) in
+                try EndpointSetup.start(config, token: token, secrets: app.secrets, registry: app.telemetry.registry, logger: logger)
+            }
         } catch {
             logger.error("cannot start HTTP server", metadata: ["error": "\(error)"])
             throw ExitCode.failure
@@ -60,10 +65,10 @@ struct Serve: ParsableCommand {
             if ready { app.notifier.notify("READY=1") }
             signal = signals.wait()
         }
-        shutDown(app, server: server, logger: logger, signal: signal)
+        shutDown(app, servers: [server] + (endpoint.map { [$0] } ?? []), logger: logger, signal: signal)
     }
 
-    private func shutDown(_ app: App, server: HTTPServer, logger: Logger, signal: ControlSignals.Received) {
+    private func shutDown(_ app: App, servers: [HTTPServer], logger: Logger, signal: ControlSignals.Received) {
         // Exit within 5 s whatever hangs (orchestrators kill a few seconds
         // later): the steps below have 4 s, and this thread ends the process
         // at 5 s if one of them is stuck anyway: a write to a log pipe
@@ -77,7 +82,7 @@ struct Serve: ParsableCommand {
         app.notifier.notify("STOPPING=1")
         logger.info("shutting down", metadata: ["signal": "\(signal.rawValue)"])
         let deadline = ContinuousClock.now + .seconds(4)
-        server.stop(grace: 1.5)
+        for server in servers { server.stop(grace: 1.5 / Double(servers.count)) }
         app.secrets.stopRefreshing()
         app.cloudWatch?.stop(by: deadline - .milliseconds(500))  // final flush, within cloudwatch.flush_timeout too
         if !app.scheduler.stop(grace: max(0.1, ContinuousClock.now.duration(to: deadline).timeInterval)) {

@@ -1,0 +1,44 @@
+import VigilPlatform
+
+extension VigilConfig {
+    /// The secrets endpoint (`endpoint.*`).
+    public struct Endpoint: Sendable {
+        public var enabled: Bool
+        public var listenAddress: String
+        public var pathPrefix: String
+        public var tokenFile: String?
+        public var tokenVariables: [String]
+        public var tokenHeaders: [String]
+        /// Empty: the configured items' ids and `<prefix>/<environment>/*`.
+        public var allow: [String]
+        public var maxConnections: Int
+        public var timeout: Duration
+        public var cacheSize: Int
+
+        init(_ reader: inout ConfigReader) {
+            enabled = reader.bool("endpoint.enabled")
+            listenAddress = reader.string("endpoint.listen_address")
+            pathPrefix = reader.string("endpoint.path_prefix")
+            tokenFile = reader.optional("endpoint.token_file")
+            tokenVariables = Self.list(reader.text("endpoint.token_variables"))
+            tokenHeaders = Self.list(reader.text("endpoint.token_headers"))
+            allow = Self.list(reader.text("endpoint.allow"))
+            maxConnections = reader.int("endpoint.max_connections", in: 1...10_000)
+            timeout = reader.duration("endpoint.timeout", atLeast: .milliseconds(10), atMost: .seconds(300))
+            cacheSize = reader.int("endpoint.cache_size", in: 1...100_000)
+            let parsed = HostPort(listenAddress)
+            reader.check("endpoint.listen_address", listenAddress.contains(":") && parsed.map { (0...65_535).contains($0.port) } == true,
+                         "invalid address \"\(listenAddress)\": expected HOST:PORT with a port from 0 to 65535")
+            reader.check("endpoint.path_prefix", pathPrefix.hasPrefix("/") && pathPrefix.count > 1
+                         && !["/ping", "/secretsmanager/"].contains { pathPrefix.hasPrefix($0) },
+                         "must start with / and not be /, /ping or under /secretsmanager/")
+            reader.check("endpoint.token_headers", !tokenHeaders.isEmpty, "needs at least one header name")
+            reader.check("endpoint.allow", allow.allSatisfy { !$0.dropLast($0.hasSuffix("*") ? 1 : 0).contains("*") },
+                         "a `*` may only end an entry (a prefix)")
+        }
+
+        private static func list(_ text: String) -> [String] {
+            text.split(separator: ",").map(\.trimmed).filter { !$0.isEmpty }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/// The secret ids applications may read through the endpoint: exact ids
+/// and prefixes ending in `*`. An ARN is matched by the name inside it
+/// (with or without AWS's random six-character suffix), so allowing a name
+/// allows its ARN. Anything else is refused before any AWS call.
+public struct AllowList: Sendable {
+    private let exact: Set<String>
+    private let prefixes: [String]
+
+    public init(_ entries: [String]) {
+        exact = Set(entries.filter { !$0.hasSuffix("*") })
+        prefixes = entries.filter { $0.hasSuffix("*") }.map { String($0.dropLast()) }
+    }
+
+    /// The configured items' ids and `<prefix>/<environment>/*`.
+    public static func standard(itemIDs: [String], prefix: String, environment: String) -> AllowList {
+        AllowList(itemIDs + ["\(prefix)/\(environment)/*"])
+    }
+
+    public var entries: [String] { exact.sorted() + prefixes.map { $0 + "*" } }
+
+    public func allows(_ id: String) -> Bool { Self.names(of: id).contains(where: allowsName) }
+
+    private func allowsName(_ name: String) -> Bool {
+        exact.contains(name) || prefixes.contains { name.hasPrefix($0) }
+    }
+
+    /// The id itself; for an ARN, the name it holds, with and without its suffix.
+    private static func names(of id: String) -> [String] {
+        // arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME (names hold no ':')
+        let parts = id.split(separator: ":", maxSplits: 6, omittingEmptySubsequences: false)
+        guard parts.count == 7, parts[0] == "arn", parts[5] == "secret" else { return [id] }
+        let name = String(parts[6])
+        let suffix = name.lastIndex(of: "-").map { name.distance(from: $0, to: name.endIndex) == 7 } ?? false
+        return suffix ? [name, String(name.dropLast(7))] : [name]
+    }
+}

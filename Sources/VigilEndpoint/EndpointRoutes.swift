@@ -1,0 +1,122 @@
+import Prometheus
+import Synchronization
+import VigilHTTP
+import VigilPlatform
+import VigilSecrets
+
+/// The AWS Secrets Manager Agent's HTTP API over Vigil's secrets client.
+/// Checks run in the agent's order: the connection limit, `X-Forwarded-For`
+/// and the token (not for `/ping`), the method, then the route; the
+/// server's own refusals are plain text as the agent's are, AWS's errors
+/// its JSON. Every answer of a read says how it was served
+/// (`X-Vigil-Source`, `Age`).
+public final class EndpointRoutes: Sendable {
+    public struct Options: Sendable {
+        public var pathPrefix = "/v1/"
+        public var tokenHeaders = ["X-Aws-Parameters-Secrets-Token", "X-Vault-Token"]
+        public var maxConnections = 800
+        /// Seconds a read waits for AWS.
+        public var timeout = 5.0
+        public var allow = AllowList([])
+        public init() {}
+    }
+
+    private let secrets: SecretsClient
+    private let token: EndpointToken
+    private let options: Options
+    private let metrics: EndpointMetrics
+    private let active = Atomic<Int>(0)
+    private let canned: Canned
+
+    /// The answers that never change, built once.
+    private struct Canned {
+        let healthy, tooMany, forwarded, badToken, notAllowed, notFound, missingID, missingPathID, badRefresh, denied: HTTPResponse
+    }
+
+    public init(secrets: SecretsClient, token: EndpointToken, options: Options, registry: PrometheusCollectorRegistry?) {
+        self.secrets = secrets
+        self.token = token
+        self.options = options
+        metrics = EndpointMetrics(registry: registry)
+        secrets.prepareReads()
+        canned = Canned(healthy: Self.text(200, "healthy"), tooMany: Self.text(429, "Connection limit exceeded"),
+                        forwarded: Self.text(400, "Forwarded"), badToken: Self.text(403, "Bad Token"),
+                        notAllowed: Self.text(405, "Not allowed"), notFound: Self.text(404, "Not found"),
+                        missingID: Self.text(400, "missing parameter secretId"), missingPathID: Self.text(400, "missing secret ID"),
+                        badRefresh: Self.text(400, "invalid refreshNow value"),
+                        denied: Self.error(403, "AccessDeniedException", "the secret is not in Vigil's endpoint.allow"))
+    }
+
+    /// The request headers the server must copy for these routes.
+    public var requestHeaders: [String] { options.tokenHeaders + ["X-Forwarded-For"] }
+
+    public func respond(to request: HTTPRequest) -> HTTPResponse {
+        let started = SteadyClock.monotonicSeconds()
+        let count = active.add(1, ordering: .relaxed).newValue
+        defer { active.subtract(1, ordering: .relaxed) }
+        let (response, outcome) = answer(request, concurrent: count)
+        metrics.record(outcome, seconds: SteadyClock.monotonicSeconds() - started)
+        return response
+    }
+
+    private func answer(_ request: HTTPRequest, concurrent: Int) -> (HTTPResponse, EndpointOutcome) {
+        let ping = request.path == "/ping"
+        // Two more for health checks, as the agent allows them.
+        guard concurrent <= options.maxConnections + (ping ? 2 : 0) else { return (canned.tooMany, .badRequest) }
+        if !ping {
+            guard request.headers["x-forwarded-for"] == nil else { return (canned.forwarded, .badRequest) }
+            let presented = options.tokenHeaders.compactMap { request.headers[$0.lowercased()] }
+            guard presented.contains(where: token.matches) else { return (canned.badToken, .badToken) }
+        }
+        guard request.method == .get else { return (canned.notAllowed, .badRequest) }
+        if ping { return (canned.healthy, .ping) }
+        let parsed: Result<ReadRequest, ReadRequest.Refusal>
+        if request.path == "/secretsmanager/get" {
+            parsed = ReadRequest.parse(id: request.query["secretId"], query: request.query, idParameter: "secretId")
+        } else if request.path.hasPrefix(options.pathPrefix) {
+            parsed = ReadRequest.parse(id: String(request.path.dropFirst(options.pathPrefix.count)), query: request.query,
+                                       idParameter: nil)
+        } else {
+            return (canned.notFound, .badRequest)
+        }
+        switch parsed {
+        case .failure(let refusal): return (response(for: refusal), .badRequest)
+        case .success(let read): return serve(read)
+        }
+    }
+
+    private func serve(_ read: ReadRequest) -> (HTTPResponse, EndpointOutcome) {
+        guard options.allow.allows(read.query.secretID) else { return (canned.denied, .denied) }
+        do throws(SecretReadError) {
+            let found = try secrets.read(read.query, maxWait: options.timeout, refreshNow: read.refreshNow)
+            let outcome: EndpointOutcome = switch found.source {
+            case .cache: .hit
+            case .stale: .stale
+            case .environment: .environment
+            case .aws: read.refreshNow ? .refresh : .miss
+            }
+            return (SecretJSON.response(found), outcome)
+        } catch {
+            return (Self.error(error.status, error.code, error.message), .error)
+        }
+    }
+
+    private func response(for refusal: ReadRequest.Refusal) -> HTTPResponse {
+        switch refusal {
+        case .missingID: canned.missingID
+        case .missingPathID: canned.missingPathID
+        case .badRefresh: canned.badRefresh
+        case .unknownParameter(let name): Self.text(400, "unknown parameter: \(name)")
+        case .tooLong: Self.error(400, "InvalidParameterException", "secret ids and versions are at most 2048 characters")
+        }
+    }
+
+    private static func text(_ status: Int, _ body: String) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: body)
+    }
+
+    static func error(_ status: Int, _ code: String, _ message: String) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json",
+                     body: JSONWriter.object([("__type", JSONWriter.quote(code)), ("message", JSONWriter.quote(message))]))
+    }
+}

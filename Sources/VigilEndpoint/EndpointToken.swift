@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import VigilPlatform
+
+/// The token applications send with each request (the AWS agent's SSRF
+/// token): from `endpoint.token_file`, else the first set of the token
+/// variables, where `file://PATH` names a file. A file is re-read when it
+/// changes (checked every second off the request path), so a rotated token
+/// needs no restart; the agent reads it once at start.
+public final class EndpointToken: Sendable {
+    public struct Missing: Error, CustomStringConvertible {
+        public var variables: [String]
+        public var why: String
+        public var description: String {
+            "the secrets endpoint needs a token: set endpoint.token_file or one of \(variables.joined(separator: ", "))"
+                + " (a value, or file://PATH)" + (why.isEmpty ? "" : "; \(why)")
+        }
+    }
+
+    /// The file the token is read from, if any.
+    public let file: String?
+    private let value: Locked<(token: [UInt8], stamp: [Int]?)>
+
+    public init(file configured: String?, variables: [String], environment: [String: String]) throws(Missing) {
+        let set = variables.lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
+        file = configured ?? set.flatMap { $0.hasPrefix("file://") ? String($0.dropFirst("file://".count)) : nil }
+        var token = Array((set ?? "").utf8)
+        if let file {
+            do throws(FileReadError) {
+                token = try Self.read(file)
+            } catch {
+                throw Missing(variables: variables, why: "\(error)")
+            }
+        }
+        guard !token.isEmpty else { throw Missing(variables: variables, why: file.map { "\($0) is empty" } ?? "") }
+        value = Locked((token, file.flatMap(fileStamp)))
+    }
+
+    /// True when `candidate` is the token, compared in constant time (for
+    /// tokens of one length: the length is no secret worth hiding).
+    public func matches(_ candidate: String) -> Bool {
+        let token = value.withLock { $0.token }
+        var difference = UInt8(truncatingIfNeeded: token.count ^ candidate.utf8.count)
+        var index = 0
+        for byte in candidate.utf8 {
+            difference |= byte ^ (index < token.count ? token[index] : 0)
+            index += 1
+        }
+        return difference == 0 && !token.isEmpty
+    }
+
+    /// Re-reads the file when it changed; an empty or unreadable file keeps
+    /// the token in use. Returns true when the token was replaced.
+    @discardableResult
+    public func refresh() -> Bool {
+        guard let file else { return false }
+        let stamp = fileStamp(file)
+        guard stamp != value.withLock({ $0.stamp }) else { return false }
+        guard let token = try? Self.read(file), !token.isEmpty else { return false }
+        value.withLock { $0 = (token, stamp) }
+        return true
+    }
+
+    /// Checks the file every second for the life of the process.
+    public func watch(onChange: @escaping @Sendable () -> Void) {
+        guard file != nil else { return }
+        startDetachedThread(name: "endpoint-token") { [self] in
+            while true {
+                usleep(1_000_000)
+                if refresh() { onChange() }
+            }
+        }
+    }
+
+    private static func read(_ path: String) throws(FileReadError) -> [UInt8] {
+        Array(try readTextFile(path, limit: 4096).trimmed.utf8)
+    }
+}

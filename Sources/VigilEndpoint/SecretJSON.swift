@@ -1,0 +1,34 @@
+import VigilAWS
+import VigilHTTP
+import VigilPlatform
+import VigilSecrets
+
+/// A read's answer as GetSecretValue's JSON, field for field as the AWS
+/// agent writes it (`CreatedDate` a string of epoch seconds), with how it
+/// was served (`X-Vigil-Source`, `Age` in whole seconds).
+enum SecretJSON {
+    static func response(_ read: SecretRead) -> HTTPResponse {
+        HTTPResponse(status: 200, contentType: "application/json", body: body(read),
+                     headers: [(name: "X-Vigil-Source", value: read.source.rawValue),
+                               (name: "Age", value: String(Int(read.age ?? 0)))])
+    }
+
+    static func body(_ read: SecretRead) -> String {
+        let document = read.document
+        func optional(_ text: String?) -> String { text.map(JSONWriter.quote) ?? "null" }
+        var fields = [("ARN", optional(document.arn)), ("Name", optional(document.name)),
+                      ("VersionId", optional(document.versionID)),
+                      (document.binary ? "SecretBinary" : "SecretString", JSONWriter.quote(read.value.revealed()))]
+        if !document.stages.isEmpty { fields.append(("VersionStages", "[" + document.stages.map(JSONWriter.quote).joined(separator: ",") + "]")) }
+        fields.append(("CreatedDate", optional(document.createdDate.map(epochText))))
+        return JSONWriter.object(fields)
+    }
+
+    /// Seconds with the fraction AWS gave, trailing zeros dropped: `1569534789.046`.
+    static func epochText(_ seconds: Double) -> String {
+        var text = seconds.decimalString(digits: 6)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+}

@@ -1,0 +1,53 @@
+import FoundationEssentials
+import Logging
+import Prometheus
+import VigilConfig
+import VigilEndpoint
+import VigilHTTP
+import VigilPlatform
+import VigilSecrets
+
+/// The secrets endpoint from configuration: its token, allow-list and own
+/// listener (a thread per connection: a cold read waits on AWS without
+/// holding up anyone else's request).
+enum EndpointSetup {
+    /// The token, or exit 78 naming where it may come from.
+    static func tokenOrExit(_ config: VigilConfig.Endpoint,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> EndpointToken {
+        do {
+            return try EndpointToken(file: config.tokenFile, variables: config.tokenVariables, environment: environment)
+        } catch {
+            throw reportFailure(error, exitCode: exitConfigError)
+        }
+    }
+
+    static func allowList(_ config: VigilConfig, items: [SecretsConfiguration.Item]) -> AllowList {
+        config.endpoint.allow.isEmpty
+            ? AllowList.standard(itemIDs: items.map(\.secretID), prefix: config.secrets.prefix, environment: config.secrets.environment)
+            : AllowList(config.endpoint.allow)
+    }
+
+    static func start(_ config: VigilConfig, token: EndpointToken, secrets: SecretsClient,
+                      registry: PrometheusCollectorRegistry, logger: Logger) throws(HTTPServerError) -> HTTPServer {
+        var options = EndpointRoutes.Options()
+        options.pathPrefix = config.endpoint.pathPrefix
+        options.tokenHeaders = config.endpoint.tokenHeaders
+        options.maxConnections = config.endpoint.maxConnections
+        options.timeout = config.endpoint.timeout.timeInterval
+        options.allow = allowList(config, items: secrets.configuration.items)
+        let routes = EndpointRoutes(secrets: secrets, token: token, options: options, registry: registry)
+        var server = HTTPServer.Options()
+        server.threadPerConnection = true
+        // Room above the limit, so the limit is answered with 429, not a reset.
+        server.connectionLimit = min(config.endpoint.maxConnections + 16, OpenFileLimit.connectionBudget)
+        server.perAddressLimit = 0
+        server.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)
+        server.requestHeaders = routes.requestHeaders
+        let listener = try HTTPServer(address: try ListenAddress(parsing: config.endpoint.listenAddress), options: server,
+                                      handler: routes.respond(to:))
+        token.watch { logger.info("endpoint token reloaded", metadata: ["file": "\(token.file ?? "")"]) }
+        logger.info("secrets endpoint listening", metadata: [
+            "address": "\(listener.boundAddress)", "allow": "\(options.allow.entries.joined(separator: ","))"])
+        return listener
+    }
+}

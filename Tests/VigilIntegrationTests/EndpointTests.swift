@@ -1,0 +1,290 @@
+import Foundation
+import Testing
+import VigilTestSupport
+
+/// The secrets endpoint against moto through the fault proxy: each test is
+/// a row of docs/endpoint.md's compatibility table with the AWS Secrets
+/// Manager Agent, or one of the points where Vigil does better.
+@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
+struct EndpointTests {
+    let env = ServicesEnvironment()
+    static let token = "endpoint-token-\(UUID().uuidString)"
+
+    /// Vigil with the endpoint on, AWS behind a fault proxy, secrets under
+    /// a fresh prefix (`vigil/dev/<run>/`).
+    /// Immutable after `init`; its requests are made with a client each.
+    final class Endpoint: @unchecked Sendable {
+        let vigil: VigilUnderTest
+        let proxy: FaultProxy
+        let base: String
+        let prefix = "vigil/dev/endpoint-\(UUID().uuidString.prefix(8))"
+
+        init(_ env: ServicesEnvironment, config: String = "", environment: [String: String] = [:]) throws {
+            let proxy = try FaultProxy(upstream: env.motoURL)
+            let vigil = try VigilUnderTest(config: """
+                secrets:
+                  prefix: vigil
+                  environment: dev
+                endpoint:
+                  enabled: true
+                  listen_address: 127.0.0.1:0
+                \(config)
+                """, environment: ["AWS_ENDPOINT_URL": proxy.url, "AWS_TOKEN": EndpointTests.token].merging(environment) { $1 })
+            var found: String?
+            _ = VigilProcess.waitUntil(timeout: 10) {
+                found = vigil.process.log.split(separator: "\n").first { $0.contains("secrets endpoint listening") }?
+                    .split(separator: " ").first { $0.hasPrefix("address=") }.map { String($0.dropFirst(8)) }
+                return found != nil
+            }
+            guard let found else { throw NotStarted(log: vigil.process.log) }
+            (self.proxy, self.vigil, base) = (proxy, vigil, "http://\(found)")
+            // The start-up load is done before a test counts AWS calls.
+            _ = vigil.seconds(until: { $0.checks["secrets"]?.status == "healthy" }, timeout: 20)
+        }
+
+        func get(_ path: String, token: String? = EndpointTests.token, header: String = "X-Aws-Parameters-Secrets-Token",
+                 method: String = "GET", extra: [String] = []) throws -> CurlClient.Response {
+            try CurlClient().request(base + path, method: method, headers: (token.map { ["\(header): \($0)"] } ?? []) + extra)
+        }
+
+        func json(_ response: CurlClient.Response) -> [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
+        }
+
+        /// AWS calls the proxy saw of `operation` since the last `clear()`.
+        func calls(_ operation: String) throws -> Int { try proxy.log().filter { $0.target.hasSuffix(operation) }.count }
+
+        deinit { _ = vigil.process.stop() }
+    }
+
+    struct NotStarted: Error {
+        var log: String
+    }
+
+    private func encoded(_ id: String) -> String { id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? id }
+
+    @Test func pingTokenMethodsPathsAndParametersAnswerAsTheAgentDoes() throws {
+        let endpoint = try Endpoint(env)
+        let ping = try endpoint.get("/ping", token: nil)
+        #expect(ping.status == 200 && ping.text == "healthy")
+        #expect(try endpoint.get("/ping", token: nil, method: "POST").status == 405)
+        let id = "vigil/dev/database/credentials"
+        // Token: none, wrong, either header.
+        let none = try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))", token: nil)
+        #expect(none.status == 403 && none.text == "Bad Token")
+        #expect(try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))", token: "wrong").status == 403)
+        #expect(try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))", token: EndpointTests.token + "x").status == 403)
+        #expect(try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))").status == 200)
+        #expect(try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))", header: "X-Vault-Token").status == 200)
+        // Forwarded requests, other methods, other paths.
+        let forwarded = try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))", extra: ["X-Forwarded-For: 10.0.0.1"])
+        #expect(forwarded.status == 400 && forwarded.text == "Forwarded")
+        #expect(try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))", method: "POST").status == 405)
+        #expect(try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))", method: "PUT").status == 405)
+        let notFound = try endpoint.get("/secrets")
+        #expect(notFound.status == 404 && notFound.text == "Not found")
+        // Parameters.
+        #expect(try endpoint.get("/secretsmanager/get").text == "missing parameter secretId")
+        #expect(try endpoint.get("/secretsmanager/get?secretId=").status == 400)
+        let unknown = try endpoint.get("/secretsmanager/get?secretId=x&colour=blue")
+        #expect(unknown.status == 400 && unknown.text == "unknown parameter: colour")
+        let refresh = try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))&refreshNow=maybe")
+        #expect(refresh.status == 400 && refresh.text == "invalid refreshNow value")
+        #expect(try endpoint.get("/v1/").text == "missing secret ID")
+        #expect(try endpoint.get("/v1/\(id)?secretId=x").text == "unknown parameter: secretId")
+        // Hundreds of parameters: 400. Thousands outgrow libmicrohttpd's
+        // 32 KiB per connection: it closes the connection unanswered
+        // (measured: past ~400), and everything else goes on.
+        let hundreds = (0..<300).map { "p\($0)=1" }.joined(separator: "&")
+        #expect(try endpoint.get("/secretsmanager/get?secretId=x&\(hundreds)").text == "unknown parameter: p0")
+        let thousands = (0..<5000).map { "p\($0)=1" }.joined(separator: "&")
+        #expect(((try? endpoint.get("/secretsmanager/get?secretId=x&\(thousands)").status) ?? 400) >= 400)
+        let long = String(repeating: "a", count: 3000)
+        #expect(try endpoint.get("/v1/vigil/dev/\(long)").status == 400)
+        // The path form takes ids with slashes, the query form percent-encoded ones.
+        let path = try endpoint.get("/v1/\(id)")
+        #expect(path.status == 200 && endpoint.json(path)["Name"] as? String == id)
+        #expect(endpoint.vigil.process.process.isRunning)
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics, ping.text, none.text, notFound.text])
+    }
+
+    @Test func aStringAndABinarySecretCarryGetSecretValuesFields() throws {
+        let endpoint = try Endpoint(env)
+        let id = endpoint.prefix + "/partner", value = "canary-string-\(UUID().uuidString)"
+        #expect(env.putSecret(id, value))
+        let read = try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))")
+        let fields = endpoint.json(read)
+        let secretCheck1 = fields["SecretString"] as? String == value
+        #expect(read.status == 200 && secretCheck1)
+        #expect(fields["Name"] as? String == id)
+        #expect((fields["ARN"] as? String)?.hasPrefix("arn:aws:secretsmanager:") == true)
+        #expect((fields["VersionId"] as? String)?.isEmpty == false)
+        #expect(fields["VersionStages"] as? [String] == ["AWSCURRENT"])
+        #expect((fields["CreatedDate"] as? String).flatMap(Double.init) != nil, "\(fields["CreatedDate"] ?? "none")")
+        #expect(read.headers["x-vigil-source"] == "aws" && read.headers["age"] == "0")
+        #expect(read.headers["cache-control"] == "no-store")
+
+        let binaryID = endpoint.prefix + "/keystore"
+        let bytes = Data((0..<64).map { UInt8($0 * 3 % 256) })
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-binary-\(UUID().uuidString)")
+        try bytes.write(to: file)
+        #expect(runCommand(["aws", "secretsmanager", "create-secret", "--name", binaryID, "--secret-binary", "fileb://\(file.path)"],
+                           environment: env.admin) == 0)
+        let binary = endpoint.json(try endpoint.get("/v1/\(binaryID)"))
+        #expect(binary["SecretBinary"] as? String == bytes.base64EncodedString() && binary["SecretString"] == nil)
+
+        let missing = try endpoint.get("/v1/\(endpoint.prefix)/absent")
+        // AWS's own status is passed on: 400 from AWS, 404 from moto.
+        #expect([400, 404].contains(missing.status) && endpoint.json(missing)["__type"] as? String == "ResourceNotFoundException",
+                "\(missing.text)")
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics, missing.text], extra: [value])
+    }
+
+    @Test func anUpstreamChangeIsHiddenWithinTheTTLUntilRefreshNow() throws {
+        let endpoint = try Endpoint(env)
+        let id = endpoint.prefix + "/email", first = "first-\(UUID().uuidString)", second = "second-\(UUID().uuidString)"
+        #expect(env.putSecret(id, first))
+        let old = endpoint.json(try endpoint.get("/v1/\(id)"))
+        #expect(env.putSecret(id, second))
+        let cached = try endpoint.get("/v1/\(id)")
+        let secretCheck1 = endpoint.json(cached)["SecretString"] as? String == first
+        #expect(secretCheck1 && cached.headers["x-vigil-source"] == "cache", "the cached value within the TTL")
+        let refreshed = try endpoint.get("/v1/\(id)?refreshNow=true")
+        let secretCheck2 = endpoint.json(refreshed)["SecretString"] as? String == second
+        #expect(secretCheck2 && refreshed.headers["x-vigil-source"] == "aws")
+        let kept = try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))")
+        let secretCheck3 = endpoint.json(kept)["SecretString"] as? String == second
+        #expect(secretCheck3 && kept.headers["x-vigil-source"] == "cache")
+
+        // Versions: by stage and by id, each its own entry.
+        let previous = endpoint.json(try endpoint.get("/v1/\(id)?versionStage=AWSPREVIOUS"))
+        let secretCheck4 = previous["SecretString"] as? String == first
+        #expect(secretCheck4 && previous["VersionStages"] as? [String] == ["AWSPREVIOUS"])
+        let pinned = endpoint.json(try endpoint.get("/v1/\(id)?versionId=\(old["VersionId"] as? String ?? "")"))
+        let secretCheck5 = pinned["SecretString"] as? String == first
+        #expect(secretCheck5)
+
+        // refreshNow is bounded: again at once, it is served from the cache.
+        try endpoint.proxy.clear()
+        for _ in 0..<5 { _ = try endpoint.get("/v1/\(id)?refreshNow=1") }
+        #expect(try endpoint.calls("GetSecretValue") == 0, "refreshNow within 5 s of the last one reached AWS")
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [first, second])
+    }
+
+    @Test func fiftyConcurrentColdReadsMakeOneAWSCallAndANameAndItsARNShareIt() throws {
+        let endpoint = try Endpoint(env)
+        let id = endpoint.prefix + "/payments", value = "payments-\(UUID().uuidString)"
+        #expect(env.putSecret(id, value))
+        try endpoint.proxy.clear()
+        try endpoint.proxy.inject("delay", seconds: 0.5, target: "GetSecretValue")  // all 50 arrive during the one read
+        let lock = NSLock()
+        nonisolated(unsafe) var statuses: [Int] = []
+        let group = DispatchGroup()
+        for _ in 0..<50 {
+            group.enter()
+            Thread {
+                let status = (try? endpoint.get("/v1/\(id)").status) ?? -1
+                lock.withLock { statuses.append(status) }
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        #expect(lock.withLock { statuses } == Array(repeating: 200, count: 50))
+        #expect(try endpoint.calls("GetSecretValue") == 1)
+
+        let arn = endpoint.json(try endpoint.get("/v1/\(id)"))["ARN"] as? String ?? ""
+        let byARN = try endpoint.get("/secretsmanager/get?secretId=\(encoded(arn))")
+        #expect(byARN.status == 200 && byARN.headers["x-vigil-source"] == "cache")
+        let partial = try endpoint.get("/secretsmanager/get?secretId=\(encoded(String(arn.dropLast(7))))")
+        #expect(partial.status == 200 && partial.headers["x-vigil-source"] == "cache")
+        #expect(try endpoint.calls("GetSecretValue") == 1, "the ARN or the partial ARN was a second entry")
+
+        // Outside the allow-list: refused, and AWS never asked.
+        let outside = try endpoint.get("/v1/other/team/secret")
+        #expect(outside.status == 403 && endpoint.json(outside)["__type"] as? String == "AccessDeniedException")
+        #expect(try endpoint.proxy.log().count == 1)
+        #expect(endpoint.vigil.value(#"vigil_endpoint_requests_total{outcome="denied"}"#) == 1)
+        #expect(endpoint.vigil.value(#"vigil_endpoint_requests_total{outcome="miss"}"#) == 50)
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [value])
+    }
+
+    /// Past the TTL while AWS hangs, and while it throttles: the cached value
+    /// at once (the agent passes throttling on as an error).
+    @Test func pastTheTTLWhileAWSHangsOrThrottlesTheCachedValueIsServedAtOnce() throws {
+        let endpoint = try Endpoint(env, config: "  timeout: 2s\n", environment: [
+            "VIGIL_SECRETS_TTL": "2s", "VIGIL_SECRETS_REFRESH_AHEAD": "1s", "VIGIL_AWS_TIMEOUT": "1s", "VIGIL_AWS_MAX_ATTEMPTS": "1"])
+        let id = endpoint.prefix + "/portal", value = "portal-\(UUID().uuidString)"
+        #expect(env.putSecret(id, value))
+        #expect(try endpoint.get("/v1/\(id)").status == 200)
+        for fault in ["hang", "throttle"] {
+            try endpoint.proxy.inject(fault, sticky: true)
+            var slowest = 0.0, stale = 0, answers = 0
+            let started = Date()
+            while Date().timeIntervalSince(started) < 4 {  // two TTLs
+                let sent = Date()
+                let read = try endpoint.get("/v1/\(id)")
+                slowest = max(slowest, Date().timeIntervalSince(sent))
+                let secretCheck = endpoint.json(read)["SecretString"] as? String == value
+                #expect(read.status == 200 && secretCheck, "\(fault): \(read.status)")
+                if read.headers["x-vigil-source"] == "stale" { stale += 1 }
+                answers += 1
+                usleep(50_000)  // an application's pace, not a synchronisation
+            }
+            print("endpoint: AWS \(fault): \(answers) answers, \(stale) stale, slowest \(String(format: "%.1f", slowest * 1000)) ms")
+            #expect(stale > 0 && slowest < 0.1, "\(fault): \(stale) stale, slowest \(slowest) s")
+            try endpoint.proxy.clear()
+            #expect(VigilProcess.waitUntil(timeout: 10) {
+                (try? endpoint.get("/v1/\(id)").headers["x-vigil-source"]) == "cache"
+            }, "not back on fresh values after the \(fault)")
+        }
+        #expect(endpoint.vigil.value(#"vigil_secrets_fallback_total{secret="_other",source="emergency_cache"}"#) ?? 0 > 0)
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [value])
+    }
+
+    @Test func nodeAndPythonClientsReadTheDatabasePassword() throws {
+        let endpoint = try Endpoint(env)
+        let id = "vigil/dev/database/credentials"
+        let node = """
+            const http = require('http');
+            http.get({host: '127.0.0.1', port: \(endpoint.base.split(separator: ":").last!), path: '/v1/\(id)',
+                      headers: {'X-Aws-Parameters-Secrets-Token': process.env.AWS_TOKEN}}, (res) => {
+              let body = '';
+              res.on('data', (chunk) => body += chunk);
+              res.on('end', () => {
+                const secret = JSON.parse(JSON.parse(body).SecretString);
+                process.stdout.write(secret.password === process.env.EXPECTED ? 'match' : 'differs');
+              });
+            });
+            """
+        let python = """
+            import json, os, urllib.request
+            request = urllib.request.Request('\(endpoint.base)/secretsmanager/get?secretId=\(encoded(id))',
+                                             headers={'X-Aws-Parameters-Secrets-Token': os.environ['AWS_TOKEN']})
+            secret = json.loads(json.load(urllib.request.urlopen(request))['SecretString'])
+            print('match' if secret['password'] == os.environ['EXPECTED'] else 'differs', end='')
+            """
+        let environment = ["AWS_TOKEN": EndpointTests.token, "EXPECTED": env.databasePassword]
+        let nodeRun = try ChildProcess.run(["node", "-e", node], environment: environment)
+        #expect(nodeRun.status == 0 && nodeRun.output == "match", "node: \(nodeRun.status)")
+        let pythonRun = try ChildProcess.run(["python3", "-c", python], environment: environment)
+        #expect(pythonRun.status == 0 && pythonRun.output == "match", "python: \(pythonRun.status)")
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics, nodeRun.output, pythonRun.output])
+    }
+
+    @Test func theTokenFileIsReReadWhenItChangesAndNoTokenRefusesToStart() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-token-\(UUID().uuidString)")
+        try "first-token\n".write(to: file, atomically: true, encoding: .utf8)
+        let endpoint = try Endpoint(env, environment: ["AWS_TOKEN": "file://\(file.path)"])
+        #expect(try endpoint.get("/v1/vigil/dev/redis/credentials", token: "first-token").status == 200)
+        try "second-token\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(VigilProcess.waitUntil(timeout: 5) {
+            (try? endpoint.get("/v1/vigil/dev/redis/credentials", token: "second-token").status) == 200
+        })
+        #expect(try endpoint.get("/v1/vigil/dev/redis/credentials", token: "first-token").status == 403)
+
+        let refused = try VigilProcess.run(["serve", "--web.listen-address", "127.0.0.1:0"], environment: [
+            "VIGIL_ENDPOINT_ENABLED": "true", "AWS_TOKEN": "", "AWS_SESSION_TOKEN": "", "AWS_CONTAINER_AUTHORIZATION_TOKEN": ""])
+        #expect(refused.status == 78)
+        #expect(refused.output.contains("AWS_TOKEN, AWS_SESSION_TOKEN, AWS_CONTAINER_AUTHORIZATION_TOKEN"), "\(refused.output)")
+    }
+}
