@@ -104,6 +104,7 @@ let package = Package(
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilProbes"], swiftSettings: swift6),
         .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilConfig", "VigilPlatform", "VigilSecrets", "VigilAWS", "VigilTestSupport"],
                     swiftSettings: swift6),
+        .testTarget(name: "VigilEndpointTests", dependencies: ["VigilEndpoint"], swiftSettings: swift6),
         .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilState", "VigilConfig", "VigilAWS", "VigilTestSupport"],
                     swiftSettings: swift6),
         .testTarget(name: "VigilIntegrationTests", dependencies: ["VigilTestSupport"], swiftSettings: swift6),

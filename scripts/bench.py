@@ -5,17 +5,23 @@
 Needs the environment of `scripts/services env` (PostgreSQL, Redis, moto).
 Every server listens on 127.0.0.1 only; everything started is stopped on exit.
 """
-import json, os, re, shutil, statistics, subprocess, sys, tempfile, time
-from loadlib import (PG_PASSWORD, PG_PORT, REDIS_PASSWORD, REDIS_PORT, Servers, TCPFront, cpu_seconds, fetch,
+import json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.request, uuid
+from loadlib import (ENV, PG_PASSWORD, PG_PORT, REDIS_PASSWORD, REDIS_PORT, Servers, TCPFront, cpu_seconds, fetch,
                      free_port_check, memory_mb, seed_secrets, series, wait_http)
 
 VIGIL, ROUNDS, SECONDS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 CONNECTIONS = 32
+# The secrets endpoint, on in the main Vigil: warm reads of the database credentials.
+TOKEN = f"bench-{uuid.uuid4()}"
+ENDPOINT = "http://127.0.0.1:19741"
+ENDPOINT_ENV = {"VIGIL_ENDPOINT_ENABLED": "true", "VIGIL_ENDPOINT_LISTEN_ADDRESS": "127.0.0.1:19741", "AWS_TOKEN": TOKEN}
+TOKEN_HEADER = f"X-Aws-Parameters-Secrets-Token: {TOKEN}"
 
 
-def wrk(url, pids):
+def wrk(url, pids, headers=()):
     before = cpu_seconds(pids)
-    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", url],
+    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
+                         + [arg for header in headers for arg in ("-H", header)] + [url],
                          capture_output=True, text=True, check=True).stdout
     cpu = cpu_seconds(pids) - before
     requests = int(re.search(r"(\d+) requests in", out).group(1))
@@ -33,8 +39,8 @@ def wrk(url, pids):
 class Target:
     """One server under test: its processes and its scrape URL."""
 
-    def __init__(self, name, url, procs):
-        self.name, self.url, self.procs = name, url, procs
+    def __init__(self, name, url, procs, headers=()):
+        self.name, self.url, self.procs, self.headers = name, url, procs, headers
 
     @property
     def pids(self):
@@ -97,7 +103,7 @@ def throughput(targets, idle):
     results = {}
     for round_ in range(ROUNDS):
         for target in targets:
-            results.setdefault(target.name, []).append(wrk(target.url, target.pids))
+            results.setdefault(target.name, []).append(wrk(target.url, target.pids, target.headers))
         print(f"round {round_ + 1}/{ROUNDS} done", file=sys.stderr)
     med = {name: {m: statistics.median(r[m] for r in runs) for m in runs[0]} for name, runs in results.items()}
     print(f"\n== throughput: wrk -t2 -c{CONNECTIONS} -d{SECONDS}s, {ROUNDS} alternating rounds, medians")
@@ -158,22 +164,66 @@ def startup(servers, runs=5):
           f"{probes * 1000:.1f} ms + {(total - secrets - probes) * 1000:.1f} ms the rest (process start, polling)")
 
 
+def endpoint_read(path):
+    """(seconds, X-Vigil-Source) of one endpoint read."""
+    request = urllib.request.Request(ENDPOINT + path, headers=dict([TOKEN_HEADER.split(": ", 1)]))
+    started = time.monotonic()
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        answer.read()
+        return time.monotonic() - started, answer.headers["X-Vigil-Source"]
+
+
+def aws_seconds(metrics_url):
+    """(sum, count) of Vigil's GetSecretValue request durations."""
+    text = fetch(metrics_url)[1].decode()
+    labels = '{operation="GetSecretValue",service="secretsmanager"}'
+    return (series(text, f"vigil_aws_request_duration_seconds_sum{labels}") or 0,
+            series(text, f"vigil_aws_request_duration_seconds_count{labels}") or 0)
+
+
+def cold_reads(metrics_url, count=20):
+    """Secrets read for the first time: the endpoint's time less AWS's own (Vigil's histogram)."""
+    admin = {**ENV, "AWS_ACCESS_KEY_ID": ENV["VIGIL_TEST_AWS_ADMIN_KEY_ID"],
+             "AWS_SECRET_ACCESS_KEY": ENV["VIGIL_TEST_AWS_ADMIN_SECRET"]}
+    ids = [f"vigil/dev/bench-cold-{uuid.uuid4().hex[:8]}" for _ in range(count)]
+    for secret in ids:
+        subprocess.run(["aws", "secretsmanager", "create-secret", "--name", secret, "--secret-string", "{}"],
+                       env=admin, check=True, capture_output=True)
+    before = aws_seconds(metrics_url)
+    samples = [endpoint_read(f"/v1/{secret}") for secret in ids]
+    after = aws_seconds(metrics_url)
+    assert all(source == "aws" for _, source in samples), samples
+    aws = (after[0] - before[0]) / max(after[1] - before[1], 1)
+    warm = statistics.median(endpoint_read(f"/v1/{ids[0]}")[0] for _ in range(count))
+    cold = statistics.median(seconds for seconds, _ in samples)
+    print(f"\n== secrets endpoint cold read (median of {count}, Python urllib client): {cold * 1000:.2f} ms = "
+          f"AWS GetSecretValue {aws * 1000:.2f} ms (moto, {after[1] - before[1]:.0f} calls) + {(cold - aws) * 1000:.2f} ms; "
+          f"a warm read with the same client {warm * 1000:.2f} ms")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="vigil-bench-")
     os.chmod(work, 0o755)  # nginx workers run as an unprivileged user
     servers = Servers()
     try:
-        vigil = servers.vigil(VIGIL, 19731)
+        free_port_check(19741)
+        vigil = servers.vigil(VIGIL, 19731, extra=ENDPOINT_ENV)
         uncached = servers.vigil(VIGIL, 19732, extra={"VIGIL_WEB_TELEMETRY_CACHE": "0s"})
         base = "http://127.0.0.1:19731"
-        sizes = {"health": len(wait_http(base + "/health")), "metrics": len(wait_http(base + "/metrics"))}
+        read_url = ENDPOINT + "/v1/vigil/dev/database/credentials"
+        endpoint_read("/v1/vigil/dev/database/credentials")
+        sizes = {"health": len(wait_http(base + "/health")), "metrics": len(wait_http(base + "/metrics")),
+                 "endpoint": len(urllib.request.urlopen(urllib.request.Request(
+                     read_url, headers=dict([TOKEN_HEADER.split(": ", 1)]))).read())}
         nginx = start_nginx(servers, work, sizes)
         exporters = start_exporters(servers, PG_PORT, REDIS_PORT, work)
         targets = [Target("nginx /health (static)", "http://127.0.0.1:18080/health", [nginx]),
                    Target("vigil /health", base + "/health", [vigil]),
                    Target("nginx /metrics (static)", "http://127.0.0.1:18080/metrics", [nginx]),
                    Target("vigil /metrics", base + "/metrics", [vigil]),
-                   Target("vigil /metrics uncached", "http://127.0.0.1:19732/metrics", [uncached])] + exporters
+                   Target("vigil /metrics uncached", "http://127.0.0.1:19732/metrics", [uncached]),
+                   Target("nginx endpoint body (static)", "http://127.0.0.1:18080/endpoint", [nginx]),
+                   Target("vigil endpoint warm read", read_url, [vigil], headers=[TOKEN_HEADER])] + exporters
         time.sleep(2)
         idle = {t.name: memory_mb(t.pids)[0] for t in targets}
         print(f"bodies: /health {sizes['health']} B, /metrics {sizes['metrics']} B; "
@@ -182,10 +232,13 @@ def main():
         for path in ("health", "metrics"):
             v, n = med[f"vigil /{path}"], med[f"nginx /{path} (static)"]
             print(f"/{path}: vigil/nginx req/s {v['rps'] / n['rps']:.2f}x, CPU per request {v['cpu_us'] / n['cpu_us']:.2f}x")
+        v, n = med["vigil endpoint warm read"], med["nginx endpoint body (static)"]
+        print(f"endpoint warm read: vigil/nginx req/s {v['rps'] / n['rps']:.2f}x, CPU per request {v['cpu_us'] / n['cpu_us']:.2f}x")
         print(f"uncached /metrics: {med['vigil /metrics uncached']['cpu_us']:.1f} us CPU per scrape")
+        cold_reads(base + "/metrics")
         exporter_rss = sum(memory_mb(t.pids)[0] for t in exporters)
         rss, anonymous = memory_mb([vigil.pid])
-        print(f"vigil RSS after load {rss:.1f} MB ({anonymous:.1f} MB anonymous); the three exporters together {exporter_rss:.1f} MB")
+        print(f"vigil RSS after load, endpoint on {rss:.1f} MB ({anonymous:.1f} MB anonymous); the three exporters together {exporter_rss:.1f} MB")
         for proc in [uncached] + [p for t in exporters for p in t.procs]:
             servers.stop(proc)
 

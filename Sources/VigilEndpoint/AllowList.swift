@@ -1,7 +1,10 @@
 /// The secret ids applications may read through the endpoint: exact ids
-/// and prefixes ending in `*`. An ARN is matched by the name inside it
-/// (with or without AWS's random six-character suffix), so allowing a name
-/// allows its ARN. Anything else is refused before any AWS call.
+/// and prefixes ending in `*`. An ARN is matched as given, and by the name
+/// inside it (with or without what may be AWS's random six-character
+/// suffix), so allowing a name allows its ARN. Anything else is refused
+/// before any AWS call; what AWS answers is checked again by the name it
+/// gives (`allowsName`): `app/db` in the list lets `...:secret:app/db-admins`
+/// through the first check (a partial ARN looks like that), not the second.
 public struct AllowList: Sendable {
     private let exact: Set<String>
     private let prefixes: [String]
@@ -20,7 +23,8 @@ public struct AllowList: Sendable {
 
     public func allows(_ id: String) -> Bool { Self.names(of: id).contains(where: allowsName) }
 
-    private func allowsName(_ name: String) -> Bool {
+    /// A name or ARN AWS gave the secret read, matched as written.
+    public func allowsName(_ name: String) -> Bool {
         exact.contains(name) || prefixes.contains { name.hasPrefix($0) }
     }
 
@@ -31,6 +35,6 @@ public struct AllowList: Sendable {
         guard parts.count == 7, parts[0] == "arn", parts[5] == "secret" else { return [id] }
         let name = String(parts[6])
         let suffix = name.lastIndex(of: "-").map { name.distance(from: $0, to: name.endIndex) == 7 } ?? false
-        return suffix ? [name, String(name.dropLast(7))] : [name]
+        return [id, name] + (suffix ? [String(name.dropLast(7))] : [])
     }
 }

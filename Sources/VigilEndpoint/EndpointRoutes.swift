@@ -89,6 +89,10 @@ public final class EndpointRoutes: Sendable {
         guard options.allow.allows(read.query.secretID) else { return (canned.denied, .denied) }
         do throws(SecretReadError) {
             let found = try secrets.read(read.query, maxWait: options.timeout, refreshNow: read.refreshNow)
+            let named = [found.document.name, found.document.arn].compactMap { $0 }
+            guard named.isEmpty ? options.allow.allows(read.query.secretID) : named.contains(where: options.allow.allowsName) else {
+                return (canned.denied, .denied)
+            }
             let outcome: EndpointOutcome = switch found.source {
             case .cache: .hit
             case .stale: .stale

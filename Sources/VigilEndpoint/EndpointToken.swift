@@ -38,17 +38,15 @@ public final class EndpointToken: Sendable {
         value = Locked((token, file.flatMap(fileStamp)))
     }
 
-    /// True when `candidate` is the token, compared in constant time (for
-    /// tokens of one length: the length is no secret worth hiding).
+    /// True when `candidate` is the token: every byte of the token is
+    /// compared whatever the candidate, so the time taken tells nothing but
+    /// the token's length.
     public func matches(_ candidate: String) -> Bool {
         let token = value.withLock { $0.token }
-        var difference = UInt8(truncatingIfNeeded: token.count ^ candidate.utf8.count)
-        var index = 0
-        for byte in candidate.utf8 {
-            difference |= byte ^ (index < token.count ? token[index] : 0)
-            index += 1
-        }
-        return difference == 0 && !token.isEmpty
+        let offered = Array(candidate.utf8)
+        var difference: UInt8 = 0
+        for index in token.indices { difference |= token[index] ^ (index < offered.count ? offered[index] : 0) }
+        return difference == 0 && offered.count == token.count && !token.isEmpty
     }
 
     /// Re-reads the file when it changed; an empty or unreadable file keeps

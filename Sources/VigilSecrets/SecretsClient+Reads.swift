@@ -109,10 +109,11 @@ struct ReadTable: Sendable {
     struct Entry: Sendable {
         var item: SecretsConfiguration.Item
         var lastRead: UnixTime
-        var lastForced: UnixTime?
     }
 
     var entries: [String: Entry] = [:]
+    /// The last `refreshNow` that reached AWS, by entry or configured item.
+    var forced: [String: UnixTime] = [:]
     /// Another form of a query (its ARN, its name) -> the entry (or configured item) that holds it.
     var aliases: [SecretQuery: String] = [:]
 
@@ -120,12 +121,17 @@ struct ReadTable: Sendable {
         "read:" + query.secretID + (query.versionID.map { "@id:" + $0 } ?? "") + (query.versionStage.map { "@stage:" + $0 } ?? "")
     }
 
-    /// Drops the least recently read entries past `capacity`; returns their names.
-    mutating func evict(beyond capacity: Int) -> [String] {
-        guard entries.count > capacity else { return [] }
-        let victims = entries.sorted { $0.value.lastRead < $1.value.lastRead }.prefix(entries.count - capacity).map(\.key)
-        for name in victims { entries.removeValue(forKey: name) }
-        aliases = aliases.filter { !victims.contains($0.value) }
+    /// Drops the least recently read entries past `capacity`, never one
+    /// whose AWS read is running (`busy`); returns their names.
+    mutating func evict(beyond capacity: Int, busy: (String) -> Bool) -> [String] {
+        var victims: [String] = []
+        while entries.count > capacity,
+              let victim = entries.filter({ !busy($0.key) }).min(by: { $0.value.lastRead < $1.value.lastRead })?.key {
+            entries.removeValue(forKey: victim)
+            forced.removeValue(forKey: victim)
+            victims.append(victim)
+        }
+        if !victims.isEmpty { aliases = aliases.filter { !victims.contains($0.value) } }
         return victims
     }
 }
@@ -142,14 +148,16 @@ extension SecretsClient {
     /// entry nobody read for a TTL is revalidated.
     public func read(_ query: SecretQuery, maxWait: Double, refreshNow: Bool = false) throws(SecretReadError) -> SecretRead {
         let now = clock()
-        let (item, forcedAllowed) = readItem(for: query, at: now, forcing: refreshNow)
+        let known = item(for: query).name
+        let backingOff = records.withLock { now < ($0[known]?.nextAttempt ?? now) }
+        // A forced read respects a failing secret's backoff, and comes at most every `refreshNowInterval`.
+        let (item, forced) = readItem(for: query, at: now, forcing: refreshNow && !backingOff)
         let record = records.withLock { $0[item.name] } ?? SecretRecord()
         let ttl = configuration.ttl
         let deadline = ContinuousClock.now + .seconds(maxWait)
-        var fetched = false
-        if refreshNow && forcedAllowed {
+        if forced {
             metrics.lookup(hit: false)
-            fetched = launchRefresh(item, force: true)?.wait(until: deadline) != nil
+            launchRefresh(item, force: true)?.wait(until: deadline)
         } else if record.isFresh(at: now, ttl: ttl) {
             metrics.lookup(hit: true)
         } else {
@@ -157,14 +165,14 @@ extension SecretsClient {
             let kicked = record.wantsRefresh(at: now) ? launchRefresh(item, force: false) : nil
             // Served at once while AWS is failing or a refresh is under way;
             // an entry nobody read for a while is revalidated first.
-            let failing = record.failure.map(\.reason.isTransient) ?? false
+            let failing = record.failure.map { $0.reason.isTransient } ?? false
             let servable = record.entry?.source == .environment
                 || (failing && item.fallbackVariable != nil)
                 || ((failing || record.refreshStarted != nil)
                     && record.isWithinEmergency(at: now, limit: configuration.emergencyTTL))
-            if !servable { fetched = (kicked ?? flights.running(item.name))?.wait(until: deadline) != nil }
+            if !servable { (kicked ?? flights.running(item.name))?.wait(until: deadline) }
         }
-        return try answer(item, fetched: fetched)
+        return try answer(item, confirmedBefore: record.entry?.confirmedAt)
     }
 
     /// Creates the `_other` series of the secrets metrics (the endpoint does, when enabled).
@@ -173,24 +181,41 @@ extension SecretsClient {
     /// Entries held for reads by id (configured items not counted).
     public var readEntries: Int { reads.withLock { $0.entries.count } }
 
+    /// The configured item or read entry that answers `query`, without marking it read.
+    private func item(for query: SecretQuery) -> SecretsConfiguration.Item {
+        let items = self.items
+        return reads.withLock { table in Self.resolve(query, items: items, table: table).item }
+    }
+
     /// The configured item or read entry that answers `query`, marked read
-    /// now; and whether a forced read is allowed (`refreshNowInterval`).
+    /// now (created if new, the least recently read evicted past the
+    /// capacity); and whether to force an AWS read (`forcing`, and the last
+    /// forced one `refreshNowInterval` ago).
     private func readItem(for query: SecretQuery, at now: UnixTime, forcing: Bool) -> (SecretsConfiguration.Item, Bool) {
         let (items, capacity) = settings.withLock { ($0.items, $0.configuration.readCapacity) }
-        let configured = query.followsCurrent ? items.values.first { $0.secretID == query.secretID } : nil
-        let (item, allowed, evicted) = reads.withLock { table -> (SecretsConfiguration.Item, Bool, [String]) in
-            if let configured { return (configured, true, []) }
-            let name = table.aliases[query] ?? ReadTable.name(of: query)
-            if let item = items[name] { return (item, true, []) }
-            var entry = table.entries[name] ?? ReadTable.Entry(item: Self.readItem(name, query), lastRead: now)
-            entry.lastRead = now
-            let allowed = entry.lastForced.map { now.seconds - $0.seconds >= Self.refreshNowInterval } ?? true
-            if forcing && allowed { entry.lastForced = now }
-            table.entries[name] = entry
-            return (entry.item, allowed, table.evict(beyond: capacity))
+        let (item, forced, evicted) = reads.withLock { table -> (SecretsConfiguration.Item, Bool, [String]) in
+            let (item, isEntry) = Self.resolve(query, items: items, table: table)
+            if isEntry { table.entries[item.name] = ReadTable.Entry(item: item, lastRead: now) }
+            let forced = forcing && table.forced[item.name].map { now.seconds - $0.seconds >= Self.refreshNowInterval } ?? forcing
+            if forced { table.forced[item.name] = now }
+            return (item, forced, table.evict(beyond: capacity) { flights.running($0) != nil })
         }
         if !evicted.isEmpty { records.withLock { records in for name in evicted { records.removeValue(forKey: name) } } }
-        return (item, allowed)
+        return (item, forced)
+    }
+
+    /// A configured item (by id, or by an alias AWS gave it), else the read
+    /// entry for the query (true), existing or new. An alias to an item a
+    /// reload removed is ignored.
+    private static func resolve(_ query: SecretQuery, items: [String: SecretsConfiguration.Item],
+                                table: ReadTable) -> (item: SecretsConfiguration.Item, isEntry: Bool) {
+        if query.followsCurrent, let configured = items.values.first(where: { $0.secretID == query.secretID }) {
+            return (configured, false)
+        }
+        let aliased = table.aliases[query].flatMap { items[$0] != nil || table.entries[$0] != nil ? $0 : nil }
+        let name = aliased ?? ReadTable.name(of: query)
+        if let configured = items[name] { return (configured, false) }
+        return (table.entries[name]?.item ?? readItem(name, query), true)
     }
 
     private static func readItem(_ name: String, _ query: SecretQuery) -> SecretsConfiguration.Item {
@@ -202,7 +227,9 @@ extension SecretsClient {
     }
 
     /// What the cache holds for `item` now, as a read's answer.
-    private func answer(_ item: SecretsConfiguration.Item, fetched: Bool) throws(SecretReadError) -> SecretRead {
+    /// `confirmedBefore`: when AWS had confirmed the value before this read
+    /// (a later confirmation means AWS answered for it: source `aws`).
+    private func answer(_ item: SecretsConfiguration.Item, confirmedBefore: UnixTime?) throws(SecretReadError) -> SecretRead {
         let now = clock()
         let record = records.withLock { $0[item.name] } ?? SecretRecord()
         let fresh = record.isFresh(at: now, ttl: configuration.ttl)
@@ -219,7 +246,7 @@ extension SecretsClient {
             throw record.lastError.map(SecretReadError.init) ?? .timedOut
         }
         let source: SecretRead.Source = switch value.source {
-        case .aws: fetched ? .aws : .cache
+        case .aws: value.confirmedAt != confirmedBefore ? .aws : .cache
         case .emergencyCache: .stale
         case .environment: .environment
         }
@@ -232,10 +259,21 @@ extension SecretsClient {
     /// The items the schedule refreshes: every configured one, and the read
     /// entries read within the last TTL (nobody reads the others: they are
     /// revalidated on their next read instead).
+    /// A read entry AWS answered with a denial or a deletion is not retried
+    /// in the background either: the application's next read asks again.
     func refreshedItems(at now: UnixTime) -> [String: SecretsConfiguration.Item] {
         let ttl = configuration.ttl
-        let active = reads.withLock { $0.entries.filter { now.seconds - $0.value.lastRead.seconds < ttl }.mapValues(\.item) }
-        return items.merging(active) { configured, _ in configured }
+        let recent = reads.withLock { $0.entries.filter { now.seconds - $0.value.lastRead.seconds < ttl }.mapValues(\.item) }
+        let answered = records.withLock { records in
+            Set(recent.keys.filter { records[$0]?.failure.map { !$0.reason.isTransient } ?? false })
+        }
+        return items.merging(recent.filter { !answered.contains($0.key) }) { configured, _ in configured }
+    }
+
+    /// After an AWS read of an entry evicted meanwhile, its record goes too.
+    func dropIfEvicted(_ item: SecretsConfiguration.Item) {
+        guard item.isRead, reads.withLock({ $0.entries[item.name] == nil }) else { return }
+        records.withLock { _ = $0.removeValue(forKey: item.name) }
     }
 
     /// Once AWS has named a secret, its name, ARN and partial ARN (without

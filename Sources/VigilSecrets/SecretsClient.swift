@@ -66,7 +66,7 @@ public final class SecretsClient: Sendable {
             defer { settings = (configuration, items) }
             return settings.items
         }
-        forgetAliases(to: Set(items.filter { previous[$0.key]?.secretID != $0.value.secretID }.keys))
+        forgetAliases(to: Set(previous.keys.filter { items[$0]?.secretID != previous[$0]?.secretID }))
         let read = reads.withLock { Set($0.entries.keys) }
         records.withLock { records in
             for (name, item) in items where previous[name]?.secretID != item.secretID { records[name] = SecretRecord() }

@@ -208,6 +208,23 @@ struct EndpointTests {
         env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [value])
     }
 
+    @Test func theLeastRecentlyReadIsEvictedAndAConfiguredItemsRefreshNowIsBounded() throws {
+        let endpoint = try Endpoint(env, config: "  cache_size: 2\n")
+        let ids = ["a", "b", "c"].map { "\(endpoint.prefix)/\($0)" }
+        for id in ids { #expect(env.putSecret(id, "value-\(UUID().uuidString)")) }
+        for id in [ids[0], ids[1], ids[0], ids[2]] { #expect(try endpoint.get("/v1/\(id)").status == 200) }
+        try endpoint.proxy.clear()
+        #expect(try endpoint.get("/v1/\(ids[0])").headers["x-vigil-source"] == "cache", "the most recently read was evicted")
+        #expect(try endpoint.get("/v1/\(ids[1])").headers["x-vigil-source"] == "aws", "the least recently read was kept")
+        #expect(try endpoint.calls("GetSecretValue") == 1)
+
+        // refreshNow on a configured item: one AWS read, then the cache for 5 s.
+        try endpoint.proxy.clear()
+        let sources = try (0..<3).map { _ in try endpoint.get("/v1/vigil/dev/database/credentials?refreshNow=true").headers["x-vigil-source"] }
+        #expect(sources == ["aws", "cache", "cache"])
+        #expect(try endpoint.calls("GetSecretValue") == 1)
+    }
+
     /// Past the TTL while AWS hangs, and while it throttles: the cached value
     /// at once (the agent passes throttling on as an error).
     @Test func pastTheTTLWhileAWSHangsOrThrottlesTheCachedValueIsServedAtOnce() throws {

@@ -65,10 +65,10 @@ struct Serve: ParsableCommand {
             if ready { app.notifier.notify("READY=1") }
             signal = signals.wait()
         }
-        shutDown(app, servers: [server] + (endpoint.map { [$0] } ?? []), logger: logger, signal: signal)
+        shutDown(app, server: server, endpoint: endpoint, logger: logger, signal: signal)
     }
 
-    private func shutDown(_ app: App, servers: [HTTPServer], logger: Logger, signal: ControlSignals.Received) {
+    private func shutDown(_ app: App, server: HTTPServer, endpoint: HTTPServer?, logger: Logger, signal: ControlSignals.Received) {
         // Exit within 5 s whatever hangs (orchestrators kill a few seconds
         // later): the steps below have 4 s, and this thread ends the process
         // at 5 s if one of them is stuck anyway: a write to a log pipe
@@ -82,7 +82,8 @@ struct Serve: ParsableCommand {
         app.notifier.notify("STOPPING=1")
         logger.info("shutting down", metadata: ["signal": "\(signal.rawValue)"])
         let deadline = ContinuousClock.now + .seconds(4)
-        for server in servers { server.stop(grace: 1.5 / Double(servers.count)) }
+        server.stop(grace: 1.5)
+        endpoint?.stop(grace: 0.5)  // cache reads take microseconds; a cold read waiting on AWS is cut
         app.secrets.stopRefreshing()
         app.cloudWatch?.stop(by: deadline - .milliseconds(500))  // final flush, within cloudwatch.flush_timeout too
         if !app.scheduler.stop(grace: max(0.1, ContinuousClock.now.duration(to: deadline).timeInterval)) {

@@ -1,0 +1,70 @@
+import Testing
+@testable import VigilEndpoint
+
+/// The endpoint's checks that need no server: the allow-list, the token
+/// compare and the agent's parameter rules.
+struct AllowListTests {
+    let list = AllowList(["vigil/prod/*", "app/db", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-AbCdEf"])
+
+    @Test func namesPrefixesAndARNsAsGiven() {
+        #expect(list.allows("vigil/prod/database/credentials"))
+        #expect(list.allows("app/db"))
+        #expect(list.allows("arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-AbCdEf"), "an ARN entry is matched as given")
+        #expect(list.allows("arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/db-XyZ123"), "a name allows its ARN")
+        #expect(list.allows("arn:aws:secretsmanager:eu-west-1:123456789012:secret:vigil/prod/redis"))
+        #expect(!list.allows("vigil/staging/database"))
+        #expect(!list.allows("app/dbx"))
+        #expect(!list.allows("arn:aws:secretsmanager:eu-west-1:123456789012:secret:other-AbCdEf"))
+    }
+
+    /// A partial-ARN lookalike passes the first check, not the check of what AWS named.
+    @Test func whatAWSNamedIsCheckedAsWritten() {
+        #expect(list.allows("arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/db-admins"))
+        #expect(!list.allowsName("app/db-admins"))
+        #expect(list.allowsName("app/db"))
+        #expect(list.allowsName("vigil/prod/anything"))
+    }
+}
+
+struct EndpointTokenTests {
+    @Test func onlyTheWholeTokenMatches() throws {
+        let token = String(repeating: "t", count: 300) + "end"
+        let checker = try EndpointToken(file: nil, variables: ["T"], environment: ["T": token])
+        #expect(checker.matches(token))
+        #expect(!checker.matches(String(token.dropLast())))
+        #expect(!checker.matches(String(token.prefix(token.utf8.count - 256))), "lengths 256 apart once compared equal")
+        #expect(!checker.matches(token + "x"))
+        #expect(!checker.matches(""))
+    }
+
+    @Test func noSourceNamesTheVariables() {
+        #expect(throws: EndpointToken.Missing.self) { try EndpointToken(file: nil, variables: ["A", "B"], environment: ["A": ""]) }
+        let missing = try? EndpointToken(file: nil, variables: ["A", "B"], environment: [:])
+        #expect(missing == nil)
+        #expect(EndpointToken.Missing(variables: ["A", "B"], why: "").description.contains("A, B"))
+    }
+}
+
+struct ReadRequestTests {
+    @Test func theAgentsParameterRules() throws {
+        let parsed = try ReadRequest.parse(id: "x", query: ["secretId": "x", "versionStage": "AWSPREVIOUS", "refreshNow": "TRUE"],
+                                           idParameter: "secretId").get()
+        #expect(parsed.query.versionStage == "AWSPREVIOUS" && parsed.refreshNow)
+        #expect(try ReadRequest.parse(id: "x", query: ["versionStage": "AWSCURRENT"], idParameter: nil).get().query.versionStage == nil,
+                "AWSCURRENT by name is the default read")
+        #expect(throws: ReadRequest.Refusal.missingID) { try ReadRequest.parse(id: "", query: ["secretId": ""], idParameter: "secretId").get() }
+        #expect(throws: ReadRequest.Refusal.missingPathID) { try ReadRequest.parse(id: "", query: [:], idParameter: nil).get() }
+        #expect(throws: ReadRequest.Refusal.unknownParameter("a")) {
+            try ReadRequest.parse(id: "x", query: ["b": "", "a": ""], idParameter: nil).get()
+        }
+        #expect(throws: ReadRequest.Refusal.badRefresh) { try ReadRequest.parse(id: "x", query: ["refreshNow": "yes"], idParameter: nil).get() }
+        #expect(throws: ReadRequest.Refusal.tooLong) {
+            try ReadRequest.parse(id: String(repeating: "a", count: 2049), query: [:], idParameter: nil).get()
+        }
+    }
+
+    @Test func createdDateIsEpochSecondsAsTheAgentWritesThem() {
+        #expect(SecretJSON.epochText(1_569_534_789.046) == "1569534789.046")
+        #expect(SecretJSON.epochText(1_569_534_789) == "1569534789")
+    }
+}
