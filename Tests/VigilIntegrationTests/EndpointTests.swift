@@ -109,7 +109,9 @@ struct EndpointTests {
     }
 
     @Test func aStringAndABinarySecretCarryGetSecretValuesFields() throws {
-        let endpoint = try Endpoint(env)
+        // CloudWatch as EMF lines in a file: its payloads are checked for the canaries too.
+        let emf = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-endpoint-emf-\(UUID().uuidString)")
+        let endpoint = try Endpoint(env, config: "cloudwatch:\n  enabled: true\n  mode: emf\n  interval: 1s\n  emf_output: \(emf.path)\n")
         let id = endpoint.prefix + "/partner", value = "canary-string-\(UUID().uuidString)"
         #expect(env.putSecret(id, value))
         let read = try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))")
@@ -137,7 +139,10 @@ struct EndpointTests {
         // AWS's own status is passed on: 400 from AWS, 404 from moto.
         #expect([400, 404].contains(missing.status) && endpoint.json(missing)["__type"] as? String == "ResourceNotFoundException",
                 "\(missing.text)")
-        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics, missing.text], extra: [value])
+        #expect(VigilProcess.waitUntil(timeout: 10) { ((try? String(contentsOf: emf, encoding: .utf8)) ?? "").contains("\n") })
+        let health = try CurlClient().request(endpoint.vigil.base + "/health?verbose").text
+        let published = (try? String(contentsOf: emf, encoding: .utf8)) ?? ""
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics, missing.text, health, published], extra: [value])
     }
 
     @Test func anUpstreamChangeIsHiddenWithinTheTTLUntilRefreshNow() throws {
