@@ -70,7 +70,7 @@ let package = Package(
                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: swift6),
         .target(name: "VigilEndpoint",
-                dependencies: ["VigilHTTP", "VigilSecrets", "VigilAWS", "VigilPlatform",
+                dependencies: ["VigilHTTP", "VigilSecrets", "VigilProbes", "VigilAWS", "VigilPlatform",
                                .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: swift6),
         .target(name: "VigilCloudWatch",

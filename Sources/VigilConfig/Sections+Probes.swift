@@ -34,6 +34,9 @@ extension VigilConfig {
     /// first, then the others by name.
     public struct Probes: Sendable, Sequence {
         public var all: [Probe]
+        /// `probes.interval` and the effective `probes.timeout`: for components no target defines (the endpoint).
+        public var interval: Duration
+        public var timeout: Duration
 
         public subscript(name: String) -> Probe? { all.first { $0.name == name } }
         public func makeIterator() -> IndexingIterator<[Probe]> { all.makeIterator() }
@@ -50,6 +53,7 @@ extension VigilConfig {
             }
             let configured = reader.raw.names(under: "probes").filter { !Schema.isKnown("probes.\($0)") }
                 .subtracting(Schema.defaultProbes.map(\.name))
+            (self.interval, self.timeout) = (interval, timeout)
             all = (Schema.defaultProbes.map(\.name) + configured.sorted()).compactMap { name in
                 Self.target(name, &reader, interval: interval, timeout: timeout, secretItems: secretItems)
             }

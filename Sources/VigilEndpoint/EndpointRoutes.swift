@@ -27,6 +27,12 @@ public final class EndpointRoutes: Sendable {
     private let metrics: EndpointMetrics
     private let active = Atomic<Int>(0)
     private let canned: Canned
+    /// The last answer per read, reused while it would be rendered the same:
+    /// rendering and handing a new response to libmicrohttpd cost warm reads
+    /// half their throughput (29,800 req/s against 55,900 for `/ping` on
+    /// the same listener). Bounded like the cache it mirrors.
+    private let rendered = Locked<[SecretQuery: (stamp: SecretJSON.Stamp, response: HTTPResponse)]>([:])
+    private let renderedLimit: Int
 
     /// The answers that never change, built once.
     private struct Canned {
@@ -35,6 +41,7 @@ public final class EndpointRoutes: Sendable {
 
     public init(secrets: SecretsClient, token: EndpointToken, options: Options, registry: PrometheusCollectorRegistry?) {
         self.secrets = secrets
+        renderedLimit = secrets.configuration.readCapacity + secrets.configuration.items.count
         self.token = token
         self.options = options
         metrics = EndpointMetrics(registry: registry)
@@ -99,10 +106,22 @@ public final class EndpointRoutes: Sendable {
             case .environment: .environment
             case .aws: read.refreshNow ? .refresh : .miss
             }
-            return (SecretJSON.response(found), outcome)
+            return (response(for: read.query, found), outcome)
         } catch {
             return (Self.error(error.status, error.code, error.message), .error)
         }
+    }
+
+    /// The rendered answer for `found`, reused while its stamp holds.
+    private func response(for query: SecretQuery, _ found: SecretRead) -> HTTPResponse {
+        let stamp = SecretJSON.Stamp(found)
+        if let cached = rendered.withLock({ $0[query] }), cached.stamp == stamp { return cached.response }
+        let response = SecretJSON.response(found)
+        rendered.withLock { rendered in
+            if rendered.count >= renderedLimit && rendered[query] == nil { rendered.removeAll() }
+            rendered[query] = (stamp, response)
+        }
+        return response
     }
 
     private func response(for refusal: ReadRequest.Refusal) -> HTTPResponse {

@@ -7,10 +7,24 @@ import VigilSecrets
 /// agent writes it (`CreatedDate` a string of epoch seconds), with how it
 /// was served (`X-Vigil-Source`, `Age` in whole seconds).
 enum SecretJSON {
+    /// What an answer is rendered from besides the value: a version's value
+    /// never changes, so the same stamp renders the same bytes.
+    struct Stamp: Equatable {
+        var document: SecretDocument
+        var source: SecretRead.Source
+        var age: Int
+
+        init(_ read: SecretRead) {
+            document = read.document
+            source = read.source
+            age = Int(read.age ?? 0)
+        }
+    }
+
     static func response(_ read: SecretRead) -> HTTPResponse {
         HTTPResponse(status: 200, contentType: "application/json", body: body(read),
                      headers: [(name: "X-Vigil-Source", value: read.source.rawValue),
-                               (name: "Age", value: String(Int(read.age ?? 0)))])
+                               (name: "Age", value: String(Stamp(read).age))])
     }
 
     static func body(_ read: SecretRead) -> String {

@@ -103,7 +103,7 @@ public protocol Probe: AnyObject, Sendable {
 
 extension ProbeReason {
     /// What a probe that connects and logs in (PostgreSQL, Redis) can fail with.
-    static let connectionFailures: [ProbeReason] = [.timeout, .refused, .dns, .tls, .auth, .protocol, .credentialsUnavailable]
+    public static let connectionFailures: [ProbeReason] = [.timeout, .refused, .dns, .tls, .auth, .protocol, .credentialsUnavailable]
 }
 
 /// Where a probe gets its credentials: from the secrets client, with a way

@@ -3,6 +3,7 @@ import Logging
 import VigilAWS
 import VigilCloudWatch
 import VigilConfig
+import VigilEndpoint
 import VigilHTTP
 import VigilPlatform
 import VigilProbes
@@ -17,6 +18,8 @@ final class App: Sendable {
     let store: HealthStore
     let scheduler: ProbeScheduler
     let cloudWatch: CloudWatchPublisher?
+    /// The secrets endpoint's component (`endpoint.enabled`), kept across reloads.
+    let endpointProbe: EndpointProbe?
     /// systemd's `Type=notify` channel (no-op unless started with `NOTIFY_SOCKET`).
     let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
     /// What a reload replaces; held for the whole of a reload, so two never overlap.
@@ -44,7 +47,9 @@ final class App: Sendable {
         let quiet = Logger(label: "vigil") { _ in SwiftLogNoOpLogHandler() }
         let aws = SecretsSetup.aws(config: config.aws, registry: telemetry.registry)
         secrets = SecretsSetup.client(config: config, aws: aws, registry: telemetry.registry, logger: logger ?? quiet)
-        let plan = Self.plan(config, secrets: secrets, reusing: [:])
+        endpointProbe = config.endpoint.enabled
+            ? EndpointProbe(context: ProbeContext(secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio)) : nil
+        let plan = Self.plan(config, secrets: secrets, reusing: [:], endpoint: endpointProbe)
         telemetry.prepare(probes: plan.entries.map(\.probe))
         store = HealthStore(components: plan.components, version: BuildInfo.version, telemetry: telemetry)
         let latencies = ProbeLatencyWindow()
@@ -73,8 +78,10 @@ final class App: Sendable {
     }
 
     /// The probes of `config`'s enabled targets, reusing those of `previous`
-    /// whose settings did not change.
-    private static func plan(_ config: VigilConfig, secrets: SecretsClient, reusing previous: [String: Target]) -> Plan {
+    /// whose settings did not change; and the endpoint's, unless a target
+    /// of that name is configured.
+    private static func plan(_ config: VigilConfig, secrets: SecretsClient, reusing previous: [String: Target],
+                             endpoint: EndpointProbe?) -> Plan {
         let context = ProbeContext(secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio)
         var plan = Plan(targets: [:], entries: [], components: [])
         for target in config.probes.filter(\.enabled) {
@@ -88,6 +95,11 @@ final class App: Sendable {
             plan.components.append(ComponentHealth(name: target.name, critical: target.critical, interval: target.interval,
                                                    reportsConnection: target.kind.reportsConnection,
                                                    latencyThreshold: config.health.latencyThreshold))
+        }
+        if let endpoint, plan.targets[endpoint.name] == nil {
+            plan.entries.append(ProbeScheduler.Entry(probe: endpoint, interval: config.probes.interval, timeout: config.probes.timeout))
+            plan.components.append(ComponentHealth(name: endpoint.name, critical: false, interval: config.probes.interval,
+                                                   reportsConnection: false, latencyThreshold: config.health.latencyThreshold))
         }
         return plan
     }
@@ -165,7 +177,7 @@ final class App: Sendable {
             }
             let restart = config.effective.keys.filter { !Self.reloadable($0) && config.effective[$0] != running.config.effective[$0] }
             secrets.reconfigure(SecretsSetup.configuration(for: config))
-            let plan = Self.plan(config, secrets: secrets, reusing: running.targets)
+            let plan = Self.plan(config, secrets: secrets, reusing: running.targets, endpoint: endpointProbe)
             telemetry.prepare(probes: plan.entries.map(\.probe))
             store.reconfigure(plan.components)
             scheduler.replace(plan.entries)

@@ -105,6 +105,10 @@ struct EndpointTests {
         let path = try endpoint.get("/v1/\(id)")
         #expect(path.status == 200 && endpoint.json(path)["Name"] as? String == id)
         #expect(endpoint.vigil.process.process.isRunning)
+        // /health: the endpoint is a component of its own (its /ping, through the listener), not critical.
+        #expect(VigilProcess.waitUntil(timeout: 10) { endpoint.vigil.health()?.checks["endpoint"]?.status == "healthy" },
+                "\(endpoint.vigil.health()?.checks ?? [:])")
+        #expect(endpoint.vigil.health()?.services["endpoint"] != nil)
         env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics, ping.text, none.text, notFound.text])
     }
 

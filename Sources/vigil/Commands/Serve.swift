@@ -32,6 +32,7 @@ struct Serve: ParsableCommand {
             endpoint = try token.map { token throws(HTTPServerError) in
                 try EndpointSetup.start(config, token: token, secrets: app.secrets, registry: app.telemetry.registry, logger: logger)
             }
+            if let endpoint { app.endpointProbe?.attach(base: "http://\(endpoint.boundAddress)") }
         } catch {
             logger.error("cannot start HTTP server", metadata: ["error": "\(error)"])
             throw ExitCode.failure

@@ -1,0 +1,31 @@
+import VigilPlatform
+import VigilProbes
+
+/// The endpoint as a `/health` component: a GET of its own `/ping` each
+/// run, through the same listener applications use (an HTTP probe once the
+/// listener is bound), so a listener that stopped answering shows. The
+/// token is loaded by then: without one the endpoint does not start, and a
+/// re-read that fails keeps the token in use. Not critical: applications
+/// lose a source, Vigil's own probes do not.
+public final class EndpointProbe: Probe {
+    public static let component = "endpoint"
+    public let name = EndpointProbe.component
+    public let failureReasons = ProbeReason.connectionFailures + [.unexpectedStatus]
+    private let context: ProbeContext
+    private let inner = Locked<(any Probe)?>(nil)
+
+    public init(context: ProbeContext) { self.context = context }
+
+    /// Points the probe at the bound listener (`http://HOST:PORT`).
+    public func attach(base: String) {
+        let target = ProbeTarget(name: name, kind: "http", settings: ["url": base + "/ping", "expect_status": "200"])
+        inner.withLock { $0 = ProbeCatalog.probe(for: target, context: context) }
+    }
+
+    public func run(timeout: Duration) -> ProbeResult {
+        guard let probe = inner.withLock({ $0 }) else {
+            return ProbeResult(probe: name, reason: .refused, latency: .zero, detail: "the endpoint's listener is not started")
+        }
+        return probe.run(timeout: timeout)
+    }
+}
