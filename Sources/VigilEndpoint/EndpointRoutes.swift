@@ -33,6 +33,8 @@ public final class EndpointRoutes: Sendable {
     /// the same listener). Bounded like the cache it mirrors.
     private let rendered = Locked<[SecretQuery: (stamp: SecretJSON.Stamp, response: HTTPResponse)]>([:])
     private let renderedLimit: Int
+    /// `options.tokenHeaders` as `HTTPRequest.headers` keys them.
+    private let tokenHeaders: [String]
 
     /// The answers that never change, built once.
     private struct Canned {
@@ -42,6 +44,7 @@ public final class EndpointRoutes: Sendable {
     public init(secrets: SecretsClient, token: EndpointToken, options: Options, registry: PrometheusCollectorRegistry?) {
         self.secrets = secrets
         renderedLimit = secrets.configuration.readCapacity + secrets.configuration.items.count
+        tokenHeaders = options.tokenHeaders.map { $0.lowercased() }
         self.token = token
         self.options = options
         metrics = EndpointMetrics(registry: registry)
@@ -72,8 +75,9 @@ public final class EndpointRoutes: Sendable {
         guard concurrent <= options.maxConnections + (ping ? 2 : 0) else { return (canned.tooMany, .badRequest) }
         if !ping {
             guard request.headers["x-forwarded-for"] == nil else { return (canned.forwarded, .badRequest) }
-            let presented = options.tokenHeaders.compactMap { request.headers[$0.lowercased()] }
-            guard presented.contains(where: token.matches) else { return (canned.badToken, .badToken) }
+            guard tokenHeaders.contains(where: { request.headers[$0].map(token.matches) ?? false }) else {
+                return (canned.badToken, .badToken)
+            }
         }
         guard request.method == .get else { return (canned.notAllowed, .badRequest) }
         if ping { return (canned.healthy, .ping) }

@@ -148,6 +148,7 @@ extension SecretsClient {
     /// entry nobody read for a TTL is revalidated.
     public func read(_ query: SecretQuery, maxWait: Double, refreshNow: Bool = false) throws(SecretReadError) -> SecretRead {
         let now = clock()
+        if !refreshNow, let hit = freshHit(query, at: now) { return hit }
         let known = item(for: query).name
         let backingOff = records.withLock { now < ($0[known]?.nextAttempt ?? now) }
         // A forced read respects a failing secret's backoff, and comes at most every `refreshNowInterval`.
@@ -180,6 +181,24 @@ extension SecretsClient {
 
     /// Entries held for reads by id (configured items not counted).
     public var readEntries: Int { reads.withLock { $0.entries.count } }
+
+    /// A fresh entry's answer in three short lock holds (the warm read,
+    /// nearly every read): nothing to create, evict, force or wait for.
+    private func freshHit(_ query: SecretQuery, at now: UnixTime) -> SecretRead? {
+        let (items, ttl) = settings.withLock { ($0.items, $0.configuration.ttl) }
+        let name = reads.withLock { table -> String? in
+            let (item, isEntry) = Self.resolve(query, items: items, table: table)
+            guard isEntry else { return item.name }
+            guard table.entries[item.name] != nil else { return nil }
+            table.entries[item.name]?.lastRead = now
+            return item.name
+        }
+        guard let name, let entry = records.withLock({ $0[name]?.isFresh(at: now, ttl: ttl) == true ? $0[name]?.entry : nil })
+        else { return nil }
+        metrics.lookup(hit: true)
+        return SecretRead(value: entry.value, document: entry.document ?? SecretDocument(name: query.secretID), source: .cache,
+                          age: max(0, now.seconds - entry.confirmedAt.seconds))
+    }
 
     /// The configured item or read entry that answers `query`, without marking it read.
     private func item(for query: SecretQuery) -> SecretsConfiguration.Item {

@@ -34,6 +34,8 @@ struct ReloadTests {
         #expect(VigilProcess.waitUntil(timeout: 10) { (vigil.value(#"vigil_probe_runs_total{probe="database"}"#) ?? 0) >= runs + 2 })
         #expect(try database.acceptedConnections() == connections, "the unchanged database target reconnected")
         load.waitUntilExit()
+        // wrk prints its report as it exits: read it once the pipe reached its end (the reader may lag under load).
+        #expect(VigilProcess.waitUntil(timeout: 10) { load.reachedEnd })
         let report = load.log
         let requests = report.split(separator: "\n").first { $0.contains("requests in") }
         print("wrk during SIGHUP: \(requests ?? "?")")
