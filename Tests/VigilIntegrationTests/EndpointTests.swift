@@ -234,6 +234,39 @@ struct EndpointTests {
         #expect(try endpoint.calls("GetSecretValue") == 1)
     }
 
+    /// Slow clients: connections that send half a request hold a thread
+    /// each, never anyone else's read, and are closed after web.idle_timeout.
+    @Test func slowClientsHoldUpNobodyAndAreClosedAfterTheIdleTimeout() throws {
+        let endpoint = try Endpoint(env, config: "web:\n  idle_timeout: 2s\n")
+        let port = UInt16(endpoint.base.split(separator: ":").last.flatMap { Int($0) } ?? 0)
+        var stalled: [Int32] = []
+        for _ in 0..<40 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var remote = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: port.bigEndian,
+                                     sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
+            let connected = withUnsafePointer(to: &remote) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            }
+            #expect(connected)
+            _ = "GET /v1/vigil/dev/redis/cre".withCString { send(fd, $0, strlen($0), 0) }
+            var wait = timeval(tv_sec: 8, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+            stalled.append(fd)
+        }
+        defer { for fd in stalled { close(fd) } }
+        let started = Date()
+        #expect(try endpoint.get("/v1/vigil/dev/redis/credentials").status == 200)
+        let read = Date().timeIntervalSince(started)
+        print("endpoint: a read beside 40 stalled clients took \(String(format: "%.1f", read * 1000)) ms")
+        #expect(read < 1, "a stalled client held up a read")
+        // Each stalled connection is closed by the server (recv sees the end, not the 8 s timeout).
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let closed = stalled.filter { recv($0, &buffer, buffer.count, 0) >= 0 }.count
+        print("endpoint: \(closed) of 40 stalled connections closed after \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+        #expect(closed == 40 && Date().timeIntervalSince(started) < 7)
+        #expect(try endpoint.get("/ping", token: nil).status == 200)
+    }
+
     /// Past the TTL while AWS hangs, and while it throttles: the cached value
     /// at once (the agent passes throttling on as an error).
     @Test func pastTheTTLWhileAWSHangsOrThrottlesTheCachedValueIsServedAtOnce() throws {
