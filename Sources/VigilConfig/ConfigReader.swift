@@ -1,3 +1,5 @@
+import VigilPlatform
+
 /// Reads typed values out of a `RawConfig`, collecting every problem
 /// instead of stopping at the first.
 struct ConfigReader {
@@ -64,6 +66,12 @@ struct ConfigReader {
         let value = text(key)
         guard !value.isEmpty else { return value }
         return read(key, expected: check.expected) { check.accepts($0) ? $0 : nil } ?? value
+    }
+
+    /// A listen address as `serve` will bind it: `forms` names what the key accepts.
+    mutating func checkListenAddress(_ key: String, _ address: String, forms: String) {
+        check(key, address.contains(":") && HostPort(address).map { (0...65_535).contains($0.port) } == true,
+              "invalid address \"\(address)\": expected \(forms) with a port from 0 to 65535")
     }
 
     mutating func check(_ key: String, _ condition: Bool, _ message: String) {

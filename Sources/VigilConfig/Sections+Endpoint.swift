@@ -26,9 +26,7 @@ extension VigilConfig {
             maxConnections = reader.int("endpoint.max_connections", in: 1...10_000)
             timeout = reader.duration("endpoint.timeout", atLeast: .milliseconds(10), atMost: .seconds(300))
             cacheSize = reader.int("endpoint.cache_size", in: 1...100_000)
-            let parsed = HostPort(listenAddress)
-            reader.check("endpoint.listen_address", listenAddress.contains(":") && parsed.map { (0...65_535).contains($0.port) } == true,
-                         "invalid address \"\(listenAddress)\": expected HOST:PORT with a port from 0 to 65535")
+            reader.checkListenAddress("endpoint.listen_address", listenAddress, forms: "HOST:PORT")
             reader.check("endpoint.path_prefix", pathPrefix.hasPrefix("/") && pathPrefix.count > 1
                          && !["/ping", "/secretsmanager/"].contains { pathPrefix.hasPrefix($0) },
                          "must start with / and not be /, /ping or under /secretsmanager/")

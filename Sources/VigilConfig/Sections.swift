@@ -1,5 +1,3 @@
-import VigilPlatform
-
 extension VigilConfig {
     public struct Web: Sendable {
         /// One or more `HOST:PORT` (`--web.listen-address` repeated, or a YAML list).
@@ -24,11 +22,7 @@ extension VigilConfig {
             reader.check("web.telemetry_path", telemetryPath.hasPrefix("/") && telemetryPath.count > 1
                          && !telemetryPath.hasPrefix("/health"), "must start with / and not be / or under /health")
             // What `serve` binds, checked here so `vigil config check` refuses it too.
-            for address in listenAddresses {
-                let parsed = HostPort(address)
-                reader.check("web.listen_address", address.contains(":") && parsed.map { (0...65_535).contains($0.port) } == true,
-                             "invalid address \"\(address)\": expected HOST:PORT or :PORT with a port from 0 to 65535")
-            }
+            for address in listenAddresses { reader.checkListenAddress("web.listen_address", address, forms: "HOST:PORT or :PORT") }
             reader.check("web.listen_address", !listenAddresses.isEmpty, "expected HOST:PORT or :PORT")
         }
     }

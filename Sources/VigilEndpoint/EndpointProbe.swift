@@ -8,8 +8,7 @@ import VigilProbes
 /// re-read that fails keeps the token in use. Not critical: applications
 /// lose a source, Vigil's own probes do not.
 public final class EndpointProbe: Probe {
-    public static let component = "endpoint"
-    public let name = EndpointProbe.component
+    public let name = "endpoint"
     public let failureReasons = ProbeReason.connectionFailures + [.unexpectedStatus]
     private let context: ProbeContext
     private let inner = Locked<(any Probe)?>(nil)

@@ -101,7 +101,8 @@ public final class EndpointRoutes: Sendable {
         do throws(SecretReadError) {
             let found = try secrets.read(read.query, maxWait: options.timeout, refreshNow: read.refreshNow)
             let named = [found.document.name, found.document.arn].compactMap { $0 }
-            guard named.isEmpty ? options.allow.allows(read.query.secretID) : named.contains(where: options.allow.allowsName) else {
+            // Without a name from AWS (an environment fallback) the id's own check above stands.
+            guard named.isEmpty || named.contains(where: options.allow.allowsName) else {
                 return (canned.denied, .denied)
             }
             let outcome: EndpointOutcome = switch found.source {

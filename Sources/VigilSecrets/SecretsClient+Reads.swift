@@ -149,8 +149,8 @@ extension SecretsClient {
     public func read(_ query: SecretQuery, maxWait: Double, refreshNow: Bool = false) throws(SecretReadError) -> SecretRead {
         let now = clock()
         if !refreshNow, let hit = freshHit(query, at: now) { return hit }
-        let known = item(for: query).name
-        let backingOff = records.withLock { now < ($0[known]?.nextAttempt ?? now) }
+        let known = refreshNow ? item(for: query).name : nil
+        let backingOff = known.map { name in records.withLock { now < ($0[name]?.nextAttempt ?? now) } } ?? false
         // A forced read respects a failing secret's backoff, and comes at most every `refreshNowInterval`.
         let (item, forced) = readItem(for: query, at: now, forcing: refreshNow && !backingOff)
         let record = records.withLock { $0[item.name] } ?? SecretRecord()
@@ -178,9 +178,6 @@ extension SecretsClient {
 
     /// Creates the `_other` series of the secrets metrics (the endpoint does, when enabled).
     public func prepareReads() { metrics.prepare(secrets: [SecretsMetrics.otherLabel]) }
-
-    /// Entries held for reads by id (configured items not counted).
-    public var readEntries: Int { reads.withLock { $0.entries.count } }
 
     /// A fresh entry's answer in three short lock holds (the warm read,
     /// nearly every read): nothing to create, evict, force or wait for.

@@ -267,6 +267,27 @@ struct EndpointTests {
         #expect(try endpoint.get("/ping", token: nil).status == 200)
     }
 
+    /// A cold read AWS cannot answer: 504 TimeoutError while it hangs, 502
+    /// ConnectionError while it refuses, each within the bounds set, as the agent answers.
+    @Test func aColdReadAWSCannotAnswerGets504Or502InTime() throws {
+        let endpoint = try Endpoint(env, config: "  timeout: 2s\n", environment: ["VIGIL_AWS_TIMEOUT": "1s", "VIGIL_AWS_MAX_ATTEMPTS": "1"])
+        try endpoint.proxy.inject("hang", sticky: true)
+        var started = Date()
+        let hung = try endpoint.get("/v1/\(endpoint.prefix)/cold-hang")
+        let hungAfter = Date().timeIntervalSince(started)
+        #expect(hung.status == 504 && endpoint.json(hung)["__type"] as? String == "TimeoutError", "\(hung.status) \(hung.text)")
+        #expect(hungAfter < 2.5, "waited \(hungAfter) s, past endpoint.timeout")
+        try endpoint.proxy.clear()
+        try endpoint.proxy.refuse(true)
+        started = Date()
+        let refused = try endpoint.get("/v1/\(endpoint.prefix)/cold-refused")
+        let refusedAfter = Date().timeIntervalSince(started)
+        try endpoint.proxy.refuse(false)
+        #expect(refused.status == 502 && endpoint.json(refused)["__type"] as? String == "ConnectionError", "\(refused.status) \(refused.text)")
+        print("endpoint: cold read, AWS hanging: 504 after \(String(format: "%.2f", hungAfter)) s; refusing: 502 after \(String(format: "%.3f", refusedAfter)) s")
+        #expect(endpoint.vigil.value(#"vigil_endpoint_requests_total{outcome="error"}"#) == 2)
+    }
+
     /// Past the TTL while AWS hangs, and while it throttles: the cached value
     /// at once (the agent passes throttling on as an error).
     @Test func pastTheTTLWhileAWSHangsOrThrottlesTheCachedValueIsServedAtOnce() throws {

@@ -13,11 +13,12 @@ final class SharedSettings: Sendable {
         var authenticates: Bool
         var unauthorized: HTTPResponse
         var forbidden: HTTPResponse
-        var requestHeaders: [String]
+        /// `Options.requestHeaders` with the lower-cased key each is copied under.
+        var requestHeaders: [(name: String, key: String)]
 
         init(_ options: HTTPServer.Options, handler: @escaping HTTPServer.Handler) {
             self.handler = handler
-            requestHeaders = options.requestHeaders
+            requestHeaders = options.requestHeaders.map { ($0, $0.lowercased()) }
             users = options.users
             openPaths = options.openPaths
             authenticates = options.users != nil || options.tls?.clientCA != nil && options.tls?.clientAuth != .noClientCert
@@ -125,9 +126,9 @@ private func header(_ connection: OpaquePointer, _ name: String) -> String? {
     MHD_lookup_connection_value(connection, MHD_ValueKind.HEADER_KIND, name).map { String(cString: $0) }
 }
 
-private func headers(_ connection: OpaquePointer, _ names: [String]) -> [String: String] {
+private func headers(_ connection: OpaquePointer, _ names: [(name: String, key: String)]) -> [String: String] {
     var found: [String: String] = [:]
-    for name in names { found[name.lowercased()] = header(connection, name) }
+    for wanted in names { found[wanted.key] = header(connection, wanted.name) }
     return found
 }
 

@@ -19,7 +19,8 @@ public struct HTTPRequest: Sendable {
     /// Query arguments; a bare `?verbose` maps to "".
     public var query: [String: String]
     /// Only the headers routes need, looked up by name on demand would leak
-    /// the C connection upwards, so the server copies these two.
+    /// the C connection upwards, so the server copies these two (and those
+    /// in `headers`).
     public var accept: String?
     public var acceptEncoding: String?
     /// The headers named in `HTTPServer.Options.requestHeaders` that the
