@@ -62,6 +62,8 @@ public enum Schema {
         Setting(key: "probes.interval", defaultValue: "15s", help: "Default time between two runs of a probe."),
         Setting(key: "probes.timeout", defaultValue: "5s",
                 help: "Default bound on one probe run, connect included; shrinks to the interval when unset."),
+        Setting(key: "probes.retry_interval", defaultValue: "1s",
+                help: "Default time between two runs while a probe fails (±10 % jitter, never above its interval): a return shows within about this."),
         Setting(key: "probes.*.kind", defaultValue: "",
                 help: ProbeKind.all.map { "`\($0.name)`" }.joined(separator: ", ") + " (table above); may be left out for "
                     + defaultProbes.map { "`\($0.name)`" }.joined(separator: ", ") + "."),
@@ -70,6 +72,7 @@ public enum Schema {
                 help: "A failing target makes overall health `unhealthy` (else `degraded`); empty = its kind's default."),
         Setting(key: "probes.*.interval", defaultValue: "", help: "Interval for this probe; empty = `probes.interval`."),
         Setting(key: "probes.*.timeout", defaultValue: "", help: "Timeout for this probe; empty = `probes.timeout`."),
+        Setting(key: "probes.*.retry_interval", defaultValue: "", help: "Retry interval for this probe; empty = `probes.retry_interval`."),
         Setting(key: "probes.*.secret", defaultValue: "",
                 help: "The `secrets.items` entry whose credentials the target uses; empty = the item named like the target."),
     ] + ProbeKind.all.flatMap(\.settings).reduce(into: [Setting]()) { unique, setting in
@@ -141,6 +144,8 @@ public enum Schema {
         Setting(key: "endpoint.allow", defaultValue: "",
                 help: "Secret ids applications may read, or prefixes ending in `*` (a list); empty = the configured items' ids "
                     + "and `<prefix>/<environment>/*`. Anything else is refused without an AWS call."),
+        Setting(key: "endpoint.threads", defaultValue: "4",
+                help: "The endpoint's worker threads (its own libmicrohttpd pool), 1-64; a read that waits on AWS runs on a thread of its own."),
         Setting(key: "endpoint.max_connections", defaultValue: "800",
                 help: "Requests served at once, 1-10000 (the agent's default); past it 429."),
         Setting(key: "endpoint.timeout", defaultValue: "5s",

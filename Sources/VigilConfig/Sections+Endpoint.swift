@@ -11,6 +11,7 @@ extension VigilConfig {
         public var tokenHeaders: [String]
         /// Empty: the configured items' ids and `<prefix>/<environment>/*`.
         public var allow: [String]
+        public var threads: Int
         public var maxConnections: Int
         public var timeout: Duration
         public var cacheSize: Int
@@ -23,6 +24,7 @@ extension VigilConfig {
             tokenVariables = Self.list(reader.text("endpoint.token_variables"))
             tokenHeaders = Self.list(reader.text("endpoint.token_headers"))
             allow = Self.list(reader.text("endpoint.allow"))
+            threads = reader.int("endpoint.threads", in: 1...64)
             maxConnections = reader.int("endpoint.max_connections", in: 1...10_000)
             timeout = reader.duration("endpoint.timeout", atLeast: .milliseconds(10), atMost: .seconds(300))
             cacheSize = reader.int("endpoint.cache_size", in: 1...100_000)

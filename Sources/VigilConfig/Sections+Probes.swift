@@ -10,6 +10,8 @@ extension VigilConfig {
         public var critical: Bool
         public var interval: Duration
         public var timeout: Duration
+        /// The time between runs while the target fails.
+        public var retryInterval: Duration
         /// The `secrets.items` entry the target's credentials come from.
         public var secret: String?
         /// The kind's settings by name (`url`, `sslmode`, ...), effective text, checked.
@@ -18,13 +20,13 @@ extension VigilConfig {
         public var headers: [(name: String, value: String)]
 
         /// The common settings every kind takes.
-        static let commonSettings = ["kind", "enabled", "critical", "interval", "timeout", "secret"]
+        static let commonSettings = ["kind", "enabled", "critical", "interval", "timeout", "retry_interval", "secret"]
 
         /// Every setting's effective text, for `vigil config check`.
         var effective: [String: String] {
             let common = ["kind": kind.name, "enabled": "\(enabled)", "critical": "\(critical)",
                           "interval": DurationParser.format(interval), "timeout": DurationParser.format(timeout),
-                          "secret": secret ?? ""]
+                          "retry_interval": DurationParser.format(retryInterval), "secret": secret ?? ""]
             return Dictionary(uniqueKeysWithValues: common.merging(settings) { $1 }.map { ("probes.\(name).\($0.key)", $0.value) }
                 + headers.map { ("probes.\(name).headers.\($0.name)", $0.value) })
         }
@@ -34,9 +36,11 @@ extension VigilConfig {
     /// first, then the others by name.
     public struct Probes: Sendable, Sequence {
         public var all: [Probe]
-        /// `probes.interval` and the effective `probes.timeout`: for components no target defines (the endpoint).
+        /// `probes.interval`, the effective `probes.timeout` and `probes.retry_interval`: for components no
+        /// target defines (the endpoint).
         public var interval: Duration
         public var timeout: Duration
+        public var retryInterval: Duration
 
         public subscript(name: String) -> Probe? { all.first { $0.name == name } }
         public func makeIterator() -> IndexingIterator<[Probe]> { all.makeIterator() }
@@ -53,13 +57,15 @@ extension VigilConfig {
             }
             let configured = reader.raw.names(under: "probes").filter { !Schema.isKnown("probes.\($0)") }
                 .subtracting(Schema.defaultProbes.map(\.name))
-            (self.interval, self.timeout) = (interval, timeout)
+            let retryInterval = reader.duration("probes.retry_interval", atLeast: .milliseconds(100))
+            (self.interval, self.timeout, self.retryInterval) = (interval, timeout, retryInterval)
             all = (Schema.defaultProbes.map(\.name) + configured.sorted()).compactMap { name in
-                Self.target(name, &reader, interval: interval, timeout: timeout, secretItems: secretItems)
+                Self.target(name, &reader, schedule: (interval, timeout, retryInterval), secretItems: secretItems)
             }
         }
 
-        private static func target(_ name: String, _ reader: inout ConfigReader, interval: Duration, timeout: Duration,
+        private static func target(_ name: String, _ reader: inout ConfigReader,
+                                   schedule: (interval: Duration, timeout: Duration, retry: Duration),
                                    secretItems: [String]) -> Probe? {
             let base = "probes.\(name)"
             // `overall` is the component label of the aggregate health series.
@@ -76,8 +82,9 @@ extension VigilConfig {
             checkSettingsBelong(to: kind, base: base, &reader)
             var probe = Probe(name: name, kind: kind, enabled: reader.bool("\(base).enabled"),
                               critical: reader.text("\(base).critical").isEmpty ? kind.defaultCritical : reader.bool("\(base).critical"),
-                              interval: reader.duration("\(base).interval", inheriting: interval),
-                              timeout: reader.duration("\(base).timeout", inheriting: timeout),
+                              interval: reader.duration("\(base).interval", inheriting: schedule.interval),
+                              timeout: reader.duration("\(base).timeout", inheriting: schedule.timeout),
+                              retryInterval: reader.duration("\(base).retry_interval", inheriting: schedule.retry),
                               secret: nil, settings: [:], headers: [])
             if !reader.isSet("\(base).timeout") && !reader.isSet("probes.timeout") { probe.timeout = Swift.min(probe.timeout, probe.interval) }
             let blamed = reader.isSet("\(base).timeout") ? "\(base).timeout" : "\(base).interval"

@@ -21,20 +21,21 @@ public struct AllowList: Sendable {
 
     public var entries: [String] { exact.sorted() + prefixes.map { $0 + "*" } }
 
-    public func allows(_ id: String) -> Bool { Self.names(of: id).contains(where: allowsName) }
+    public func allows(_ id: String) -> Bool { allowsName(id) || Self.names(of: id).contains(where: allowsName) }
 
     /// A name or ARN AWS gave the secret read, matched as written.
     public func allowsName(_ name: String) -> Bool {
         exact.contains(name) || prefixes.contains { name.hasPrefix($0) }
     }
 
-    /// The id itself; for an ARN, the name it holds, with and without its suffix.
+    /// For an ARN, the name it holds, with and without its suffix.
     private static func names(of id: String) -> [String] {
         // arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME (names hold no ':')
+        guard id.hasPrefix("arn:") else { return [] }
         let parts = id.split(separator: ":", maxSplits: 6, omittingEmptySubsequences: false)
-        guard parts.count == 7, parts[0] == "arn", parts[5] == "secret" else { return [id] }
+        guard parts.count == 7, parts[5] == "secret" else { return [] }
         let name = String(parts[6])
         let suffix = name.lastIndex(of: "-").map { name.distance(from: $0, to: name.endIndex) == 7 } ?? false
-        return [id, name] + (suffix ? [String(name.dropLast(7))] : [])
+        return [name] + (suffix ? [String(name.dropLast(7))] : [])
     }
 }

@@ -60,27 +60,47 @@ public final class EndpointRoutes: Sendable {
     /// The request headers the server must copy for these routes.
     public var requestHeaders: [String] { options.tokenHeaders + ["X-Forwarded-For"] }
 
-    public func respond(to request: HTTPRequest) -> HTTPResponse {
+    /// Answers at once but for a read the cache cannot answer fresh, which
+    /// runs later, off libmicrohttpd's event loop (it may wait on AWS).
+    public func respond(to request: HTTPRequest) -> HTTPAnswer {
         let started = SteadyClock.monotonicSeconds()
         let count = active.add(1, ordering: .relaxed).newValue
-        defer { active.subtract(1, ordering: .relaxed) }
-        let (response, outcome) = answer(request, concurrent: count)
-        metrics.record(outcome, seconds: SteadyClock.monotonicSeconds() - started)
-        return response
-    }
-
-    private func answer(_ request: HTTPRequest, concurrent: Int) -> (HTTPResponse, EndpointOutcome) {
-        let ping = request.path == "/ping"
-        // Two more for health checks, as the agent allows them.
-        guard concurrent <= options.maxConnections + (ping ? 2 : 0) else { return (canned.tooMany, .badRequest) }
-        if !ping {
-            guard request.headers["x-forwarded-for"] == nil else { return (canned.forwarded, .badRequest) }
-            guard tokenHeaders.contains(where: { request.headers[$0].map(token.matches) ?? false }) else {
-                return (canned.badToken, .badToken)
+        switch answer(request, concurrent: count) {
+        case .now(let response, let outcome):
+            finish(outcome, since: started)
+            return .now(response)
+        case .later(let read):
+            return .later { [self] in
+                let (response, outcome) = serve(read)
+                finish(outcome, since: started)
+                return response
             }
         }
-        guard request.method == .get else { return (canned.notAllowed, .badRequest) }
-        if ping { return (canned.healthy, .ping) }
+    }
+
+    private enum Answer {
+        case now(HTTPResponse, EndpointOutcome)
+        /// Past the allow-list, not a fresh hit.
+        case later(ReadRequest)
+    }
+
+    private func finish(_ outcome: EndpointOutcome, since started: Double) {
+        active.subtract(1, ordering: .relaxed)
+        metrics.record(outcome, seconds: SteadyClock.monotonicSeconds() - started)
+    }
+
+    private func answer(_ request: HTTPRequest, concurrent: Int) -> Answer {
+        let ping = request.path == "/ping"
+        // Two more for health checks, as the agent allows them.
+        guard concurrent <= options.maxConnections + (ping ? 2 : 0) else { return .now(canned.tooMany, .badRequest) }
+        if !ping {
+            guard request.headers["x-forwarded-for"] == nil else { return .now(canned.forwarded, .badRequest) }
+            guard tokenHeaders.contains(where: { request.headers[$0].map(token.matches) ?? false }) else {
+                return .now(canned.badToken, .badToken)
+            }
+        }
+        guard request.method == .get else { return .now(canned.notAllowed, .badRequest) }
+        if ping { return .now(canned.healthy, .ping) }
         let parsed: Result<ReadRequest, ReadRequest.Refusal>
         if request.path == "/secretsmanager/get" {
             parsed = ReadRequest.parse(id: request.query["secretId"], query: request.query, idParameter: "secretId")
@@ -88,45 +108,48 @@ public final class EndpointRoutes: Sendable {
             parsed = ReadRequest.parse(id: String(request.path.dropFirst(options.pathPrefix.count)), query: request.query,
                                        idParameter: nil)
         } else {
-            return (canned.notFound, .badRequest)
+            return .now(canned.notFound, .badRequest)
         }
         switch parsed {
-        case .failure(let refusal): return (response(for: refusal), .badRequest)
-        case .success(let read): return serve(read)
+        case .failure(let refusal): return .now(response(for: refusal), .badRequest)
+        case .success(let read):
+            guard options.allow.allows(read.query.secretID) else { return .now(canned.denied, .denied) }
+            guard !read.refreshNow, let found = secrets.cachedRead(read.query) else { return .later(read) }
+            let (response, outcome) = checked(read, found)
+            return .now(response, outcome)
         }
     }
 
+    /// A read the cache cannot answer fresh: may wait on AWS up to `options.timeout`.
     private func serve(_ read: ReadRequest) -> (HTTPResponse, EndpointOutcome) {
-        guard options.allow.allows(read.query.secretID) else { return (canned.denied, .denied) }
         do throws(SecretReadError) {
-            let found = try secrets.read(read.query, maxWait: options.timeout, refreshNow: read.refreshNow)
-            let named = [found.document.name, found.document.arn].compactMap { $0 }
-            // Without a name from AWS (an environment fallback) the id's own check above stands.
-            guard named.isEmpty || named.contains(where: options.allow.allowsName) else {
-                return (canned.denied, .denied)
-            }
-            let outcome: EndpointOutcome = switch found.source {
-            case .cache: .hit
-            case .stale: .stale
-            case .environment: .environment
-            case .aws: read.refreshNow ? .refresh : .miss
-            }
-            return (response(for: read.query, found), outcome)
+            return checked(read, try secrets.read(read.query, maxWait: options.timeout, refreshNow: read.refreshNow))
         } catch {
             return (Self.error(error.status, error.code, error.message), .error)
         }
     }
 
-    /// The rendered answer for `found`, reused while its stamp holds.
-    private func response(for query: SecretQuery, _ found: SecretRead) -> HTTPResponse {
+    /// `found` as the answer, once the name AWS gave it passes the allow-list
+    /// too; the rendered answer is reused while its stamp holds (it passed
+    /// that check when it was rendered: the stamp holds the names).
+    private func checked(_ read: ReadRequest, _ found: SecretRead) -> (HTTPResponse, EndpointOutcome) {
+        let outcome: EndpointOutcome = switch found.source {
+        case .cache: .hit
+        case .stale: .stale
+        case .environment: .environment
+        case .aws: read.refreshNow ? .refresh : .miss
+        }
         let stamp = SecretJSON.Stamp(found)
-        if let cached = rendered.withLock({ $0[query] }), cached.stamp == stamp { return cached.response }
+        if let cached = rendered.withLock({ $0[read.query] }), cached.stamp == stamp { return (cached.response, outcome) }
+        let named = [found.document.name, found.document.arn].compactMap { $0 }
+        // Without a name from AWS (an environment fallback) the id's own check above stands.
+        guard named.isEmpty || named.contains(where: options.allow.allowsName) else { return (canned.denied, .denied) }
         let response = SecretJSON.response(found)
         rendered.withLock { rendered in
-            if rendered.count >= renderedLimit && rendered[query] == nil { rendered.removeAll() }
-            rendered[query] = (stamp, response)
+            if rendered.count >= renderedLimit && rendered[read.query] == nil { rendered.removeAll() }
+            rendered[read.query] = (stamp, response)
         }
-        return response
+        return (response, outcome)
     }
 
     private func response(for refusal: ReadRequest.Refusal) -> HTTPResponse {

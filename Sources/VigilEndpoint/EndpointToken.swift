@@ -43,10 +43,12 @@ public final class EndpointToken: Sendable {
     /// the token's length.
     public func matches(_ candidate: String) -> Bool {
         let token = value.withLock { $0.token }
-        let offered = Array(candidate.utf8)
-        var difference: UInt8 = 0
-        for index in token.indices { difference |= token[index] ^ (index < offered.count ? offered[index] : 0) }
-        return difference == 0 && offered.count == token.count && !token.isEmpty
+        var candidate = candidate
+        return candidate.withUTF8 { offered in  // no copy: this runs on every read
+            var difference: UInt8 = 0
+            for index in token.indices { difference |= token[index] ^ (index < offered.count ? offered[index] : 0) }
+            return difference == 0 && offered.count == token.count && !token.isEmpty
+        }
     }
 
     /// Re-reads the file when it changed; an empty or unreadable file keeps

@@ -11,13 +11,16 @@ struct ReadRequest: Sendable {
     var query: SecretQuery
     var refreshNow: Bool
 
+    private static let known: Set = ["versionId", "versionStage", "refreshNow"]
+
     /// AWS's limit for a secret id (an ARN) and a version id.
     static let maxLength = 2048
 
     /// `idParameter`: the query parameter holding the id (nil: the id is in the path).
     static func parse(id: String?, query: [String: String], idParameter: String?) -> Result<ReadRequest, Refusal> {
-        let known = ["versionId", "versionStage", "refreshNow"] + (idParameter.map { [$0] } ?? [])
-        if let unknown = query.keys.filter({ !known.contains($0) }).min() { return .failure(.unknownParameter(unknown)) }
+        if !query.isEmpty, let unknown = query.keys.filter({ !Self.known.contains($0) && $0 != idParameter }).min() {
+            return .failure(.unknownParameter(unknown))
+        }
         guard let id, !id.isEmpty else { return .failure(idParameter == nil ? .missingPathID : .missingID) }
         let versionID = query["versionId"], stage = query["versionStage"]
         guard ([id] + [versionID, stage].compactMap { $0 }).allSatisfy({ $0.utf8.count <= maxLength }) else {

@@ -10,6 +10,12 @@ final class ConnectionKeeper<Connection>: Sendable {
 
     init() {}
 
+    /// The kept connection's socket (`descriptor`), or nil when there is
+    /// none or a run holds it: never waits for a run.
+    func socket(_ descriptor: (Connection) -> Int32) -> Int32? {
+        kept.withLockIfAvailable { $0.map(descriptor) } ?? nil
+    }
+
     /// Runs `body` on the kept connection, or on a new one. A kept
     /// connection that fails (the server closed it: a failover, a pooler
     /// restart, an idle reaper) is not the run's failure: the run opens a

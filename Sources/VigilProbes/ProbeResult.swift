@@ -99,6 +99,14 @@ public protocol Probe: AnyObject, Sendable {
     /// timeout is also `timeout`): their counters exist at 0 from the start.
     var failureReasons: [ProbeReason] { get }
     func run(timeout: Duration) -> ProbeResult
+    /// The socket of the connection kept between runs, which the scheduler
+    /// watches for the server closing it (or sending what nobody asked
+    /// for): nil when the kind keeps none, none is open, or a run is using it.
+    var keptSocket: Int32? { get }
+}
+
+extension Probe {
+    public var keptSocket: Int32? { nil }
 }
 
 extension ProbeReason {

@@ -34,9 +34,12 @@ struct SecretRecord: Sendable {
     /// server rejects the current value: fetching again cannot help soon).
     var uselessForce: (at: UnixTime, version: String?)?
 
-    func isFresh(at now: UnixTime, ttl: Double) -> Bool {
-        guard let entry, entry.source == .aws else { return false }
-        return now.seconds - entry.confirmedAt.seconds < ttl
+    func isFresh(at now: UnixTime, ttl: Double) -> Bool { freshEntry(at: now, ttl: ttl) != nil }
+
+    /// The entry while it is fresh (AWS confirmed it within the TTL).
+    func freshEntry(at now: UnixTime, ttl: Double) -> CacheEntry? {
+        guard let entry, entry.source == .aws, now.seconds - entry.confirmedAt.seconds < ttl else { return nil }
+        return entry
     }
 
     func isWithinEmergency(at now: UnixTime, limit: Double) -> Bool {

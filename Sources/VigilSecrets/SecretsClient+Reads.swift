@@ -149,6 +149,17 @@ extension SecretsClient {
     public func read(_ query: SecretQuery, maxWait: Double, refreshNow: Bool = false) throws(SecretReadError) -> SecretRead {
         let now = clock()
         if !refreshNow, let hit = freshHit(query, at: now) { return hit }
+        return try slowRead(query, at: now, maxWait: maxWait, refreshNow: refreshNow)
+    }
+
+    /// A fresh entry's answer, or nil at once when the read needs more
+    /// (AWS, a stale value, a refresh to start): `read` gives that, and the
+    /// endpoint runs it off its event loop. Nearly every read is this one.
+    public func cachedRead(_ query: SecretQuery) -> SecretRead? { freshHit(query, at: clock()) }
+
+    /// Everything but a fresh hit: `read` past its first check.
+    private func slowRead(_ query: SecretQuery, at now: UnixTime, maxWait: Double,
+                          refreshNow: Bool) throws(SecretReadError) -> SecretRead {
         let known = refreshNow ? item(for: query).name : nil
         let backingOff = known.map { name in records.withLock { now < ($0[name]?.nextAttempt ?? now) } } ?? false
         // A forced read respects a failing secret's backoff, and comes at most every `refreshNowInterval`.
@@ -184,14 +195,13 @@ extension SecretsClient {
     private func freshHit(_ query: SecretQuery, at now: UnixTime) -> SecretRead? {
         let (items, ttl) = settings.withLock { ($0.items, $0.configuration.ttl) }
         let name = reads.withLock { table -> String? in
-            let (item, isEntry) = Self.resolve(query, items: items, table: table)
-            guard isEntry else { return item.name }
-            guard table.entries[item.name] != nil else { return nil }
-            table.entries[item.name]?.lastRead = now
-            return item.name
+            let (name, isEntry) = Self.resolveName(query, items: items, table: table)
+            guard isEntry else { return name }
+            guard table.entries[name] != nil else { return nil }
+            table.entries[name]?.lastRead = now
+            return name
         }
-        guard let name, let entry = records.withLock({ $0[name]?.isFresh(at: now, ttl: ttl) == true ? $0[name]?.entry : nil })
-        else { return nil }
+        guard let name, let entry = records.withLock({ $0[name]?.freshEntry(at: now, ttl: ttl) }) else { return nil }
         metrics.lookup(hit: true)
         return SecretRead(value: entry.value, document: entry.document ?? SecretDocument(name: query.secretID), source: .cache,
                           age: max(0, now.seconds - entry.confirmedAt.seconds))
@@ -225,13 +235,20 @@ extension SecretsClient {
     /// reload removed is ignored.
     private static func resolve(_ query: SecretQuery, items: [String: SecretsConfiguration.Item],
                                 table: ReadTable) -> (item: SecretsConfiguration.Item, isEntry: Bool) {
-        if query.followsCurrent, let configured = items.values.first(where: { $0.secretID == query.secretID }) {
-            return (configured, false)
+        let (name, isEntry) = resolveName(query, items: items, table: table)
+        if !isEntry, let configured = items[name] { return (configured, false) }
+        return (table.entries[name]?.item ?? readItem(name, query), true)
+    }
+
+    /// `resolve`'s name alone, without copying an item (the warm read's path).
+    private static func resolveName(_ query: SecretQuery, items: [String: SecretsConfiguration.Item],
+                                    table: ReadTable) -> (name: String, isEntry: Bool) {
+        if query.followsCurrent {
+            for (name, item) in items where item.secretID == query.secretID { return (name, false) }
         }
         let aliased = table.aliases[query].flatMap { items[$0] != nil || table.entries[$0] != nil ? $0 : nil }
         let name = aliased ?? ReadTable.name(of: query)
-        if let configured = items[name] { return (configured, false) }
-        return (table.entries[name]?.item ?? readItem(name, query), true)
+        return (name, items[name] == nil)
     }
 
     private static func readItem(_ name: String, _ query: SecretQuery) -> SecretsConfiguration.Item {

@@ -91,13 +91,15 @@ final class App: Sendable {
                 name: target.name, kind: target.kind.name, secret: target.secret, settings: target.settings, headers: target.headers),
                 context: context) else { continue }
             plan.targets[target.name] = Target(definition: definition, probe: probe)
-            plan.entries.append(ProbeScheduler.Entry(probe: probe, interval: target.interval, timeout: target.timeout))
+            plan.entries.append(ProbeScheduler.Entry(probe: probe, interval: target.interval, timeout: target.timeout,
+                                                        retryInterval: target.retryInterval))
             plan.components.append(ComponentHealth(name: target.name, critical: target.critical, interval: target.interval,
                                                    reportsConnection: target.kind.reportsConnection,
                                                    latencyThreshold: config.health.latencyThreshold))
         }
         if let endpoint, plan.targets[endpoint.name] == nil {
-            plan.entries.append(ProbeScheduler.Entry(probe: endpoint, interval: config.probes.interval, timeout: config.probes.timeout))
+            plan.entries.append(ProbeScheduler.Entry(probe: endpoint, interval: config.probes.interval, timeout: config.probes.timeout,
+                                                        retryInterval: config.probes.retryInterval))
             plan.components.append(ComponentHealth(name: endpoint.name, critical: false, interval: config.probes.interval,
                                                    reportsConnection: false, latencyThreshold: config.health.latencyThreshold))
         }

@@ -8,8 +8,8 @@ import VigilPlatform
 import VigilSecrets
 
 /// The secrets endpoint from configuration: its token, allow-list and own
-/// listener (a thread per connection: a cold read waits on AWS without
-/// holding up anyone else's request).
+/// listener (an epoll pool like the main one; a read that may wait on AWS
+/// runs on a thread of its own while its connection is suspended).
 enum EndpointSetup {
     /// The token, or exit 78 naming where it may come from.
     static func tokenOrExit(_ config: VigilConfig.Endpoint,
@@ -37,14 +37,14 @@ enum EndpointSetup {
         options.allow = allowList(config, items: secrets.configuration.items)
         let routes = EndpointRoutes(secrets: secrets, token: token, options: options, registry: registry)
         var server = HTTPServer.Options()
-        server.threadPerConnection = true
+        server.threads = config.endpoint.threads
         // Room above the limit, so the limit is answered with 429, not a reset.
         server.connectionLimit = min(config.endpoint.maxConnections + 16, OpenFileLimit.connectionBudget)
         server.perAddressLimit = 0
         server.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)
         server.requestHeaders = routes.requestHeaders
-        let listener = try HTTPServer(address: try ListenAddress(parsing: config.endpoint.listenAddress), options: server,
-                                      handler: routes.respond(to:))
+        let listener = try HTTPServer(addresses: [try ListenAddress(parsing: config.endpoint.listenAddress)], options: server,
+                                      replier: routes.respond(to:))
         token.watch { logger.info("endpoint token reloaded", metadata: ["file": "\(token.file ?? "")"]) }
         logger.info("secrets endpoint listening", metadata: [
             "address": "\(listener.boundAddress)", "allow": "\(options.allow.entries.joined(separator: ","))"])

@@ -59,6 +59,8 @@ final class PostgresConnection {
     }
 
     var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
+    /// The socket, for `ConnectionWatcher`.
+    var descriptor: Int32 { PQsocket(handle) }
 
     /// Runs a query that returns rows, bounded by the deadline.
     func query(_ sql: String, deadline: Deadline) throws(ProbeFailure) {

@@ -6,6 +6,7 @@ import Glibc
 /// non-blocking under the probe's deadline. Only this file sees OpenSSL.
 final class TLSStream: ByteStream {
     private let tcp: TCPConnection
+    var descriptor: Int32 { tcp.fd }
     private let context: OpaquePointer
     private let ssl: OpaquePointer
 

@@ -26,6 +26,8 @@ public final class PostgresProbe: Probe {
                   credentials: .secret(target.secret ?? target.name, in: context.secrets, TypedCredentials.database))
     }
 
+    public var keptSocket: Int32? { connection.socket(\.descriptor) }
+
     public func run(timeout: Duration) -> ProbeResult {
         connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isHealthy) { (credentials, deadline) throws(ProbeFailure) in
             try PostgresConnection(credentials, tls: tls, deadline: deadline, connectTimeout: timeout)

@@ -25,6 +25,8 @@ public final class RedisProbe: Probe {
                   credentials: .secret(target.secret ?? target.name, in: context.secrets, TypedCredentials.redis))
     }
 
+    public var keptSocket: Int32? { connection.socket(\.descriptor) }
+
     public func run(timeout: Duration) -> ProbeResult {
         var measurements: [ProbeMeasurement] = []
         var infoFailure: ProbeFailure?

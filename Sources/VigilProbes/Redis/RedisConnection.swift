@@ -14,6 +14,8 @@ final class RedisConnection {
     /// False once a command failed: its reply may still arrive, so the
     /// connection must not be used again.
     private(set) var isUsable = true
+    /// The socket, for `ConnectionWatcher`.
+    var descriptor: Int32 { socket.descriptor }
 
     init(_ credentials: RedisCredentials, tls: RedisTLS, deadline: Deadline) throws(ProbeFailure) {
         let tcp = try TCPConnection(host: credentials.host, port: credentials.port, deadline: deadline)

@@ -10,17 +10,30 @@ public protocol ProbeResultSink: Sendable {
 }
 
 /// Runs each probe on its own thread, every `interval` with ±10 % jitter so
-/// many Vigil instances do not hit a database in lockstep.
+/// many Vigil instances do not hit a database in lockstep; every
+/// `retryInterval` while it fails, so a return shows within about a second;
+/// and at once when the server closes the connection it keeps
+/// (`ConnectionWatcher`), so an outage shows within milliseconds.
 public final class ProbeScheduler: Sendable {
     public struct Entry: Sendable {
         public var probe: any Probe
         public var interval: Duration
         public var timeout: Duration
+        /// The pause after a run that left the component unavailable (never
+        /// longer than `interval`; a degraded run keeps the interval).
+        public var retryInterval: Duration
 
-        public init(probe: any Probe, interval: Duration, timeout: Duration) {
+        public init(probe: any Probe, interval: Duration, timeout: Duration, retryInterval: Duration = .seconds(1)) {
             self.probe = probe
             self.interval = interval
             self.timeout = timeout
+            self.retryInterval = retryInterval
+        }
+
+        /// The pause before the next run, ±10 %: retries are jittered too, or
+        /// a fleet that lost one database would come back to it in lockstep.
+        func pause(available: Bool) -> Duration {
+            (available ? interval : min(retryInterval, interval)) * Double.random(in: 0.9...1.1)
         }
     }
 
@@ -38,6 +51,8 @@ public final class ProbeScheduler: Sendable {
     private let beats = Locked<[String: ContinuousClock.Instant]>([:])
     /// Loops and probe runs still going, guarded by `wake`'s lock.
     private let running = Atomic<Int>(0)
+    /// Set by `start`: the kept connections' watcher (nil when the system gave no thread).
+    private let watcher = Locked<ConnectionWatcher?>(nil)
 
     public init(entries: [Entry], sink: any ProbeResultSink) {
         self.sink = sink
@@ -49,6 +64,8 @@ public final class ProbeScheduler: Sendable {
     }
 
     public func start() {
+        let events = ConnectionWatcher { [weak self] probe in self?.runSoon(probe) }
+        watcher.withLock { $0 = events }
         let slots = self.slots.withLock { $0 }
         if slots.isEmpty { sink.firstRoundCompleted() }
         for (name, slot) in slots { startLoop(name, token: slot.token) }
@@ -71,9 +88,10 @@ public final class ProbeScheduler: Sendable {
     /// probe gets a loop of its own; a replaced or removed one's loop ends
     /// after its current run, whose result is dropped.
     public func replace(_ entries: [Entry]) {
-        var started: [(String, Int)] = [], changed: [String] = []
+        var started: [(String, Int)] = [], changed: [String] = [], previousNames: [String] = []
         slots.withLock { slots in
             let previous = slots
+            previousNames = Array(previous.keys)
             slots = [:]
             for entry in entries {
                 let name = entry.probe.name
@@ -92,8 +110,10 @@ public final class ProbeScheduler: Sendable {
             wake.broadcast()  // ended loops notice, changed ones run
         }
         for (name, token) in started { startLoop(name, token: token) }
-        // A removed probe that never reported no longer holds up readiness.
         let names = Set(entries.map(\.probe.name))
+        let watcher = self.watcher.withLock { $0 }
+        for name in Set(previousNames).subtracting(names) { watcher?.disarm(name) }
+        // A removed probe that never reported no longer holds up readiness.
         let roundDone = pending.withLock { pending -> Bool in
             let waiting = !pending.isEmpty
             pending.formIntersection(names)
@@ -121,6 +141,7 @@ public final class ProbeScheduler: Sendable {
         wake.lock()
         defer { wake.unlock() }
         stopped.store(true, ordering: .releasing)
+        watcher.withLock { $0 }?.stop()
         wake.broadcast()
         while running.load(ordering: .relaxed) > 0 {
             if !wake.wait(until: deadline) { return running.load(ordering: .relaxed) == 0 }
@@ -161,13 +182,17 @@ public final class ProbeScheduler: Sendable {
     }
 
     private func loop(_ name: String, token: Int) {
+        let watcher = self.watcher.withLock { $0 }
         while !stopped.load(ordering: .acquiring), let entry = entry(name, token: token) {
             beats.withLock { $0[name] = .now }
-            runWatched(entry, token: token)
+            watcher?.disarm(name)
+            let available = runWatched(entry, token: token)
+            watcher?.arm(name, socket: entry.probe.keptSocket)
             // Sleep until the next run; wake-ups before it (another loop
             // ending, a reload, spurious ones) only re-check `stopped`,
-            // `runSoon` and whether this loop still runs the probe.
-            let next = ContinuousClock.now + entry.interval * Double.random(in: 0.9...1.1)
+            // `runSoon` (a connection event among them) and whether this
+            // loop still runs the probe.
+            let next = ContinuousClock.now + entry.pause(available: available)
             wake.withLock {
                 while !stopped.load(ordering: .acquiring) && kicked.withLock({ $0.remove(name) == nil })
                     && self.entry(name, token: token) != nil && wake.wait(until: next) {}
@@ -179,7 +204,8 @@ public final class ProbeScheduler: Sendable {
     /// still going past its timeout (a C call that ignores the deadline, a
     /// hung DNS lookup) is reported as `timeout` then; its real result is
     /// recorded when it comes, and no new run starts before it ends.
-    private func runWatched(_ entry: Entry, token: Int) {
+    /// Returns whether the component is available after it (true when stopped).
+    private func runWatched(_ entry: Entry, token: Int) -> Bool {
         running.add(1, ordering: .relaxed)
         let run = ProbeRun(entry.probe, timeout: entry.timeout) { [self] in
             wake.withLock {
@@ -189,11 +215,13 @@ public final class ProbeScheduler: Sendable {
         }
         let grace = entry.timeout * 0.1 + .milliseconds(100)  // lets the probe report its own timeout first
         if run.wait(until: ContinuousClock.now + entry.timeout + grace, unless: stopped) == nil {
-            guard !stopped.load(ordering: .acquiring) else { return }
+            guard !stopped.load(ordering: .acquiring) else { return true }
             record(ProbeResult(probe: entry.probe.name, reason: .timeout, latency: entry.timeout + grace,
                                detail: "no result within the timeout; the check is still running"), token: token)
         }
-        if let result = run.wait(until: nil, unless: stopped) { record(result, token: token) }
+        guard let result = run.wait(until: nil, unless: stopped) else { return true }
+        record(result, token: token)
+        return result.isAvailable
     }
 
     /// Hands a result to the sink, unless a reload replaced or removed the
