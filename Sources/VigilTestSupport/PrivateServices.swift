@@ -67,3 +67,20 @@ public final class PrivatePgBouncer {
     public func start() throws { try service.start() }
     public func stop() throws { try service.stop() }
 }
+
+/// A Redis of one test's own (plain and TLS ports), password as the shared one.
+public final class PrivateRedis {
+    public let port: Int
+    private let service: PrivateService
+
+    public init() throws {
+        port = try Blackhole.freePort()
+        service = try PrivateService("redis", environment: [
+            "VIGIL_REDIS_PORT": String(port), "VIGIL_REDIS_TLS_PORT": String(try Blackhole.freePort())])
+    }
+
+    public func url(password: String) -> String { "redis://:\(password)@127.0.0.1:\(port)/0" }
+
+    public func start() throws { try service.start() }
+    public func stop() throws { try service.stop() }
+}
