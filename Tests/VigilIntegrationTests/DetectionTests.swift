@@ -88,7 +88,7 @@ struct DetectionTests {
         Self.report("postgres behind pgbouncer (\(mode)) stopped", down: [behind.down], back: [behind.back])
         // Bounded by the probe's timeout (session) or interval plus timeout (transaction), and PgBouncer's
         // server_login_retry (15 s) for the return.
-        #expect(behind.down < (mode == "session" ? 5.6 : 21) && behind.back < 17, "down \(behind.down), back \(behind.back)")
+        #expect(behind.down < (mode == "session" ? 5.6 : 23) && behind.back < 17, "down \(behind.down), back \(behind.back)")
         #expect(vigil.process.stop() == 0)
     }
 
