@@ -77,6 +77,8 @@ public struct ProbeKind: Sendable {
                     help: "http: request headers; `${secret:<item>.<key>}` in a value is replaced by that secret's key, "
                         + "`${secret:<key>}` by a key of the target's own `secret`.", check: .any),
         KindSetting(name: "ca_file", defaultValue: "", help: caHelp, check: .any),
+        KindSetting(name: "unix_socket", defaultValue: "",
+                    help: "http: connect through this Unix socket (an absolute path) instead of to the URL's host.", check: .absolutePath),
     ], credentials: .optional)
 
     static let tcp = ProbeKind(name: "tcp", defaultCritical: true,
@@ -92,6 +94,8 @@ public struct ProbeKind: Sendable {
 /// How a setting's text is checked.
 enum ValueCheck: Sendable {
     case any, bool, url, hostPort, statuses
+    /// Empty, or an absolute path.
+    case absolutePath
     case choice([String])
 
     /// What the text should be, for the problem when it is not.
@@ -102,6 +106,7 @@ enum ValueCheck: Sendable {
         case .choice(let choices): "one of \(choices.joined(separator: ", "))"
         case .url: "an http:// or https:// URL"
         case .hostPort: "HOST:PORT"
+        case .absolutePath: "an absolute path"
         case .statuses: "a status such as 200, a range such as 200-299, or a comma list of both"
         }
     }
@@ -118,6 +123,7 @@ enum ValueCheck: Sendable {
             guard let address = HostPort(text) else { return false }
             return !address.host.isEmpty && (1...65_535).contains(address.port)
         case .statuses: return StatusRanges(text) != nil
+        case .absolutePath: return text.isEmpty || text.hasPrefix("/")
         }
     }
 }

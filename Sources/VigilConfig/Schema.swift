@@ -133,7 +133,8 @@ public enum Schema {
         Setting(key: "endpoint.enabled", defaultValue: "false",
                 help: "Serve the AWS Secrets Manager Agent's API (`/secretsmanager/get`, `/v1/<id>`, `/ping`) to applications from Vigil's cache."),
         Setting(key: "endpoint.listen_address", defaultValue: "127.0.0.1:2773",
-                help: "Address of the endpoint's own listener (the agent's port); `HOST:PORT`. Read at start only."),
+                help: "Address of the endpoint's own listener (the agent's port): `HOST:PORT`, or `unix:/PATH` for a Unix socket "
+                    + "(mode 0660: the owner's and group's; a stale socket file is replaced). Read at start only."),
         Setting(key: "endpoint.path_prefix", defaultValue: "/v1/", help: "Prefix of path-style reads: `GET <prefix><secret id>`."),
         Setting(key: "endpoint.token_file", defaultValue: "",
                 help: "File holding the token requests must carry (re-read when it changes); empty = the first set of `endpoint.token_variables`."),

@@ -28,7 +28,7 @@ extension VigilConfig {
             maxConnections = reader.int("endpoint.max_connections", in: 1...10_000)
             timeout = reader.duration("endpoint.timeout", atLeast: .milliseconds(10), atMost: .seconds(300))
             cacheSize = reader.int("endpoint.cache_size", in: 1...100_000)
-            reader.checkListenAddress("endpoint.listen_address", listenAddress, forms: "HOST:PORT")
+            reader.checkListenAddress("endpoint.listen_address", listenAddress, forms: "HOST:PORT or unix:/PATH", unixSocket: true)
             reader.check("endpoint.path_prefix", pathPrefix.hasPrefix("/") && pathPrefix.count > 1
                          && !["/ping", "/secretsmanager/"].contains { pathPrefix.hasPrefix($0) },
                          "must start with / and not be /, /ping or under /secretsmanager/")

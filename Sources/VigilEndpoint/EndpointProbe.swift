@@ -15,9 +15,11 @@ public final class EndpointProbe: Probe {
 
     public init(context: ProbeContext) { self.context = context }
 
-    /// Points the probe at the bound listener (`http://HOST:PORT`).
-    public func attach(base: String) {
-        let target = ProbeTarget(name: name, kind: "http", settings: ["url": base + "/ping", "expect_status": "200"])
+    /// Points the probe at the bound listener (`http://HOST:PORT`, or a Unix socket's path).
+    public func attach(base: String, unixSocket: String? = nil) {
+        var settings = ["url": base + "/ping", "expect_status": "200"]
+        settings["unix_socket"] = unixSocket
+        let target = ProbeTarget(name: name, kind: "http", settings: settings)
         inner.withLock { $0 = ProbeCatalog.probe(for: target, context: context) }
     }
 

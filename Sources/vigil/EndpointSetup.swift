@@ -41,6 +41,7 @@ enum EndpointSetup {
         // Room above the limit, so the limit is answered with 429, not a reset.
         server.connectionLimit = min(config.endpoint.maxConnections + 16, OpenFileLimit.connectionBudget)
         server.perAddressLimit = 0
+        server.hopLimit = 1  // as the agent: answers never travel past the local segment
         server.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)
         server.requestHeaders = routes.requestHeaders
         let listener = try HTTPServer(addresses: [try ListenAddress(parsing: config.endpoint.listenAddress)], options: server,

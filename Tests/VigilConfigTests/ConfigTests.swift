@@ -81,6 +81,11 @@ import Testing
     @Test func whatServeWouldRefuseOrTrapOnIsAProblem() {
         #expect(problems("web:\n  listen_address: \":99999\"\n").first?.hasPrefix("test.yml:2: web.listen_address: invalid address") == true)
         #expect(problems("web:\n  listen_address: [\"127.0.0.1:9731\", \"[::1]:70000\"]\n").count == 1)
+        // The endpoint also listens on a Unix socket: an absolute path that fits sockaddr_un.
+        #expect(problems("endpoint:\n  listen_address: unix:/run/vigil/endpoint.sock\n").isEmpty)
+        #expect(problems("endpoint:\n  listen_address: unix:run/endpoint.sock\n").first?.contains("absolute path") == true)
+        #expect(problems("endpoint:\n  listen_address: unix:/\(String(repeating: "a", count: 120))\n").count == 1)
+        #expect(problems("web:\n  listen_address: unix:/run/vigil.sock\n").count == 1, "the web listener takes HOST:PORT only")
         let durations = Schema.settings.filter { !$0.isPattern && DurationParser.parse($0.defaultValue) != nil }
         #expect(durations.count >= 10)
         for setting in durations {

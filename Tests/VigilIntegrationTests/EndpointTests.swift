@@ -351,6 +351,68 @@ struct EndpointTests {
         env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics, nodeRun.output, pythonRun.output])
     }
 
+    /// `unix:/PATH`: the socket file is the owner's and group's (0660), a
+    /// stale one of a crashed run is replaced, a Node.js client reads
+    /// through it (`socketPath`), `/health`'s endpoint component probes
+    /// through it, and the file goes at exit. Anything else at the path is
+    /// refused. Over TCP every answer leaves with TTL 1, as the agent's.
+    @Test func aUnixSocketListenerAndTTLOneOverTCP() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-unix-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/endpoint.sock"
+        // A socket file left behind by a process that died.
+        #expect(try ChildProcess.run(["python3", "-c", "import socket; socket.socket(socket.AF_UNIX).bind('\(path)')"]).status == 0)
+        let vigil = try VigilUnderTest(config: """
+            secrets: {prefix: vigil, environment: dev}
+            endpoint: {enabled: true, listen_address: "unix:\(path)"}
+            """,
+                                       environment: ["AWS_TOKEN": EndpointTests.token])
+        #expect(vigil.seconds(until: { $0.services["endpoint"] == "healthy" }, timeout: 20) != nil, "\(vigil.process.log.suffix(1500))")
+        let mode = (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o660, "mode \(String(mode ?? 0, radix: 8))")
+        let ping = try ChildProcess.run(["curl", "-s", "--unix-socket", path, "http://localhost/ping"])
+        #expect(ping.output == "healthy")
+        let node = """
+            const http = require('http');
+            http.get({socketPath: '\(path)', path: '/v1/vigil/dev/database/credentials',
+                      headers: {'X-Aws-Parameters-Secrets-Token': process.env.AWS_TOKEN}}, (res) => {
+              let body = '';
+              res.on('data', (chunk) => body += chunk);
+              res.on('end', () => process.stdout.write(JSON.parse(JSON.parse(body).SecretString).password === process.env.EXPECTED ? 'match' : 'differs'));
+            });
+            """
+        let read = try ChildProcess.run(["node", "-e", node], environment: ["AWS_TOKEN": EndpointTests.token, "EXPECTED": env.databasePassword])
+        #expect(read.status == 0 && read.output == "match", "node: \(read.status) \(read.output.prefix(300))")
+        #expect(vigil.process.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: path), "the socket file outlived the process")
+
+        // A regular file there is not Vigil's to remove.
+        _ = FileManager.default.createFile(atPath: path, contents: Data("not a socket".utf8))
+        let refused = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0"], environment: [
+            "VIGIL_ENDPOINT_ENABLED": "true", "VIGIL_ENDPOINT_LISTEN_ADDRESS": "unix:\(path)", "AWS_TOKEN": EndpointTests.token])
+        let status = refused.stop(signal: SIGTERM, timeout: 10)
+        #expect(status != 0 && (try? String(contentsOfFile: path, encoding: .utf8)) == "not a socket", "\(refused.log.suffix(800))")
+
+        // TCP: the TTL in the IP header of the answer's packets, read off the
+        // loopback interface (TCP hands no IP_TTL to a receiving application).
+        let endpoint = try Endpoint(env)
+        let port = endpoint.base.split(separator: ":").last!
+        let ttl = try ChildProcess.run(["python3", "-c", """
+            import socket, struct, time
+            sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+            sniff.bind(('lo', 0)); sniff.settimeout(5)
+            client = socket.create_connection(('127.0.0.1', \(port)))
+            client.sendall(b'GET /ping HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'); client.recv(4096)
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                frame = sniff.recv(65535)[14:]  # past the (empty) Ethernet header
+                if frame[9] == 6 and struct.unpack('!H', frame[(frame[0] & 15) * 4:][:2])[0] == \(port):
+                    print(frame[8], end=''); break
+            """])
+        #expect(ttl.output == "1", "TTL \(ttl.output)")
+    }
+
     @Test func theTokenFileIsReReadWhenItChangesAndNoTokenRefusesToStart() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-token-\(UUID().uuidString)")
         try "first-token\n".write(to: file, atomically: true, encoding: .utf8)

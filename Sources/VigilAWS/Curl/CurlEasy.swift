@@ -42,6 +42,7 @@ final class CurlEasy {
         set(CURLOPT_SSL_VERIFYHOST, 2)
         set(CURLOPT_TCP_KEEPALIVE, 1)
         if let bundle = options.caBundle { set(CURLOPT_CAINFO, bundle) }
+        if let socket = options.unixSocket { set(CURLOPT_UNIX_SOCKET_PATH, socket) }
         switch request.method {
         case "GET": break
         case "HEAD": set(CURLOPT_NOBODY, 1)

@@ -58,6 +58,8 @@ public final class CurlTransport: HTTPTransport {
         public var connectTimeout: Double = 3
         /// A CA bundle for private endpoints; nil = the system's.
         public var caBundle: String?
+        /// Connect through this Unix socket instead of to the URL's host.
+        public var unixSocket: String?
         public var maxResponseBytes = 8 << 20
         /// Past `maxResponseBytes`: true answers with the status and the body
         /// cut there (a probe wants the status), false fails `responseTooLarge`.

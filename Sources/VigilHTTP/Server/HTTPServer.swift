@@ -32,6 +32,10 @@ public final class HTTPServer: Sendable {
         public var openPaths: Set<String> = []
         /// Added to the server's own answers (401, 403), as the routes add them to theirs.
         public var headers: [(name: String, value: String)] = []
+        /// IP TTL (IPv6 hop limit) of every connection, inherited from the
+        /// listening socket: 1 keeps answers from leaving the host's own
+        /// network segment, as the AWS agent does against SSRF. nil: the system's.
+        public var hopLimit: Int32?
         /// Request headers copied into `HTTPRequest.headers` (lower-cased names).
         public var requestHeaders: [String] = []
         public init() {}
@@ -70,12 +74,12 @@ public final class HTTPServer: Sendable {
         precondition(!addresses.isEmpty, "no listen address")
         var sockets: [ListeningSocket] = []
         do throws(HTTPServerError) {
-            for address in addresses { sockets.append(try ListeningSocket.open(address)) }
+            for address in addresses { sockets.append(try ListeningSocket.open(address, hopLimit: options.hopLimit)) }
             let shared = SharedSettings(SharedSettings.State(options, handler: handler))
             let daemons = try Self.startDaemons(on: sockets, options: options, tls: options.tls, shared: shared)
             current = Locked(Generation(daemons: daemons, tls: options.tls, shared: shared))
         } catch {
-            for socket in sockets { close(socket.fd) }
+            for socket in sockets { socket.closeAndRemove() }
             throw error
         }
         self.options = options
@@ -156,7 +160,7 @@ public final class HTTPServer: Sendable {
         // Daemons replaced by a reload finish within their own grace (1.5 s).
         let retired = SteadyClock.monotonicSeconds() + 2
         while retiring.load(ordering: .acquiring) > 0 && SteadyClock.monotonicSeconds() < retired { usleep(5_000) }
-        for socket in sockets { close(socket.fd) }
+        for socket in sockets { socket.closeAndRemove() }
     }
 
     /// Requests accepted and not yet completed.

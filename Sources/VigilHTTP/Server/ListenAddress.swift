@@ -5,17 +5,36 @@ import VigilPlatform
 
 /// A `host:port` listen address as node_exporter's `--web.listen-address`
 /// takes it: `:9187` (every interface, IPv4 and IPv6), `127.0.0.1:9187`, `[::1]:9187`,
-/// `localhost:0` (port 0 picks a free port).
+/// `localhost:0` (port 0 picks a free port); or `unix:/absolute/path`, a Unix
+/// socket whose file mode (0660) and directory decide who may connect.
 public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: UInt16
+    /// A Unix socket's path instead of a host and port.
+    public var unixPath: String?
 
     public init(host: String, port: UInt16) {
         self.host = host
         self.port = port
     }
 
+    public init(unixPath: String) {
+        self.init(host: "", port: 0)
+        self.unixPath = unixPath
+    }
+
+    /// `sockaddr_un`'s room for a path, less its terminating NUL.
+    static let maxUnixPath = 107
+
     public init(parsing text: String) throws(HTTPServerError) {
+        if text.hasPrefix("unix:") {
+            let path = String(text.dropFirst(5))
+            guard path.hasPrefix("/"), path.utf8.count <= Self.maxUnixPath else {
+                throw .invalidAddress(text, "expected unix: and an absolute path of at most \(Self.maxUnixPath) bytes")
+            }
+            self.init(unixPath: path)
+            return
+        }
         guard text.contains(":") else { throw .invalidAddress(text, "expected host:port, e.g. :9187 or 127.0.0.1:9187") }
         guard let address = HostPort(text), let port = UInt16(exactly: address.port) else {
             throw .invalidAddress(text, "port must be a number from 0 to 65535")
@@ -23,7 +42,10 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.init(host: address.host, port: port)
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String {
+        if let unixPath { return "unix:" + unixPath }
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 
     /// Resolves the host into a socket address (numeric or by name) and
     /// calls `body` with it. `dualStack` with the unspecified host gives

@@ -14,17 +14,20 @@ struct ListeningSocket: Sendable {
 
     /// `:PORT` becomes one dual-stack socket on `[::]` (IPv4 too) where the
     /// kernel has IPv6, else `0.0.0.0`.
-    static func open(_ address: ListenAddress) throws(HTTPServerError) -> ListeningSocket {
+    static func open(_ address: ListenAddress, hopLimit: Int32? = nil) throws(HTTPServerError) -> ListeningSocket {
+        if let path = address.unixPath { return try bindUnix(path, address) }
         if address.host.isEmpty, let dual = try? address.withSocketAddress(dualStack: true, { pointer throws(HTTPServerError) in
-            try bind(pointer, address, dualStack: true)
+            try bind(pointer, address, dualStack: true, hopLimit: hopLimit)
         }) {
             return dual
         }
-        return try address.withSocketAddress { pointer throws(HTTPServerError) in try bind(pointer, address, dualStack: false) }
+        return try address.withSocketAddress { pointer throws(HTTPServerError) in
+            try bind(pointer, address, dualStack: false, hopLimit: hopLimit)
+        }
     }
 
     private static func bind(_ socketAddress: UnsafePointer<sockaddr>, _ address: ListenAddress,
-                             dualStack: Bool) throws(HTTPServerError) -> ListeningSocket {
+                             dualStack: Bool, hopLimit: Int32?) throws(HTTPServerError) -> ListeningSocket {
         let family = Int32(socketAddress.pointee.sa_family)
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw .cannotListen(address.description) }
@@ -32,6 +35,11 @@ struct ListeningSocket: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
         if family == AF_INET6 {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &v6only, socklen_t(MemoryLayout<Int32>.size))
+        }
+        // Accepted connections inherit both (checked on Linux 6.x).
+        if var hops = hopLimit {
+            setsockopt(fd, Int32(IPPROTO_IP), IP_TTL, &hops, socklen_t(MemoryLayout<Int32>.size))
+            if family == AF_INET6 { setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_UNICAST_HOPS, &hops, socklen_t(MemoryLayout<Int32>.size)) }
         }
         let length = socklen_t(family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
         // The backlog libmicrohttpd was given before: bursts of load balancer checks queue, not fail.
@@ -41,6 +49,38 @@ struct ListeningSocket: Sendable {
         }
         return ListeningSocket(fd: fd, isIPv6: family == AF_INET6,
                                bound: ListenAddress(host: address.host, port: boundPort(fd) ?? address.port))
+    }
+
+    /// A Unix socket at `path`: a stale socket file of an earlier run is
+    /// replaced, anything else there is an error. The mode is set between
+    /// `bind` and `listen`, before anyone can connect: owner and group (the
+    /// application's) read and write, others nothing.
+    private static func bindUnix(_ path: String, _ address: ListenAddress) throws(HTTPServerError) -> ListeningSocket {
+        var status = stat()
+        if lstat(path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFSOCK, unlink(path) == 0 else { throw .cannotListen(address.description) }
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw .cannotListen(address.description) }
+        var socketAddress = sockaddr_un()
+        socketAddress.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &socketAddress.sun_path) { raw in
+            for (index, byte) in path.utf8.prefix(ListenAddress.maxUnixPath).enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+        }
+        guard bound, chmod(path, 0o660) == 0, listen(fd, 1024) == 0 else {
+            close(fd)
+            throw .cannotListen(address.description)
+        }
+        return ListeningSocket(fd: fd, isIPv6: false, bound: address)
+    }
+
+    /// Closes the socket, and removes a Unix socket's file.
+    func closeAndRemove() {
+        close(fd)
+        if let path = bound.unixPath { unlink(path) }
     }
 
     private static func boundPort(_ fd: Int32) -> UInt16? {

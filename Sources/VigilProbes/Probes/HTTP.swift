@@ -30,6 +30,7 @@ public final class HTTPProbe: Probe {
         sources = Dictionary(uniqueKeysWithValues: items.map { ($0, .secret($0, in: context.secrets) { value, _ in value }) })
         var options = CurlTransport.Options()
         options.caBundle = target.settings["ca_file"].nonEmpty
+        options.unixSocket = target.settings["unix_socket"].nonEmpty
         options.maxResponseBytes = 64 << 10  // the status is what counts; a larger body is cut
         options.truncatesBody = true
         options.maxIdleHandles = 1

@@ -32,7 +32,11 @@ struct Serve: ParsableCommand {
             endpoint = try token.map { token throws(HTTPServerError) in
                 try EndpointSetup.start(config, token: token, secrets: app.secrets, registry: app.telemetry.registry, logger: logger)
             }
-            if let endpoint { app.endpointProbe?.attach(base: "http://\(endpoint.boundAddress)") }
+            if let endpoint {
+                let bound = endpoint.boundAddress
+                app.endpointProbe?.attach(base: bound.unixPath == nil ? "http://\(bound)" : "http://localhost",
+                                          unixSocket: bound.unixPath)
+            }
         } catch {
             logger.error("cannot start HTTP server", metadata: ["error": "\(error)"])
             throw ExitCode.failure
