@@ -243,6 +243,35 @@ def overview_row():
     ])
 
 
+def fleet_row():
+    unhealthy = "max without (status) (%s)" % sel("vigil_health_status", 'component!="overall", status="unhealthy"')
+    by_target = ('%s * on (job, instance, component) group_left (target) '
+                 'label_replace(%s, "component", "$1", "probe", "(.+)")' % (unhealthy, sel("vigil_probe_target_info")))
+    return ("Fleet", [
+        timeseries(
+            "Instances per status, by component",
+            "How many instances see each component healthy, degraded or unhealthy (vigil_health_status is one-hot, "
+            "so its sum is a count). Most of the fleet unhealthy at once is a shared dependency "
+            "(VigilFleetDependencyDown); one instance alone is that host's own path (VigilComponentUnhealthy).",
+            "short", [("sum by (component, status) (%s)" % sel("vigil_health_status", 'component!="overall"'),
+                       "{{component}} {{status}}")],
+            stack=True, width=10, height=7),
+        timeseries(
+            "Dependencies with the most instances failing",
+            "Instances that see each dependency unhealthy, by what they probe (vigil_probe_target_info: host:port, "
+            "never a credential), the ten largest. The same component name pointing at different servers counts apart.",
+            "short", [("topk(10, sum by (component, target) (%s))" % by_target, "{{component}} {{target}}")],
+            min_=0, width=7, height=7),
+        timeseries(
+            "Instances with the most probe failures",
+            "Failed probe runs per instance (vigil_probe_failures_total), the ten largest: a host that fails alone "
+            "while its peers do not has a problem of its own (network, DNS, a local pooler).",
+            "short", [("topk(10, sum by (instance) (increase(%s[%s])))" % (sel("vigil_probe_failures_total"), RATE),
+                       "{{instance}}")],
+            min_=0, width=7, height=7),
+    ])
+
+
 def probes_row():
     return ("Probes", [
         timeseries(
@@ -605,7 +634,7 @@ def grafana_dashboard():
         "graphTooltip": 1,
         "id": None,
         "links": [],
-        "panels": layout([overview_row(), probes_row(), secrets_row(), aws_row(), cloudwatch_row(),
+        "panels": layout([overview_row(), fleet_row(), probes_row(), secrets_row(), aws_row(), cloudwatch_row(),
                           process_row()]),
         "refresh": "30s",
         "schemaVersion": 39,

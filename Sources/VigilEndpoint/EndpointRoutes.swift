@@ -70,11 +70,11 @@ public final class EndpointRoutes: Sendable {
             finish(outcome, since: started)
             return .now(response)
         case .later(let read):
-            return .later { [self] in
+            return .later(work: { [self] in
                 let (response, outcome) = serve(read)
                 finish(outcome, since: started)
                 return response
-            }
+            }, abandoned: { [self] in finish(.error, since: started) })
         }
     }
 

@@ -19,6 +19,9 @@ public struct HostPort: Sendable, Equatable {
         self.host = host
         self.port = port
     }
+
+    /// `host:port`, an IPv6 host in brackets.
+    public var text: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// HTTP statuses that count as up: `200`, `200-299`, `200,301-302`.

@@ -7,6 +7,8 @@ final class ConnectionKeeper<Connection>: Sendable {
     /// Only the probe's own thread uses the connection; the mutex makes that
     /// checkable and lets the keeper be shared with `vigil check`.
     private let kept = Locked<Connection?>(nil)
+    /// Where the last connection went (`host:port`): what a run reports as its target.
+    private let address = Locked<String?>(nil)
 
     init() {}
 
@@ -50,7 +52,7 @@ extension ConnectionKeeper {
     /// `check` it; an authentication failure refreshes the credentials by
     /// force and tries once more, all within `timeout`.
     func run<Credentials>(_ probe: some Probe, timeout: Duration, credentials: CredentialsSource<Credentials>,
-                          isUsable: (Connection) -> Bool,
+                          isUsable: (Connection) -> Bool, target: (Credentials) -> HostPort,
                           connect: (Credentials, Deadline) throws(ProbeFailure) -> sending Connection,
                           check: (Connection, Deadline, PhaseTimer) throws(ProbeFailure) -> Void) -> ProbeResult {
         let deadline = Deadline(after: timeout)
@@ -59,12 +61,15 @@ extension ConnectionKeeper {
             try use(deadline: deadline, isUsable: isUsable) { () throws(ProbeFailure) -> sending Connection in
                 let started = ContinuousClock.now
                 defer { timer.record("connect", since: started) }  // not `time`: its result could not be `sending`
-                return try connect(credentials.get(deadline), deadline)
+                let current = try credentials.get(deadline)
+                address.withLock { $0 = target(current).text }
+                return try connect(current, deadline)
             } _: { (connection) throws(ProbeFailure) in
                 try check(connection, deadline, timer)
             }
         }
         result.phases = timer.phases
+        result.target = address.withLock { $0 }
         return result
     }
 }

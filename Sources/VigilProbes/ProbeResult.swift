@@ -35,6 +35,11 @@ public struct ProbeResult: Sendable, Equatable {
     public var phases: [ProbePhase] = []
     /// Figures the peer reported (Redis `INFO`), exported as gauges.
     public var measurements: [ProbeMeasurement] = []
+    /// What the run probed: `host:port` (an http target's
+    /// `scheme://host:port`), never a credential or a path; nil when not
+    /// known yet (no credentials). Rules join the instances that watch the
+    /// same dependency on it (`vigil_probe_target_info`).
+    public var target: String?
 
     public var succeeded: Bool { reason == .ok }
     /// The component works: the run succeeded, or it serves in a degraded way

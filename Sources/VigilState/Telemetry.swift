@@ -68,6 +68,7 @@ public final class Telemetry: Sendable {
             gauge(of: result.probe, measurement.metric, measurement.help, probe + measurement.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
                 .set(measurement.value)
         }
+        if let target = result.target { recordTarget(target, of: result.probe) }
         if result.refreshedCredentials {
             authRefreshes(probe).increment()
         }
@@ -110,8 +111,12 @@ public final class Telemetry: Sendable {
     /// Every series created for a probe or component, by name and labels.
     private let seriesOf = Locked<[String: [String: Series]]>([:])
 
+    private static func key(_ name: String, _ labels: [(String, String)]) -> String {
+        name + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+    }
+
     private func remember(_ owner: String, _ name: String, _ labels: [(String, String)], _ series: Series) {
-        let key = name + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        let key = Self.key(name, labels)
         seriesOf.withLock { if $0[owner]?[key] == nil { $0[owner, default: [:]][key] = series } }
     }
 
@@ -127,10 +132,27 @@ public final class Telemetry: Sendable {
         return counter
     }
 
+    /// The target each probe last reported: a new one (a rotation to
+    /// another host) replaces the old series instead of adding one.
+    private let targets = Locked<[String: String]>([:])
+
+    private func recordTarget(_ target: String, of probe: String) {
+        let previous = targets.withLock { targets in defer { targets[probe] = target }; return targets[probe] }
+        guard previous != target else { return }
+        let name = "vigil_probe_target_info", help = "What each probe checks (host:port, or an http target's scheme://host:port); the value is always 1."
+        if let previous {
+            let labels = [("probe", probe), ("target", previous)]
+            seriesOf.withLock { _ = $0[probe]?.removeValue(forKey: Self.key(name, labels)) }
+            registry.unregisterGauge(registry.gauge(name, help, labels))
+        }
+        gauge(of: probe, name, help, [("probe", probe), ("target", target)]).set(to: 1)
+    }
+
     /// Drops every series of probes and components a reload removed, so no
     /// alert keeps firing on a target that no longer exists.
     func forget(_ owners: [String]) {
         let dropped = seriesOf.withLock { seriesOf in owners.flatMap { seriesOf.removeValue(forKey: $0)?.values.map { $0 } ?? [] } }
+        targets.withLock { targets in for owner in owners { targets.removeValue(forKey: owner) } }
         for series in dropped {
             switch series {
             case .gauge(let gauge): registry.unregisterGauge(gauge)

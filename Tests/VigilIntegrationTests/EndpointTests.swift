@@ -384,6 +384,12 @@ struct EndpointTests {
             """
         let read = try ChildProcess.run(["node", "-e", node], environment: ["AWS_TOKEN": EndpointTests.token, "EXPECTED": env.databasePassword])
         #expect(read.status == 0 && read.output == "match", "node: \(read.status) \(read.output.prefix(300))")
+        // A second Vigil on the same live socket is refused, and leaves the first one's file alone.
+        let second = try VigilProcess(["serve", "--web.listen-address", "127.0.0.1:0"], environment: [
+            "VIGIL_ENDPOINT_ENABLED": "true", "VIGIL_ENDPOINT_LISTEN_ADDRESS": "unix:\(path)", "AWS_TOKEN": EndpointTests.token])
+        #expect(VigilProcess.waitUntil(timeout: 10) { second.log.contains("cannot listen on unix:\(path)") }, "\(second.log.suffix(500))")
+        _ = second.stop(signal: SIGTERM, timeout: 10)
+        #expect(try ChildProcess.run(["curl", "-s", "--unix-socket", path, "http://localhost/ping"]).output == "healthy")
         #expect(vigil.process.stop() == 0)
         #expect(!FileManager.default.fileExists(atPath: path), "the socket file outlived the process")
 

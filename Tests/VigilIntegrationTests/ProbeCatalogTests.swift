@@ -77,6 +77,15 @@ struct ProbeCatalogTests {
         #expect(healthy != nil, "\(first.services)")
         #expect(Set(first.services.keys) == Set(everyone) && Set(first.checks.keys) == Set(everyone))
         #expect(first.services["replica"] == "connected" && first.services["api"] == "connected")
+        // What each target probes, for the fleet rules: host:port (from the secret for postgres and
+        // redis), an http target's origin without its path; nothing else (no user, no password).
+        let metrics = vigil.metrics
+        for (probe, target) in [("database", "127.0.0.1:\(primary.port)"), ("replica", "127.0.0.1:\(replica.port)"),
+                                ("redis", "127.0.0.1:\(env.redisPort)"), ("api", "http://127.0.0.1:\(api.port)"),
+                                ("smtp", "127.0.0.1:\(env.redisPort)")] {
+            #expect(metrics.contains(#"vigil_probe_target_info{probe="\#(probe)",target="\#(target)"} 1"#), "\(probe)")
+        }
+        #expect(metrics.split(separator: "\n").filter { $0.hasPrefix("vigil_probe_target_info{") }.count == 6, "one per target but secrets")
 
         try replica.mode("refuse")
         try replica.killConnections()

@@ -31,4 +31,12 @@ import VigilPlatform
         for bad in ["${secret:}", "${secret:.k}", "${secret:i.}"] { #expect(SecretReference.parts(bad) == [.text(bad)]) }
         #expect(SecretReference.parts("plain") == [.text("plain")])
     }
+
+    /// An http target's `target` label: scheme, host and port, never the user, password, path or query.
+    @Test func anHTTPTargetIsItsOrigin() {
+        #expect(HTTPProbe.origin(of: "https://api.example.com/v1/balance?key=x") == "https://api.example.com:443")
+        #expect(HTTPProbe.origin(of: "http://user:canary-pass@10.0.0.5:8080/health") == "http://10.0.0.5:8080")
+        #expect(HTTPProbe.origin(of: "http://[::1]/ping") == "http://[::1]:80")
+        #expect(HTTPProbe.origin(of: "https://[2001:db8::1]:8443#x") == "https://[2001:db8::1]:8443")
+    }
 }

@@ -123,8 +123,8 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
     switch settings.handler(request) {
     case .now(let response):
         return MHD_queue_response(connection, UInt32(response.status), response.handle)
-    case .later(let work):
-        guard let deferred = context.deferrals.start(connection, work) else {
+    case .later(let work, let abandoned):
+        guard let deferred = context.deferrals.start(connection, work, abandoned: abandoned) else {
             return MHD_queue_response(connection, UInt32(Deferrals.shuttingDown.status), Deferrals.shuttingDown.handle)
         }
         state.pointee = Unmanaged.passRetained(deferred).toOpaque()

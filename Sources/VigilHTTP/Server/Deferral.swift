@@ -9,7 +9,10 @@ import VigilPlatform
 /// instead of a thread per connection (800 connections were 800 threads).
 public enum HTTPAnswer: Sendable {
     case now(HTTPResponse)
-    case later(@Sendable () -> HTTPResponse)
+    /// `work` gives the response on a thread of its own; when it cannot run
+    /// (the daemon is stopping, the system gives no thread) `abandoned` is
+    /// called instead and the request gets 503.
+    case later(work: @Sendable () -> HTTPResponse, abandoned: @Sendable () -> Void)
 }
 
 /// One suspended request: its connection until the answer is handed back,
@@ -48,24 +51,34 @@ final class Deferrals: Sendable {
 
     private let table = Locked(Table())
     static let shuttingDown = HTTPResponse(status: 503, contentType: "text/plain; charset=utf-8",
-                                                   body: "503 shutting down\n")
+                                           body: "503 shutting down\n")
+    static let noThread = HTTPResponse(status: 503, contentType: "text/plain; charset=utf-8",
+                                       body: "503 no thread for the request (the process is at its thread limit)\n")
 
     /// Suspends `connection` and runs `work` on a thread of its own;
     /// returns the reply whose resumed call will queue its answer, or nil
-    /// when the daemon is stopping or no thread could be had (the caller
-    /// answers 503 at once).
-    func start(_ connection: OpaquePointer, _ work: @escaping @Sendable () -> HTTPResponse) -> DeferredReply? {
+    /// when the daemon is stopping (the caller answers 503 at once).
+    /// `abandoned` runs instead of `work` when `work` will not run.
+    func start(_ connection: OpaquePointer, _ work: @escaping @Sendable () -> HTTPResponse,
+               abandoned: @escaping @Sendable () -> Void) -> DeferredReply? {
         let reply = DeferredReply(connection)
         let key = ObjectIdentifier(reply)
+        // Suspended under the table's lock: a stop sweeping now finds it suspended.
         let accepted = table.withLock { table in
             guard !table.stopping else { return false }
             table.pending[key] = reply
+            MHD_suspend_connection(connection)
             return true
         }
-        guard accepted else { return nil }
-        MHD_suspend_connection(connection)
+        guard accepted else {
+            abandoned()
+            return nil
+        }
         let started = startDetachedThread(name: "http-deferred") { [self] in finish(key, with: work()) }
-        if !started { finish(key, with: Self.shuttingDown) }
+        if !started {
+            abandoned()
+            finish(key, with: Self.noThread)
+        }
         return reply
     }
 
@@ -75,12 +88,13 @@ final class Deferrals: Sendable {
         table.withLock { table in table.pending.removeValue(forKey: key)?.resume(with: response) }
     }
 
-    /// Takes no new deferrals and answers those pending with 503.
-    func stop() {
+    /// Takes no new deferrals and answers those pending with 503; returns how many.
+    func stop() -> Int {
         table.withLock { table in
             table.stopping = true
+            defer { table.pending.removeAll() }
             for reply in table.pending.values { reply.resume(with: Self.shuttingDown) }
-            table.pending.removeAll()
+            return table.pending.count
         }
     }
 }

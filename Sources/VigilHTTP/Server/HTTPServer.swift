@@ -224,9 +224,15 @@ private final class Daemon: @unchecked Sendable {
     }
 
     /// Stops at once, closing every connection (and the listening duplicate);
-    /// a request still deferred is answered 503 first.
+    /// a request still deferred is answered 503 first (given up to 100 ms to
+    /// go out: a resumed request is sent by the daemon's own thread).
     func stopNow() {
-        context.deferrals.stop()
+        let answered = context.deferrals.stop()
+        if answered > 0 {
+            let target = max(0, context.inFlight.load(ordering: .acquiring) - answered)
+            let deadline = SteadyClock.monotonicSeconds() + 0.1
+            while context.inFlight.load(ordering: .acquiring) > target && SteadyClock.monotonicSeconds() < deadline { usleep(2_000) }
+        }
         MHD_stop_daemon(handle)
         // Quiesced, the duplicate is the caller's to close; else the stop closed it.
         if let fd = quiesced.withLock({ $0 }), fd >= 0 { close(fd) }

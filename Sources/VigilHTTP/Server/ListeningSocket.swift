@@ -11,6 +11,8 @@ struct ListeningSocket: Sendable {
     let isIPv6: Bool
     /// The address actually bound (port 0 resolved).
     let bound: ListenAddress
+    /// A Unix socket's file, as bound: removed at close only while it is still this.
+    var file: (device: dev_t, inode: ino_t)?
 
     /// `:PORT` becomes one dual-stack socket on `[::]` (IPv4 too) where the
     /// kernel has IPv6, else `0.0.0.0`.
@@ -51,36 +53,55 @@ struct ListeningSocket: Sendable {
                                bound: ListenAddress(host: address.host, port: boundPort(fd) ?? address.port))
     }
 
-    /// A Unix socket at `path`: a stale socket file of an earlier run is
-    /// replaced, anything else there is an error. The mode is set between
-    /// `bind` and `listen`, before anyone can connect: owner and group (the
-    /// application's) read and write, others nothing.
+    /// A Unix socket at `path`: the socket file of a process that died is
+    /// replaced; a live one (another Vigil answers there) or anything else
+    /// at the path is an error. The mode is set between `bind` and `listen`,
+    /// before anyone can connect: owner and group (the application's) read
+    /// and write, others nothing.
     private static func bindUnix(_ path: String, _ address: ListenAddress) throws(HTTPServerError) -> ListeningSocket {
         var status = stat()
         if lstat(path, &status) == 0 {
-            guard status.st_mode & S_IFMT == S_IFSOCK, unlink(path) == 0 else { throw .cannotListen(address.description) }
+            guard status.st_mode & S_IFMT == S_IFSOCK, !isAnswered(path), unlink(path) == 0 else {
+                throw .cannotListen(address.description)
+            }
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw .cannotListen(address.description) }
+        let bound = withUnixAddress(path) { Glibc.bind(fd, $0, $1) == 0 }
+        guard bound, chmod(path, 0o660) == 0, listen(fd, 1024) == 0, lstat(path, &status) == 0 else {
+            if bound { unlink(path) }
+            close(fd)
+            throw .cannotListen(address.description)
+        }
+        return ListeningSocket(fd: fd, isIPv6: false, bound: address, file: (status.st_dev, status.st_ino))
+    }
+
+    /// True when something accepts connections at the socket `path`.
+    private static func isAnswered(_ path: String) -> Bool {
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0 else { return false }
+        defer { close(probe) }
+        return withUnixAddress(path) { connect(probe, $0, $1) == 0 || errno != ECONNREFUSED }
+    }
+
+    private static func withUnixAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
         var socketAddress = sockaddr_un()
         socketAddress.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &socketAddress.sun_path) { raw in
             for (index, byte) in path.utf8.prefix(ListenAddress.maxUnixPath).enumerated() { raw[index] = byte }
         }
-        let bound = withUnsafePointer(to: &socketAddress) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+        return withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound, chmod(path, 0o660) == 0, listen(fd, 1024) == 0 else {
-            close(fd)
-            throw .cannotListen(address.description)
-        }
-        return ListeningSocket(fd: fd, isIPv6: false, bound: address)
     }
 
-    /// Closes the socket, and removes a Unix socket's file.
+    /// Closes the socket, and removes a Unix socket's file if it is still
+    /// this one's (not a successor's that replaced it).
     func closeAndRemove() {
         close(fd)
-        if let path = bound.unixPath { unlink(path) }
+        guard let path = bound.unixPath, let file else { return }
+        var status = stat()
+        if lstat(path, &status) == 0, status.st_dev == file.device, status.st_ino == file.inode { unlink(path) }
     }
 
     private static func boundPort(_ fd: Int32) -> UInt16? {

@@ -13,6 +13,8 @@ public final class HTTPProbe: Probe {
     public let name: String
     public let failureReasons = ProbeReason.connectionFailures + [.unexpectedStatus]
     private let url: String
+    /// `scheme://host:port` of `url` (the port spelled out): its target.
+    private let origin: String
     private let method: String
     private let expect: StatusRanges
     private let headers: [(name: String, value: [SecretReference.Part])]
@@ -23,6 +25,7 @@ public final class HTTPProbe: Probe {
     init(target: ProbeTarget, context: ProbeContext) {
         name = target.name
         url = target.settings["url"] ?? ""
+        origin = Self.origin(of: url)
         method = target.settings["method"] ?? "GET"
         expect = StatusRanges(target.settings["expect_status"] ?? "") ?? StatusRanges("200-299")!
         headers = target.headers.map { ($0.name, SecretReference.parts($0.value, ownItem: target.secret)) }
@@ -44,6 +47,7 @@ public final class HTTPProbe: Probe {
         // Without secrets in the headers a retry would send the same request again.
         var result = sources.isEmpty ? measure(attempt) : measureRefreshingCredentials({ refreshSecrets(deadline) }, attempt)
         result.phases = timer.phases
+        result.target = origin
         return result
     }
 
@@ -93,5 +97,17 @@ public final class HTTPProbe: Probe {
 
     private func refreshSecrets(_ deadline: Deadline) {
         for source in sources.values { source.refresh(deadline.remainingSeconds) }
+    }
+
+    /// `https://api.example.com/v1?x` -> `https://api.example.com:443`: no
+    /// path, query or user info (where a credential could be).
+    static func origin(of url: String) -> String {
+        let https = url.hasPrefix("https://")
+        let rest = url.drop { $0 != "/" }.dropFirst(2)
+        var authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        let explicitPort = HostPort(String(authority)).map { !$0.host.isEmpty } ?? false
+        let hostPort = explicitPort ? String(authority) : "\(authority):\(https ? 443 : 80)"
+        return (https ? "https://" : "http://") + hostPort
     }
 }

@@ -1,3 +1,4 @@
+import VigilPlatform
 import VigilSecrets
 
 /// PostgreSQL probe: connect (kept between runs) and `SELECT 1`, bounded
@@ -29,7 +30,8 @@ public final class PostgresProbe: Probe {
     public var keptSocket: Int32? { connection.socket(\.descriptor) }
 
     public func run(timeout: Duration) -> ProbeResult {
-        connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isHealthy) { (credentials, deadline) throws(ProbeFailure) in
+        connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isHealthy,
+                       target: { HostPort(host: $0.host, port: $0.port) }) { (credentials, deadline) throws(ProbeFailure) in
             try PostgresConnection(credentials, tls: tls, deadline: deadline, connectTimeout: timeout)
         } check: { (connection, deadline, timer) throws(ProbeFailure) in
             try timer.time("query") { () throws(ProbeFailure) in try connection.query(Self.query(timeout: timeout), deadline: deadline) }

@@ -1,3 +1,4 @@
+import VigilPlatform
 import VigilSecrets
 
 /// Redis probe: connect and authenticate (kept between runs), then `PING`.
@@ -30,7 +31,8 @@ public final class RedisProbe: Probe {
     public func run(timeout: Duration) -> ProbeResult {
         var measurements: [ProbeMeasurement] = []
         var infoFailure: ProbeFailure?
-        var result = connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isUsable) {
+        var result = connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isUsable,
+                                    target: { HostPort(host: $0.host, port: $0.port) }) {
             (credentials, deadline) throws(ProbeFailure) in try RedisConnection(credentials, tls: tls, deadline: deadline)
         } check: { (connection, deadline, timer) throws(ProbeFailure) in
             try timer.time("ping") { () throws(ProbeFailure) in try connection.ping(deadline: deadline) }

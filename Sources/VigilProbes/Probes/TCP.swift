@@ -22,6 +22,7 @@ public final class TCPProbe: Probe {
             _ = try timer.time("connect") { () throws(ProbeFailure) in try TCPConnection(host: host, port: port, deadline: deadline) }
         }
         result.phases = timer.phases
+        result.target = HostPort(host: host, port: port).text
         return result
     }
 }

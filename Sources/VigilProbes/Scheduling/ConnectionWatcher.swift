@@ -12,8 +12,10 @@ import Glibc
 /// watched only between runs and, once it fired, only again after the next
 /// run: one event, one run. No byte is read or written here.
 final class ConnectionWatcher: Sendable {
-    /// The sockets to watch, by probe name.
-    private let armed = Locked<[String: Int32]>([:])
+    /// The sockets to watch, by probe name, with the token of the loop that
+    /// armed it: a loop a reload replaced can neither arm nor disarm for
+    /// its successor.
+    private let armed = Locked<[String: (token: Int, socket: Int32)]>([:])
     /// Wakes `poll` when the watched set changes (one byte at most in flight).
     private let wakeRead: Int32, wakeWrite: Int32
     private let poked = Atomic<Bool>(false)
@@ -35,15 +37,24 @@ final class ConnectionWatcher: Sendable {
         close(wakeWrite)
     }
 
-    /// Watches `socket` for `probe` (nil: nothing to watch) until it fires or is disarmed.
-    func arm(_ probe: String, socket: Int32?) {
-        armed.withLock { $0[probe] = socket }
+    /// Watches `socket` for `probe` (nil: nothing to watch) until it fires
+    /// or is disarmed, if `isCurrent` (checked under the watcher's lock:
+    /// the loop of `token` still runs the probe).
+    func arm(_ probe: String, token: Int, socket: Int32?, isCurrent: () -> Bool) {
+        armed.withLock { armed in
+            guard isCurrent() else { return }
+            armed[probe] = socket.map { (token, $0) }
+        }
         poke()
     }
 
-    /// Stops watching `probe`'s socket (a run is about to use it).
-    func disarm(_ probe: String) {
-        armed.withLock { _ = $0.removeValue(forKey: probe) }
+    /// Stops watching `probe`'s socket (a run is about to use it, or the
+    /// loop ends), unless another loop armed it.
+    func disarm(_ probe: String, token: Int? = nil) {
+        armed.withLock { armed in
+            guard token == nil || armed[probe]?.token == token else { return }
+            armed.removeValue(forKey: probe)
+        }
     }
 
     func stop() {
@@ -60,7 +71,7 @@ final class ConnectionWatcher: Sendable {
     private func watch() {
         var drain = [UInt8](repeating: 0, count: 8)
         while !stopped.load(ordering: .acquiring) {
-            let watched = armed.withLock { $0 }.map { (probe: $0.key, socket: $0.value) }
+            let watched = armed.withLock { $0 }.map { (probe: $0.key, token: $0.value.token, socket: $0.value.socket) }
             var fds = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
                 + watched.map { pollfd(fd: $0.socket, events: Int16(POLLIN), revents: 0) }
             guard poll(&fds, nfds_t(fds.count), -1) > 0 else {
@@ -75,7 +86,7 @@ final class ConnectionWatcher: Sendable {
             for (index, entry) in watched.enumerated() where fds[index + 1].revents != 0 {
                 // Still the same arming: a run may have started (and taken the socket) meanwhile.
                 let fired = armed.withLock { armed in
-                    guard armed[entry.probe] == entry.socket else { return false }
+                    guard let now = armed[entry.probe], now.token == entry.token, now.socket == entry.socket else { return false }
                     armed[entry.probe] = nil
                     return true
                 }

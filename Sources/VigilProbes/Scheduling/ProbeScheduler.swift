@@ -97,7 +97,8 @@ public final class ProbeScheduler: Sendable {
                 let name = entry.probe.name
                 if let old = previous[name], old.entry.probe === entry.probe {
                     slots[name] = (entry, old.token)
-                    if old.entry.interval != entry.interval || old.entry.timeout != entry.timeout { changed.append(name) }
+                    if old.entry.interval != entry.interval || old.entry.timeout != entry.timeout
+                        || old.entry.retryInterval != entry.retryInterval { changed.append(name) }
                 } else {
                     let token = nextToken.wrappingAdd(1, ordering: .relaxed).oldValue
                     slots[name] = (entry, token)
@@ -187,7 +188,7 @@ public final class ProbeScheduler: Sendable {
             beats.withLock { $0[name] = .now }
             watcher?.disarm(name)
             let available = runWatched(entry, token: token)
-            watcher?.arm(name, socket: entry.probe.keptSocket)
+            watcher?.arm(name, token: token, socket: entry.probe.keptSocket) { self.entry(name, token: token) != nil }
             // Sleep until the next run; wake-ups before it (another loop
             // ending, a reload, spurious ones) only re-check `stopped`,
             // `runSoon` (a connection event among them) and whether this
@@ -198,6 +199,7 @@ public final class ProbeScheduler: Sendable {
                     && self.entry(name, token: token) != nil && wake.wait(until: next) {}
             }
         }
+        watcher?.disarm(name, token: token)
     }
 
     /// Runs the probe on a thread of its own and records its result. A run

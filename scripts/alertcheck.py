@@ -1,0 +1,228 @@
+"""The checks of scripts/e2e-alerting and scripts/e2e-fleet against a real
+Prometheus, Alertmanager and webhook receiver (standard library only), and
+the fast copies of the shipped rules and routing they run.
+
+  python3 scripts/alertcheck.py COMMAND ARGS...   exit 0 when the check holds
+
+Commands: query PROM EXPR | dashboard PROM FILE DEADLINE | notified LOG PATH
+STATUS MATCHER... | leaked LOG COMPONENT | prom-alert PROM ALERT COMPONENT
+STATE | am-inhibited AM ALERT COMPONENT SOURCE | pages LOG SINCE | summary
+LOG | fast-rules SOURCE TARGET | fast-routing SOURCE TARGET PORT [GROUP_WAIT]
+"""
+import datetime, json, re, sys, time, urllib.error, urllib.parse, urllib.request
+
+INHIBITED = ("VigilComponentDegraded", "VigilProbeFailing", "VigilProbeSlow")
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return json.load(answer)
+    except urllib.error.HTTPError as error:
+        body = error.read().decode(errors="replace")
+        try:
+            return json.loads(body)
+        except ValueError:
+            return {"status": "error", "error": f"HTTP {error.code}: {body[:200]}"}
+
+
+def query(prom, expr):
+    """(result, error): result is None on an error."""
+    try:
+        answer = get(f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+    except OSError as error:
+        return None, str(error)
+    if answer.get("status") != "success":
+        return None, answer.get("error", "no answer")
+    data = answer["data"]
+    if data["resultType"] in ("scalar", "string"):
+        return [data["result"]], None
+    return data["result"], None
+
+
+def notifications(log):
+    with open(log) as f:
+        for line in f:
+            entry = json.loads(line)
+            for alert in entry["body"].get("alerts", []):
+                yield entry["time"], entry["path"], alert
+
+
+def epoch(rfc3339):
+    """Alertmanager's times (nanoseconds, Z or an offset) as Unix time."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", rfc3339)
+    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
+    whole = datetime.datetime.fromisoformat(m.group(1) + zone).timestamp()
+    return whole + float("0." + (m.group(2) or "0"))
+
+
+def matches(alert, matchers):
+    for m in matchers:
+        kind, key, op, want = re.fullmatch(r"(labels|annotations)\.(\w+)(=|~)(.*)", m).groups()
+        have = alert.get(kind, {}).get(key)
+        if have is None or (op == "=" and have != want) or (op == "~" and not re.search(want, have)):
+            return False
+    return True
+
+
+def notified(log, path, status, *matchers):
+    """An alert with STATUS reached PATH, matching labels.X=V / annotations.X~REGEX."""
+    return any(p == path and a.get("status") == status and matches(a, matchers) for _, p, a in notifications(log))
+
+
+def leaked(log, component):
+    """Alerts an unhealthy COMPONENT inhibits, received while its VigilComponentUnhealthy was firing
+    (up to the endsAt of its resolution: once resolved it inhibits no more)."""
+    resolved = [epoch(a["endsAt"]) for _, _, a in notifications(log)
+                if a.get("status") == "resolved" and a["labels"].get("alertname") == "VigilComponentUnhealthy"
+                and a["labels"].get("component") == component]
+    until = min(resolved, default=float("inf"))
+    found = [f"{path} at {received:.1f}: {a.get('status')} {a['labels']}" for received, path, a in notifications(log)
+             if received < until and a["labels"].get("alertname") in INHIBITED and a["labels"].get("component") == component]
+    print("\n".join(found))
+    return not found
+
+
+def prom_alert(prom, alertname, component, state):
+    alerts = get(f"{prom}/api/v1/alerts")["data"]["alerts"]
+    return any(a["labels"].get("alertname") == alertname and a["labels"].get("component") == component
+               and a["state"] == state for a in alerts)
+
+
+def am_inhibited(am, alertname, component, source):
+    """ALERTNAME{component} is suppressed in Alertmanager, inhibited by SOURCE{component}."""
+    alerts = get(f"{am}/api/v2/alerts?active=true&inhibited=true&silenced=true")
+    def find(name):
+        return [a for a in alerts if a["labels"].get("alertname") == name and a["labels"].get("component") == component]
+    sources = {a["fingerprint"] for a in find(source)}
+    for a in find(alertname):
+        status = a["status"]
+        print(f"{alertname}{{component={component}}}: state {status['state']}, inhibitedBy {status['inhibitedBy']}"
+              f" ({source} fingerprints {sorted(sources)})")
+        if status["state"] == "suppressed" and sources & set(status["inhibitedBy"]):
+            return True
+    return False
+
+
+def panels(node):
+    """Every panel of a Grafana dashboard: nested (collapsed rows) and old-style rows too."""
+    if isinstance(node, dict):
+        if "targets" in node:
+            yield node
+        for key in ("panels", "rows"):
+            for child in node.get(key, []) or []:
+                yield from panels(child)
+        if "dashboard" in node:
+            yield from panels(node["dashboard"])
+
+
+def prepare(expr):
+    """Grafana variables -> what they are here: job vigil, every instance, 1m windows."""
+    def matcher(label, op, var):
+        if var == "job":
+            return f'{label}{op}"vigil"'
+        return f'{label}=~".+"' if op in ("=", "=~") else f'{label}=~".*"'
+    expr = re.sub(r'(\w+)\s*(=~|!~|!=|=)\s*"(?:\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\])"',
+                  lambda m: matcher(m.group(1), m.group(2), m.group(3) or m.group(4) or m.group(5)), expr)
+    fixed = {"__rate_interval": "1m", "__interval": "1m", "__range": "1m", "__range_s": "60",
+             "__range_ms": "60000", "__interval_ms": "60000", "job": "vigil"}
+    def variable(m):
+        name = m.group(1) or m.group(2) or m.group(3)
+        return fixed.get(name, ".+")
+    # `$1` is label_replace's capture group, not a variable (Grafana leaves it alone too).
+    return re.sub(r"\$\{(\w+)(?::\w+)?\}|\$([A-Za-z_]\w*)|\[\[(\w+)\]\]", variable, expr)
+
+
+def dashboard(prom, path, deadline):
+    """Runs every panel target until each has data or DEADLINE (epoch) passes; returns the failures."""
+    with open(path) as f:
+        board = json.load(f)
+    targets = [(p.get("title") or f"panel {p.get('id')}", t["expr"], prepare(t["expr"]))
+               for p in panels(board) for t in p.get("targets", []) if t.get("expr", "").strip()]
+    if not targets:
+        print("  no panel target has an expr")
+        return 1
+    pending, outcome, final = list(range(len(targets))), {}, set()
+    while True:
+        for i in [i for i in pending if i not in final]:
+            result, error = query(prom, targets[i][2])
+            outcome[i] = error or ("" if result else "no data")
+            if not outcome[i]:
+                pending.remove(i)
+            elif "parse error" in outcome[i]:
+                final.add(i)  # no use asking again
+        if not set(pending) - final or time.time() > deadline:
+            break
+        time.sleep(1)
+    for i in pending:
+        title, raw, expr = targets[i]
+        print(f"  panel '{title}': {outcome[i]}\n    expr: {raw}" + (f"\n    ran:  {expr}" if expr != raw else ""))
+    print(f"  {len(targets) - len(pending)} of {len(targets)} panel queries have data")
+    return len(pending)
+
+
+def pages(log, since):
+    """The distinct alerts that reached /pager firing after SINCE (Unix time), one line each."""
+    seen = {}
+    for received, path, a in notifications(log):
+        if path == "/pager" and a.get("status") == "firing" and received >= float(since):
+            labels = a["labels"]
+            key = tuple(sorted(labels.items()))
+            seen.setdefault(key, f"{labels.get('alertname')}{{" + ", ".join(
+                f"{k}={v}" for k, v in sorted(labels.items()) if k not in ("alertname", "job")) + "}")
+    print("\n".join(seen.values()))
+    return len(seen)
+
+
+def fast_rules(source, target):
+    """The rules with every `for:` 30 times shorter (at least 2s): 1m -> 2s, 5m -> 10s, same order."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    def shorter(m):
+        seconds = sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smhd])", m.group(2)))
+        return f"{m.group(1)}{max(2, seconds // 30)}s"
+    text, count = re.subn(r"^(\s*for:\s*)((?:\d+[smhd])+)\s*$", shorter, open(source).read(), flags=re.M)
+    if not count:
+        sys.exit(f"{source}: no `for:` found")
+    open(target, "w").write(text)
+
+
+def fast_routing(source, target, port, group_wait="1s"):
+    """The routing as shipped, with short timers and the receivers at the test's port."""
+    text = open(source).read()
+    for key, value in (("group_wait", group_wait), ("group_interval", "2s"), ("repeat_interval", "1m")):
+        text = re.sub(rf"^(\s*{key}:\s*)\S+", rf"\g<1>{value}", text, flags=re.M)
+    text, urls = re.subn(r"(\burl:\s*['\"]?)https?://[^/\s'\"]+", rf"\g<1>http://127.0.0.1:{port}", text)
+    if not urls:
+        sys.exit(f"{source}: no receiver url to point at the test's receiver")
+    open(target, "w").write(text)
+
+
+command, args = sys.argv[1], sys.argv[2:]
+if command == "query":
+    result, error = query(*args)
+    sys.exit(0 if result else 1)
+elif command == "dashboard":
+    sys.exit(min(dashboard(args[0], args[1], float(args[2])), 100))
+elif command == "notified":
+    sys.exit(0 if notified(*args) else 1)
+elif command == "leaked":
+    sys.exit(0 if leaked(*args) else 1)
+elif command == "prom-alert":
+    sys.exit(0 if prom_alert(*args) else 1)
+elif command == "am-inhibited":
+    sys.exit(0 if am_inhibited(*args) else 1)
+elif command == "pages":
+    print(f"{pages(*args)} distinct alerts paged", file=sys.stderr)
+    sys.exit(0)
+elif command == "fast-rules":
+    fast_rules(*args)
+    sys.exit(0)
+elif command == "fast-routing":
+    fast_routing(*args)
+    sys.exit(0)
+elif command == "summary":
+    seen = [f"{path} {a.get('status')} {a['labels'].get('alertname')}{{{a['labels'].get('component', '')}}}"
+            for _, path, a in notifications(args[0])]
+    print("; ".join(dict.fromkeys(seen)) or "none")
+    sys.exit(0)
+sys.exit(f"unknown command {command}")
