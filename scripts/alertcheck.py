@@ -6,7 +6,8 @@ the fast copies of the shipped rules and routing they run.
 
 Commands: query PROM EXPR | dashboard PROM FILE DEADLINE | notified LOG PATH
 STATUS MATCHER... | leaked LOG COMPONENT | prom-alert PROM ALERT COMPONENT
-STATE | am-inhibited AM ALERT COMPONENT SOURCE | pages LOG SINCE | summary
+STATE | am-inhibited AM ALERT COMPONENT SOURCE | am-no-group AM KEY=VALUE |
+pages LOG SINCE | summary
 LOG | fast-rules SOURCE TARGET | fast-routing SOURCE TARGET PORT [GROUP_WAIT]
 """
 import datetime, json, re, sys, time, urllib.error, urllib.parse, urllib.request
@@ -174,13 +175,20 @@ def pages(log, since):
     return len(seen)
 
 
+def am_no_group(am, label):
+    """No aggregation group in Alertmanager has LABEL (key=value): its alerts resolved and flushed."""
+    key, _, value = label.partition("=")
+    return not any(g["labels"].get(key) == value for g in get(f"{am}/api/v2/alerts/groups"))
+
+
 def fast_rules(source, target):
-    """The rules with every `for:` 30 times shorter (at least 2s): 1m -> 2s, 5m -> 10s, same order."""
+    """The rules with every `for:` and `keep_firing_for:` 30 times shorter (at least 2s): 1m -> 2s,
+    5m -> 10s, same order."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     def shorter(m):
         seconds = sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smhd])", m.group(2)))
         return f"{m.group(1)}{max(2, seconds // 30)}s"
-    text, count = re.subn(r"^(\s*for:\s*)((?:\d+[smhd])+)\s*$", shorter, open(source).read(), flags=re.M)
+    text, count = re.subn(r"^(\s*(?:keep_firing_)?for:\s*)((?:\d+[smhd])+)\s*$", shorter, open(source).read(), flags=re.M)
     if not count:
         sys.exit(f"{source}: no `for:` found")
     open(target, "w").write(text)
@@ -211,6 +219,8 @@ elif command == "prom-alert":
     sys.exit(0 if prom_alert(*args) else 1)
 elif command == "am-inhibited":
     sys.exit(0 if am_inhibited(*args) else 1)
+elif command == "am-no-group":
+    sys.exit(0 if am_no_group(*args) else 1)
 elif command == "pages":
     print(f"{pages(*args)} distinct alerts paged", file=sys.stderr)
     sys.exit(0)
