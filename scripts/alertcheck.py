@@ -7,7 +7,7 @@ the fast copies of the shipped rules and routing they run.
 Commands: query PROM EXPR | dashboard PROM FILE DEADLINE | notified LOG PATH
 STATUS MATCHER... | leaked LOG COMPONENT | prom-alert PROM ALERT COMPONENT
 STATE | am-inhibited AM ALERT COMPONENT SOURCE | am-no-group AM KEY=VALUE |
-pages LOG SINCE | summary
+pages LOG SINCE | pager-log LOG SINCE | summary
 LOG | fast-rules SOURCE TARGET | fast-routing SOURCE TARGET PORT [GROUP_WAIT]
 """
 import datetime, json, re, sys, time, urllib.error, urllib.parse, urllib.request
@@ -219,6 +219,11 @@ elif command == "prom-alert":
     sys.exit(0 if prom_alert(*args) else 1)
 elif command == "am-inhibited":
     sys.exit(0 if am_inhibited(*args) else 1)
+elif command == "pager-log":
+    for received, path, a in notifications(args[0]):
+        if path == "/pager" and received >= float(args[1]):
+            print(f"  {received:.2f} {a.get('status')} startsAt {a.get('startsAt')} {a['labels']}")
+    sys.exit(0)
 elif command == "am-no-group":
     sys.exit(0 if am_no_group(*args) else 1)
 elif command == "pages":

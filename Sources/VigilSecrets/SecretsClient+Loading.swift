@@ -121,8 +121,9 @@ extension SecretsClient {
     /// One AWS round for a secret: a version check when a value is cached
     /// (and not forced), the value only when the version moved.
     func refresh(_ item: SecretsConfiguration.Item, force: Bool) {
-        guard let api else { return }
-        let cached = records.withLock { $0[item.name]?.entry }
+        guard let client = self.api else { return }
+        let (cached, failing) = records.withLock { ($0[item.name]?.entry, ($0[item.name]?.failures ?? 0) > 0) }
+        let api = failing ? client.singleAttempt : client
         do throws(AWSError) {
             if !force, let cached, cached.source == .aws, let version = cached.versionID,
                try currentVersion(item, api: api) == version {
@@ -221,8 +222,12 @@ extension SecretsClient {
     }
 
     /// One BatchGetSecretValue for up to 20 secrets. If the call itself is
-    /// refused (denied by policy, or unknown to an older endpoint), each
-    /// secret is fetched with GetSecretValue, in parallel.
+    /// refused (denied by policy, or unknown to an older endpoint) or still
+    /// throttled after the AWS client's retries, each secret is fetched with
+    /// GetSecretValue, in parallel: BatchGetSecretValue has 100 calls a
+    /// second per region, GetSecretValue and DescribeSecret 10,000, so a
+    /// fleet starting at once (docs/cost.md) loads its secrets instead of
+    /// waiting out a backoff without them.
     private func preloadChunk(_ chunk: [SecretsConfiguration.Item], api: SecretsManagerAPI) {
         do throws(AWSError) {
             let result = try api.batchGetSecretValue(chunk.map(\.secretID))
@@ -238,7 +243,7 @@ extension SecretsClient {
                 }
             }
             if !unanswered.isEmpty { loadOneByOne(unanswered) }
-        } catch where error.kind == .client {
+        } catch where error.kind == .client || error.kind == .throttling {
             logger.info("BatchGetSecretValue refused, loading one by one", metadata: ["code": "\(error.metricCode)"])
             loadOneByOne(chunk)
         } catch {

@@ -44,7 +44,7 @@ public final class SecretsClient: Sendable {
                 clock: @escaping @Sendable () -> UnixTime = { UnixTime.steady }) {
         let items = Self.byName(configuration.items)
         settings = Locked((configuration, items))
-        self.api = aws.map(SecretsManagerAPI.init)
+        self.api = aws.map { SecretsManagerAPI(aws: $0) }
         self.metrics = metrics
         self.environment = environment
         self.logger = logger

@@ -4,6 +4,18 @@ import VigilAWS
 /// The Secrets Manager operations the client (and the migration) use, typed.
 struct SecretsManagerAPI: Sendable {
     let aws: AWSClient
+    /// nil: the AWS client's retry policy; 1: one attempt a call.
+    var maxAttempts: Int?
+
+    init(aws: AWSClient, maxAttempts: Int? = nil) {
+        self.aws = aws
+        self.maxAttempts = maxAttempts
+    }
+
+    /// The same API making one attempt a call: for a secret already failing,
+    /// whose backoff schedule is the retry (each refresh of it made 3
+    /// attempts: during an outage a fleet asked AWS three times as often).
+    var singleAttempt: SecretsManagerAPI { SecretsManagerAPI(aws: aws, maxAttempts: 1) }
 
     struct Fetched: Sendable {
         var id: String
@@ -90,7 +102,8 @@ struct SecretsManagerAPI: Sendable {
 
     private func call<Reply: Decodable>(_ operation: String, _ request: Request) throws(AWSError) -> Reply {
         let data = (try? JSONEncoder().encode(request)) ?? Data("{}".utf8)
-        let answer = try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", body: Array(data))
+        let answer = try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", body: Array(data),
+                                  maxAttempts: maxAttempts)
         do {
             return try JSONDecoder().decode(Reply.self, from: Data(answer))
         } catch {

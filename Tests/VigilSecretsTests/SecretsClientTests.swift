@@ -64,6 +64,16 @@ struct SecretsClientTests {
         #expect(try secrets.get("redis").source == .aws)
     }
 
+    /// A fleet starting at once can use up BatchGetSecretValue's 100 calls a
+    /// second: a batch still throttled after its retries loads one by one.
+    @Test func batchThrottledFallsBackToOneByOne() throws {
+        try proxy.inject("throttle", count: 2, target: "BatchGetSecretValue")
+        let secrets = client()
+        secrets.preload()
+        #expect(try targets().sorted() == ["BatchGetSecretValue", "BatchGetSecretValue", "GetSecretValue", "GetSecretValue"])
+        #expect(try secrets.get("database").source == .aws && secrets.get("redis").source == .aws)
+    }
+
     @Test func rotationIsPickedUpWithinOneTTLAndUnchangedCostsOneDescribe() throws {
         let name = "vigil/dev/rotation-\(UUID().uuidString.prefix(8))"
         try admin("CreateSecret", #"{"Name":"\#(name)","SecretString":"canary-rot-v1"}"#)
@@ -87,6 +97,27 @@ struct SecretsClientTests {
         #expect(try targets() == ["DescribeSecret", "GetSecretValue"])
         #expect(metrics.contains(#"vigil_secrets_rotations_total{secret="rotating"} 1"#))
         env.assertNoCanary(in: logs.value + [metrics], extra: ["canary-rot-v1", "canary-rot-v2"])
+    }
+
+    /// During an outage the backoff is the retry: a secret's first failing
+    /// refresh uses the AWS client's attempts (3 here), each later one a
+    /// single attempt (a fleet asked AWS three times as often: docs/cost.md).
+    @Test func aFailingSecretsLaterRefreshesMakeOneAttemptEach() throws {
+        let secrets = client(items: [.init(name: "redis", secretID: "vigil/dev/redis/credentials")], attempts: 3)
+        secrets.preload()
+        try proxy.clear()
+        try proxy.inject("error", count: 1000)
+        var calls: [Int] = []
+        for _ in 0..<4 {
+            clock.advance(3601)  // past the TTL, then past each backoff
+            secrets.refreshDue()
+            calls.append(try proxy.log().count - calls.reduce(0, +))
+        }
+        #expect(calls == [3, 1, 1, 1], "AWS calls per refresh: \(calls)")
+        try proxy.clear()
+        clock.advance(3601)
+        secrets.refreshDue()
+        #expect(try secrets.get("redis").source == .aws, "recovered with its single attempt")
     }
 
     @Test(arguments: ["error", "throttle", "reset", "deny"])

@@ -41,11 +41,14 @@ public final class AWSClient: Sendable {
     }
 
     /// A JSON-protocol call (Secrets Manager): `X-Amz-Target: <prefix>.<operation>`.
-    public func json(_ service: AWSService, operation: String, targetPrefix: String, body: [UInt8]) throws(AWSError) -> [UInt8] {
+    /// `maxAttempts`: fewer attempts than the retry policy's (1: none
+    /// repeated), for a caller whose own schedule is the retry.
+    public func json(_ service: AWSService, operation: String, targetPrefix: String, body: [UInt8],
+                     maxAttempts: Int? = nil) throws(AWSError) -> [UInt8] {
         try send(service, operation: operation, body: body, headers: [
             (name: "Content-Type", value: "application/x-amz-json-1.1"),
             (name: "X-Amz-Target", value: "\(targetPrefix).\(operation)"),
-        ], signBodyHash: false)
+        ], signBodyHash: false, maxAttempts: maxAttempts)
     }
 
     /// A query-protocol call (CloudWatch, STS): a form-encoded POST. A body
@@ -106,7 +109,7 @@ public final class AWSClient: Sendable {
     }
 
     private func send(_ service: AWSService, operation: String, body: [UInt8], headers: [(name: String, value: String)],
-                      signBodyHash: Bool, end: ContinuousClock.Instant? = nil) throws(AWSError) -> [UInt8] {
+                      signBodyHash: Bool, end: ContinuousClock.Instant? = nil, maxAttempts: Int? = nil) throws(AWSError) -> [UInt8] {
         let endpoint = endpoints.endpoint(for: service, region: region)
         guard let url = URLComponents(string: endpoint), let host = url.host else {
             throw AWSError(code: "InvalidEndpoint", message: "endpoint for \(service.label) is not a URL", kind: .configuration)
@@ -146,7 +149,7 @@ public final class AWSClient: Sendable {
             case .failure(let failure): error = AWSError(transport: failure)
             }
             metrics?.failed(service, operation, error)
-            guard let delay = retry.retryDelay(after: attempt, error: error),
+            guard attempt < maxAttempts ?? .max, let delay = retry.retryDelay(after: attempt, error: error),
                   end.map({ ContinuousClock.now + .seconds(delay) < $0 }) ?? true else { throw error }
             metrics?.retried(service, operation)
             retry.sleep(delay)
