@@ -6,8 +6,8 @@ the fast copies of the shipped rules and routing they run.
 
 Commands: query PROM EXPR | dashboard PROM FILE DEADLINE | notified LOG PATH
 STATUS MATCHER... | leaked LOG COMPONENT | prom-alert PROM ALERT COMPONENT
-STATE | am-inhibited AM ALERT COMPONENT SOURCE | am-no-group AM KEY=VALUE |
-pages LOG SINCE | pager-log LOG SINCE | summary
+STATE | am-inhibited AM ALERT COMPONENT SOURCE | pages LOG SINCE |
+pager-log LOG SINCE | summary
 LOG | fast-rules SOURCE TARGET | fast-routing SOURCE TARGET PORT [GROUP_WAIT]
 """
 import datetime, json, re, sys, time, urllib.error, urllib.parse, urllib.request
@@ -175,12 +175,6 @@ def pages(log, since):
     return len(seen)
 
 
-def am_no_group(am, label):
-    """No aggregation group in Alertmanager has LABEL (key=value): its alerts resolved and flushed."""
-    key, _, value = label.partition("=")
-    return not any(g["labels"].get(key) == value for g in get(f"{am}/api/v2/alerts/groups"))
-
-
 def fast_rules(source, target):
     """The rules with every `for:` and `keep_firing_for:` 30 times shorter (at least 2s): 1m -> 2s,
     5m -> 10s, same order."""
@@ -224,8 +218,6 @@ elif command == "pager-log":
         if path == "/pager" and received >= float(args[1]):
             print(f"  {received:.2f} {a.get('status')} startsAt {a.get('startsAt')} {a['labels']}")
     sys.exit(0)
-elif command == "am-no-group":
-    sys.exit(0 if am_no_group(*args) else 1)
 elif command == "pages":
     print(f"{pages(*args)} distinct alerts paged", file=sys.stderr)
     sys.exit(0)

@@ -26,6 +26,7 @@ enum SecretsSetup {
         configured[.cloudWatch] = config.cloudWatchEndpoint
         configured[.sts] = config.stsEndpoint
         let endpoints = EndpointResolver(configured: configured, environment: environment)
+        metrics?.describe(region: region, endpoints: endpoints)
         return AWSClient(region: region,
                          credentials: CredentialChain.standard(environment: environment, transport: transport, region: region,
                                                                endpoints: endpoints, metrics: metrics),

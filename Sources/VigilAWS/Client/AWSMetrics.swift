@@ -16,6 +16,27 @@ public final class AWSMetrics: Sendable {
         self.registry = registry
     }
 
+    /// Where each service's calls go, for the fleet rules and dashboards:
+    /// instances with the same region and endpoint share an AWS dependency.
+    public func describe(region: String, endpoints: EndpointResolver, services: [AWSService] = [.secretsManager, .cloudWatch, .sts]) {
+        for service in services {
+            registry.gauge("vigil_aws_endpoint_info", "The region and endpoint of each AWS service Vigil calls; the value is always 1.",
+                           [("service", service.label), ("region", region),
+                            ("endpoint", Self.withoutUserInfo(endpoints.endpoint(for: service, region: region)))])
+                .set(to: 1)
+        }
+    }
+
+    /// An endpoint URL as a label: `https://user:secret@host/` -> `https://host/` (a proxy's credentials never become one).
+    static func withoutUserInfo(_ url: String) -> String {
+        let parts = url.split(separator: "://", maxSplits: 1)
+        guard parts.count == 2 else { return url }
+        let rest = parts[1]
+        let authorityEnd: Substring.Index = rest.firstIndex { "/?#".contains($0) } ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
+        return parts[0] + "://" + rest[rest.index(after: at)...]
+    }
+
     func requestSent(_ service: AWSService, _ operation: String, seconds: Double) {
         let labels = [("service", service.label), ("operation", operation)]
         registry.counter("vigil_aws_requests_total", "HTTP requests sent to AWS (every attempt).", labels).increment()
