@@ -44,6 +44,7 @@ enum EndpointSetup {
         server.hopLimit = 1  // as the agent: answers never travel past the local segment
         server.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)
         server.requestHeaders = routes.requestHeaders
+        server.negotiatesContent = false  // the agent's API answers JSON or plain text whatever is asked
         let listener = try HTTPServer(addresses: [try ListenAddress(parsing: config.endpoint.listenAddress)], options: server,
                                       replier: routes.respond(to:))
         token.watch { logger.info("endpoint token reloaded", metadata: ["file": "\(token.file ?? "")"]) }

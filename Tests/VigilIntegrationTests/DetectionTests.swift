@@ -97,8 +97,10 @@ struct DetectionTests {
     /// servers over a window at a 1 s interval.
     @Test func noExtraConnectionsOrQueriesWhileHealthy() throws {
         let postgres = try PrivatePostgres(), redis = try PrivateRedis()
+        // /metrics uncached: the run counters are read at the moment the servers' counters are.
         let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\n", environment: [
             "DATABASE_URL": postgres.url(password: env.databasePassword), "REDIS_URL": redis.url(password: env.redisPassword),
+            "VIGIL_WEB_TELEMETRY_CACHE": "0s",
             "AWS_ENDPOINT_URL": "http://127.0.0.1:\(try Blackhole.freePort())", "AWS_MAX_ATTEMPTS": "1"])
         #expect(VigilProcess.waitUntil(timeout: 20) { (vigil.value(#"vigil_probe_runs_total{probe="database"}"#) ?? 0) >= 2 })
         // What reading Redis's counters itself adds (redis-cli's connection and commands).
@@ -125,10 +127,11 @@ struct DetectionTests {
               + "\(transactions) transactions; Redis \(Int(redisRuns)) runs, \(connections) connections opened, \(commands) commands")
         #expect(databaseRuns >= 7 && databaseRuns <= 12 && redisRuns >= 7 && redisRuns <= 12)
         #expect(sessions == 0 && connections == 0, "a healthy probe opened connections")
-        // One transaction (SET LOCAL and SELECT 1) and two commands (PING, INFO) a run; the
-        // counters are read a moment apart from the runs, so one run either way.
-        #expect(abs(Double(transactions) - databaseRuns) <= 1, "one transaction a run")
-        #expect(abs(Double(commands) - 2 * redisRuns) <= 2, "PING and INFO a run")
+        // One transaction (SET LOCAL and SELECT 1) and two commands (PING, INFO) a run; each
+        // window's two ends are read a moment apart, so a run may fall in one count only at
+        // either end (an extra query a run would double the figure).
+        #expect(abs(Double(transactions) - databaseRuns) <= 2, "one transaction a run")
+        #expect(abs(Double(commands) - 2 * redisRuns) <= 4, "PING and INFO a run")
     }
 
     // MARK: - helpers

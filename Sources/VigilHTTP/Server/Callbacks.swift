@@ -17,10 +17,13 @@ final class SharedSettings: Sendable {
         let forbidden: HTTPResponse
         /// `Options.requestHeaders` with the lower-cased key each is copied under.
         let requestHeaders: [(name: String, key: String)]
+        /// `Options.negotiatesContent`: copy `Accept` and `Accept-Encoding`.
+        let negotiatesContent: Bool
 
         init(_ options: HTTPServer.Options, handler: @escaping HTTPServer.Replier) {
             self.handler = handler
             requestHeaders = options.requestHeaders.map { ($0, $0.lowercased()) }
+            negotiatesContent = options.negotiatesContent
             users = options.users
             openPaths = options.openPaths
             authenticates = options.users != nil || options.tls?.clientCA != nil && options.tls?.clientAuth != .noClientCert
@@ -116,8 +119,8 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
         method: .init(method.map { String(cString: $0) } ?? ""),
         path: path,
         query: queryArguments(connection),
-        accept: header(connection, "Accept"),
-        acceptEncoding: header(connection, "Accept-Encoding"),
+        accept: settings.negotiatesContent ? header(connection, "Accept") : nil,
+        acceptEncoding: settings.negotiatesContent ? header(connection, "Accept-Encoding") : nil,
         headers: headers(connection, settings.requestHeaders),
         authorized: authorized)
     switch settings.handler(request) {

@@ -36,6 +36,9 @@ public final class HTTPServer: Sendable {
         /// listening socket: 1 keeps answers from leaving the host's own
         /// network segment, as the AWS agent does against SSRF. nil: the system's.
         public var hopLimit: Int32?
+        /// Copy `Accept` and `Accept-Encoding` into each request (routes that
+        /// answer one format whatever is asked skip two header scans a request).
+        public var negotiatesContent = true
         /// Request headers copied into `HTTPRequest.headers` (lower-cased names).
         public var requestHeaders: [String] = []
         public init() {}
