@@ -70,10 +70,8 @@ struct ConfigReader {
 
     /// A listen address as `serve` will bind it: `forms` names what the key accepts.
     mutating func checkListenAddress(_ key: String, _ address: String, forms: String, unixSocket: Bool = false) {
-        if unixSocket && address.hasPrefix("unix:") {
-            // sockaddr_un holds 107 bytes and a NUL.
-            check(key, address.dropFirst(5).hasPrefix("/") && address.utf8.count - 5 <= 107,
-                  "invalid address \"\(address)\": expected unix: and an absolute path of at most 107 bytes")
+        if unixSocket && address.hasPrefix(UnixSocketAddress.prefix) {
+            check(key, UnixSocketAddress.path(address) != nil, "invalid address \"\(address)\": \(UnixSocketAddress.expected)")
             return
         }
         check(key, address.contains(":") && HostPort(address).map { (0...65_535).contains($0.port) } == true,

@@ -7,11 +7,6 @@ struct SecretsManagerAPI: Sendable {
     /// nil: the AWS client's retry policy; 1: one attempt a call.
     var maxAttempts: Int?
 
-    init(aws: AWSClient, maxAttempts: Int? = nil) {
-        self.aws = aws
-        self.maxAttempts = maxAttempts
-    }
-
     /// The same API making one attempt a call: for a secret already failing,
     /// whose backoff schedule is the retry (each refresh of it made 3
     /// attempts: during an outage a fleet asked AWS three times as often).

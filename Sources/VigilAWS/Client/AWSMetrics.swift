@@ -28,14 +28,7 @@ public final class AWSMetrics: Sendable {
     }
 
     /// An endpoint URL as a label: `https://user:secret@host/` -> `https://host/` (a proxy's credentials never become one).
-    static func withoutUserInfo(_ url: String) -> String {
-        let parts = url.split(separator: "://", maxSplits: 1)
-        guard parts.count == 2 else { return url }
-        let rest = parts[1]
-        let authorityEnd: Substring.Index = rest.firstIndex { "/?#".contains($0) } ?? rest.endIndex
-        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
-        return parts[0] + "://" + rest[rest.index(after: at)...]
-    }
+    static func withoutUserInfo(_ url: String) -> String { URLParts(url)?.withoutUserInfo ?? url }
 
     func requestSent(_ service: AWSService, _ operation: String, seconds: Double) {
         let labels = [("service", service.label), ("operation", operation)]

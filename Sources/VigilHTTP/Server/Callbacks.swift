@@ -149,12 +149,8 @@ private func header(_ connection: OpaquePointer, _ name: String) -> String? {
 }
 
 private func headers(_ connection: OpaquePointer, _ names: [(name: String, key: String)]) -> [String: String] {
-    var found = [String: String](minimumCapacity: names.count)
-    for wanted in names {
-        if let value = MHD_lookup_connection_value(connection, MHD_ValueKind.HEADER_KIND, wanted.name) {
-            found[wanted.key] = String(cString: value)
-        }
-    }
+    var found: [String: String] = [:]
+    for wanted in names { found[wanted.key] = header(connection, wanted.name) }
     return found
 }
 

@@ -220,10 +220,13 @@ private final class Daemon: @unchecked Sendable {
 
     /// Waits until `deadline` (monotonic seconds) for requests in flight, then stops.
     func finish(by deadline: Double) {
-        while context.inFlight.load(ordering: .acquiring) > 0 && SteadyClock.monotonicSeconds() < deadline {
-            usleep(5_000)
-        }
+        waitForInFlight(atMost: 0, until: deadline)
         stopNow()
+    }
+
+    /// Polls until at most `count` requests are in flight, or `deadline` (monotonic seconds).
+    private func waitForInFlight(atMost count: Int, until deadline: Double) {
+        while context.inFlight.load(ordering: .acquiring) > count && SteadyClock.monotonicSeconds() < deadline { usleep(2_000) }
     }
 
     /// Stops at once, closing every connection (and the listening duplicate);
@@ -232,9 +235,8 @@ private final class Daemon: @unchecked Sendable {
     func stopNow() {
         let answered = context.deferrals.stop()
         if answered > 0 {
-            let target = max(0, context.inFlight.load(ordering: .acquiring) - answered)
-            let deadline = SteadyClock.monotonicSeconds() + 0.1
-            while context.inFlight.load(ordering: .acquiring) > target && SteadyClock.monotonicSeconds() < deadline { usleep(2_000) }
+            waitForInFlight(atMost: max(0, context.inFlight.load(ordering: .acquiring) - answered),
+                            until: SteadyClock.monotonicSeconds() + 0.1)
         }
         MHD_stop_daemon(handle)
         // Quiesced, the duplicate is the caller's to close; else the stop closed it.

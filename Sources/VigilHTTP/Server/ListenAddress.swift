@@ -23,15 +23,9 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.unixPath = unixPath
     }
 
-    /// `sockaddr_un`'s room for a path, less its terminating NUL.
-    static let maxUnixPath = 107
-
     public init(parsing text: String) throws(HTTPServerError) {
-        if text.hasPrefix("unix:") {
-            let path = String(text.dropFirst(5))
-            guard path.hasPrefix("/"), path.utf8.count <= Self.maxUnixPath else {
-                throw .invalidAddress(text, "expected unix: and an absolute path of at most \(Self.maxUnixPath) bytes")
-            }
+        if text.hasPrefix(UnixSocketAddress.prefix) {
+            guard let path = UnixSocketAddress.path(text) else { throw .invalidAddress(text, UnixSocketAddress.expected) }
             self.init(unixPath: path)
             return
         }
@@ -44,7 +38,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         if let unixPath { return "unix:" + unixPath }
-        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        return HostPort(host: host, port: Int(port)).text
     }
 
     /// Resolves the host into a socket address (numeric or by name) and

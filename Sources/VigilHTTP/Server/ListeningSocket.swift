@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilPlatform
 
 /// A bound, listening TCP socket of Vigil's own, handed to libmicrohttpd:
 /// a daemon replaced on reload (a new certificate) takes over the same
@@ -88,7 +89,7 @@ struct ListeningSocket: Sendable {
         var socketAddress = sockaddr_un()
         socketAddress.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &socketAddress.sun_path) { raw in
-            for (index, byte) in path.utf8.prefix(ListenAddress.maxUnixPath).enumerated() { raw[index] = byte }
+            for (index, byte) in path.utf8.prefix(UnixSocketAddress.maxPathBytes).enumerated() { raw[index] = byte }
         }
         return withUnsafePointer(to: &socketAddress) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }

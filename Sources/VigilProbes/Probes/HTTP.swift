@@ -102,12 +102,9 @@ public final class HTTPProbe: Probe {
     /// `https://api.example.com/v1?x` -> `https://api.example.com:443`: no
     /// path, query or user info (where a credential could be).
     static func origin(of url: String) -> String {
-        let https = url.hasPrefix("https://")
-        let rest = url.drop { $0 != "/" }.dropFirst(2)
-        var authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        let explicitPort = HostPort(String(authority)).map { !$0.host.isEmpty } ?? false
-        let hostPort = explicitPort ? String(authority) : "\(authority):\(https ? 443 : 80)"
-        return (https ? "https://" : "http://") + hostPort
+        guard let parts = URLParts(url) else { return url }  // the configuration lets only http(s) URLs through
+        let explicitPort = HostPort(String(parts.authority)).map { !$0.host.isEmpty } ?? false
+        let hostPort = explicitPort ? String(parts.authority) : "\(parts.authority):\(parts.scheme == "https" ? 443 : 80)"
+        return "\(parts.scheme)://\(hostPort)"
     }
 }

@@ -186,7 +186,7 @@ public final class ProbeScheduler: Sendable {
         let watcher = self.watcher.withLock { $0 }
         while !stopped.load(ordering: .acquiring), let entry = entry(name, token: token) {
             beats.withLock { $0[name] = .now }
-            watcher?.disarm(name)
+            watcher?.disarm(name, token: token)
             let available = runWatched(entry, token: token)
             watcher?.arm(name, token: token, socket: entry.probe.keptSocket) { self.entry(name, token: token) != nil }
             // Sleep until the next run; wake-ups before it (another loop
