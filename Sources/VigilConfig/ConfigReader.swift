@@ -25,6 +25,11 @@ struct ConfigReader {
 
     mutating func string(_ key: String) -> String { text(key) }
 
+    /// A list key's entries (comma-separated in a variable), trimmed, empty ones dropped.
+    func list(_ key: String) -> [String] {
+        text(key).split(separator: ",").map(\.trimmed).filter { !$0.isEmpty }
+    }
+
     /// nil when empty.
     mutating func optional(_ key: String) -> String? { text(key).isEmpty ? nil : text(key) }
 

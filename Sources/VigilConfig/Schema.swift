@@ -10,7 +10,7 @@ public struct Setting: Sendable {
     public var isPattern: Bool { key.contains("*") }
     /// Takes a YAML list.
     public var isList: Bool {
-        key.hasSuffix(".keys") || ["web.listen_address", "endpoint.allow", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
+        key.hasSuffix(".keys") || ["web.listen_address", "aws.failover_regions", "endpoint.allow", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
     }
     /// `VIGIL_PROBES_<NAME>_TIMEOUT` for `probes.*.timeout`; empty for other patterns.
     public var environmentName: String {
@@ -105,6 +105,15 @@ public enum Schema {
         Setting(key: "aws.timeout", defaultValue: "10s", help: "Bound on one AWS HTTP attempt."),
         Setting(key: "aws.max_attempts", defaultValue: "",
                 help: "Attempts per AWS call (standard retry mode); empty = `AWS_MAX_ATTEMPTS` or 3."),
+        Setting(key: "aws.failover_regions", defaultValue: "",
+                help: "Regions holding replicas of the secrets (`ReplicateSecretToRegions`), tried in order when the primary region "
+                    + "times out, cannot be reached, throttles or fails (a list; denied and not found are answers and do not fail over)."),
+        Setting(key: "aws.failover_delay", defaultValue: "1s",
+                help: "A read the primary region has not answered after this long is also sent to the next region, the first answer "
+                    + "winning (a hedged read); while the primary is failing, both are asked at once."),
+        Setting(key: "aws.secretsmanager_endpoints.*", defaultValue: "",
+                help: "Secrets Manager URL of a region (`aws.secretsmanager_endpoints.eu-west-1: https://...`): private endpoints; "
+                    + "a failover region without one uses its regional endpoint."),
     ]
 
     static let secrets = [

@@ -11,6 +11,12 @@ extension VigilConfig {
         public var timeout: Duration
         /// nil: `AWS_MAX_ATTEMPTS` or 3.
         public var maxAttempts: Int?
+        /// Regions holding replicas of the secrets, tried in order when the primary fails.
+        public var failoverRegions: [String]
+        /// Secrets Manager URL by region (private endpoints, tests).
+        public var secretsManagerEndpoints: [String: String]
+        /// A read the primary has not answered after this long also goes to the next region.
+        public var failoverDelay: Duration
 
         init(_ reader: inout ConfigReader) {
             region = reader.optional("aws.region")
@@ -20,11 +26,30 @@ extension VigilConfig {
             caBundle = reader.optional("aws.ca_bundle")
             timeout = reader.duration("aws.timeout", atLeast: .milliseconds(100))
             maxAttempts = reader.text("aws.max_attempts").isEmpty ? nil : reader.int("aws.max_attempts", in: 1...10)
-            for key in ["aws.secretsmanager_endpoint", "aws.cloudwatch_endpoint", "aws.sts_endpoint"] {
+            failoverRegions = reader.list("aws.failover_regions")
+            failoverDelay = reader.duration("aws.failover_delay", atLeast: .milliseconds(10))
+            let mapped = reader.raw.entries.keys.filter { $0.hasPrefix("aws.secretsmanager_endpoints.") }
+                .map { String($0.dropFirst("aws.secretsmanager_endpoints.".count)) }.sorted()
+            secretsManagerEndpoints = Dictionary(uniqueKeysWithValues: mapped.map { ($0, reader.text("aws.secretsmanager_endpoints.\($0)")) })
+            for region in failoverRegions + mapped {
+                reader.check(failoverRegions.contains(region) ? "aws.failover_regions" : "aws.secretsmanager_endpoints.\(region)",
+                             Self.isRegionName(region), "`\(region)` is not a region name (like eu-west-1)")
+            }
+            reader.check("aws.failover_regions", Set(failoverRegions).count == failoverRegions.count
+                         && !failoverRegions.contains(region ?? ""), "lists a region twice, or the primary (aws.region)")
+            for key in ["aws.secretsmanager_endpoint", "aws.cloudwatch_endpoint", "aws.sts_endpoint"]
+                + mapped.map({ "aws.secretsmanager_endpoints.\($0)" }) {
                 let value = reader.text(key)
                 reader.check(key, value.isEmpty || value.hasPrefix("http://") || value.hasPrefix("https://"),
                              "expected an http:// or https:// URL")
             }
+        }
+
+        /// `us-east-1`, `eu-central-2`, `us-gov-west-1`: letters, dashes, a final number.
+        static func isRegionName(_ text: String) -> Bool {
+            let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+            return parts.count >= 3 && parts.last.map { !$0.isEmpty && $0.allSatisfy(\.isNumber) } == true
+                && parts.dropLast().allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isLowercase } }
         }
     }
 

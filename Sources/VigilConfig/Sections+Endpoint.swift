@@ -21,9 +21,9 @@ extension VigilConfig {
             listenAddress = reader.string("endpoint.listen_address")
             pathPrefix = reader.string("endpoint.path_prefix")
             tokenFile = reader.optional("endpoint.token_file")
-            tokenVariables = Self.list(reader.text("endpoint.token_variables"))
-            tokenHeaders = Self.list(reader.text("endpoint.token_headers"))
-            allow = Self.list(reader.text("endpoint.allow"))
+            tokenVariables = reader.list("endpoint.token_variables")
+            tokenHeaders = reader.list("endpoint.token_headers")
+            allow = reader.list("endpoint.allow")
             threads = reader.int("endpoint.threads", in: 1...64)
             maxConnections = reader.int("endpoint.max_connections", in: 1...10_000)
             timeout = reader.duration("endpoint.timeout", atLeast: .milliseconds(10), atMost: .seconds(300))
@@ -35,10 +35,6 @@ extension VigilConfig {
             reader.check("endpoint.token_headers", !tokenHeaders.isEmpty, "needs at least one header name")
             reader.check("endpoint.allow", allow.allSatisfy { !$0.dropLast($0.hasSuffix("*") ? 1 : 0).contains("*") },
                          "a `*` may only end an entry (a prefix)")
-        }
-
-        private static func list(_ text: String) -> [String] {
-            text.split(separator: ",").map(\.trimmed).filter { !$0.isEmpty }
         }
     }
 }

@@ -57,7 +57,8 @@ extension ConnectionKeeper {
                           check: (Connection, Deadline, PhaseTimer) throws(ProbeFailure) -> Void) -> ProbeResult {
         let deadline = Deadline(after: timeout)
         let timer = PhaseTimer()
-        var result = probe.measureRefreshingCredentials({ credentials.refresh(deadline.remainingSeconds) }) { () throws(ProbeFailure) in
+        var result = probe.measureRefreshingCredentials({ credentials.refresh(deadline.remainingSeconds) },
+                                                        accepted: credentials.accepted) { () throws(ProbeFailure) in
             try use(deadline: deadline, isUsable: isUsable) { () throws(ProbeFailure) -> sending Connection in
                 let started = ContinuousClock.now
                 defer { timer.record("connect", since: started) }  // not `time`: its result could not be `sending`

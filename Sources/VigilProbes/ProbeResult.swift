@@ -15,6 +15,8 @@ public enum ProbeReason: String, Sendable, CaseIterable {
     case unreachable, throttled
     case awsError = "aws_error"
     case stale
+    /// Secrets: served from a failover region (`aws.failover_regions`) while the primary fails.
+    case replica
 }
 
 /// The outcome of one probe run: a plain immutable value.
@@ -40,6 +42,10 @@ public struct ProbeResult: Sendable, Equatable {
     /// known yet (no credentials). Rules join the instances that watch the
     /// same dependency on it (`vigil_probe_target_info`).
     public var target: String?
+    /// What the run found about each thing it looked at (the secrets
+    /// probe: each secret's state, source, region, stage), for
+    /// `/health?verbose`: fixed words and names, never values.
+    public var facts: [ProbeFact] = []
 
     public var succeeded: Bool { reason == .ok }
     /// The component works: the run succeeded, or it serves in a degraded way
@@ -56,6 +62,23 @@ public struct ProbeResult: Sendable, Equatable {
         self.detail = detail
         self.degraded = degraded
         self.refreshedCredentials = refreshedCredentials
+    }
+}
+
+/// Fields about one subject of a probe run (`ProbeResult.facts`), in order.
+public struct ProbeFact: Sendable, Equatable {
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var value: String
+    }
+
+    public var subject: String
+    public var fields: [Field]
+
+    /// `fields`: (name, value) pairs; a nil value leaves its field out.
+    public init(subject: String, _ fields: [(String, String?)]) {
+        self.subject = subject
+        self.fields = fields.compactMap { name, value in value.map { Field(name: name, value: $0) } }
     }
 }
 
@@ -120,16 +143,20 @@ extension ProbeReason {
 }
 
 /// Where a probe gets its credentials: from the secrets client, with a way
-/// to force a refresh when the server rejects them (a rotation happened).
-/// Both take the seconds the caller can still wait.
+/// to force a refresh when the server rejects them (a rotation happened),
+/// taking the seconds the caller can still wait, and a word back when
+/// refreshed credentials logged in (the client keeps an AWSPENDING stand-in then).
 public struct CredentialsSource<Credentials: Sendable>: Sendable {
     public var fetch: @Sendable (_ maxWait: Double) throws(CredentialsError) -> Credentials
     public var refresh: @Sendable (_ maxWait: Double) -> Void
+    public var accepted: @Sendable () -> Void
 
     public init(fetch: @escaping @Sendable (_ maxWait: Double) throws(CredentialsError) -> Credentials,
-                refresh: @escaping @Sendable (_ maxWait: Double) -> Void = { _ in }) {
+                refresh: @escaping @Sendable (_ maxWait: Double) -> Void = { _ in },
+                accepted: @escaping @Sendable () -> Void = {}) {
         self.fetch = fetch
         self.refresh = refresh
+        self.accepted = accepted
     }
 }
 
@@ -141,12 +168,15 @@ struct ProbeFailure: Error {
 
 extension Probe {
     /// Runs `attempt`; after an authentication failure, refreshes the
-    /// credentials once and tries again within the same deadline.
-    func measureRefreshingCredentials(_ refresh: () -> Void, _ attempt: () throws(ProbeFailure) -> Void) -> ProbeResult {
+    /// credentials once and tries again within the same deadline, calling
+    /// `accepted` when that one succeeds.
+    func measureRefreshingCredentials(_ refresh: () -> Void, accepted: () -> Void = {},
+                                      _ attempt: () throws(ProbeFailure) -> Void) -> ProbeResult {
         let first = measure(attempt)
         guard first.reason == .auth else { return first }
         refresh()
         var second = measure(attempt)
+        if second.succeeded { accepted() }
         second.latency += first.latency
         second.refreshedCredentials = true
         // A refresh that used up the timeout (AWS slow during a rotation)

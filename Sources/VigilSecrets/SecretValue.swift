@@ -57,6 +57,12 @@ public struct SecretStatus: Sendable, Equatable {
     public var failure: SecretsFailure?
     /// Seconds a refresh has been waiting for AWS, if one is running.
     public var refreshingFor: Double?
+    /// The region the value was read from (nil when not from AWS).
+    public var region: String? = nil
+    /// Read from a failover region: the primary failed.
+    public var fromReplica = false
+    /// The AWSPENDING version is served: a login failed with AWSCURRENT and succeeded with it (a rotation under way).
+    public var pending = false
 }
 
 /// Why AWS could not confirm a secret, from a fixed set (metric labels,

@@ -11,6 +11,8 @@ struct CacheEntry: Sendable {
     var confirmedAt: UnixTime
     /// What GetSecretValue said besides the value (nil for the environment).
     var document: SecretDocument?
+    /// The region AWS answered from (nil for the environment).
+    var region: String?
 }
 
 /// Everything the client knows about one secret: what it can serve and how
@@ -33,6 +35,15 @@ struct SecretRecord: Sendable {
     /// The last forced fetch that found the version already cached (the
     /// server rejects the current value: fetching again cannot help soon).
     var uselessForce: (at: UnixTime, version: String?)?
+    /// While `entry` is the AWSPENDING version (a login with AWSCURRENT
+    /// failed mid-rotation): the AWSCURRENT entry it stands in for.
+    var displaced: CacheEntry?
+    /// A login succeeded with the AWSPENDING entry (counted once).
+    var pendingConfirmed = false
+    /// An AWSPENDING version a login failed with: not tried again.
+    var rejectedPending: String?
+    /// When AWSPENDING was last asked for (at most every `refreshNowInterval`).
+    var pendingCheckedAt: UnixTime?
 
     func isFresh(at now: UnixTime, ttl: Double) -> Bool { freshEntry(at: now, ttl: ttl) != nil }
 

@@ -119,25 +119,32 @@ extension SecretsClient {
     }
 
     /// One AWS round for a secret: a version check when a value is cached
-    /// (and not forced), the value only when the version moved.
+    /// (and not forced), the value only when the version moved. While an
+    /// AWSPENDING value stands in for AWSCURRENT, it is kept as long as
+    /// AWSCURRENT has not moved; once AWSCURRENT moves, its value is fetched.
     func refresh(_ item: SecretsConfiguration.Item, force: Bool) {
-        guard let client = self.api else { return }
-        let (cached, failing) = records.withLock { ($0[item.name]?.entry, ($0[item.name]?.failures ?? 0) > 0) }
-        let api = failing ? client.singleAttempt : client
+        guard let regions = self.api else { return }
+        let (record, failing) = records.withLock { ($0[item.name] ?? SecretRecord(), ($0[item.name]?.failures ?? 0) > 0) }
+        let cached = record.entry
         do throws(AWSError) {
             if !force, let cached, cached.source == .aws, let version = cached.versionID,
-               try currentVersion(item, api: api) == version {
-                record(item, value: cached.value, version: version, rotated: false, document: cached.document)
-                return
+               let current = try currentVersion(item, regions: regions, failing: failing) {
+                if current.value == version && record.displaced == nil || current.value == record.displaced?.versionID {
+                    self.record(item, value: cached.value, version: version, rotated: false, document: cached.document,
+                                region: current.region, keepPending: record.displaced != nil)
+                    return
+                }
             }
-            let fetched = try api.getSecretValue(item.secretID, versionID: item.versionID, stage: item.versionStage,
-                                                 binary: item.isRead)
-            let rotated = cached?.source == .aws && cached?.versionID != nil && cached?.versionID != fetched.versionID
-            record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: rotated,
-                   document: SecretDocument(fetched))
+            let fetched = try regions.read(failing: failing) { api throws(AWSError) in
+                try api.getSecretValue(item.secretID, versionID: item.versionID, stage: item.versionStage, binary: item.isRead)
+            }
+            let previous = record.displaced ?? cached
+            let rotated = previous?.source == .aws && previous?.versionID != nil && previous?.versionID != fetched.value.versionID
+            self.record(item, value: SecretString(fetched.value.value), version: fetched.value.versionID, rotated: rotated,
+                        document: SecretDocument(fetched.value), region: fetched.region)
             if force && cached?.source == .aws && !rotated {
                 let now = clock()
-                records.withLock { $0[item.name]?.uselessForce = (now, fetched.versionID) }
+                records.withLock { $0[item.name]?.uselessForce = (now, fetched.value.versionID) }
             }
         } catch {
             failed(item, error)
@@ -147,10 +154,13 @@ extension SecretsClient {
     /// The version the item's stage (AWSCURRENT) points at, by
     /// DescribeSecret; nil (so the value is fetched) for a pinned version
     /// and once DescribeSecret has been denied.
-    private func currentVersion(_ item: SecretsConfiguration.Item, api: SecretsManagerAPI) throws(AWSError) -> String? {
+    private func currentVersion(_ item: SecretsConfiguration.Item, regions: SecretsRegions,
+                                failing: Bool) throws(AWSError) -> SecretsRegions.Answer<String?>? {
         guard item.versionID == nil, describeAllowed.load(ordering: .relaxed) else { return nil }
         do throws(AWSError) {
-            return try api.currentVersion(item.secretID, stage: item.versionStage ?? "AWSCURRENT")
+            return try regions.read(failing: failing) { api throws(AWSError) in
+                try api.currentVersion(item.secretID, stage: item.versionStage ?? "AWSCURRENT")
+            }
         } catch where SecretsFailure(error) == .accessDenied {
             // One application secret whose policy lacks DescribeSecret says nothing of the items'.
             if item.isRead { return nil }
@@ -162,21 +172,30 @@ extension SecretsClient {
         }
     }
 
+    /// Records what AWS confirmed. `keepPending`: AWSCURRENT has not moved
+    /// while an AWSPENDING value stands in for it, which stays. A value
+    /// read from a replica, or a pending one, is checked again within
+    /// `maxBackoff` (the primary may answer again, AWSCURRENT may move)
+    /// instead of at the TTL.
     func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, rotated: Bool,
-                document: SecretDocument?) {
+                document: SecretDocument?, region: String?, keepPending: Bool = false) {
         let now = clock()
         let configuration = self.configuration
         let jitter = Double.random(in: 0...0.2) * configuration.refreshAhead
+        let recheck = region != api?.primaryRegion || keepPending
         let recovered = records.withLock { records -> Bool in
             var record = records[item.name] ?? SecretRecord()
             let wasFailing = record.failures > 0 || record.entry?.source == .environment
-            record.entry = CacheEntry(value: value, versionID: version, source: .aws, confirmedAt: now, document: document)
+            record.entry = CacheEntry(value: value, versionID: version, source: .aws, confirmedAt: now, document: document,
+                                      region: region)
+            if !keepPending { (record.displaced, record.pendingConfirmed) = (nil, false) }
             record.failures = 0
             record.failure = nil
             record.lastError = nil
             record.nextAttempt = now
             record.refreshStarted = nil
-            record.refreshAt = now.adding(configuration.ttl - configuration.refreshAhead - jitter)
+            record.refreshAt = now.adding(recheck ? configuration.maxBackoff * Double.random(in: 0.8...1)
+                                          : configuration.ttl - configuration.refreshAhead - jitter)
             records[item.name] = record
             return wasFailing
         }
@@ -188,7 +207,7 @@ extension SecretsClient {
         }
         if let document { learnAliases(of: item, document) }
         if recovered {
-            logger.info("secret served from AWS again", metadata: ["secret": "\(item.name)"])
+            logger.info("secret served from AWS again", metadata: ["secret": "\(item.name)", "region": "\(region ?? "-")"])
             stateChanged()
         }
     }
@@ -228,14 +247,16 @@ extension SecretsClient {
     /// second per region, GetSecretValue and DescribeSecret 10,000, so a
     /// fleet starting at once (docs/cost.md) loads its secrets instead of
     /// waiting out a backoff without them.
-    private func preloadChunk(_ chunk: [SecretsConfiguration.Item], api: SecretsManagerAPI) {
+    private func preloadChunk(_ chunk: [SecretsConfiguration.Item], api: SecretsRegions) {
         do throws(AWSError) {
-            let result = try api.batchGetSecretValue(chunk.map(\.secretID))
+            let ids = chunk.map(\.secretID)
+            let answer = try api.read(failing: false) { api throws(AWSError) in try api.batchGetSecretValue(ids) }
+            let result = answer.value
             var unanswered: [SecretsConfiguration.Item] = []
             for item in chunk {
                 if let fetched = result.values.first(where: { $0.id == item.secretID }) {
                     record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: false,
-                           document: SecretDocument(fetched))
+                           document: SecretDocument(fetched), region: answer.region)
                 } else if let code = result.errors.first(where: { $0.id == item.secretID })?.code {
                     failed(item, AWSError(code: AWSError.normalize(code), message: "", kind: .client))
                 } else {

@@ -19,7 +19,7 @@ public final class SecretsClient: Sendable {
     public var configuration: SecretsConfiguration { settings.withLock { $0.configuration } }
     var items: [String: SecretsConfiguration.Item] { settings.withLock { $0.items } }
     public let metrics: SecretsMetrics
-    let api: SecretsManagerAPI?
+    let api: SecretsRegions?
     private let environment: [String: String]
     let clock: @Sendable () -> UnixTime
     let logger: Logger
@@ -35,16 +35,20 @@ public final class SecretsClient: Sendable {
     let stateHandlers = Locked<[@Sendable () -> Void]>([])
 
     /// `aws` nil means environment fallback only (no AWS access configured).
+    /// `replicas`: clients of the regions holding replicas, tried in order
+    /// when `aws`'s region fails (`SecretsRegions`), asked `failoverDelay`
+    /// seconds into a read the primary has not answered.
     /// `clock` drives TTLs, refresh-ahead, retries and ages; by default
     /// `UnixTime.steady`, which NTP steps do not move (`SecretValue.confirmedAt`
     /// is on it too).
-    public init(configuration: SecretsConfiguration, aws: AWSClient?, metrics: SecretsMetrics = SecretsMetrics(registry: nil),
+    public init(configuration: SecretsConfiguration, aws: AWSClient?, replicas: [AWSClient] = [], failoverDelay: Double = 1,
+                metrics: SecretsMetrics = SecretsMetrics(registry: nil),
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 logger: Logger = Logger(label: "vigil.secrets"),
                 clock: @escaping @Sendable () -> UnixTime = { UnixTime.steady }) {
         let items = Self.byName(configuration.items)
         settings = Locked((configuration, items))
-        self.api = aws.map { SecretsManagerAPI(aws: $0) }
+        self.api = aws.map { SecretsRegions(primary: $0, replicas: replicas, hedgeDelay: failoverDelay, metrics: metrics, logger: logger) }
         self.metrics = metrics
         self.environment = environment
         self.logger = logger
@@ -109,11 +113,15 @@ public final class SecretsClient: Sendable {
     /// nothing new, forces again only once the version moved or
     /// `minimumForceInterval` passed: a server that keeps rejecting the
     /// current password costs no AWS call per probe run.
-    /// Waits at most `maxWait`.
+    /// When AWSCURRENT has not moved, the AWSPENDING version (if any) is
+    /// served next: a single-user rotation changes the password before it
+    /// moves AWSCURRENT (`SecretsClient+Rotation.swift`). Waits at most `maxWait`.
     @discardableResult
     public func forceRefresh(_ name: String, maxWait: Double? = nil) throws(SecretsError) -> SecretValue {
         guard let item = items[name] else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
+        let deadline = maxWait.map { ContinuousClock.now + .seconds($0) }
         let now = clock()
+        dropPending(item)
         let allowed = records.withLock { records -> Bool in
             let record = records[name] ?? SecretRecord()
             if record.refreshStarted != nil { return true }
@@ -121,9 +129,8 @@ public final class SecretsClient: Sendable {
             guard let useless = record.uselessForce, useless.version == record.entry?.versionID else { return true }
             return now.seconds - useless.at.seconds >= Self.minimumForceInterval
         }
-        if allowed {
-            launchRefresh(item, force: true)?.wait(until: maxWait.map { ContinuousClock.now + .seconds($0) })
-        }
+        if allowed { launchRefresh(item, force: true)?.wait(until: deadline) }
+        tryPending(item, until: deadline)
         return try serve(item)
     }
 
@@ -154,7 +161,10 @@ public final class SecretsClient: Sendable {
                                 versionID: aws ? record.entry?.versionID : nil,
                                 age: aws ? record.entry.map { now.seconds - $0.confirmedAt.seconds } : nil,
                                 lastError: record.failure?.code, failure: record.failure?.reason,
-                                refreshingFor: record.refreshStarted.map { max(0, now.seconds - $0.seconds) })
+                                refreshingFor: record.refreshStarted.map { max(0, now.seconds - $0.seconds) },
+                                region: aws ? record.entry?.region : nil,
+                                fromReplica: aws && record.entry?.region != nil && record.entry?.region != api?.primaryRegion,
+                                pending: aws && record.displaced != nil)
         }
     }
 

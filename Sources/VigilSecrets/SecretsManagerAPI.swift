@@ -4,13 +4,35 @@ import VigilAWS
 /// The Secrets Manager operations the client (and the migration) use, typed.
 struct SecretsManagerAPI: Sendable {
     let aws: AWSClient
+    /// For a replica region: the primary's, whose ARNs name the replica's
+    /// with the region swapped (a name is the same in every region).
+    var primaryRegion: String?
     /// nil: the AWS client's retry policy; 1: one attempt a call.
     var maxAttempts: Int?
+
+    init(aws: AWSClient, primaryRegion: String? = nil, maxAttempts: Int? = nil) {
+        self.aws = aws
+        self.primaryRegion = primaryRegion
+        self.maxAttempts = maxAttempts
+    }
+
+    var region: String { aws.region }
 
     /// The same API making one attempt a call: for a secret already failing,
     /// whose backoff schedule is the retry (each refresh of it made 3
     /// attempts: during an outage a fleet asked AWS three times as often).
-    var singleAttempt: SecretsManagerAPI { SecretsManagerAPI(aws: aws, maxAttempts: 1) }
+    var singleAttempt: SecretsManagerAPI { SecretsManagerAPI(aws: aws, primaryRegion: primaryRegion, maxAttempts: 1) }
+
+    /// `id` as this region knows it: a primary-region ARN
+    /// (`arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf`)
+    /// with this region in it; names, and ARNs of other regions, unchanged.
+    func regional(_ id: String) -> String {
+        guard let primaryRegion, id.hasPrefix("arn:") else { return id }
+        var fields = id.split(separator: ":", maxSplits: 6, omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 7, fields[2] == "secretsmanager", fields[3] == primaryRegion else { return id }
+        fields[3] = region
+        return fields.joined(separator: ":")
+    }
 
     struct Fetched: Sendable {
         var id: String
@@ -41,14 +63,16 @@ struct SecretsManagerAPI: Sendable {
         var errors: [(id: String, code: String)]
     }
 
-    /// A version by id or stage, else AWSCURRENT. A binary secret is an
-    /// error unless `binary` is allowed (the endpoint serves it; the probes'
-    /// credentials are JSON text).
+    /// A version by id or stage, else AWSCURRENT, asked for by name (moto,
+    /// unlike AWS, answers the version it created last when no stage is
+    /// given, even after `UpdateSecretVersionStage` moved AWSCURRENT). A
+    /// binary secret is an error unless `binary` is allowed (the endpoint
+    /// serves it; the probes' credentials are JSON text).
     func getSecretValue(_ id: String, versionID: String? = nil, stage: String? = nil,
                         binary: Bool = false) throws(AWSError) -> Fetched {
-        var request = Request(SecretId: id)
+        var request = Request(SecretId: regional(id))
         request.VersionId = versionID
-        request.VersionStage = stage
+        request.VersionStage = stage ?? (versionID == nil ? "AWSCURRENT" : nil)
         let reply: ValueReply = try call("GetSecretValue", request)
         guard reply.SecretString != nil || (binary && reply.SecretBinary != nil) else {
             throw AWSError(code: "BinarySecret", message: "secret has no SecretString", kind: .client)
@@ -56,21 +80,23 @@ struct SecretsManagerAPI: Sendable {
         return Fetched(id: id, reply: reply)
     }
 
-    /// Up to 20 ids per call.
+    /// Up to 20 ids per call; the results carry the ids as given.
     func batchGetSecretValue(_ ids: [String]) throws(AWSError) -> BatchResult {
-        let reply: BatchReply = try call("BatchGetSecretValue", Request(SecretIdList: ids))
+        let sent = ids.map(regional)
+        let reply: BatchReply = try call("BatchGetSecretValue", Request(SecretIdList: sent))
+        func given(_ id: String?) -> String? { sent.firstIndex { $0 == id }.map { ids[$0] } }
         let values = (reply.SecretValues ?? []).compactMap { value -> Fetched? in
             guard value.SecretString != nil else { return nil }
-            return Fetched(id: ids.first { $0 == value.Name || $0 == value.ARN } ?? value.Name ?? "", reply: value)
+            return Fetched(id: given(value.Name) ?? given(value.ARN) ?? value.Name ?? "", reply: value)
         }
-        let errors = (reply.Errors ?? []).map { (id: $0.SecretId ?? "", code: $0.ErrorCode ?? "Other") }
+        let errors = (reply.Errors ?? []).map { (id: given($0.SecretId) ?? $0.SecretId ?? "", code: $0.ErrorCode ?? "Other") }
         return BatchResult(values: values, errors: errors)
     }
 
     /// The version currently labelled `stage` (AWSCURRENT), from the
     /// version-to-stages map: a cheap way to see whether a rotation happened.
     func currentVersion(_ id: String, stage: String = "AWSCURRENT") throws(AWSError) -> String? {
-        let reply: DescribeReply = try call("DescribeSecret", Request(SecretId: id))
+        let reply: DescribeReply = try call("DescribeSecret", Request(SecretId: regional(id)))
         return reply.VersionIdsToStages?.first { $0.value.contains(stage) }?.key
     }
 

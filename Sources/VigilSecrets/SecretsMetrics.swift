@@ -63,6 +63,7 @@ public final class SecretsMetrics: Sendable {
         for secret in secrets {
             for source in [SecretSource.emergencyCache, .environment] { fallbackCounter(secret, source)?.increment(by: Int64(0)) }
             rotationsCounter(secret)?.increment(by: Int64(0))
+            pendingCounter(secret)?.increment(by: Int64(0))
             unavailableCounter(secret)?.increment(by: Int64(0))
             for reason in SecretsFailure.allCases { failuresCounter(secret, reason)?.increment(by: Int64(0)) }
         }
@@ -84,6 +85,19 @@ public final class SecretsMetrics: Sendable {
         rotations.add(1, ordering: .relaxed)
         rotationsCounter(secret)?.increment()
     }
+
+    /// Creates each region's series at 0.
+    func prepare(regions: [String]) {
+        for region in regions {
+            for outcome in RegionOutcome.all { regionReadsCounter(region, outcome)?.increment(by: Int64(0)) }
+        }
+    }
+
+    /// One AWS read in `region` ended (`success`, or a `SecretsFailure` class).
+    func regionRead(_ region: String, _ outcome: String) { regionReadsCounter(region, outcome)?.increment() }
+
+    /// A login with AWSCURRENT failed and one with AWSPENDING succeeded: the pending value is served.
+    func pendingUsed(_ secret: String) { pendingCounter(secret)?.increment() }
 
     func unavailable(_ secret: String) {
         unavailableCounter(secret)?.increment()
@@ -113,6 +127,18 @@ public final class SecretsMetrics: Sendable {
         registry?.counter("vigil_secrets_rotations_total", "Rotations detected (AWSCURRENT moved to a new version).", [("secret", secret)])
     }
 
+    private func pendingCounter(_ secret: String) -> Counter? {
+        registry?.counter("vigil_secrets_pending_used_total",
+                          "Times a login failed with AWSCURRENT and succeeded with AWSPENDING, which was then served until AWSCURRENT moved.",
+                          [("secret", secret)])
+    }
+
+    private func regionReadsCounter(_ region: String, _ outcome: String) -> Counter? {
+        registry?.counter("vigil_secrets_region_reads_total",
+                          "Secrets Manager reads (each call, retries included) by region and outcome: success or the failure class.",
+                          [("region", region), ("outcome", outcome)])
+    }
+
     private func unavailableCounter(_ secret: String) -> Counter? {
         registry?.counter("vigil_secrets_unavailable_total", "Lookups that could not be served at all.", [("secret", secret)])
     }
@@ -121,4 +147,10 @@ public final class SecretsMetrics: Sendable {
         registry?.counter("vigil_secrets_refresh_failures_total", "Failed AWS refreshes of a secret, by reason.",
                           [("secret", secret), ("reason", reason.rawValue)])
     }
+}
+
+/// The `outcome` label of `vigil_secrets_region_reads_total`: a fixed set.
+enum RegionOutcome {
+    static let success = "success"
+    static let all = [success] + SecretsFailure.allCases.map(\.rawValue)
 }

@@ -34,6 +34,11 @@ extension HealthSnapshot {
                 if detail == .verbose && !latest.phases.isEmpty {
                     fields.append(("phases_ms", JSONWriter.object(latest.phases.map { ($0.name, JSONWriter.number($0.duration.milliseconds)) })))
                 }
+                if detail == .verbose && !latest.facts.isEmpty {
+                    fields.append(("facts", JSONWriter.object(latest.facts.map { fact in
+                        (fact.subject, JSONWriter.object(fact.fields.map { ($0.name, JSONWriter.quote($0.value)) }))
+                    })))
+                }
             }
             return "\(JSONWriter.quote(component.name)):" + JSONWriter.object(fields)
         }

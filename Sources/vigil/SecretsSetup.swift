@@ -22,7 +22,7 @@ enum SecretsSetup {
         }
         let metrics = registry.map(AWSMetrics.init)
         var configured: [AWSService: String] = [:]
-        configured[.secretsManager] = config.secretsManagerEndpoint
+        configured[.secretsManager] = config.secretsManagerEndpoint ?? config.secretsManagerEndpoints[region]
         configured[.cloudWatch] = config.cloudWatchEndpoint
         configured[.sts] = config.stsEndpoint
         let endpoints = EndpointResolver(configured: configured, environment: environment)
@@ -54,8 +54,17 @@ enum SecretsSetup {
         if aws == nil {
             logger.warning("no AWS region configured or found: secrets come from environment fallbacks only")
         }
-        return SecretsClient(configuration: configuration(for: config), aws: aws,
+        return SecretsClient(configuration: configuration(for: config), aws: aws, replicas: replicas(of: aws, config.aws),
+                             failoverDelay: config.aws.failoverDelay.timeInterval,
                              metrics: SecretsMetrics(registry: registry), logger: logger)
+    }
+
+    /// The failover regions' clients, in order; a region that turns out to
+    /// be the primary (resolved from the environment) is left out.
+    static func replicas(of aws: AWSClient?, _ config: VigilConfig.AWS) -> [AWSClient] {
+        guard let aws else { return [] }
+        return config.failoverRegions.filter { $0 != aws.region }
+            .map { aws.inRegion($0, secretsManagerEndpoint: config.secretsManagerEndpoints[$0]) }
     }
 
     /// The secrets client's configuration, retrying no slower than the secrets probe runs.

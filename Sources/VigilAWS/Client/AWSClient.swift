@@ -40,6 +40,17 @@ public final class AWSClient: Sendable {
         self.clock = clock
     }
 
+    /// The same identity, transport and settings in another region, for
+    /// reading Secrets Manager replicas: its own retry quota (each region
+    /// has its own), and Secrets Manager at `endpoint`, else the region's
+    /// own endpoint (`AWS_ENDPOINT_URL*` and the configured URL name the
+    /// primary's).
+    public func inRegion(_ region: String, secretsManagerEndpoint endpoint: String?) -> AWSClient {
+        AWSClient(region: region, credentials: credentials,
+                  endpoints: EndpointResolver(configured: endpoint.map { [.secretsManager: $0] } ?? [:], environment: [:]),
+                  transport: transport, retry: retry.withOwnQuota(), metrics: metrics, attemptTimeout: attemptTimeout, clock: clock)
+    }
+
     /// A JSON-protocol call (Secrets Manager): `X-Amz-Target: <prefix>.<operation>`.
     /// `maxAttempts`: fewer attempts than the retry policy's (1: none
     /// repeated), for a caller whose own schedule is the retry.

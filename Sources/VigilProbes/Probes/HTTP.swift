@@ -45,7 +45,9 @@ public final class HTTPProbe: Probe {
         let timer = PhaseTimer()
         let attempt = { () throws(ProbeFailure) in try self.request(deadline, timer) }
         // Without secrets in the headers a retry would send the same request again.
-        var result = sources.isEmpty ? measure(attempt) : measureRefreshingCredentials({ refreshSecrets(deadline) }, attempt)
+        var result = sources.isEmpty ? measure(attempt) : measureRefreshingCredentials({ refreshSecrets(deadline) }, accepted: {
+            for source in sources.values { source.accepted() }
+        }, attempt)
         result.phases = timer.phases
         result.target = origin
         return result

@@ -5,7 +5,8 @@ import VigilSecrets
 /// it cannot hang) and reports: failed when a required secret cannot be
 /// served; degraded, with the reason, when AWS has not answered a refresh
 /// within the probe's timeout, when the last refresh failed (`access_denied`,
-/// `not_found`, `throttled`, ...), when a value is served stale or from the
+/// `not_found`, `throttled`, ...), when a value was read from a failover
+/// region (`replica`), when a value is served stale or from the
 /// environment, or when the cache hit ratio is below its floor.
 public final class SecretsProbe: Probe {
     public let name: String
@@ -27,8 +28,10 @@ public final class SecretsProbe: Probe {
 
     public func run(timeout: Duration) -> ProbeResult {
         var trouble: (reason: ProbeReason, detail: String)?
+        var facts: [ProbeFact] = []
         var result = measure { () throws(ProbeFailure) in
             let statuses = client.statuses()
+            facts = statuses.map(Self.fact)
             let missing = statuses.filter { $0.required && $0.state == .missing }
             if !missing.isEmpty {
                 throw ProbeFailure(reason: .credentialsUnavailable, detail: missing.map { status in
@@ -43,7 +46,15 @@ public final class SecretsProbe: Probe {
             result.reason = trouble.reason
             result.detail = trouble.detail
         }
+        result.facts = facts
         return result
+    }
+
+    /// A secret's state, source, region and stage for `/health?verbose`.
+    static func fact(_ status: SecretStatus) -> ProbeFact {
+        ProbeFact(subject: status.name, [("state", status.state.rawValue), ("source", status.source?.rawValue),
+                                         ("region", status.region), ("replica", status.fromReplica ? "true" : nil),
+                                         ("stage", status.pending ? "AWSPENDING" : nil), ("failure", status.failure?.rawValue)])
     }
 
     /// The worst thing about secrets that are still served: a hung refresh,
@@ -60,6 +71,11 @@ public final class SecretsProbe: Probe {
             let names = statuses.filter { $0.failure == worst }.map(\.name).joined(separator: ", ")
             let served = statuses.filter { $0.state != .fresh }.map { "\($0.name) \($0.state.rawValue)" }
             return (ProbeReason(worst), ([worst.rawValue + ": " + names] + served).joined(separator: "; "))
+        }
+        let replicas = statuses.filter(\.fromReplica)
+        if !replicas.isEmpty {
+            return (.replica, "served from a failover region, the primary failing: "
+                + replicas.map { "\($0.name) \($0.region ?? "-")" }.joined(separator: ", "))
         }
         let notFresh = statuses.filter { $0.state != .fresh }
         guard !notFresh.isEmpty else { return nil }

@@ -21,8 +21,9 @@ struct IAMPolicyCommand: ParsableCommand {
     var region: String?
 
     @Option(name: .customLong("kms-key-arn"),
-            help: "The customer managed KMS key the secrets are encrypted with, if any: adds kms:Decrypt through Secrets Manager only.")
-    var kmsKeyARN: String?
+            help: ArgumentHelp("The customer managed KMS key the secrets are encrypted with, if any: adds kms:Decrypt through "
+                + "Secrets Manager only, in the key's region. Repeat it for the replicas' keys (aws.failover_regions)."))
+    var kmsKeyARNs: [String] = []
 
     @Option(name: .customLong("for"), help: "serve (read the secrets, publish metrics) or migrate (also create and update the configured secrets).")
     var purpose = "serve"
@@ -40,8 +41,9 @@ struct IAMPolicyCommand: ParsableCommand {
         let region = region ?? RegionResolver.resolve(configured: config.aws.region,
                                                       environment: ProcessInfo.processInfo.environment.merging(
                                                           ["AWS_EC2_METADATA_DISABLED": "true"]) { $1 }) ?? "*"
-        let policy = IAMPolicy(partition: partition, region: region, account: account)
-        print(purpose == "migrate" ? policy.forMigrate(config) : policy.forServe(config, kmsKeyARN: kmsKeyARN))
+        let policy = IAMPolicy(partition: partition, region: region, account: account,
+                               replicaRegions: config.aws.failoverRegions.filter { $0 != region })
+        print(purpose == "migrate" ? policy.forMigrate(config) : policy.forServe(config, kmsKeyARNs: kmsKeyARNs))
     }
 }
 
@@ -51,16 +53,32 @@ struct IAMPolicy {
     var partition: String
     var region: String
     var account: String
+    /// Regions whose replicas are read too (`aws.failover_regions`): migrations write in the primary only.
+    var replicaRegions: [String] = []
 
     /// A secret id as a resource: ARNs as given, names with the `-??????`
     /// suffix Secrets Manager appends to every secret's ARN.
-    func secretARN(_ id: String) -> String { id.hasPrefix("arn:") ? id : secretsARN("\(id)-??????") }
+    func secretARN(_ id: String, in region: String? = nil) -> String {
+        id.hasPrefix("arn:") ? id : secretsARN("\(id)-??????", in: region)
+    }
 
     /// `arn:<partition>:secretsmanager:<region>:<account>:secret:<pattern>`.
-    func secretsARN(_ pattern: String) -> String { "arn:\(partition):secretsmanager:\(region):\(account):secret:\(pattern)" }
+    func secretsARN(_ pattern: String, in region: String? = nil) -> String {
+        "arn:\(partition):secretsmanager:\(region ?? self.region):\(account):secret:\(pattern)"
+    }
 
-    func forServe(_ config: VigilConfig, kmsKeyARN: String?) -> String {
-        let secrets = SecretsSetup.configuration(config.secrets).items.map { secretARN($0.secretID) }
+    /// A secret id's ARN in the primary region and in each replica region
+    /// (an ARN of the primary's with the region swapped, as AWS names replicas).
+    func readableARNs(_ id: String) -> [String] {
+        let prefix = "arn:\(partition):secretsmanager:\(region):"
+        return [secretARN(id)] + replicaRegions.map { replica in
+            id.hasPrefix(prefix) ? "arn:\(partition):secretsmanager:\(replica):" + id.dropFirst(prefix.count)
+                : id.hasPrefix("arn:") ? id : secretARN(id, in: replica)
+        }
+    }
+
+    func forServe(_ config: VigilConfig, kmsKeyARNs: [String]) -> String {
+        let secrets = unique(SecretsSetup.configuration(config.secrets).items.flatMap { readableARNs($0.secretID) })
         var statements = [
             statement("ReadConfiguredSecrets", ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], secrets),
             // BatchGetSecretValue is authorised on "*"; each secret it returns still needs GetSecretValue above.
@@ -68,14 +86,20 @@ struct IAMPolicy {
         ]
         if config.endpoint.enabled {
             // What applications may read through the endpoint: endpoint.allow, ids and prefixes.
-            let allowed = EndpointSetup.allowList(config, items: SecretsSetup.configuration(config.secrets).items).entries
-                .map { $0.hasSuffix("*") && !$0.hasPrefix("arn:") ? secretsARN($0) : secretARN($0) }
+            let allowed = unique(EndpointSetup.allowList(config, items: SecretsSetup.configuration(config.secrets).items).entries
+                .flatMap { entry in
+                    entry.hasSuffix("*") && !entry.hasPrefix("arn:")
+                        ? ([region] + replicaRegions).map { secretsARN(entry, in: $0) } : readableARNs(entry)
+                })
             statements.append(statement("ServeApplicationsThroughTheEndpoint",
                                         ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], allowed))
         }
-        if let kmsKeyARN {
-            statements.append(statement("DecryptThroughSecretsManager", ["kms:Decrypt"], [kmsKeyARN],
-                                        condition: ("StringEquals", "kms:ViaService", "secretsmanager.\(region).amazonaws.com")))
+        for (index, key) in kmsKeyARNs.enumerated() {
+            // A key is used by Secrets Manager in its own region (field 4 of its ARN).
+            let fields = key.split(separator: ":", omittingEmptySubsequences: false)
+            let keyRegion = fields.count > 3 && !fields[3].isEmpty ? String(fields[3]) : region
+            statements.append(statement("DecryptThroughSecretsManager" + (index == 0 ? "" : "\(index + 1)"), ["kms:Decrypt"], [key],
+                                        condition: ("StringEquals", "kms:ViaService", "secretsmanager.\(keyRegion).amazonaws.com")))
         }
         if config.cloudWatch.enabled && config.cloudWatch.mode == .api {
             statements.append(statement("PublishMetrics", ["cloudwatch:PutMetricData"], ["*"],
@@ -93,6 +117,12 @@ struct IAMPolicy {
             statement("MigrateSecrets", ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret",
                                          "secretsmanager:GetSecretValue", "secretsmanager:TagResource"], resources),
         ])
+    }
+
+    /// In first-seen order, each once.
+    private func unique(_ values: [String]) -> [String] {
+        var seen = Set<String>()
+        return values.filter { seen.insert($0).inserted }
     }
 
     private func statement(_ id: String, _ actions: [String], _ resources: [String],

@@ -13,7 +13,7 @@ struct SecretsCommand: ParsableCommand {
 struct SecretsList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "Load every configured secret and print name, id, source, version, age and state; never values. "
+        abstract: "Load every configured secret and print name, id, source, region, version, age and state; never values. "
             + "Exits 1 when a required secret is missing.")
 
     @OptionGroup var options: ConfigOptions
@@ -24,10 +24,12 @@ struct SecretsList: ParsableCommand {
         client.preload()
         let statuses = client.statuses()
         let rows = statuses.map { status in
-            [status.name, status.secretID, status.source?.rawValue ?? "-", status.versionID ?? "-",
+            [status.name, status.secretID, status.source?.rawValue ?? "-",
+             (status.region ?? "-") + (status.fromReplica ? " (replica)" : ""),
+             (status.versionID ?? "-") + (status.pending ? " (AWSPENDING)" : ""),
              status.age.map { "\(Int($0))s" } ?? "-", status.state.rawValue + (status.lastError.map { " (\($0))" } ?? "")]
         }
-        print(TextTable.render(header: ["NAME", "SECRET ID", "SOURCE", "VERSION", "AGE", "STATE"], rows: rows))
+        print(TextTable.render(header: ["NAME", "SECRET ID", "SOURCE", "REGION", "VERSION", "AGE", "STATE"], rows: rows))
         if statuses.contains(where: { $0.required && $0.state == .missing }) { throw ExitCode.failure }
     }
 }
@@ -62,7 +64,8 @@ struct SecretsGet: ParsableCommand {
                 throw ValidationError("no AWS region: set AWS_REGION")
             }
             client = SecretsClient(configuration: SecretsConfiguration(items: [.init(name: secretID, secretID: secretID)]),
-                                   aws: aws, environment: [:], logger: quietLogger)
+                                   aws: aws, replicas: SecretsSetup.replicas(of: aws, config.aws),
+                                   failoverDelay: config.aws.failoverDelay.timeInterval, environment: [:], logger: quietLogger)
             lookup = secretID
         } else {
             client = SecretsSetup.client(config: try options.load(), registry: nil, logger: quietLogger)

@@ -1,0 +1,136 @@
+import Logging
+import Synchronization
+import VigilAWS
+import VigilPlatform
+
+/// Secrets Manager in the primary region, then in each region holding
+/// replicas (`aws.failover_regions`), in order.
+///
+/// A read goes to the primary. One the primary fails with an outage class
+/// (timeout, unreachable, throttled, 5xx) goes on to the next region at
+/// once; one the primary has not answered after `hedgeDelay` is sent to the
+/// next region as well (a hedged read), so a cold start during a regional
+/// outage waits about `hedgeDelay`, not the primary's every attempt
+/// (3 x `aws.timeout` and backoff: over 30 s at the defaults). While the
+/// primary is failing, the next region is asked at once beside it and the
+/// primary gets one attempt a read; the first answer wins, the primary's
+/// when both are in. Denied and not found from the primary are answers and
+/// end the read; from a replica they only end that region's part.
+final class SecretsRegions: Sendable {
+    struct Answer<Value: Sendable>: Sendable {
+        var value: Value
+        var region: String
+    }
+
+    /// Primary first.
+    let apis: [SecretsManagerAPI]
+    let hedgeDelay: Double
+    private let metrics: SecretsMetrics
+    private let logger: Logger
+    /// The primary's last read failed with an outage class.
+    private let primaryFailing = Atomic<Bool>(false)
+
+    var primaryRegion: String { apis[0].region }
+    var regions: [String] { apis.map(\.region) }
+
+    init(primary: AWSClient, replicas: [AWSClient], hedgeDelay: Double, metrics: SecretsMetrics, logger: Logger) {
+        apis = [SecretsManagerAPI(aws: primary)]
+            + replicas.map { SecretsManagerAPI(aws: $0, primaryRegion: primary.region) }
+        self.hedgeDelay = hedgeDelay
+        self.metrics = metrics
+        self.logger = logger
+        metrics.prepare(regions: apis.map(\.region))
+    }
+
+    /// The primary's API (writes: the migration).
+    var primary: SecretsManagerAPI { apis[0] }
+
+    /// Runs `operation` against the regions as described above. `failing`:
+    /// the secret is already failing, so every region gets one attempt (its
+    /// backoff schedule is the retry).
+    func read<Value: Sendable>(failing: Bool,
+                               _ operation: @escaping @Sendable (SecretsManagerAPI) throws(AWSError) -> Value)
+        throws(AWSError) -> Answer<Value> {
+        let primaryDown = primaryFailing.load(ordering: .relaxed)
+        let apis = self.apis.enumerated().map { index, api in failing || (index == 0 && primaryDown) ? api.singleAttempt : api }
+        guard apis.count > 1 else {
+            return Answer(value: try attempt(apis[0], operation).get(), region: apis[0].region)
+        }
+        let race = Race<Value>()
+        var started = 0
+        func launch() {
+            let (index, api) = (started, apis[started])
+            started += 1
+            let running = startDetachedThread(name: "secrets-region") { [self] in race.post(index, attempt(api, operation)) }
+            if !running { race.post(index, .failure(AWSError(code: "Other", message: "no thread for the read", kind: .transient))) }
+        }
+        launch()
+        if primaryDown { launch() }
+        var seen = 0
+        while true {
+            let results = race.wait(beyond: seen, until: started < apis.count ? .now + .seconds(hedgeDelay) : nil)
+            let arrived = results.count > seen
+            seen = results.count
+            for index in 0..<started {
+                if case .success(let value)? = results[index] { return Answer(value: value, region: apis[index].region) }
+            }
+            if case .failure(let error)? = results[0], !SecretsFailure(error).isTransient { throw error }
+            let lastDone = results[started - 1] != nil
+            if started < apis.count && (!arrived || lastDone) {
+                launch()  // the last region asked failed, or has not answered within the delay
+            } else if results.count == started && started == apis.count, case .failure(let error)? = results[0] {
+                throw error  // every region failed: the primary's error is the one to report
+            }
+        }
+    }
+
+    /// One region's part of a read, counted by region and outcome; tracks
+    /// whether the primary is failing.
+    private func attempt<Value>(_ api: SecretsManagerAPI,
+                                _ operation: (SecretsManagerAPI) throws(AWSError) -> Value) -> Result<Value, AWSError> {
+        let result: Result<Value, AWSError>
+        do throws(AWSError) { result = .success(try operation(api)) } catch { result = .failure(error) }
+        var outcome = RegionOutcome.success
+        if case .failure(let error) = result { outcome = SecretsFailure(error).rawValue }
+        metrics.regionRead(api.region, outcome)
+        guard api.region == primaryRegion, apis.count > 1 else { return result }
+        var failing = false
+        if case .failure(let error) = result { failing = SecretsFailure(error).isTransient }
+        if primaryFailing.exchange(failing, ordering: .relaxed) != failing {
+            if failing {
+                logger.warning("primary region failing: secrets are read from the failover regions too",
+                               metadata: ["region": "\(api.region)", "reason": "\(outcome)", "failover": "\(regions.dropFirst().joined(separator: ","))"])
+            } else {
+                logger.info("primary region answers again", metadata: ["region": "\(api.region)"])
+            }
+        }
+        return result
+    }
+}
+
+/// The parts of one read, by region index, as they end.
+private final class Race<Value: Sendable>: Sendable {
+    private let condition = Condition()
+    private nonisolated(unsafe) var results: [Int: Result<Value, AWSError>] = [:]  // guarded by `condition`
+
+    func post(_ index: Int, _ result: Result<Value, AWSError>) {
+        condition.withLock {
+            results[index] = result
+            condition.broadcast()
+        }
+    }
+
+    /// The results once there are more than `seen`, or at `deadline` (nil: no limit).
+    func wait(beyond seen: Int, until deadline: ContinuousClock.Instant?) -> [Int: Result<Value, AWSError>] {
+        condition.withLock {
+            while results.count <= seen {
+                if let deadline {
+                    if !condition.wait(until: deadline) { break }
+                } else {
+                    condition.wait()
+                }
+            }
+            return results
+        }
+    }
+}
