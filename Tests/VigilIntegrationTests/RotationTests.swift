@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+import VigilTestSupport
+
+/// Rotations as the AWS rotation functions run them, against the shared
+/// PostgreSQL and moto: `create_secret` puts AWSPENDING, `set_secret`
+/// changes the database, `finish_secret` moves AWSCURRENT. Vigil's
+/// connections are ended every second throughout, so every run logs in
+/// (a kept connection outlives a password change).
+@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
+struct RotationTests {
+    let env = ServicesEnvironment()
+
+    private func json(role: String, password: String) -> String {
+        #"{"username":"\#(role)","password":"\#(password)","host":"127.0.0.1","port":\#(env.postgresPort),"dbname":"vigil"}"#
+    }
+
+    private func psql(_ sql: String) throws { try DetectionTests.psql(env.postgresPort, sql, database: "vigil") }
+
+    private func aws(_ arguments: [String]) throws -> String {
+        let result = try ChildProcess.run(["aws", "secretsmanager"] + arguments + ["--output", "text"], environment: env.admin)
+        #expect(result.status == 0, "aws secretsmanager \(arguments[0]) failed")
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Vigil probing the database every second with `secretID`'s credentials; Redis not probed.
+    private func serve(_ secretID: String, ttl: String = "1h") throws -> VigilUnderTest {
+        let vigil = try VigilUnderTest(config: """
+            secrets:
+              ttl: \(ttl)
+              refresh_ahead: 1s
+              items:
+                database: {id: \(secretID)}
+            probes:
+              interval: 1s
+              timeout: 1s
+              redis: {enabled: false}
+            """)
+        #expect(vigil.seconds(until: { $0.code == 200 && $0.services["database"] == "connected" }, timeout: 20) != nil,
+                "\(vigil.process.log.suffix(3000))")
+        return vigil
+    }
+
+    /// The rotation's steps: AWSPENDING put, then `setSecret` (the database),
+    /// AWSCURRENT moved `gap` seconds later; Vigil's connections ended every
+    /// second from the start to `after` seconds past the move. Returns the samples.
+    private func rotate(_ vigil: VigilUnderTest, secretID: String, roles: [String], pending: String, gap: Double, after: Double,
+                        setSecret: () throws -> Void) throws -> [HealthSampler.Sample] {
+        let sampler = HealthSampler(vigil)
+        let before = try aws(["get-secret-value", "--secret-id", secretID, "--query", "VersionId"])
+        let next = try aws(["put-secret-value", "--secret-id", secretID, "--secret-string", pending,
+                            "--version-stages", "AWSPENDING", "--query", "VersionId"])
+        try setSecret()
+        let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN ("
+            + roles.map { "'\($0)'" }.joined(separator: ",") + ")"
+        func endConnections(for seconds: Double) throws {
+            let until = Date().addingTimeInterval(seconds)
+            while Date() < until {
+                try psql(terminate)
+                usleep(1_000_000)
+            }
+        }
+        try endConnections(for: gap)
+        _ = try aws(["update-secret-version-stage", "--secret-id", secretID, "--version-stage", "AWSCURRENT",
+                     "--move-to-version-id", next, "--remove-from-version-id", before])
+        try endConnections(for: after)
+        return sampler.stop()
+    }
+
+    @Test func aSingleUserRotationNeverTurnsHealthUnhealthy() throws {
+        let suffix = String(UUID().uuidString.prefix(6)).lowercased()
+        let role = "vigil_su_\(suffix)", old = "canary-su-old-\(suffix)", new = "canary-su-new-\(suffix)"
+        try psql("CREATE ROLE \(role) LOGIN PASSWORD '\(old)'")
+        defer { _ = try? psql("DROP ROLE IF EXISTS \(role)") }
+        let secretID = "vigil/dev/rotation-single-\(suffix)"
+        _ = try aws(["create-secret", "--name", secretID, "--secret-string", json(role: role, password: old)])
+        let vigil = try serve(secretID)
+
+        let samples = try rotate(vigil, secretID: secretID, roles: [role], pending: json(role: role, password: new),
+                                 gap: 12, after: 6) {
+            try psql("ALTER ROLE \(role) PASSWORD '\(new)'")
+        }
+        let unhealthy = samples.filter { $0.code != 200 }.count
+        print("single-user rotation: \(unhealthy) of \(samples.count) /health samples unhealthy")
+        #expect(samples.count > 100)
+        #expect(unhealthy == 0, "\(unhealthy) of \(samples.count) samples unhealthy: \(vigil.process.log.suffix(3000))")
+        #expect(vigil.value(#"vigil_secrets_pending_used_total{secret="database"}"#) == 1)
+        // Once AWSCURRENT has moved, its value is served as AWSCURRENT (checked every secrets.max_backoff, 1 s).
+        #expect(vigil.waitForRotation(of: "database", after: 0, timeout: 10), "\(vigil.process.log.suffix(3000))")
+        let outputs = [vigil.metrics, (try? CurlClient().request(vigil.base + "/health?verbose").text) ?? ""]
+        #expect(outputs[1].contains(#""database":{"state":"fresh","source":"aws","region":"us-east-1"}"#), "\(outputs[1])")
+        #expect(vigil.process.stop() == 0)
+        env.assertNoCanary(in: outputs + [vigil.process.log], extra: [old, new])
+    }
+
+    @Test func anAlternatingUsersRotationNeverTurnsHealthUnhealthy() throws {
+        let suffix = String(UUID().uuidString.prefix(6)).lowercased()
+        let first = "vigil_au1_\(suffix)", second = "vigil_au2_\(suffix)"
+        let (firstPassword, secondOld, secondNew) = ("canary-au1-\(suffix)", "canary-au2-old-\(suffix)", "canary-au2-new-\(suffix)")
+        try psql("CREATE ROLE \(first) LOGIN PASSWORD '\(firstPassword)'; CREATE ROLE \(second) LOGIN PASSWORD '\(secondOld)'")
+        defer { _ = try? psql("DROP ROLE IF EXISTS \(first); DROP ROLE IF EXISTS \(second)") }
+        let secretID = "vigil/dev/rotation-alternating-\(suffix)"
+        _ = try aws(["create-secret", "--name", secretID, "--secret-string", json(role: first, password: firstPassword)])
+        // A short TTL, so the move to the other user shows within the test.
+        let vigil = try serve(secretID, ttl: "4s")
+
+        let samples = try rotate(vigil, secretID: secretID, roles: [first, second],
+                                 pending: json(role: second, password: secondNew), gap: 6, after: 6) {
+            try psql("ALTER ROLE \(second) PASSWORD '\(secondNew)'")
+        }
+        let unhealthy = samples.filter { $0.code != 200 }.count
+        print("alternating-users rotation: \(unhealthy) of \(samples.count) /health samples unhealthy")
+        #expect(samples.count > 50)
+        #expect(unhealthy == 0, "\(unhealthy) of \(samples.count) samples unhealthy: \(vigil.process.log.suffix(3000))")
+        #expect(vigil.waitForRotation(of: "database", after: 0, timeout: 10))
+        #expect(vigil.value(#"vigil_secrets_pending_used_total{secret="database"}"#) == 0)
+        let loggedIn = VigilProcess.waitUntil(timeout: 5) {
+            (try? DetectionTests.psql(env.postgresPort, "SELECT count(*) FROM pg_stat_activity WHERE usename = '\(second)'")) != "0"
+        }
+        #expect(loggedIn, "Vigil does not log in as the new user")
+        let outputs = [vigil.metrics, (try? CurlClient().request(vigil.base + "/health?verbose").text) ?? ""]
+        #expect(vigil.process.stop() == 0)
+        env.assertNoCanary(in: outputs + [vigil.process.log], extra: [firstPassword, secondOld, secondNew])
+    }
+}
