@@ -169,6 +169,22 @@ import Testing
         #expect(try load(nil, environment: ["VIGIL_SECRETS_TTL": "5s"]).secrets.ttl == .seconds(5))
     }
 
+    @Test func failoverRegionsAndTheirEndpoints() throws {
+        let config = try load("aws:\n  region: us-east-1\n  failover_regions: [us-west-2, eu-west-1]\n  secretsmanager_endpoints:\n"
+                              + "    us-west-2: http://127.0.0.1:4566\n", environment: ["VIGIL_AWS_FAILOVER_DELAY": "250ms"])
+        #expect(config.aws.failoverRegions == ["us-west-2", "eu-west-1"])
+        #expect(config.aws.secretsManagerEndpoints == ["us-west-2": "http://127.0.0.1:4566"])
+        #expect(config.aws.failoverDelay == .milliseconds(250))
+        #expect(try load(nil, environment: ["VIGIL_AWS_FAILOVER_REGIONS": "eu-central-1,eu-west-1"]).aws.failoverRegions
+            == ["eu-central-1", "eu-west-1"])
+        #expect(problems("aws:\n  failover_regions: [Frankfurt]\n")
+            == ["test.yml:2: aws.failover_regions: `Frankfurt` is not a region name (like eu-west-1)"])
+        #expect(problems("aws:\n  region: us-east-1\n  failover_regions: [us-east-1]\n")
+            == ["test.yml:3: aws.failover_regions: lists a region twice, or the primary (aws.region)"])
+        #expect(problems("aws:\n  secretsmanager_endpoints:\n    us-west-2: ftp://x\n")
+            == ["test.yml:3: aws.secretsmanager_endpoints.us-west-2: expected an http:// or https:// URL"])
+    }
+
     @Test func cloudWatchSettings() throws {
         let config = try load(nil, environment: ["VIGIL_CLOUDWATCH_ENABLED": "true", "VIGIL_CLOUDWATCH_INTERVAL": "5s"])
         #expect(config.cloudWatch.enabled && config.cloudWatch.interval == .seconds(5))

@@ -80,6 +80,30 @@ struct IAMPolicyTests {
         #expect(statement?["Action"] as? [String] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"])
     }
 
+    /// With failover regions, the secrets (names and primary-region ARNs)
+    /// are readable in each; a KMS key per region decrypts through Secrets Manager there.
+    @Test func failoverRegionsReplicasAreInThePolicy() throws {
+        let config = "aws:\n  region: us-east-1\n  failover_regions: [us-west-2]\nsecrets:\n  items:\n    db: {id: shop/db}\n"
+            + "    key: {id: \"arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/key-AbCdEf\"}\n"
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-iam-replicas-\(suffix).yml")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let printed = try VigilProcess.run(["iam-policy", "--config", file.path, "--account", "123456789012",
+                                            "--kms-key-arn", "arn:aws:kms:us-east-1:123456789012:key/a",
+                                            "--kms-key-arn", "arn:aws:kms:us-west-2:123456789012:key/b"])
+        let policy = try #require(try JSONSerialization.jsonObject(with: Data(printed.output.utf8)) as? [String: Any])
+        let statements = policy["Statement"] as? [[String: Any]] ?? []
+        let read = statements.first { $0["Sid"] as? String == "ReadConfiguredSecrets" }
+        #expect(Set(read?["Resource"] as? [String] ?? []) == [
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/db-??????",
+            "arn:aws:secretsmanager:us-west-2:123456789012:secret:shop/db-??????",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:shop/key-AbCdEf",
+            "arn:aws:secretsmanager:us-west-2:123456789012:secret:shop/key-AbCdEf",
+        ], "\(printed.output)")
+        let services = statements.compactMap { (($0["Condition"] as? [String: [String: String]])?["StringEquals"])?["kms:ViaService"] }
+        #expect(services == ["secretsmanager.us-east-1.amazonaws.com", "secretsmanager.us-west-2.amazonaws.com"])
+    }
+
     @Test func migratePolicyCoversThePrefixAndBadFlagsAreRefused() throws {
         let printed = try VigilProcess.run(["iam-policy", "--for", "migrate", "--account", "123456789012", "--region", "eu-west-1"])
         #expect(printed.status == 0)

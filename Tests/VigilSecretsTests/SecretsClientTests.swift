@@ -19,8 +19,9 @@ struct SecretsClientTests {
         proxy = try FaultProxy(upstream: ServicesEnvironment().motoURL)
     }
 
+    /// `replica`: a proxy in front of the same moto, read as us-west-2 (a failover region).
     func client(items: [SecretsConfiguration.Item]? = nil, environment: [String: String] = [:],
-                ttl: Double = 3600, attempts: Int = 2, attemptTimeout: Double = 2) -> SecretsClient {
+                ttl: Double = 3600, attempts: Int = 2, attemptTimeout: Double = 2, replica: FaultProxy? = nil) -> SecretsClient {
         let aws = AWSClient(region: "us-east-1",
                             credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
                                 "AWS_ACCESS_KEY_ID": env.appKeyID, "AWS_SECRET_ACCESS_KEY": env.appSecret])]),
@@ -28,7 +29,9 @@ struct SecretsClientTests {
                             retry: RetryPolicy(maxAttempts: attempts, sleep: { _ in }), attemptTimeout: attemptTimeout)
         let configuration = SecretsConfiguration(items: items ?? SecretsConfiguration.standardItems(prefix: "vigil", environment: "dev"),
                                                  ttl: ttl)
-        return SecretsClient(configuration: configuration, aws: aws, metrics: SecretsMetrics(registry: registry),
+        return SecretsClient(configuration: configuration, aws: aws,
+                             replicas: replica.map { [aws.inRegion("us-west-2", secretsManagerEndpoint: $0.url)] } ?? [],
+                             failoverDelay: 0.5, metrics: SecretsMetrics(registry: registry),
                              environment: environment, logger: CapturingLogHandler.logger(into: logs), clock: clock.read)
     }
 
@@ -182,12 +185,13 @@ struct SecretsClientTests {
         #expect(try await secrets.get("redis").source == .aws)
     }
 
-    private func admin(_ operation: String, _ body: String) throws {
+    @discardableResult
+    func admin(_ operation: String, _ body: String) throws -> [UInt8] {
         let aws = AWSClient(region: "us-east-1",
                             credentials: CredentialChain(sources: [EnvironmentCredentials(environment: [
                                 "AWS_ACCESS_KEY_ID": env.adminKeyID, "AWS_SECRET_ACCESS_KEY": env.adminSecret])]),
                             endpoints: EndpointResolver(environment: ["AWS_ENDPOINT_URL": env.motoURL]))
-        _ = try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", body: Array(body.utf8))
+        return try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", body: Array(body.utf8))
     }
 }
 
