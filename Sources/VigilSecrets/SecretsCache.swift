@@ -13,6 +13,12 @@ struct CacheEntry: Sendable {
     var document: SecretDocument?
     /// The region AWS answered from (nil for the environment).
     var region: String?
+
+    /// AWS confirmed it again, from `region`.
+    mutating func confirm(at time: UnixTime, in region: String) {
+        confirmedAt = time
+        self.region = region
+    }
 }
 
 /// Everything the client knows about one secret: what it can serve and how

@@ -119,29 +119,22 @@ extension SecretsClient {
     }
 
     /// One AWS round for a secret: a version check when a value is cached
-    /// (and not forced), the value only when the version moved. While an
-    /// AWSPENDING value stands in for AWSCURRENT, it is kept as long as
-    /// AWSCURRENT has not moved; once AWSCURRENT moves, its value is fetched.
+    /// (and not forced), the value only when the version moved (`record`
+    /// and `confirm` weigh the answer against the record as it is by then).
     func refresh(_ item: SecretsConfiguration.Item, force: Bool) {
         guard let regions = self.api else { return }
-        let (record, failing) = records.withLock { ($0[item.name] ?? SecretRecord(), ($0[item.name]?.failures ?? 0) > 0) }
-        let cached = record.entry
+        let (cached, failing) = records.withLock { ($0[item.name]?.entry, ($0[item.name]?.failures ?? 0) > 0) }
         do throws(AWSError) {
-            if !force, let cached, cached.source == .aws, let version = cached.versionID,
-               let current = try currentVersion(item, regions: regions, failing: failing) {
-                if current.value == version && record.displaced == nil || current.value == record.displaced?.versionID {
-                    self.record(item, value: cached.value, version: version, rotated: false, document: cached.document,
-                                region: current.region, keepPending: record.displaced != nil)
-                    return
-                }
+            if !force, cached?.source == .aws, cached?.versionID != nil,
+               let current = try currentVersion(item, regions: regions, failing: failing),
+               let version = current.value, confirm(item, current: version, region: current.region) {
+                return
             }
             let fetched = try regions.read(failing: failing) { api throws(AWSError) in
                 try api.getSecretValue(item.secretID, versionID: item.versionID, stage: item.versionStage, binary: item.isRead)
             }
-            let previous = record.displaced ?? cached
-            let rotated = previous?.source == .aws && previous?.versionID != nil && previous?.versionID != fetched.value.versionID
-            self.record(item, value: SecretString(fetched.value.value), version: fetched.value.versionID, rotated: rotated,
-                        document: SecretDocument(fetched.value), region: fetched.region)
+            let rotated = record(item, value: SecretString(fetched.value.value), version: fetched.value.versionID,
+                                 document: SecretDocument(fetched.value), region: fetched.region)
             if force && cached?.source == .aws && !rotated {
                 let now = clock()
                 records.withLock { $0[item.name]?.uselessForce = (now, fetched.value.versionID) }
@@ -172,23 +165,71 @@ extension SecretsClient {
         }
     }
 
-    /// Records what AWS confirmed. `keepPending`: AWSCURRENT has not moved
-    /// while an AWSPENDING value stands in for it, which stays. A value
-    /// read from a replica, or a pending one, is checked again within
-    /// `maxBackoff` (the primary may answer again, AWSCURRENT may move)
-    /// instead of at the TTL.
-    func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, rotated: Bool,
-                document: SecretDocument?, region: String?, keepPending: Bool = false) {
+    /// AWS says the item's stage (AWSCURRENT) is still at `current`: the
+    /// value held is confirmed, an AWSPENDING stand-in with the AWSCURRENT
+    /// entry it displaced. False when the record holds another version by
+    /// now (the value is then fetched).
+    func confirm(_ item: SecretsConfiguration.Item, current: String, region: String) -> Bool {
+        settle(item, region: region) { record, now in
+            if record.displaced?.versionID == current {
+                record.displaced?.confirm(at: now, in: region)
+            } else if record.displaced == nil, record.entry?.source == .aws, record.entry?.versionID == current {
+                record.entry?.confirm(at: now, in: region)
+            } else {
+                return nil
+            }
+            return false
+        } != nil
+    }
+
+    /// Records a value AWS served for the item's stage, weighed against
+    /// what the record holds by then (a forced read, an AWSPENDING stand-in
+    /// or its drop may have come meanwhile):
+    /// - the version an AWSPENDING stand-in displaced: AWSCURRENT has not
+    ///   moved, so the stand-in stays and both are confirmed;
+    /// - from a replica, a version created before the one held: replication
+    ///   lags a rotation, so the newer value held stays;
+    /// - anything else is the value from now on.
+    /// Returns true when that was a rotation.
+    @discardableResult
+    func record(_ item: SecretsConfiguration.Item, value: SecretString, version: String?, document: SecretDocument?,
+                region: String) -> Bool {
+        let primary = api?.primaryRegion
+        return settle(item, region: region) { record, now in
+            let fresh = CacheEntry(value: value, versionID: version, source: .aws, confirmedAt: now, document: document, region: region)
+            let held = record.displaced ?? record.entry
+            if let displaced = record.displaced, version != nil, displaced.versionID == version {
+                record.displaced = fresh
+                record.entry?.confirm(at: now, in: region)
+                return false
+            }
+            if region != primary, let held, held.source == .aws, held.versionID != version,
+               let heldDate = held.document?.createdDate, let date = document?.createdDate, date < heldDate {
+                record.entry?.confirm(at: now, in: region)  // still the newest known: checked again within maxBackoff
+                return false
+            }
+            record.entry = fresh
+            (record.displaced, record.pendingConfirmed) = (nil, false)
+            return held?.source == .aws && held?.versionID != nil && held?.versionID != version
+        } ?? false
+    }
+
+    /// Applies `update` (nil: nothing to apply) to the item's record under the
+    /// lock, with a successful AWS read's bookkeeping: failures cleared, the
+    /// next refresh scheduled. A value read from a replica, or an AWSPENDING
+    /// stand-in, is checked again within `maxBackoff` (the primary may answer
+    /// again, AWSCURRENT may move) instead of ahead of its TTL.
+    private func settle(_ item: SecretsConfiguration.Item, region: String,
+                        _ update: (inout SecretRecord, UnixTime) -> Bool?) -> Bool? {
         let now = clock()
         let configuration = self.configuration
         let jitter = Double.random(in: 0...0.2) * configuration.refreshAhead
-        let recheck = region != api?.primaryRegion || keepPending
-        let recovered = records.withLock { records -> Bool in
+        let outcome = records.withLock { records -> (rotated: Bool, changed: Bool, document: SecretDocument?)? in
             var record = records[item.name] ?? SecretRecord()
             let wasFailing = record.failures > 0 || record.entry?.source == .environment
-            record.entry = CacheEntry(value: value, versionID: version, source: .aws, confirmedAt: now, document: document,
-                                      region: region)
-            if !keepPending { (record.displaced, record.pendingConfirmed) = (nil, false) }
+            let region = record.entry?.region
+            guard let rotated = update(&record, now) else { return nil }
+            let recheck = record.entry?.region != api?.primaryRegion || record.displaced != nil
             record.failures = 0
             record.failure = nil
             record.lastError = nil
@@ -197,19 +238,22 @@ extension SecretsClient {
             record.refreshAt = now.adding(recheck ? configuration.maxBackoff * Double.random(in: 0.8...1)
                                           : configuration.ttl - configuration.refreshAhead - jitter)
             records[item.name] = record
-            return wasFailing
+            // Recovered, or now read from another region (a replica, the primary again): monitors look at once.
+            return (rotated, wasFailing || (region != nil && region != record.entry?.region), record.entry?.document)
         }
+        guard let outcome else { return nil }
         // Shown: the wall clock's time. Not for reads by id: the alerts on it are about configured items.
         if !item.isRead { metrics.succeeded(item.label, at: UnixTime.now) }
-        if rotated {
+        if outcome.rotated {
             metrics.rotated(item.label)
-            logger.info("secret rotated", metadata: ["secret": "\(item.name)", "version": "\(version ?? "-")"])
+            logger.info("secret rotated", metadata: ["secret": "\(item.name)", "version": "\(outcome.document?.versionID ?? "-")"])
         }
-        if let document { learnAliases(of: item, document) }
-        if recovered {
-            logger.info("secret served from AWS again", metadata: ["secret": "\(item.name)", "region": "\(region ?? "-")"])
+        if let document = outcome.document { learnAliases(of: item, document) }
+        if outcome.changed {
+            logger.info("secret served from AWS", metadata: ["secret": "\(item.name)", "region": "\(region)"])
             stateChanged()
         }
+        return outcome.rotated
     }
 
     func failed(_ item: SecretsConfiguration.Item, _ error: AWSError) {
@@ -255,12 +299,14 @@ extension SecretsClient {
             var unanswered: [SecretsConfiguration.Item] = []
             for item in chunk {
                 if let fetched = result.values.first(where: { $0.id == item.secretID }) {
-                    record(item, value: SecretString(fetched.value), version: fetched.versionID, rotated: false,
-                           document: SecretDocument(fetched), region: answer.region)
-                } else if let code = result.errors.first(where: { $0.id == item.secretID })?.code {
+                    record(item, value: SecretString(fetched.value), version: fetched.versionID, document: SecretDocument(fetched),
+                           region: answer.region)
+                } else if answer.region == api.primaryRegion, let code = result.errors.first(where: { $0.id == item.secretID })?.code {
                     failed(item, AWSError(code: AWSError.normalize(code), message: "", kind: .client))
                 } else {
-                    unanswered.append(item)  // a binary secret, a partial ARN: ask for it alone
+                    // A binary secret, a partial ARN, or an error from a replica (which may lack
+                    // that secret): asked for alone, the primary first.
+                    unanswered.append(item)
                 }
             }
             if !unanswered.isEmpty { loadOneByOne(unanswered) }

@@ -45,12 +45,14 @@ extension SecretsClient {
                       metadata: ["secret": "\(name)", "version": "\(version ?? "-")"])
     }
 
-    /// A login failed while an AWSPENDING value stood in for AWSCURRENT
-    /// (a rotation rolled back, a stale AWSPENDING): AWSCURRENT's value is
-    /// served again, and that AWSPENDING version is not tried again.
-    func dropPending(_ item: SecretsConfiguration.Item) {
+    /// A login failed with the AWSPENDING value standing in for AWSCURRENT,
+    /// `version` (a rotation rolled back, a stale AWSPENDING): AWSCURRENT's
+    /// value is served again, and that AWSPENDING version is not tried again.
+    func dropPending(_ item: SecretsConfiguration.Item, version: String) {
         let rejected = records.withLock { records -> String?? in
-            guard var record = records[item.name], let current = record.displaced else { return nil }
+            guard var record = records[item.name], let current = record.displaced, record.entry?.versionID == version else {
+                return nil
+            }
             let pending = record.entry?.versionID
             record.rejectedPending = pending
             record.entry = current

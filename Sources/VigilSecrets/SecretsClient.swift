@@ -115,13 +115,15 @@ public final class SecretsClient: Sendable {
     /// current password costs no AWS call per probe run.
     /// When AWSCURRENT has not moved, the AWSPENDING version (if any) is
     /// served next: a single-user rotation changes the password before it
-    /// moves AWSCURRENT (`SecretsClient+Rotation.swift`). Waits at most `maxWait`.
+    /// moves AWSCURRENT (`SecretsClient+Rotation.swift`); `failedVersion`,
+    /// the version the failed login used, drops such a stand-in when it is
+    /// that one. Waits at most `maxWait`.
     @discardableResult
-    public func forceRefresh(_ name: String, maxWait: Double? = nil) throws(SecretsError) -> SecretValue {
+    public func forceRefresh(_ name: String, maxWait: Double? = nil, failedVersion: String? = nil) throws(SecretsError) -> SecretValue {
         guard let item = items[name] else { throw SecretsError(secret: name, reason: .unknownSecret, detail: "") }
         let deadline = maxWait.map { ContinuousClock.now + .seconds($0) }
         let now = clock()
-        dropPending(item)
+        if let failedVersion { dropPending(item, version: failedVersion) }
         let allowed = records.withLock { records -> Bool in
             let record = records[name] ?? SecretRecord()
             if record.refreshStarted != nil { return true }

@@ -23,15 +23,9 @@ struct SecretsManagerAPI: Sendable {
     /// attempts: during an outage a fleet asked AWS three times as often).
     var singleAttempt: SecretsManagerAPI { SecretsManagerAPI(aws: aws, primaryRegion: primaryRegion, maxAttempts: 1) }
 
-    /// `id` as this region knows it: a primary-region ARN
-    /// (`arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf`)
-    /// with this region in it; names, and ARNs of other regions, unchanged.
+    /// `id` as this region knows it (`ReplicaID`).
     func regional(_ id: String) -> String {
-        guard let primaryRegion, id.hasPrefix("arn:") else { return id }
-        var fields = id.split(separator: ":", maxSplits: 6, omittingEmptySubsequences: false).map(String.init)
-        guard fields.count == 7, fields[2] == "secretsmanager", fields[3] == primaryRegion else { return id }
-        fields[3] = region
-        return fields.joined(separator: ":")
+        primaryRegion.map { ReplicaID.of(id, primary: $0, replica: region) } ?? id
     }
 
     struct Fetched: Sendable {

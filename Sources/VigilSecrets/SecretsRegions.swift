@@ -14,8 +14,9 @@ import VigilPlatform
 /// (3 x `aws.timeout` and backoff: over 30 s at the defaults). While the
 /// primary is failing, the next region is asked at once beside it and the
 /// primary gets one attempt a read; the first answer wins, the primary's
-/// when both are in. Denied and not found from the primary are answers and
-/// end the read; from a replica they only end that region's part.
+/// when both are in. Anything but an outage from the primary (denied, not
+/// found, a decryption failure, rejected credentials) is an answer and ends
+/// the read; from a replica it only ends that region's part.
 final class SecretsRegions: Sendable {
     struct Answer<Value: Sendable>: Sendable {
         var value: Value
@@ -41,9 +42,6 @@ final class SecretsRegions: Sendable {
         self.logger = logger
         metrics.prepare(regions: apis.map(\.region))
     }
-
-    /// The primary's API (writes: the migration).
-    var primary: SecretsManagerAPI { apis[0] }
 
     /// Runs `operation` against the regions as described above. `failing`:
     /// the secret is already failing, so every region gets one attempt (its
@@ -72,9 +70,13 @@ final class SecretsRegions: Sendable {
             let arrived = results.count > seen
             seen = results.count
             for index in 0..<started {
-                if case .success(let value)? = results[index] { return Answer(value: value, region: apis[index].region) }
+                guard case .success(let value)? = results[index] else { continue }
+                // A replica answered while the primary still has not, past the delay: the primary counts as failing
+                // (both asked at once, its retries spared) until it answers.
+                if index > 0 && results[0] == nil { primary(failing: true, why: "no answer within aws.failover_delay") }
+                return Answer(value: value, region: apis[index].region)
             }
-            if case .failure(let error)? = results[0], !SecretsFailure(error).isTransient { throw error }
+            if case .failure(let error)? = results[0], !error.isOutage { throw error }
             let lastDone = results[started - 1] != nil
             if started < apis.count && (!arrived || lastDone) {
                 launch()  // the last region asked failed, or has not answered within the delay
@@ -93,18 +95,45 @@ final class SecretsRegions: Sendable {
         var outcome = RegionOutcome.success
         if case .failure(let error) = result { outcome = SecretsFailure(error).rawValue }
         metrics.regionRead(api.region, outcome)
-        guard api.region == primaryRegion, apis.count > 1 else { return result }
-        var failing = false
-        if case .failure(let error) = result { failing = SecretsFailure(error).isTransient }
-        if primaryFailing.exchange(failing, ordering: .relaxed) != failing {
-            if failing {
-                logger.warning("primary region failing: secrets are read from the failover regions too",
-                               metadata: ["region": "\(api.region)", "reason": "\(outcome)", "failover": "\(regions.dropFirst().joined(separator: ","))"])
-            } else {
-                logger.info("primary region answers again", metadata: ["region": "\(api.region)"])
-            }
+        if api.region == primaryRegion && apis.count > 1 {
+            var error: AWSError?
+            if case .failure(let failure) = result { error = failure }
+            primary(failing: error?.isOutage ?? false, why: error?.metricCode ?? "")
         }
         return result
+    }
+
+    /// Whether the primary is failing: it answered (or gave an answer that
+    /// is not an outage), failed with an outage class, or a replica beat it
+    /// past the delay. Logs each change.
+    private func primary(failing: Bool, why: String) {
+        guard primaryFailing.exchange(failing, ordering: .relaxed) != failing else { return }
+        if failing {
+            logger.warning("primary region failing: secrets are read from the failover regions too", metadata: [
+                "region": "\(primaryRegion)", "why": "\(why)", "failover": "\(regions.dropFirst().joined(separator: ","))"])
+        } else {
+            logger.info("primary region answers again", metadata: ["region": "\(primaryRegion)"])
+        }
+    }
+}
+
+extension AWSError {
+    /// An outage, which another region may not share: no answer in time,
+    /// none at all, throttling, 5xx.
+    var isOutage: Bool { [.timeout, .network, .throttling, .transient].contains(kind) }
+}
+
+/// A secret's id as a replica region knows it: a primary-region ARN
+/// (`arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf`) with
+/// the replica's region in it, as AWS names replicas; names, and ARNs of
+/// other regions, unchanged.
+public enum ReplicaID {
+    public static func of(_ id: String, primary: String, replica: String) -> String {
+        guard id.hasPrefix("arn:") else { return id }
+        var fields = id.split(separator: ":", maxSplits: 6, omittingEmptySubsequences: false).map(String.init)
+        guard fields.count == 7, fields[2] == "secretsmanager", fields[3] == primary else { return id }
+        fields[3] = replica
+        return fields.joined(separator: ":")
     }
 }
 

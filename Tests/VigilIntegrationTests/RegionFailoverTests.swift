@@ -113,7 +113,7 @@ struct RegionFailoverTests {
         try DetectionTests.psql(env.postgresPort, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role)'")
         #expect(vigil.waitForRotation(of: "database", after: 0, timeout: 15), "\(vigil.process.log.suffix(3000))")
         #expect(vigil.seconds(until: { $0.services["database"] == "connected" }, timeout: 10) != nil)
-        #expect(served(vigil).region == Self.replica)
+        #expect(vigil.seconds(until: { _ in served(vigil).region == Self.replica }, timeout: 10) != nil, "\(served(vigil))")
         let samples = sampler.stop()
         let unhealthy = samples.filter { $0.code != 200 }.count
         print("rotation during a primary outage: \(unhealthy) of \(samples.count) /health samples unhealthy")

@@ -23,7 +23,8 @@ struct RotationTests {
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Vigil probing the database every second with `secretID`'s credentials; Redis not probed.
+    /// Vigil probing the database every 2 s (and at once when its connection
+    /// is ended) with `secretID`'s credentials; Redis not probed.
     private func serve(_ secretID: String, ttl: String = "1h") throws -> VigilUnderTest {
         let vigil = try VigilUnderTest(config: """
             secrets:
@@ -32,8 +33,8 @@ struct RotationTests {
               items:
                 database: {id: \(secretID)}
             probes:
-              interval: 1s
-              timeout: 1s
+              interval: 2s
+              timeout: 2s
               redis: {enabled: false}
             """)
         #expect(vigil.seconds(until: { $0.code == 200 && $0.services["database"] == "connected" }, timeout: 20) != nil,
@@ -85,7 +86,7 @@ struct RotationTests {
         #expect(samples.count > 100)
         #expect(unhealthy == 0, "\(unhealthy) of \(samples.count) samples unhealthy: \(vigil.process.log.suffix(3000))")
         #expect(vigil.value(#"vigil_secrets_pending_used_total{secret="database"}"#) == 1)
-        // Once AWSCURRENT has moved, its value is served as AWSCURRENT (checked every secrets.max_backoff, 1 s).
+        // Once AWSCURRENT has moved, its value is served as AWSCURRENT (checked every secrets.max_backoff, 2 s).
         #expect(vigil.waitForRotation(of: "database", after: 0, timeout: 10), "\(vigil.process.log.suffix(3000))")
         let outputs = [vigil.metrics, (try? CurlClient().request(vigil.base + "/health?verbose").text) ?? ""]
         #expect(outputs[1].contains(#""database":{"state":"fresh","source":"aws","region":"us-east-1"}"#), "\(outputs[1])")

@@ -69,9 +69,13 @@ extension SecretsClientTests {
         secrets.credentialsAccepted("rotating")
         #expect(metrics.contains(#"vigil_secrets_pending_used_total{secret="rotating"} 1"#))
 
+        // Another probe's login had failed with AWSCURRENT: the stand-in stays.
+        let other = try secrets.forceRefresh("rotating", maxWait: 5, failedVersion: first.versionID)
+        #expect(other.versionID == standIn.versionID && secrets.statuses().first?.pending == true)
+
         // A login failed with it too (a rotation rolled back): AWSCURRENT again, AWSPENDING not retried.
         clock.advance(10)
-        let back = try secrets.forceRefresh("rotating", maxWait: 5)
+        let back = try secrets.forceRefresh("rotating", maxWait: 5, failedVersion: standIn.versionID)
         let secretCheck2 = back.value.revealed() == "canary-p1"
         #expect(secretCheck2)
         #expect(back.versionID == first.versionID && secrets.statuses().first?.pending == false)
@@ -81,7 +85,7 @@ extension SecretsClientTests {
         let retryVersion = (try JSONSerialization.jsonObject(with: Data(retry)) as? [String: Any])?["VersionId"] as? String
         #expect(retryVersion != pendingVersion)
         clock.advance(10)
-        let third = try secrets.forceRefresh("rotating", maxWait: 5)
+        let third = try secrets.forceRefresh("rotating", maxWait: 5, failedVersion: first.versionID)
         let secretCheck3 = third.value.revealed() == "canary-p3"
         #expect(secretCheck3)
         try admin("UpdateSecretVersionStage", #"{"SecretId":"\#(name)","VersionStage":"AWSCURRENT","MoveToVersionId":"\#(retryVersion ?? "")","RemoveFromVersionId":"\#(first.versionID ?? "")"}"#)

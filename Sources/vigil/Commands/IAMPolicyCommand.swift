@@ -3,6 +3,7 @@ import FoundationEssentials
 import VigilAWS
 import VigilConfig
 import VigilPlatform
+import VigilSecrets
 
 struct IAMPolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -68,12 +69,10 @@ struct IAMPolicy {
     }
 
     /// A secret id's ARN in the primary region and in each replica region
-    /// (an ARN of the primary's with the region swapped, as AWS names replicas).
+    /// (`ReplicaID`: an ARN of the primary's with the region swapped).
     func readableARNs(_ id: String) -> [String] {
-        let prefix = "arn:\(partition):secretsmanager:\(region):"
-        return [secretARN(id)] + replicaRegions.map { replica in
-            id.hasPrefix(prefix) ? "arn:\(partition):secretsmanager:\(replica):" + id.dropFirst(prefix.count)
-                : id.hasPrefix("arn:") ? id : secretARN(id, in: replica)
+        [secretARN(id)] + replicaRegions.map { replica in
+            id.hasPrefix("arn:") ? ReplicaID.of(id, primary: region, replica: replica) : secretARN(id, in: replica)
         }
     }
 
