@@ -424,12 +424,16 @@ def secrets_row():
             bars=True, stack=True, width=8, height=7),
         timeseries(
             "Rotations",
-            "Rotations detected per minute (AWSCURRENT moved to a new version; vigil_secrets_rotations_total). "
-            "Each should be followed by healthy logins; auth failures after one: VigilRotationLoginsFailing. "
-            "Informational alert: VigilSecretRotated.",
+            "Rotations detected per minute (AWSCURRENT moved to a new version; vigil_secrets_rotations_total), "
+            "and logins that failed with an unmoved AWSCURRENT and succeeded with AWSPENDING, which then stood "
+            "in for it (vigil_secrets_pending_used_total: a single-user rotation between its password change and "
+            "its move). Each should be followed by healthy logins; auth failures after one: "
+            "VigilRotationLoginsFailing. Informational alert: VigilSecretRotated.",
             "opm",
             [("60 * sum by (instance, secret) (%s)" % rate("vigil_secrets_rotations_total"),
-              "{{secret}} {{instance}}")],
+              "rotated {{secret}} {{instance}}"),
+             ("60 * sum by (instance, secret) (%s)" % rate("vigil_secrets_pending_used_total"),
+              "AWSPENDING used {{secret}} {{instance}}")],
             bars=True, width=8, height=7),
         timeseries(
             "Unavailable lookups",
@@ -440,6 +444,17 @@ def secrets_row():
             [("60 * sum by (instance, secret) (%s)" % rate("vigil_secrets_unavailable_total"),
               "{{secret}} {{instance}}")],
             threshold_steps=[(None, "green"), (0.001, "red")], width=8, height=7),
+        timeseries(
+            "Secrets Manager reads by region",
+            "Secrets Manager calls per minute by region and outcome (vigil_secrets_region_reads_total): the "
+            "primary and each of aws.failover_regions. Failures in the primary with successes in a replica are a "
+            "regional outage ridden out (the secrets component says reason replica); back to the primary within "
+            "secrets.max_backoff of it answering. Only non-zero outcomes are drawn.",
+            "reqpm",
+            [(zero_unless("60 * sum by (instance, region, outcome) (%s) > 0" % rate("vigil_secrets_region_reads_total"),
+                          "vigil_secrets_region_reads_total", "outcome", "no reads"),
+              "{{region}} {{outcome}} {{instance}}")],
+            bars=True, stack=True, width=24, height=7),
     ])
 
 
