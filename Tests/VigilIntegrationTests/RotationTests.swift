@@ -23,8 +23,11 @@ struct RotationTests {
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    static let token = "rotation-token-\(UUID().uuidString)"
+
     /// Vigil probing the database every 2 s (and at once when its connection
-    /// is ended) with `secretID`'s credentials; Redis not probed.
+    /// is ended) with `secretID`'s credentials; Redis not probed. The secrets
+    /// endpoint on too: applications get the same value as the probes.
     private func serve(_ secretID: String, ttl: String = "1h") throws -> VigilUnderTest {
         let vigil = try VigilUnderTest(config: """
             secrets:
@@ -36,17 +39,27 @@ struct RotationTests {
               interval: 2s
               timeout: 2s
               redis: {enabled: false}
-            """)
+            endpoint: {enabled: true, listen_address: "127.0.0.1:0"}
+            """, environment: ["AWS_TOKEN": Self.token])
         #expect(vigil.seconds(until: { $0.code == 200 && $0.services["database"] == "connected" }, timeout: 20) != nil,
                 "\(vigil.process.log.suffix(3000))")
         return vigil
+    }
+
+    /// The secrets endpoint's answer for `secretID`, as the application would read it.
+    private func read(_ vigil: VigilUnderTest, _ secretID: String) -> [String: Any] {
+        let address = vigil.process.log.split(separator: "\n").first { $0.contains("secrets endpoint listening") }?
+            .split(separator: " ").first { $0.hasPrefix("address=") }.map { String($0.dropFirst(8)) } ?? ""
+        guard let response = try? CurlClient().request("http://\(address)/v1/\(secretID)",
+                                                       headers: ["X-Aws-Parameters-Secrets-Token: \(Self.token)"]) else { return [:] }
+        return (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
     }
 
     /// The rotation's steps: AWSPENDING put, then `setSecret` (the database),
     /// AWSCURRENT moved `gap` seconds later; Vigil's connections ended every
     /// second from the start to `after` seconds past the move. Returns the samples.
     private func rotate(_ vigil: VigilUnderTest, secretID: String, roles: [String], pending: String, gap: Double, after: Double,
-                        setSecret: () throws -> Void) throws -> [HealthSampler.Sample] {
+                        beforeMove: () -> Void = {}, setSecret: () throws -> Void) throws -> [HealthSampler.Sample] {
         let sampler = HealthSampler(vigil)
         let before = try aws(["get-secret-value", "--secret-id", secretID, "--query", "VersionId"])
         let next = try aws(["put-secret-value", "--secret-id", secretID, "--secret-string", pending,
@@ -62,6 +75,7 @@ struct RotationTests {
             }
         }
         try endConnections(for: gap)
+        beforeMove()
         _ = try aws(["update-secret-version-stage", "--secret-id", secretID, "--version-stage", "AWSCURRENT",
                      "--move-to-version-id", next, "--remove-from-version-id", before])
         try endConnections(for: after)
@@ -77,10 +91,15 @@ struct RotationTests {
         _ = try aws(["create-secret", "--name", secretID, "--secret-string", json(role: role, password: old)])
         let vigil = try serve(secretID)
 
+        // Between the password change and the move, the endpoint serves the application what the probe logs in with.
+        var served: [String: Any] = [:]
         let samples = try rotate(vigil, secretID: secretID, roles: [role], pending: json(role: role, password: new),
-                                 gap: 12, after: 6) {
+                                 gap: 12, after: 6, beforeMove: { served = read(vigil, secretID) }) {
             try psql("ALTER ROLE \(role) PASSWORD '\(new)'")
         }
+        #expect(served["VersionStages"] as? [String] == ["AWSPENDING"], "\(served["VersionStages"] ?? "none")")
+        let secretCheck = (served["SecretString"] as? String)?.contains(new) == true
+        #expect(secretCheck, "the endpoint did not serve the AWSPENDING value")
         let unhealthy = samples.filter { $0.code != 200 }.count
         print("single-user rotation: \(unhealthy) of \(samples.count) /health samples unhealthy")
         #expect(samples.count > 100)
