@@ -53,6 +53,15 @@ def zero_unless(expr, anchor_metric, label, text):
         expr, rate(anchor_metric), label, text)
 
 
+def breakdown(title, description, unit, metric, by, legend, empty, anchor=None, nonzero=False, width=8, height=7):
+    """Stacked bars of `metric` per minute by instance and `by`, with a flat
+    `empty` line (labelled by the last of `by`) until the first event, tied
+    to `anchor` (default `metric`); `nonzero`: series at zero are not drawn."""
+    expr = "60 * sum by (instance, %s) (%s)%s" % (", ".join(by), rate(metric), " > 0" if nonzero else "")
+    return timeseries(title, description, unit, [(zero_unless(expr, anchor or metric, by[-1], empty), legend)],
+                      bars=True, stack=True, width=width, height=height)
+
+
 def target(expr, legend, ref):
     return {
         "datasource": DATASOURCE,
@@ -303,17 +312,14 @@ def probes_row():
             "included) or failed. A long red band: VigilProbeFailing; the reason is in the next panel.",
             [(sel("vigil_probe_success"), "{{probe}} {{instance}}")],
             [(0, "failed", "red"), (1, "up", "green")], width=12, height=7),
-        timeseries(
+        breakdown(
             "Probe failures by reason",
             "Failed probe runs per minute by probe and reason (vigil_probe_failures_total): timeout, refused, "
             "dns, tls, auth, protocol, credentials_unavailable, and for secrets access_denied, not_found, "
             "unreachable, throttled, aws_error, stale. Only non-zero reasons are drawn; a flat \"no failures\" "
             "line otherwise. auth right after a rotation: VigilRotationLoginsFailing.",
-            "opm",
-            [(zero_unless("60 * sum by (instance, probe, reason) (%s) > 0" % rate("vigil_probe_failures_total"),
-                          "vigil_probe_failures_total", "reason", "no failures"),
-              "{{probe}} {{reason}} {{instance}}")],
-            bars=True, stack=True, width=12, height=7),
+            "opm", "vigil_probe_failures_total", ["probe", "reason"], "{{probe}} {{reason}} {{instance}}", "no failures",
+            nonzero=True, width=12),
         timeseries(
             "Time since last probe run vs interval + timeout",
             "Age of each probe's last finished run (time() - vigil_probe_last_run_timestamp_seconds) against "
@@ -410,18 +416,14 @@ def secrets_row():
             [("60 * sum by (instance, source) (%s)" % rate("vigil_secrets_fallback_total"),
               "{{source}} {{instance}}")],
             bars=True, stack=True, width=12, height=8),
-        timeseries(
+        breakdown(
             "Refresh failures by reason",
             "Failed AWS refreshes per minute by secret and reason (vigil_secrets_refresh_failures_total): "
             "access_denied and not_found (the IAM policy or the secret changed, page its owner) apart from "
             "outages (timeout, unreachable, throttled, aws_error) and authentication. Only non-zero reasons "
             "are drawn. Related alerts: VigilSecretNotFound, VigilAWSAccessDenied, VigilAWSThrottled.",
-            "opm",
-            [(zero_unless("60 * sum by (instance, secret, reason) (%s) > 0"
-                          % rate("vigil_secrets_refresh_failures_total"),
-                          "vigil_secrets_refresh_failures_total", "reason", "no failures"),
-              "{{secret}} {{reason}} {{instance}}")],
-            bars=True, stack=True, width=8, height=7),
+            "opm", "vigil_secrets_refresh_failures_total", ["secret", "reason"], "{{secret}} {{reason}} {{instance}}",
+            "no failures", nonzero=True),
         timeseries(
             "Rotations",
             "Rotations detected per minute (AWSCURRENT moved to a new version; vigil_secrets_rotations_total), "
@@ -444,17 +446,14 @@ def secrets_row():
             [("60 * sum by (instance, secret) (%s)" % rate("vigil_secrets_unavailable_total"),
               "{{secret}} {{instance}}")],
             threshold_steps=[(None, "green"), (0.001, "red")], width=8, height=7),
-        timeseries(
+        breakdown(
             "Secrets Manager reads by region",
             "Secrets Manager calls per minute by region and outcome (vigil_secrets_region_reads_total): the "
             "primary and each of aws.failover_regions. Failures in the primary with successes in a replica are a "
             "regional outage ridden out (the secrets component says reason replica); back to the primary within "
             "secrets.max_backoff of it answering. Only non-zero outcomes are drawn.",
-            "reqpm",
-            [(zero_unless("60 * sum by (instance, region, outcome) (%s) > 0" % rate("vigil_secrets_region_reads_total"),
-                          "vigil_secrets_region_reads_total", "outcome", "no reads"),
-              "{{region}} {{outcome}} {{instance}}")],
-            bars=True, stack=True, width=24, height=7),
+            "reqpm", "vigil_secrets_region_reads_total", ["region", "outcome"], "{{region}} {{outcome}} {{instance}}",
+            "no reads", nonzero=True, width=24),
     ])
 
 
@@ -469,26 +468,20 @@ def aws_row():
             [("60 * sum by (instance, service, operation) (%s)" % rate("vigil_aws_requests_total"),
               "{{service}} {{operation}} {{instance}}")],
             width=8, height=8),
-        timeseries(
+        breakdown(
             "AWS errors by code",
             "Failed AWS requests per minute by service and error code (vigil_aws_errors_total: an AWS error "
             "code, Network, Timeout or Other). The series appear with the first error; a flat \"no errors\" line "
             "until then. Related alerts: VigilAWSErrors, VigilAWSThrottled, VigilAWSAccessDenied.",
-            "reqpm",
-            [(zero_unless("60 * sum by (instance, service, code) (%s)" % rate("vigil_aws_errors_total"),
-                          "vigil_aws_requests_total", "code", "no errors"),
-              "{{service}} {{code}} {{instance}}")],
-            bars=True, stack=True, width=8, height=8),
-        timeseries(
+            "reqpm", "vigil_aws_errors_total", ["service", "code"], "{{service}} {{code}} {{instance}}", "no errors",
+            anchor="vigil_aws_requests_total", height=8),
+        breakdown(
             "AWS retries",
             "Requests retried per minute (standard retry mode; vigil_aws_retries_total). Each service has its "
             "own retry quota, so CloudWatch trouble never spends the retries Secrets Manager needs. A flat "
             "\"no retries\" line until the first one.",
-            "reqpm",
-            [(zero_unless("60 * sum by (instance, service, operation) (%s)" % rate("vigil_aws_retries_total"),
-                          "vigil_aws_requests_total", "operation", "no retries"),
-              "{{service}} {{operation}} {{instance}}")],
-            bars=True, stack=True, width=8, height=8),
+            "reqpm", "vigil_aws_retries_total", ["service", "operation"], "{{service}} {{operation}} {{instance}}",
+            "no retries", anchor="vigil_aws_requests_total", height=8),
         timeseries(
             "AWS request duration p50 / p95 / p99",
             "Quantiles of AWS request durations over the rate interval by service and operation "
@@ -524,16 +517,13 @@ def cloudwatch_row():
             "reqpm",
             [("60 * sum by (instance) (%s)" % rate("vigil_cloudwatch_publish_total"), "{{instance}}")],
             width=8, height=7),
-        timeseries(
+        breakdown(
             "Publish errors by code",
             "Failed PutMetricData requests per minute by AWS error code (vigil_cloudwatch_publish_errors_total); "
             "a flat \"no errors\" line until the first one. Errors while accepted requests continue are "
             "retries that worked; errors alone: VigilCloudWatchPublishFailing.",
-            "reqpm",
-            [(zero_unless("60 * sum by (instance, code) (%s)" % rate("vigil_cloudwatch_publish_errors_total"),
-                          "vigil_cloudwatch_publish_total", "code", "no errors"),
-              "{{code}} {{instance}}")],
-            bars=True, stack=True, width=8, height=7),
+            "reqpm", "vigil_cloudwatch_publish_errors_total", ["code"], "{{code}} {{instance}}", "no errors",
+            anchor="vigil_cloudwatch_publish_total"),
         timeseries(
             "Time since CloudWatch accepted data",
             "Age of the last accepted PutMetricData (time() - vigil_cloudwatch_last_success_timestamp_seconds). "
