@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 import VigilAWS
 import VigilPlatform
 
@@ -28,8 +27,11 @@ final class SecretsRegions: Sendable {
     let hedgeDelay: Double
     private let metrics: SecretsMetrics
     private let logger: Logger
-    /// The primary's last read failed with an outage class.
-    private let primaryFailing = Atomic<Bool>(false)
+    /// The primary's last read failed with an outage class, or a replica beat
+    /// it past the delay; and how many answers the primary has given (a
+    /// replica beating it marks it failing only if none came since that
+    /// read began: a slower read must not undo a newer answer).
+    private let primaryState = Locked<(failing: Bool, answers: Int)>((false, 0))
 
     var primaryRegion: String { apis[0].region }
     var regions: [String] { apis.map(\.region) }
@@ -49,7 +51,7 @@ final class SecretsRegions: Sendable {
     func read<Value: Sendable>(failing: Bool,
                                _ operation: @escaping @Sendable (SecretsManagerAPI) throws(AWSError) -> Value)
         throws(AWSError) -> Answer<Value> {
-        let primaryDown = primaryFailing.load(ordering: .relaxed)
+        let (primaryDown, answers) = primaryState.withLock { ($0.failing, $0.answers) }
         let apis = self.apis.enumerated().map { index, api in failing || (index == 0 && primaryDown) ? api.singleAttempt : api }
         guard apis.count > 1 else {
             return Answer(value: try attempt(apis[0], operation).get(), region: apis[0].region)
@@ -73,7 +75,7 @@ final class SecretsRegions: Sendable {
                 guard case .success(let value)? = results[index] else { continue }
                 // A replica answered while the primary still has not, past the delay: the primary counts as failing
                 // (both asked at once, its retries spared) until it answers.
-                if index > 0 && results[0] == nil { primary(failing: true, why: "no answer within aws.failover_delay") }
+                if index > 0 && results[0] == nil { primaryBeaten(since: answers) }
                 return Answer(value: value, region: apis[index].region)
             }
             if case .failure(let error)? = results[0], !error.isOutage { throw error }
@@ -98,16 +100,35 @@ final class SecretsRegions: Sendable {
         if api.region == primaryRegion && apis.count > 1 {
             var error: AWSError?
             if case .failure(let failure) = result { error = failure }
-            primary(failing: error?.isOutage ?? false, why: error?.metricCode ?? "")
+            primaryAnswered(error)
         }
         return result
     }
 
-    /// Whether the primary is failing: it answered (or gave an answer that
-    /// is not an outage), failed with an outage class, or a replica beat it
-    /// past the delay. Logs each change.
-    private func primary(failing: Bool, why: String) {
-        guard primaryFailing.exchange(failing, ordering: .relaxed) != failing else { return }
+    /// The primary answered (`error` nil, or one that is not an outage) or
+    /// failed with an outage class.
+    private func primaryAnswered(_ error: AWSError?) {
+        let outage = error?.isOutage ?? false
+        let changed = primaryState.withLock { state -> Bool in
+            if !outage { state.answers += 1 }
+            defer { state.failing = outage }
+            return state.failing != outage
+        }
+        if changed { logPrimary(failing: outage, why: error?.metricCode ?? "") }
+    }
+
+    /// A replica answered a read begun after the primary's `answers`th answer,
+    /// while the primary had not, past the delay.
+    private func primaryBeaten(since answers: Int) {
+        let changed = primaryState.withLock { state -> Bool in
+            guard state.answers == answers, !state.failing else { return false }
+            state.failing = true
+            return true
+        }
+        if changed { logPrimary(failing: true, why: "no answer within aws.failover_delay") }
+    }
+
+    private func logPrimary(failing: Bool, why: String) {
         if failing {
             logger.warning("primary region failing: secrets are read from the failover regions too", metadata: [
                 "region": "\(primaryRegion)", "why": "\(why)", "failover": "\(regions.dropFirst().joined(separator: ","))"])

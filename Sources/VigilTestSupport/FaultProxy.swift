@@ -18,9 +18,20 @@ public final class FaultProxy {
     public var url: String { server.url }
 
     public init(upstream: String) throws {
-        // `refuse` closes the port and listens on it again: see Blackhole.freePort.
-        server = try PythonServer(script: "scripts/faultproxy.py", arguments: [upstream, String(try Blackhole.freePort())],
-                                  keys: ["port", "control"])
+        server = try Self.start(upstream: upstream)
+    }
+
+    /// `refuse` closes the port and listens on it again, so the proxy is
+    /// given one (Blackhole.freePort). Tests run in parallel: another
+    /// process can take that port before the proxy binds it (seen once in
+    /// a few hundred starts), so a second and third port are tried.
+    private static func start(upstream: String, tries: Int = 3) throws -> PythonServer {
+        do {
+            return try PythonServer(script: "scripts/faultproxy.py", arguments: [upstream, String(try Blackhole.freePort())],
+                                    keys: ["port", "control"])
+        } catch where tries > 1 {
+            return try start(upstream: upstream, tries: tries - 1)
+        }
     }
 
     /// Where control requests go: the always-on control port (the proxy's
