@@ -30,6 +30,11 @@ struct ConfigReader {
         text(key).split(separator: ",").map(\.trimmed).filter { !$0.isEmpty }
     }
 
+    /// A map key's entries (`KEY.NAME: VALUE` for a `KEY.*` setting), by name.
+    func map(_ key: String) -> [(name: String, value: String)] {
+        raw.entries.keys.filter { $0.hasPrefix(key + ".") }.sorted().map { (name: String($0.dropFirst(key.count + 1)), value: text($0)) }
+    }
+
     /// nil when empty.
     mutating func optional(_ key: String) -> String? { text(key).isEmpty ? nil : text(key) }
 

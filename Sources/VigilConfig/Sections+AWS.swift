@@ -28,17 +28,16 @@ extension VigilConfig {
             maxAttempts = reader.text("aws.max_attempts").isEmpty ? nil : reader.int("aws.max_attempts", in: 1...10)
             failoverRegions = reader.list("aws.failover_regions")
             failoverDelay = reader.duration("aws.failover_delay", atLeast: .milliseconds(10))
-            let mapped = reader.raw.entries.keys.filter { $0.hasPrefix("aws.secretsmanager_endpoints.") }
-                .map { String($0.dropFirst("aws.secretsmanager_endpoints.".count)) }.sorted()
-            secretsManagerEndpoints = Dictionary(uniqueKeysWithValues: mapped.map { ($0, reader.text("aws.secretsmanager_endpoints.\($0)")) })
-            for region in failoverRegions + mapped {
-                reader.check(failoverRegions.contains(region) ? "aws.failover_regions" : "aws.secretsmanager_endpoints.\(region)",
-                             Self.isRegionName(region), "`\(region)` is not a region name (like eu-west-1)")
+            let mapped = reader.map("aws.secretsmanager_endpoints")
+            secretsManagerEndpoints = Dictionary(uniqueKeysWithValues: mapped.map { ($0.name, $0.value) })
+            let regions = failoverRegions.map { ("aws.failover_regions", $0) } + mapped.map { ("aws.secretsmanager_endpoints.\($0.name)", $0.name) }
+            for (key, region) in regions {
+                reader.check(key, Self.isRegionName(region), "`\(region)` is not a region name (like eu-west-1)")
             }
             reader.check("aws.failover_regions", Set(failoverRegions).count == failoverRegions.count
                          && !failoverRegions.contains(region ?? ""), "lists a region twice, or the primary (aws.region)")
             for key in ["aws.secretsmanager_endpoint", "aws.cloudwatch_endpoint", "aws.sts_endpoint"]
-                + mapped.map({ "aws.secretsmanager_endpoints.\($0)" }) {
+                + mapped.map({ "aws.secretsmanager_endpoints.\($0.name)" }) {
                 let value = reader.text(key)
                 reader.check(key, value.isEmpty || value.hasPrefix("http://") || value.hasPrefix("https://"),
                              "expected an http:// or https:// URL")
@@ -120,8 +119,7 @@ extension VigilConfig {
             namespace = reader.string("cloudwatch.namespace")
             reader.check("cloudwatch.namespace", !namespace.isEmpty && !namespace.hasPrefix("AWS/") && namespace.count <= 255,
                          "must be 1-255 characters and not start with AWS/ (reserved for AWS services)")
-            let configured = reader.raw.entries.keys.filter { $0.hasPrefix("cloudwatch.dimensions.") }.sorted()
-                .map { (name: String($0.dropFirst("cloudwatch.dimensions.".count)), value: reader.text($0)) }
+            let configured = reader.map("cloudwatch.dimensions")
             dimensions = configured.isEmpty ? [(name: "Environment", value: environment)] : configured
             // CloudWatch allows 30 per datum; Vigil adds up to two (InstanceId, and Probe, Source or ErrorCode).
             reader.check("cloudwatch.dimensions", dimensions.count <= 28, "at most 28 dimensions (CloudWatch allows 30 per datum, Vigil adds up to 2)")

@@ -97,8 +97,7 @@ extension VigilConfig {
                 reader.check(key, !setting.required || !value.isEmpty, "required for a probe of kind \(kind.name)")
                 probe.settings[setting.name] = value
             }
-            probe.headers = reader.raw.entries.keys.filter { $0.hasPrefix("\(base).headers.") }.sorted()
-                .map { (name: String($0.dropFirst("\(base).headers.".count)), value: reader.text($0)) }
+            probe.headers = reader.map("\(base).headers")
             probe.secret = secret(for: probe, &reader, items: secretItems)
             checkHeaders(of: probe, &reader, items: secretItems)
             return probe

@@ -18,7 +18,7 @@ extension SecretsClient {
             let deadline = maxWait.map { started + .seconds($0) }
             let runs = chunks.map { chunk in
                 flights.launch(batch: chunk.map(\.name), started: { markRefreshing(chunk, only: $0) }) { [self] claimed in
-                    preloadChunk(chunk.filter { claimed.contains($0.name) }, api: api)
+                    preloadChunk(chunk.filter { claimed.contains($0.name) }, regions: api)
                     refresher.poke()
                 }
             }
@@ -291,17 +291,17 @@ extension SecretsClient {
     /// second per region, GetSecretValue and DescribeSecret 10,000, so a
     /// fleet starting at once (docs/cost.md) loads its secrets instead of
     /// waiting out a backoff without them.
-    private func preloadChunk(_ chunk: [SecretsConfiguration.Item], api: SecretsRegions) {
+    private func preloadChunk(_ chunk: [SecretsConfiguration.Item], regions: SecretsRegions) {
         do throws(AWSError) {
             let ids = chunk.map(\.secretID)
-            let answer = try api.read(failing: false) { api throws(AWSError) in try api.batchGetSecretValue(ids) }
+            let answer = try regions.read(failing: false) { api throws(AWSError) in try api.batchGetSecretValue(ids) }
             let result = answer.value
             var unanswered: [SecretsConfiguration.Item] = []
             for item in chunk {
                 if let fetched = result.values.first(where: { $0.id == item.secretID }) {
                     record(item, value: SecretString(fetched.value), version: fetched.versionID, document: SecretDocument(fetched),
                            region: answer.region)
-                } else if answer.region == api.primaryRegion, let code = result.errors.first(where: { $0.id == item.secretID })?.code {
+                } else if answer.region == regions.primaryRegion, let code = result.errors.first(where: { $0.id == item.secretID })?.code {
                     failed(item, AWSError(code: AWSError.normalize(code), message: "", kind: .client))
                 } else {
                     // A binary secret, a partial ARN, or an error from a replica (which may lack

@@ -135,7 +135,7 @@ public final class SecretsMetrics: Sendable {
 
     private func regionReadsCounter(_ region: String, _ outcome: String) -> Counter? {
         registry?.counter("vigil_secrets_region_reads_total",
-                          "Secrets Manager reads (each call, retries included) by region and outcome: success or the failure class.",
+                          "Secrets Manager calls (a call and its retries count once) by region and outcome: success or the failure class.",
                           [("region", region), ("outcome", outcome)])
     }
 

@@ -33,11 +33,12 @@ public final class VigilProcess {
         return condition()
     }
 
-    /// The `address=HOST:PORT` the server logged once listening.
-    public func waitForListenAddress(timeout: Double = 10) -> String? {
+    /// The `address=HOST:PORT` the server logged once listening (on the
+    /// first line containing `message`: the secrets endpoint logs its own).
+    public func waitForListenAddress(of message: String = "msg=listening", timeout: Double = 10) -> String? {
         var found: String?
         _ = Self.waitUntil(timeout: timeout) {
-            found = log.split(separator: "\n").first { $0.contains("msg=listening") }?
+            found = log.split(separator: "\n").first { $0.contains(message) }?
                 .split(separator: " ").first { $0.hasPrefix("address=") }.map { String($0.dropFirst(8)) }
             return found != nil || !process.isRunning
         }

@@ -54,17 +54,21 @@ enum SecretsSetup {
         if aws == nil {
             logger.warning("no AWS region configured or found: secrets come from environment fallbacks only")
         }
-        return SecretsClient(configuration: configuration(for: config), aws: aws, replicas: replicas(of: aws, config.aws),
-                             failoverDelay: config.aws.failoverDelay.timeInterval,
-                             metrics: SecretsMetrics(registry: registry), logger: logger)
+        return client(configuration(for: config), aws: aws, config.aws, registry: registry, logger: logger)
     }
 
-    /// The failover regions' clients, in order; a region that turns out to
-    /// be the primary (resolved from the environment) is left out.
-    static func replicas(of aws: AWSClient?, _ config: VigilConfig.AWS) -> [AWSClient] {
-        guard let aws else { return [] }
-        return config.failoverRegions.filter { $0 != aws.region }
-            .map { aws.inRegion($0, secretsManagerEndpoint: config.secretsManagerEndpoints[$0]) }
+    /// A client of `configuration`'s secrets through `aws` and the failover
+    /// regions `config` names (in order; one that turns out to be the
+    /// primary, resolved from the environment, is left out).
+    static func client(_ configuration: SecretsConfiguration, aws: AWSClient?, _ config: VigilConfig.AWS,
+                       registry: PrometheusCollectorRegistry?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                       logger: Logger) -> SecretsClient {
+        let replicas = aws.map { aws in
+            config.failoverRegions.filter { $0 != aws.region }
+                .map { aws.inRegion($0, secretsManagerEndpoint: config.secretsManagerEndpoints[$0]) }
+        } ?? []
+        return SecretsClient(configuration: configuration, aws: aws, replicas: replicas, failoverDelay: config.failoverDelay.timeInterval,
+                             metrics: SecretsMetrics(registry: registry), environment: environment, logger: logger)
     }
 
     /// The secrets client's configuration, retrying no slower than the secrets probe runs.

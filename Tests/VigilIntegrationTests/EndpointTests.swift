@@ -30,13 +30,9 @@ struct EndpointTests {
                   listen_address: 127.0.0.1:0
                 \(config)
                 """, environment: ["AWS_ENDPOINT_URL": proxy.url, "AWS_TOKEN": EndpointTests.token].merging(environment) { $1 })
-            var found: String?
-            _ = VigilProcess.waitUntil(timeout: 10) {
-                found = vigil.process.log.split(separator: "\n").first { $0.contains("secrets endpoint listening") }?
-                    .split(separator: " ").first { $0.hasPrefix("address=") }.map { String($0.dropFirst(8)) }
-                return found != nil
+            guard let found = vigil.process.waitForListenAddress(of: "secrets endpoint listening") else {
+                throw NotStarted(log: vigil.process.log)
             }
-            guard let found else { throw NotStarted(log: vigil.process.log) }
             (self.proxy, self.vigil, base) = (proxy, vigil, "http://\(found)")
             // The start-up load is done before a test counts AWS calls.
             _ = vigil.seconds(until: { $0.checks["secrets"]?.status == "healthy" }, timeout: 20)

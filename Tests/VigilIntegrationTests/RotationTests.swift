@@ -48,8 +48,7 @@ struct RotationTests {
 
     /// The secrets endpoint's answer for `secretID`, as the application would read it.
     private func read(_ vigil: VigilUnderTest, _ secretID: String) -> [String: Any] {
-        let address = vigil.process.log.split(separator: "\n").first { $0.contains("secrets endpoint listening") }?
-            .split(separator: " ").first { $0.hasPrefix("address=") }.map { String($0.dropFirst(8)) } ?? ""
+        let address = vigil.process.waitForListenAddress(of: "secrets endpoint listening") ?? ""
         guard let response = try? CurlClient().request("http://\(address)/v1/\(secretID)",
                                                        headers: ["X-Aws-Parameters-Secrets-Token: \(Self.token)"]) else { return [:] }
         return (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]

@@ -6,10 +6,15 @@ import VigilTestSupport
 /// Replica regions and AWSPENDING, through the client's API (the service-level
 /// scenarios are RegionFailoverTests and RotationTests).
 extension SecretsClientTests {
+    /// A string field of an AWS JSON answer (an ARN, a VersionId).
+    private func field(_ name: String, of reply: [UInt8]) throws -> String? {
+        (try JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any])?[name] as? String
+    }
+
     private func createWithReplica(_ value: String) throws -> (name: String, arn: String) {
         let name = "vigil/dev/replicated-\(UUID().uuidString.prefix(8))"
         let reply = try admin("CreateSecret", #"{"Name":"\#(name)","SecretString":"\#(value)","AddReplicaRegions":[{"Region":"us-west-2"}]}"#)
-        let arn = (try JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any])?["ARN"] as? String ?? ""
+        let arn = try field("ARN", of: reply) ?? ""
         return (name, arn)
     }
 
@@ -64,7 +69,7 @@ extension SecretsClientTests {
         let secrets = client(items: [.init(name: "rotating", secretID: name)])
         let first = try secrets.get("rotating")
         let pending = try admin("PutSecretValue", #"{"SecretId":"\#(name)","SecretString":"canary-p2","VersionStages":["AWSPENDING"]}"#)
-        let pendingVersion = (try JSONSerialization.jsonObject(with: Data(pending)) as? [String: Any])?["VersionId"] as? String
+        let pendingVersion = try field("VersionId", of: pending)
 
         // A login failed: AWSCURRENT has not moved, so AWSPENDING is served.
         let standIn = try secrets.forceRefresh("rotating", maxWait: 5)
@@ -88,7 +93,7 @@ extension SecretsClientTests {
 
         // A second rotation attempt: a new AWSPENDING, then AWSCURRENT moved to it.
         let retry = try admin("PutSecretValue", #"{"SecretId":"\#(name)","SecretString":"canary-p3","VersionStages":["AWSPENDING"]}"#)
-        let retryVersion = (try JSONSerialization.jsonObject(with: Data(retry)) as? [String: Any])?["VersionId"] as? String
+        let retryVersion = try field("VersionId", of: retry)
         #expect(retryVersion != pendingVersion)
         clock.advance(10)
         let third = try secrets.forceRefresh("rotating", maxWait: 5, failedVersion: first.versionID)

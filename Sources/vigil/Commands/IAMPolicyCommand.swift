@@ -68,11 +68,13 @@ struct IAMPolicy {
         "arn:\(partition):secretsmanager:\(region ?? self.region):\(account):secret:\(pattern)"
     }
 
-    /// A secret id's ARN in the primary region and in each replica region
-    /// (`ReplicaID`: an ARN of the primary's with the region swapped).
+    /// A secret id (or a name prefix ending in `*`) as resources in the
+    /// primary region and in each replica region (`ReplicaID`: an ARN of
+    /// the primary's with the region swapped).
     func readableARNs(_ id: String) -> [String] {
-        [secretARN(id)] + replicaRegions.map { replica in
-            id.hasPrefix("arn:") ? ReplicaID.of(id, primary: region, replica: replica) : secretARN(id, in: replica)
+        ([region] + replicaRegions).map { region in
+            if id.hasPrefix("arn:") { return ReplicaID.of(id, primary: self.region, replica: region) }
+            return id.hasSuffix("*") ? secretsARN(id, in: region) : secretARN(id, in: region)
         }
     }
 
@@ -86,10 +88,7 @@ struct IAMPolicy {
         if config.endpoint.enabled {
             // What applications may read through the endpoint: endpoint.allow, ids and prefixes.
             let allowed = unique(EndpointSetup.allowList(config, items: SecretsSetup.configuration(config.secrets).items).entries
-                .flatMap { entry in
-                    entry.hasSuffix("*") && !entry.hasPrefix("arn:")
-                        ? ([region] + replicaRegions).map { secretsARN(entry, in: $0) } : readableARNs(entry)
-                })
+                .flatMap(readableARNs))
             statements.append(statement("ServeApplicationsThroughTheEndpoint",
                                         ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], allowed))
         }

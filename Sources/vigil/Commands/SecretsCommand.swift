@@ -63,9 +63,8 @@ struct SecretsGet: ParsableCommand {
             guard let aws = SecretsSetup.aws(config: config.aws, registry: nil) else {
                 throw ValidationError("no AWS region: set AWS_REGION")
             }
-            client = SecretsClient(configuration: SecretsConfiguration(items: [.init(name: secretID, secretID: secretID)]),
-                                   aws: aws, replicas: SecretsSetup.replicas(of: aws, config.aws),
-                                   failoverDelay: config.aws.failoverDelay.timeInterval, environment: [:], logger: quietLogger)
+            client = SecretsSetup.client(SecretsConfiguration(items: [.init(name: secretID, secretID: secretID)]), aws: aws, config.aws,
+                                         registry: nil, environment: [:], logger: quietLogger)
             lookup = secretID
         } else {
             client = SecretsSetup.client(config: try options.load(), registry: nil, logger: quietLogger)
