@@ -1,16 +1,20 @@
 """The checks of scripts/e2e-alerting and scripts/e2e-fleet against a real
 Prometheus, Alertmanager and webhook receiver (standard library only), and
-the fast copies of the shipped rules and routing they run.
+the fast copies of the shipped rules and routing they run; `inhibition`
+(scripts/test) asks an Alertmanager of its own which alerts the shipped
+inhibit_rules hold back.
 
   python3 scripts/alertcheck.py COMMAND ARGS...   exit 0 when the check holds
 
 Commands: query PROM EXPR | dashboard PROM FILE DEADLINE | notified LOG PATH
-STATUS MATCHER... | leaked LOG COMPONENT | prom-alert PROM ALERT COMPONENT
+STATUS [since=T] MATCHER... | leaked LOG COMPONENT | prom-alert PROM ALERT COMPONENT
 STATE | am-inhibited AM ALERT COMPONENT SOURCE | pages LOG SINCE |
 pager-log LOG SINCE | summary
-LOG | fast-rules SOURCE TARGET | fast-routing SOURCE TARGET PORT [GROUP_WAIT]
+LOG | fast-rules SOURCE TARGET | fast-routing SOURCE TARGET PORT [GROUP_WAIT] |
+inhibition CONFIG
 """
-import datetime, json, re, sys, time, urllib.error, urllib.parse, urllib.request
+import datetime, json, os, re, shutil, socket, subprocess, sys, tempfile, time
+import urllib.error, urllib.parse, urllib.request
 
 INHIBITED = ("VigilComponentDegraded", "VigilProbeFailing", "VigilProbeSlow")
 
@@ -67,8 +71,12 @@ def matches(alert, matchers):
 
 
 def notified(log, path, status, *matchers):
-    """An alert with STATUS reached PATH, matching labels.X=V / annotations.X~REGEX."""
-    return any(p == path and a.get("status") == status and matches(a, matchers) for _, p, a in notifications(log))
+    """An alert with STATUS reached PATH, matching labels.X=V / annotations.X~REGEX; with a
+    matcher since=T (Unix time), only what was received at T or later counts."""
+    since = max([float(m[6:]) for m in matchers if m.startswith("since=")], default=float("-inf"))
+    matchers = [m for m in matchers if not m.startswith("since=")]
+    return any(p == path and a.get("status") == status and received >= since and matches(a, matchers)
+               for received, p, a in notifications(log))
 
 
 def leaked(log, component):
@@ -199,6 +207,84 @@ def fast_routing(source, target, port, group_wait="1s"):
     open(target, "w").write(text)
 
 
+# Alerts posted together to an Alertmanager running the shipped routing: (what, labels, held
+# back or not, receiver it routes to). Database A is down for the fleet; one host alone cannot
+# reach database B, which its `database` component names too; another's target is not known.
+FLEET_DATABASE = {"alertname": "VigilFleetDependencyDown", "severity": "critical", "job": "vigil",
+                  "component": "database", "target": "db-a.internal:5432"}
+INHIBITION_CASES = [
+    ("the fleet alert for database A", FLEET_DATABASE, False, "pager"),
+    ("a host's own alert for database A", {"alertname": "VigilComponentUnhealthy", "severity": "critical", "job": "vigil",
+     "instance": "h1:9731", "component": "database", "target": "db-a.internal:5432"}, True, "pager"),
+    ("a host's probe alert for database A", {"alertname": "VigilProbeFailing", "severity": "warning", "job": "vigil",
+     "instance": "h2:9731", "component": "database", "probe": "database", "target": "db-a.internal:5432"}, True, "chat"),
+    ("a host alone on database B", {"alertname": "VigilComponentUnhealthy", "severity": "critical", "job": "vigil",
+     "instance": "h9:9731", "component": "database", "target": "db-b.internal:5432"}, False, "pager"),
+    ("a host whose database target is not known", {"alertname": "VigilComponentUnhealthy", "severity": "critical",
+     "job": "vigil", "instance": "h8:9731", "component": "database"}, False, "pager"),
+]
+
+
+def inhibition(config):
+    """INHIBITION_CASES against CONFIG: each routes to its receiver (amtool config routes test) and,
+    all posted at once to a real Alertmanager, is held back (suppressed by an inhibition) or not.
+    Returns the number of cases that do not hold."""
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if not binary:
+        sys.exit("alertcheck inhibition: Alertmanager is not installed (run scripts/bootstrap)")
+    failures = 0
+    for what, labels, _, receiver in INHIBITION_CASES:
+        routed = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={config}"]
+                                + [f"{k}={v}" for k, v in labels.items()], capture_output=True, text=True).stdout.split()
+        if routed != [receiver]:
+            print(f"  {what}: routed to {routed}, expected [{receiver!r}]")
+            failures += 1
+    storage = tempfile.mkdtemp(prefix="vigil-inhibition-")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    am = f"http://127.0.0.1:{port}"
+    with open(os.path.join(storage, "log"), "w") as log:
+        server = subprocess.Popen([binary, f"--config.file={config}", f"--storage.path={storage}",
+                                   f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                                  stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"{am}/-/ready", timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    print(open(os.path.join(storage, "log")).read()[-2000:])
+                    sys.exit("alertcheck inhibition: Alertmanager did not start")
+                time.sleep(0.1)
+        body = json.dumps([{"labels": labels} for _, labels, _, _ in INHIBITION_CASES]).encode()
+        urllib.request.urlopen(urllib.request.Request(f"{am}/api/v2/alerts", data=body, method="POST",
+                                                      headers={"Content-Type": "application/json"}), timeout=5).close()
+        # The inhibitor learns of its sources a moment after the post: ask until every case holds, or 10 s.
+        deadline = time.time() + 10
+        while True:
+            by_labels = {tuple(sorted(a["labels"].items())): a["status"] for a in get(f"{am}/api/v2/alerts")}
+            outcome = []
+            for what, labels, held, _ in INHIBITION_CASES:
+                status = by_labels.get(tuple(sorted(labels.items())))
+                state = status["state"] if status else "missing"
+                good = state == ("suppressed" if held else "active") and (not held or status["inhibitedBy"])
+                outcome.append((what, held, state, good))
+            if all(good for *_, good in outcome) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(storage, ignore_errors=True)
+    for what, held, state, good in outcome:
+        print(f"  {'ok' if good else 'FAILED'}: {what}: {state}, {'held back' if held else 'not held back'} expected")
+        failures += not good
+    return failures
+
+
 command, args = sys.argv[1], sys.argv[2:]
 if command == "query":
     result, error = query(*args)
@@ -227,6 +313,10 @@ elif command == "fast-rules":
 elif command == "fast-routing":
     fast_routing(*args)
     sys.exit(0)
+elif command == "inhibition":
+    failed = inhibition(*args)
+    print(f"alertcheck inhibition: {len(INHIBITION_CASES)} cases, {failed} failures")
+    sys.exit(1 if failed else 0)
 elif command == "summary":
     seen = [f"{path} {a.get('status')} {a['labels'].get('alertname')}{{{a['labels'].get('component', '')}}}"
             for _, path, a in notifications(args[0])]

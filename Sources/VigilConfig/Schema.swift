@@ -89,7 +89,7 @@ public enum Schema {
         Setting(key: "health.latency_threshold", defaultValue: "1s",
                 help: "A probe run slower than this makes its component `degraded` (also exported for alert rules)."),
         Setting(key: "health.min_cache_hit_ratio", defaultValue: "0.8",
-                help: "A secrets cache hit ratio below this (0-1, over a probe interval with 20+ lookups) makes the secrets component `degraded`."),
+                help: "A secrets cache hit ratio below this (0-1, Vigil's own lookups over a probe interval with 20+ of them; the endpoint's reads do not count) makes the secrets component `degraded`."),
     ]
 
     static let aws = [

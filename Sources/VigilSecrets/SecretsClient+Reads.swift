@@ -112,8 +112,6 @@ struct ReadTable: Sendable {
     }
 
     var entries: [String: Entry] = [:]
-    /// The last `refreshNow` that reached AWS, by entry or configured item.
-    var forced: [String: UnixTime] = [:]
     /// Another form of a query (its ARN, its name) -> the entry (or configured item) that holds it.
     var aliases: [SecretQuery: String] = [:]
 
@@ -122,30 +120,69 @@ struct ReadTable: Sendable {
     }
 
     /// Drops the least recently read entries past `capacity`, never one
-    /// whose AWS read is running (`busy`); returns their names.
+    /// that is `busy` (an AWS read running, a reader waiting, the read
+    /// asking now); returns their names.
     mutating func evict(beyond capacity: Int, busy: (String) -> Bool) -> [String] {
         var victims: [String] = []
         while entries.count > capacity,
               let victim = entries.filter({ !busy($0.key) }).min(by: { $0.value.lastRead < $1.value.lastRead })?.key {
             entries.removeValue(forKey: victim)
-            forced.removeValue(forKey: victim)
             victims.append(victim)
         }
         if !victims.isEmpty { aliases = aliases.filter { !victims.contains($0.value) } }
         return victims
     }
+
+    /// Once AWS has named a secret, its name, ARN and partial ARN (without
+    /// the random suffix) find the same entry (not for an entry evicted meanwhile).
+    mutating func learnAliases(of item: SecretsConfiguration.Item, _ document: SecretDocument) {
+        guard !item.isRead || entries[item.name] != nil else { return }
+        let query = SecretQuery(secretID: item.secretID, versionID: item.versionID, versionStage: item.versionStage)
+        var forms = [document.name, document.arn].compactMap { $0 }
+        if let arn = document.arn, arn.count > 7 { forms.append(String(arn.dropLast(7))) }
+        for form in forms where form != item.secretID { aliases[query.with(secretID: form)] = item.name }
+    }
+
+    /// A configured item (by id, or by an alias AWS gave it), else the read
+    /// entry for the query (true), existing or new. An alias to an item a
+    /// reload removed is ignored.
+    func resolve(_ query: SecretQuery, items: [String: SecretsConfiguration.Item]) -> (item: SecretsConfiguration.Item, isEntry: Bool) {
+        let (name, isEntry) = resolveName(query, items: items)
+        if !isEntry, let configured = items[name] { return (configured, false) }
+        return (entries[name]?.item ?? Self.readItem(name, query), true)
+    }
+
+    /// `resolve`'s name alone, without copying an item (the warm read's path).
+    func resolveName(_ query: SecretQuery, items: [String: SecretsConfiguration.Item]) -> (name: String, isEntry: Bool) {
+        if query.followsCurrent {
+            for (name, item) in items where item.secretID == query.secretID { return (name, false) }
+        }
+        let aliased = aliases[query].flatMap { items[$0] != nil || entries[$0] != nil ? $0 : nil }
+        let name = aliased ?? Self.name(of: query)
+        return (name, items[name] == nil)
+    }
+
+    private static func readItem(_ name: String, _ query: SecretQuery) -> SecretsConfiguration.Item {
+        var item = SecretsConfiguration.Item(name: name, secretID: query.secretID, required: false)
+        item.versionID = query.versionID
+        item.versionStage = query.versionStage
+        item.isRead = true
+        return item
+    }
 }
 
 extension SecretsClient {
-    /// `refreshNow` forces an AWS read at most this often per secret: an
-    /// application crash-looping on it costs one call per secret per 5 s.
-    public static let refreshNowInterval = 5.0
+    /// `refreshNow` lets a read through to AWS at most this often per
+    /// secret (an application crash-looping on it costs one call per secret
+    /// a second); one that comes sooner waits for the next, or joins one
+    /// that began after it: never answered from before the request.
+    public static let refreshNowInterval = 1.0
 
     /// Reads any secret by id (the endpoint): the same cache as `get`, so
     /// refresh-ahead, the emergency TTL, single flight and (for a configured
     /// item's id) the environment fallback serve applications too. Waits for
-    /// AWS at most `maxWait` seconds, only when nothing can be served or an
-    /// entry nobody read for a TTL is revalidated.
+    /// AWS at most `maxWait` seconds, only when nothing can be served, an
+    /// entry nobody read for a TTL is revalidated, or `refreshNow` asks.
     public func read(_ query: SecretQuery, maxWait: Double, refreshNow: Bool = false) throws(SecretReadError) -> SecretRead {
         let now = clock()
         if !refreshNow, let hit = freshHit(query, at: now) { return hit }
@@ -157,106 +194,79 @@ extension SecretsClient {
     /// endpoint runs it off its event loop. Nearly every read is this one.
     public func cachedRead(_ query: SecretQuery) -> SecretRead? { freshHit(query, at: clock()) }
 
-    /// Everything but a fresh hit: `read` past its first check.
-    private func slowRead(_ query: SecretQuery, at now: UnixTime, maxWait: Double,
-                          refreshNow: Bool) throws(SecretReadError) -> SecretRead {
-        let known = refreshNow ? item(for: query).name : nil
-        let backingOff = known.map { name in records.withLock { now < ($0[name]?.nextAttempt ?? now) } } ?? false
-        // A forced read respects a failing secret's backoff, and comes at most every `refreshNowInterval`.
-        let (item, forced) = readItem(for: query, at: now, forcing: refreshNow && !backingOff)
-        let record = records.withLock { $0[item.name] } ?? SecretRecord()
-        let ttl = configuration.ttl
-        let deadline = ContinuousClock.now + .seconds(maxWait)
-        if forced {
-            metrics.lookup(hit: false)
-            launchRefresh(item, force: true)?.wait(until: deadline)
-        } else if record.isFresh(at: now, ttl: ttl) {
-            metrics.lookup(hit: true)
-        } else {
-            metrics.lookup(hit: false)
-            let kicked = record.wantsRefresh(at: now) ? launchRefresh(item, force: false) : nil
-            // Served at once while AWS is failing or a refresh is under way;
-            // an entry nobody read for a while is revalidated first.
-            let failing = record.failure.map { $0.reason.isTransient } ?? false
-            let servable = record.entry?.source == .environment
-                || (failing && item.fallbackVariable != nil)
-                || ((failing || record.refreshStarted != nil)
-                    && record.isWithinEmergency(at: now, limit: configuration.emergencyTTL))
-            if !servable { (kicked ?? flights.running(item.name))?.wait(until: deadline) }
-        }
-        return try answer(item, confirmedBefore: record.entry?.confirmedAt)
-    }
-
     /// Creates the `_other` series of the secrets metrics (the endpoint does, when enabled).
     public func prepareReads() { metrics.prepare(secrets: [SecretsMetrics.otherLabel]) }
 
-    /// A fresh entry's answer in three short lock holds (the warm read,
-    /// nearly every read): nothing to create, evict, force or wait for.
+    /// A fresh entry's answer in one short lock hold (the warm read, nearly
+    /// every read): nothing to create, evict, force or wait for.
     private func freshHit(_ query: SecretQuery, at now: UnixTime) -> SecretRead? {
-        let (items, ttl) = settings.withLock { ($0.items, $0.configuration.ttl) }
-        let name = reads.withLock { table -> String? in
-            let (name, isEntry) = Self.resolveName(query, items: items, table: table)
-            guard isEntry else { return name }
-            guard table.entries[name] != nil else { return nil }
-            table.entries[name]?.lastRead = now
-            return name
+        let entry = state.withLock { state -> CacheEntry? in
+            let (name, isEntry) = state.reads.resolveName(query, items: state.items)
+            if isEntry {
+                guard state.reads.entries[name] != nil else { return nil }
+                state.reads.entries[name]?.lastRead = now
+            }
+            return state.secrets[name]?.freshEntry(at: now, ttl: state.policy.ttl)
         }
-        guard let name, let entry = records.withLock({ $0[name]?.freshEntry(at: now, ttl: ttl) }) else { return nil }
-        metrics.lookup(hit: true)
+        guard let entry else { return nil }
+        metrics.lookup(hit: true, own: false)
         return SecretRead(value: entry.value, document: entry.document ?? SecretDocument(name: query.secretID), source: .cache,
                           age: max(0, now.seconds - entry.confirmedAt.seconds))
     }
 
-    /// The configured item or read entry that answers `query`, without marking it read.
-    private func item(for query: SecretQuery) -> SecretsConfiguration.Item {
-        let items = self.items
-        return reads.withLock { table in Self.resolve(query, items: items, table: table).item }
-    }
-
-    /// The configured item or read entry that answers `query`, marked read
-    /// now (created if new, the least recently read evicted past the
-    /// capacity); and whether to force an AWS read (`forcing`, and the last
-    /// forced one `refreshNowInterval` ago).
-    private func readItem(for query: SecretQuery, at now: UnixTime, forcing: Bool) -> (SecretsConfiguration.Item, Bool) {
-        let (items, capacity) = settings.withLock { ($0.items, $0.configuration.readCapacity) }
-        let (item, forced, evicted) = reads.withLock { table -> (SecretsConfiguration.Item, Bool, [String]) in
-            let (item, isEntry) = Self.resolve(query, items: items, table: table)
-            if isEntry { table.entries[item.name] = ReadTable.Entry(item: item, lastRead: now) }
-            let forced = forcing && table.forced[item.name].map { now.seconds - $0.seconds >= Self.refreshNowInterval } ?? forcing
-            if forced { table.forced[item.name] = now }
-            return (item, forced, table.evict(beyond: capacity) { flights.running($0) != nil })
+    /// Everything but a fresh hit: `read` past its first check.
+    private func slowRead(_ query: SecretQuery, at now: UnixTime, maxWait: Double,
+                          refreshNow: Bool) throws(SecretReadError) -> SecretRead {
+        let deadline = ContinuousClock.now + .seconds(maxWait)
+        let (item, machine, arrival) = state.withLock { $0.readItem(for: query, at: now) }
+        // A forced read respects a failing secret's backoff.
+        if refreshNow && now >= machine.nextAttempt && api != nil {
+            metrics.lookup(hit: false, own: false)
+            guard forceRead(item, arrival: (arrival, now), until: deadline) else { throw .timedOut }
+        } else if machine.isFresh(at: now, ttl: state.withLock({ $0.policy.ttl })) {
+            metrics.lookup(hit: true, own: false)
+        } else {
+            metrics.lookup(hit: false, own: false)
+            revalidate(item, machine, at: now, until: deadline)
         }
-        if !evicted.isEmpty { records.withLock { records in for name in evicted { records.removeValue(forKey: name) } } }
-        return (item, forced)
+        return try answer(item, confirmedBefore: machine.entry?.confirmedAt)
     }
 
-    /// A configured item (by id, or by an alias AWS gave it), else the read
-    /// entry for the query (true), existing or new. An alias to an item a
-    /// reload removed is ignored.
-    private static func resolve(_ query: SecretQuery, items: [String: SecretsConfiguration.Item],
-                                table: ReadTable) -> (item: SecretsConfiguration.Item, isEntry: Bool) {
-        let (name, isEntry) = resolveName(query, items: items, table: table)
-        if !isEntry, let configured = items[name] { return (configured, false) }
-        return (table.entries[name]?.item ?? readItem(name, query), true)
+    /// A read past its TTL: starts a refresh when one is due, and waits for
+    /// it unless something can be served at once; an entry nobody read for a
+    /// while is revalidated first.
+    private func revalidate(_ item: SecretsConfiguration.Item, _ machine: SecretMachine, at now: UnixTime,
+                            until deadline: ContinuousClock.Instant) {
+        let (launched, flight) = state.withLock { $0.revalidate(item, machine, at: now) }
+        start(launched)
+        if let flight { waitFor(item.name, flight: flight, until: deadline) }
     }
 
-    /// `resolve`'s name alone, without copying an item (the warm read's path).
-    private static func resolveName(_ query: SecretQuery, items: [String: SecretsConfiguration.Item],
-                                    table: ReadTable) -> (name: String, isEntry: Bool) {
-        if query.followsCurrent {
-            for (name, item) in items where item.secretID == query.secretID { return (name, false) }
+    /// `refreshNow`: waits until a refresh that began after the read arrived
+    /// (`arrival`: the first flight id it may take, and the time) has
+    /// answered, starting one when its turn comes; false when `deadline`
+    /// passed first (a refresh that got no thread answers nothing: the next
+    /// turn is waited for).
+    private func forceRead(_ item: SecretsConfiguration.Item, arrival: (id: Int, at: UnixTime),
+                           until deadline: ContinuousClock.Instant) -> Bool {
+        while true {
+            let now = clock()
+            let step = state.withLock { $0.refreshNow(item, arrival: arrival.id, at: now, interval: Self.refreshNowInterval) }
+            start(step.1)
+            switch step.0 {
+            case .join(let id):
+                waitFor(item.name, flight: id, until: deadline)
+                if state.withLock({ $0.secrets[item.name]?.answered(since: arrival.at) ?? true }) { return true }
+                guard ContinuousClock.now < deadline else { return false }
+            case .wait(let turn):
+                guard ContinuousClock.now < deadline else { return false }
+                let wake = turn.map { min(deadline, ContinuousClock.now + .seconds(max(0, $0.seconds - now.seconds))) } ?? deadline
+                let running = state.withLock { $0.secrets[item.name]?.flight?.id }
+                _ = state.wait(until: wake) { $0.secrets[item.name]?.flight?.id == running ? nil : () }
+            case .launch:
+                continue
+            }
         }
-        let aliased = table.aliases[query].flatMap { items[$0] != nil || table.entries[$0] != nil ? $0 : nil }
-        let name = aliased ?? ReadTable.name(of: query)
-        return (name, items[name] == nil)
-    }
-
-    private static func readItem(_ name: String, _ query: SecretQuery) -> SecretsConfiguration.Item {
-        var item = SecretsConfiguration.Item(name: name, secretID: query.secretID, required: false)
-        item.versionID = query.versionID
-        item.versionStage = query.versionStage
-        item.isRead = true
-        return item
     }
 
     /// What the cache holds for `item` now, as a read's answer.
@@ -264,19 +274,19 @@ extension SecretsClient {
     /// (a later confirmation means AWS answered for it: source `aws`).
     private func answer(_ item: SecretsConfiguration.Item, confirmedBefore: UnixTime?) throws(SecretReadError) -> SecretRead {
         let now = clock()
-        let record = records.withLock { $0[item.name] } ?? SecretRecord()
-        let fresh = record.isFresh(at: now, ttl: configuration.ttl)
+        let (machine, ttl) = state.withLock { ($0.secrets[item.name] ?? SecretMachine(), $0.policy.ttl) }
+        let fresh = machine.isFresh(at: now, ttl: ttl)
         // A read entry past its TTL passes on a denial or a deletion (configured
         // items keep the client's rules: emergency cache, then environment).
-        if item.isRead, !fresh, let error = record.lastError, record.failure?.reason.isTransient == false {
+        if item.isRead, !fresh, let error = machine.lastError, machine.failure?.reason.isTransient == false {
             throw SecretReadError(error)
         }
         let value: SecretValue
         do {
             value = try serve(item)
         } catch {
-            if flights.running(item.name) != nil { throw .timedOut }
-            throw record.lastError.map(SecretReadError.init) ?? .timedOut
+            if machine.flight != nil { throw .timedOut }
+            throw machine.lastError.map(SecretReadError.init) ?? .timedOut
         }
         let source: SecretRead.Source = switch value.source {
         case .aws: value.confirmedAt != confirmedBefore ? .aws : .cache
@@ -284,45 +294,8 @@ extension SecretsClient {
         case .environment: .environment
         }
         let document = value.source == .environment ? SecretDocument(name: item.secretID)
-            : record.entry?.document ?? SecretDocument(name: item.secretID)
+            : machine.entry?.document ?? SecretDocument(name: item.secretID)
         return SecretRead(value: value.value, document: document, source: source,
                           age: value.confirmedAt.map { max(0, now.seconds - $0.seconds) })
-    }
-
-    /// The items the schedule refreshes: every configured one, and the read
-    /// entries read within the last TTL (nobody reads the others: they are
-    /// revalidated on their next read instead).
-    /// A read entry AWS answered with a denial or a deletion is not retried
-    /// in the background either: the application's next read asks again.
-    func refreshedItems(at now: UnixTime) -> [String: SecretsConfiguration.Item] {
-        let ttl = configuration.ttl
-        let recent = reads.withLock { $0.entries.filter { now.seconds - $0.value.lastRead.seconds < ttl }.mapValues(\.item) }
-        let answered = records.withLock { records in
-            Set(recent.keys.filter { records[$0]?.failure.map { !$0.reason.isTransient } ?? false })
-        }
-        return items.merging(recent.filter { !answered.contains($0.key) }) { configured, _ in configured }
-    }
-
-    /// After an AWS read of an entry evicted meanwhile, its record goes too.
-    func dropIfEvicted(_ item: SecretsConfiguration.Item) {
-        guard item.isRead, reads.withLock({ $0.entries[item.name] == nil }) else { return }
-        records.withLock { _ = $0.removeValue(forKey: item.name) }
-    }
-
-    /// Once AWS has named a secret, its name, ARN and partial ARN (without
-    /// the random suffix) find the same entry.
-    func learnAliases(of item: SecretsConfiguration.Item, _ document: SecretDocument) {
-        let query = SecretQuery(secretID: item.secretID, versionID: item.versionID, versionStage: item.versionStage)
-        var forms = [document.name, document.arn].compactMap { $0 }
-        if let arn = document.arn, arn.count > 7 { forms.append(String(arn.dropLast(7))) }
-        reads.withLock { table in
-            guard item.isRead ? table.entries[item.name] != nil : true else { return }  // evicted meanwhile
-            for form in forms where form != item.secretID { table.aliases[query.with(secretID: form)] = item.name }
-        }
-    }
-
-    /// Forgets the aliases of configured items whose secret changed (a reload).
-    func forgetAliases(to names: Set<String>) {
-        reads.withLock { table in table.aliases = table.aliases.filter { !names.contains($0.value) } }
     }
 }

@@ -8,88 +8,59 @@ import VigilPlatform
 /// every second: 33 of 34 `/health` samples unhealthy). So after a login
 /// fails and a forced read finds AWSCURRENT unchanged, the AWSPENDING
 /// version stands in for it: served while logins succeed with it and
-/// AWSCURRENT stays where it was, dropped at the first login it fails, and
-/// replaced by AWSCURRENT's value once AWSCURRENT moves (checked every
-/// `maxBackoff` meanwhile). An alternating-users rotation never gets here:
-/// the user in use keeps its password until AWSCURRENT has moved.
+/// AWSCURRENT stays where it was (confirmed with it at each check, so a
+/// rotation stuck for good keeps the login that works), dropped at the
+/// first login it fails, and replaced by AWSCURRENT's value once AWSCURRENT
+/// moves (checked every `maxBackoff` meanwhile). An alternating-users
+/// rotation never gets here: the user in use keeps its password until
+/// AWSCURRENT has moved.
 extension SecretsClient {
     /// Reads AWSPENDING for `item` when a forced read found AWSCURRENT
-    /// unchanged (its version is `uselessForce`), at most every
-    /// `refreshNowInterval`; waits for it until `deadline`.
+    /// unchanged, at most every `refreshNowInterval`; waits for it until `deadline`.
     func tryPending(_ item: SecretsConfiguration.Item, until deadline: ContinuousClock.Instant?) {
-        guard api != nil, item.versionID == nil, item.versionStage == nil else { return }
+        guard let regions = api, item.versionID == nil, item.versionStage == nil else { return }
         let now = clock()
-        let due = records.withLock { records -> Bool in
-            guard var record = records[item.name], let entry = record.entry, entry.source == .aws, record.displaced == nil,
-                  record.uselessForce?.version == entry.versionID else { return false }
-            if let checked = record.pendingCheckedAt, now.seconds - checked.seconds < Self.refreshNowInterval { return false }
-            record.pendingCheckedAt = now
-            records[item.name] = record
-            return true
+        let id = state.withLock { $0.pending(item.name, at: now, interval: Self.refreshNowInterval) }
+        guard let id else { return }
+        let running = startDetachedThread(name: "secret-pending") { [self] in readPending(item, id: id, regions: regions) }
+        guard running else {
+            state.update { $0.secrets[item.name]?.threadRefused(id: id, at: now) }
+            return
         }
-        guard due else { return }
-        flights.launch(item.name + "\u{0}AWSPENDING") { [self] in readPending(item) }.wait(until: deadline)
+        _ = state.wait(until: deadline) { $0.secrets[item.name]?.pendingFlight == id ? nil : () }
     }
 
     /// A login succeeded with what `get` served: confirms an AWSPENDING
     /// value standing in for AWSCURRENT (counted once per version).
     public func credentialsAccepted(_ name: String) {
-        let version = records.withLock { records -> String?? in
-            guard let record = records[name], record.displaced != nil, !record.pendingConfirmed else { return nil }
-            records[name]?.pendingConfirmed = true
-            return .some(record.entry?.versionID)
-        }
-        guard let version, let item = items[name] else { return }
+        guard let version = state.withLock({ $0.secrets[name]?.loginSucceeded() }),
+              let item = state.withLock({ $0.items[name] }) else { return }
         metrics.pendingUsed(item.label)
         logger.notice("login succeeded with AWSPENDING: served until AWSCURRENT moves",
                       metadata: ["secret": "\(name)", "version": "\(version ?? "-")"])
     }
 
-    /// A login failed with the AWSPENDING value standing in for AWSCURRENT,
-    /// `version` (a rotation rolled back, a stale AWSPENDING): AWSCURRENT's
-    /// value is served again, and that AWSPENDING version is not tried again.
-    func dropPending(_ item: SecretsConfiguration.Item, version: String) {
-        let rejected = records.withLock { records -> String?? in
-            guard var record = records[item.name], let current = record.displaced, record.entry?.versionID == version else {
-                return nil
-            }
-            let pending = record.entry?.versionID
-            record.rejectedPending = pending
-            record.entry = current
-            (record.displaced, record.pendingConfirmed) = (nil, false)
-            records[item.name] = record
-            return .some(pending)
+    /// Asks AWS where AWSCURRENT is (DescribeSecret, while allowed) and for
+    /// AWSPENDING, and hands both to the machine (no AWSPENDING, or an AWS
+    /// failure, changes nothing: the refresh schedule reports AWS's state).
+    private func readPending(_ item: SecretsConfiguration.Item, id: Int, regions: SecretsRegions) {
+        let current = state.withLock({ $0.describeAllowed }) ? try? regions.read(failing: false) { api throws(AWSError) in
+            try api.currentVersion(item.secretID)
+        }.value : nil
+        let answer = try? regions.read(failing: false) { api throws(AWSError) in
+            try api.getSecretValue(item.secretID, stage: "AWSPENDING", binary: item.isRead)
         }
-        guard let rejected else { return }
-        logger.warning("login failed with AWSPENDING: AWSCURRENT served again",
-                       metadata: ["secret": "\(item.name)", "version": "\(rejected ?? "-")"])
-    }
-
-    /// Stands the AWSPENDING version in for AWSCURRENT when there is one
-    /// that is neither AWSCURRENT's nor already rejected. No AWSPENDING
-    /// (ResourceNotFound) or an AWS failure changes nothing: the refresh
-    /// schedule reports AWS's state.
-    private func readPending(_ item: SecretsConfiguration.Item) {
-        guard let regions = api,
-              let answer = try? regions.read(failing: false, { api throws(AWSError) in
-                  try api.getSecretValue(item.secretID, stage: "AWSPENDING", binary: item.isRead)
-              }) else { return }
-        let fetched = answer.value
         let now = clock()
-        let recheck = configuration.maxBackoff
-        let adopted = records.withLock { records -> Bool in
-            guard var record = records[item.name], let current = record.entry, current.source == .aws,
-                  record.displaced == nil, fetched.versionID != current.versionID,
-                  fetched.versionID != record.rejectedPending else { return false }
-            record.displaced = current
-            record.entry = CacheEntry(value: SecretString(fetched.value), versionID: fetched.versionID, source: .aws,
-                                      confirmedAt: now, document: SecretDocument(fetched), region: answer.region)
-            record.refreshAt = now.adding(recheck)
-            records[item.name] = record
-            return true
+        let pending = answer.map { answer in
+            CacheEntry(value: SecretString(answer.value.value), versionID: answer.value.versionID, source: .aws,
+                       confirmedAt: now, document: SecretDocument(answer.value), region: answer.region)
+        }
+        let adopted = state.update { state in
+            state.poked = true  // AWSCURRENT may have moved: due at once
+            return state.secrets[item.name]?.pendingRead(id: id, pending, current: current ?? nil, at: now, state.policy) ?? false
         }
         guard adopted else { return }
         logger.notice("login failed with AWSCURRENT, which has not moved: trying AWSPENDING (a rotation under way)",
-                      metadata: ["secret": "\(item.name)", "version": "\(fetched.versionID ?? "-")"])
+                      metadata: ["secret": "\(item.name)", "version": "\(pending?.versionID ?? "-")"])
     }
 }

@@ -7,6 +7,9 @@ import VigilPlatform
 /// cheap on the hit path) and mirrored into a swift-prometheus registry
 /// when one is given. `secret` labels are logical names from configuration.
 public final class SecretsMetrics: Sendable {
+    /// Vigil's own lookups (its probes' and its library callers'), not the
+    /// endpoint's reads: the hit-ratio window and CloudWatch's CacheHitRate
+    /// judge Vigil's cache, which an application's cold reads say nothing of.
     public let lookups = Atomic<Int>(0)
     public let hits = Atomic<Int>(0)
     public let rotations = Atomic<Int>(0)
@@ -28,13 +31,13 @@ public final class SecretsMetrics: Sendable {
         hitsCounter = registry?.counter("vigil_secrets_cache_hits_total", "Secret lookups answered from a fresh cache entry.")
     }
 
-    func lookup(hit: Bool) {
-        lookups.add(1, ordering: .relaxed)
+    /// A lookup; `own`: Vigil's, not an endpoint read (the counters take both).
+    func lookup(hit: Bool, own: Bool = true) {
         lookupsCounter?.increment()
-        if hit {
-            hits.add(1, ordering: .relaxed)
-            hitsCounter?.increment()
-        }
+        if hit { hitsCounter?.increment() }
+        guard own else { return }
+        lookups.add(1, ordering: .relaxed)
+        if hit { hits.add(1, ordering: .relaxed) }
     }
 
     /// The `secret` label of every secret read through the endpoint that is not a configured item.

@@ -2,7 +2,7 @@ import Foundation
 import Prometheus
 import Testing
 import VigilAWS
-import VigilSecrets
+@testable import VigilSecrets
 import VigilTestSupport
 
 /// The secrets client against moto (signature checking on) behind the fault
@@ -57,6 +57,20 @@ struct SecretsClientTests {
         #expect(secretCheck4)
         #expect(secrets.statuses().map(\.state) == [.fresh, .fresh])
         env.assertNoCanary(in: logs.value + [metrics])
+    }
+
+    /// An application's cold reads through the endpoint say nothing of
+    /// Vigil's own cache: they count as lookups, not in the hit-ratio window
+    /// that `health.min_cache_hit_ratio` judges (they used to degrade the
+    /// secrets component).
+    @Test func endpointReadsStayOutOfVigilsHitRatio() throws {
+        let secrets = client()
+        secrets.preload()
+        for _ in 0..<20 { _ = try secrets.get("database") }
+        for i in 0..<20 { _ = try? secrets.read(SecretQuery(secretID: "vigil/dev/absent-\(i)"), maxWait: 5) }
+        secrets.metrics.closeHitRatioWindow()
+        #expect(secrets.metrics.lastWindow.lookups == 20 && secrets.metrics.lastWindow.ratio == 1)
+        #expect(metrics.contains("vigil_secrets_cache_lookups_total 40"))
     }
 
     @Test func batchRefusedFallsBackToOneByOne() throws {
