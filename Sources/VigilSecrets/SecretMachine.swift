@@ -30,6 +30,16 @@ struct SecretPolicy: Sendable {
     /// The region reads go to first (nil without AWS access).
     var primaryRegion: String?
 
+    /// Seconds until an entry AWS just confirmed is refreshed: ahead of its
+    /// TTL by `refreshAhead` (less up to 20 % of it, so entries loaded
+    /// together spread out); within `maxBackoff` for a `recheck` (a replica's
+    /// value, a stand-in), and never past the refresh-ahead time either (a
+    /// `max_backoff` longer than the TTL left a stand-in stale between checks).
+    func refreshIn(recheck: Bool, jitter: Double) -> Double {
+        let ahead = ttl - refreshAhead - 0.2 * jitter * refreshAhead
+        return recheck ? min(maxBackoff * (0.8 + 0.2 * jitter), ahead) : ahead
+    }
+
     init(_ configuration: SecretsConfiguration, primaryRegion: String?) {
         (ttl, emergencyTTL, refreshAhead, maxBackoff) =
             (configuration.ttl, configuration.emergencyTTL, configuration.refreshAhead, configuration.maxBackoff)
@@ -228,8 +238,7 @@ struct SecretMachine: Sendable {
         let wasFailing = failures > 0 || holdsEnvironment
         let recheck = entry?.region != policy.primaryRegion || displaced != nil
         (failures, failure, lastError, nextAttempt) = (0, nil, nil, now)
-        refreshAt = now.adding(recheck ? policy.maxBackoff * (0.8 + 0.2 * jitter)
-                               : policy.ttl - policy.refreshAhead - 0.2 * jitter * policy.refreshAhead)
+        refreshAt = now.adding(policy.refreshIn(recheck: recheck, jitter: jitter))
         let moved = previousRegion != nil && previousRegion != entry?.region
         return Settled(rotated: rotated, changed: wasFailing || moved, document: entry?.document)
     }
@@ -324,7 +333,7 @@ struct SecretMachine: Sendable {
         guard let pending, let current = entry, current.source == .aws, displaced == nil,
               pending.versionID != current.versionID, pending.versionID != rejectedPending else { return false }
         (displaced, entry) = (current, pending)
-        refreshAt = now.adding(policy.maxBackoff)
+        refreshAt = now.adding(policy.refreshIn(recheck: true, jitter: 1))
         return true
     }
 

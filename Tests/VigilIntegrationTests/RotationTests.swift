@@ -28,10 +28,11 @@ struct RotationTests {
     /// Vigil probing the database every 2 s (and at once when its connection
     /// is ended) with `secretID`'s credentials; Redis not probed. The secrets
     /// endpoint on too: applications get the same value as the probes.
-    private func serve(_ secretID: String, ttl: String = "1h") throws -> VigilUnderTest {
+    private func serve(_ secretID: String, ttl: String = "1h", emergencyTTL: String = "24h") throws -> VigilUnderTest {
         let vigil = try VigilUnderTest(config: """
             secrets:
               ttl: \(ttl)
+              emergency_ttl: \(emergencyTTL)
               refresh_ahead: 1s
               items:
                 database: {id: \(secretID)}
@@ -110,6 +111,47 @@ struct RotationTests {
         #expect(outputs[1].contains(#""database":{"state":"fresh","source":"aws","region":"us-east-1"}"#), "\(outputs[1])")
         #expect(vigil.process.stop() == 0)
         env.assertNoCanary(in: outputs + [vigil.process.log], extra: [old, new])
+    }
+
+    /// The rotation function fails after `set_secret`: the database has
+    /// AWSPENDING's password and AWSCURRENT never moves. The stand-in that
+    /// logs in is confirmed with AWSCURRENT at each check, so it never goes
+    /// stale: with a 6 s TTL and a 15 s emergency TTL, the database stays
+    /// healthy (it used to turn unhealthy once the stand-in passed the
+    /// emergency TTL, with moto answering every call).
+    @Test func aSingleUserRotationStuckForGoodKeepsTheLoginThatWorks() throws {
+        let suffix = String(UUID().uuidString.prefix(6)).lowercased()
+        let role = "vigil_stuck_\(suffix)", old = "canary-stuck-old-\(suffix)", new = "canary-stuck-new-\(suffix)"
+        try psql("CREATE ROLE \(role) LOGIN PASSWORD '\(old)'")
+        defer { _ = try? psql("DROP ROLE IF EXISTS \(role)") }
+        let secretID = "vigil/dev/rotation-stuck-\(suffix)"
+        _ = try aws(["create-secret", "--name", secretID, "--secret-string", json(role: role, password: old)])
+        let vigil = try serve(secretID, ttl: "6s", emergencyTTL: "15s")
+        _ = try aws(["put-secret-value", "--secret-id", secretID, "--secret-string", json(role: role, password: new),
+                     "--version-stages", "AWSPENDING"])
+        try psql("ALTER ROLE \(role) PASSWORD '\(new)'")
+        let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role)'"
+        func endConnections(until end: ContinuousClock.Instant) throws {
+            while ContinuousClock.now < end {
+                try psql(terminate)
+                usleep(1_000_000)
+            }
+        }
+        try endConnections(until: .now + .seconds(6))  // the stand-in takes over
+        let sampler = HealthSampler(vigil)
+        try endConnections(until: .now + .seconds(45))
+        let samples = sampler.stop()
+        let unhealthy = samples.filter { $0.code != 200 }.count
+        print("stuck single-user rotation: \(unhealthy) of \(samples.count) /health samples unhealthy over 45 s")
+        #expect(samples.count > 100)
+        #expect(unhealthy == 0, "\(unhealthy) of \(samples.count) samples unhealthy: \(vigil.process.log.suffix(3000))")
+        let address = vigil.process.waitForListenAddress(of: "secrets endpoint listening") ?? ""
+        let answer = try CurlClient().request("http://\(address)/v1/\(secretID)", headers: ["X-Aws-Parameters-Secrets-Token: \(Self.token)"])
+        let secretCheck = answer.text.contains(new)
+        #expect(answer.status == 200 && secretCheck && answer.headers["x-vigil-source"] != "stale",
+                "status \(answer.status), source \(answer.headers["x-vigil-source"] ?? "-")")
+        #expect(vigil.process.stop() == 0)
+        env.assertNoCanary(in: [vigil.metrics, vigil.process.log], extra: [old, new])
     }
 
     @Test func anAlternatingUsersRotationNeverTurnsHealthUnhealthy() throws {
