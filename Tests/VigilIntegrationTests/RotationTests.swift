@@ -65,30 +65,38 @@ struct RotationTests {
         let next = try aws(["put-secret-value", "--secret-id", secretID, "--secret-string", pending,
                             "--version-stages", "AWSPENDING", "--query", "VersionId"])
         try setSecret()
-        let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN ("
-            + roles.map { "'\($0)'" }.joined(separator: ",") + ")"
-        func endConnections(for seconds: Double) throws {
-            let until = Date().addingTimeInterval(seconds)
-            while Date() < until {
-                try psql(terminate)
-                usleep(1_000_000)
-            }
-        }
-        try endConnections(for: gap)
+        try endConnections(of: roles, for: gap)
         beforeMove()
         _ = try aws(["update-secret-version-stage", "--secret-id", secretID, "--version-stage", "AWSCURRENT",
                      "--move-to-version-id", next, "--remove-from-version-id", before])
-        try endConnections(for: after)
+        try endConnections(of: roles, for: after)
         return sampler.stop()
     }
 
-    @Test func aSingleUserRotationNeverTurnsHealthUnhealthy() throws {
+    /// Ends `roles`' connections every second for `seconds`, so every probe run logs in.
+    private func endConnections(of roles: [String], for seconds: Double) throws {
+        let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename IN ("
+            + roles.map { "'\($0)'" }.joined(separator: ",") + ")"
+        let until = Date().addingTimeInterval(seconds)
+        while Date() < until {
+            try psql(terminate)
+            usleep(1_000_000)
+        }
+    }
+
+    /// A login role with the password `old` and a secret holding it; `new` is the rotation's password.
+    private func singleUser(_ kind: String) throws -> (role: String, old: String, new: String, secretID: String) {
         let suffix = String(UUID().uuidString.prefix(6)).lowercased()
-        let role = "vigil_su_\(suffix)", old = "canary-su-old-\(suffix)", new = "canary-su-new-\(suffix)"
+        let role = "vigil_\(kind)_\(suffix)", old = "canary-\(kind)-old-\(suffix)", new = "canary-\(kind)-new-\(suffix)"
         try psql("CREATE ROLE \(role) LOGIN PASSWORD '\(old)'")
-        defer { _ = try? psql("DROP ROLE IF EXISTS \(role)") }
-        let secretID = "vigil/dev/rotation-single-\(suffix)"
+        let secretID = "vigil/dev/rotation-\(kind)-\(suffix)"
         _ = try aws(["create-secret", "--name", secretID, "--secret-string", json(role: role, password: old)])
+        return (role, old, new, secretID)
+    }
+
+    @Test func aSingleUserRotationNeverTurnsHealthUnhealthy() throws {
+        let (role, old, new, secretID) = try singleUser("su")
+        defer { _ = try? psql("DROP ROLE IF EXISTS \(role)") }
         let vigil = try serve(secretID)
 
         // Between the password change and the move, the endpoint serves the application what the probe logs in with.
@@ -120,26 +128,15 @@ struct RotationTests {
     /// healthy (it used to turn unhealthy once the stand-in passed the
     /// emergency TTL, with moto answering every call).
     @Test func aSingleUserRotationStuckForGoodKeepsTheLoginThatWorks() throws {
-        let suffix = String(UUID().uuidString.prefix(6)).lowercased()
-        let role = "vigil_stuck_\(suffix)", old = "canary-stuck-old-\(suffix)", new = "canary-stuck-new-\(suffix)"
-        try psql("CREATE ROLE \(role) LOGIN PASSWORD '\(old)'")
+        let (role, old, new, secretID) = try singleUser("stuck")
         defer { _ = try? psql("DROP ROLE IF EXISTS \(role)") }
-        let secretID = "vigil/dev/rotation-stuck-\(suffix)"
-        _ = try aws(["create-secret", "--name", secretID, "--secret-string", json(role: role, password: old)])
         let vigil = try serve(secretID, ttl: "6s", emergencyTTL: "15s")
         _ = try aws(["put-secret-value", "--secret-id", secretID, "--secret-string", json(role: role, password: new),
                      "--version-stages", "AWSPENDING"])
         try psql("ALTER ROLE \(role) PASSWORD '\(new)'")
-        let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '\(role)'"
-        func endConnections(until end: ContinuousClock.Instant) throws {
-            while ContinuousClock.now < end {
-                try psql(terminate)
-                usleep(1_000_000)
-            }
-        }
-        try endConnections(until: .now + .seconds(6))  // the stand-in takes over
+        try endConnections(of: [role], for: 6)  // the stand-in takes over
         let sampler = HealthSampler(vigil)
-        try endConnections(until: .now + .seconds(45))
+        try endConnections(of: [role], for: 45)
         let samples = sampler.stop()
         let unhealthy = samples.filter { $0.code != 200 }.count
         print("stuck single-user rotation: \(unhealthy) of \(samples.count) /health samples unhealthy over 45 s")
