@@ -105,7 +105,7 @@ let package = Package(
         .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilConfig", "VigilPlatform", "VigilSecrets", "VigilAWS", "VigilTestSupport"],
                     swiftSettings: swift6),
         .testTarget(name: "VigilEndpointTests", dependencies: ["VigilEndpoint"], swiftSettings: swift6),
-        .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilState", "VigilConfig", "VigilAWS", "VigilTestSupport"],
+        .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilState", "VigilConfig", "VigilAWS", "VigilPlatform", "VigilTestSupport"],
                     swiftSettings: swift6),
         .testTarget(name: "VigilIntegrationTests", dependencies: ["VigilTestSupport"], swiftSettings: swift6),
     ]

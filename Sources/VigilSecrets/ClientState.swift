@@ -138,7 +138,7 @@ extension ClientState {
 
     mutating func force(_ name: String, failedVersion: String?, at now: UnixTime, minimumInterval: Double) -> Force? {
         guard let item = items[name], secrets[name] != nil else { return nil }
-        let dropped = failedVersion.map { secrets[name]?.loginFailed(version: $0) ?? false } ?? false
+        let dropped = failedVersion.map { [policy] in secrets[name]?.loginFailed(version: $0, policy) ?? false } ?? false
         guard hasAWS, secrets[name]?.forcePermitted(at: now, minimumInterval: minimumInterval) == true else {
             return Force(item: item, dropped: dropped)
         }

@@ -326,9 +326,13 @@ struct SecretMachine: Sendable {
                               _ policy: SecretPolicy) -> Bool {
         guard pendingFlight == id else { return false }
         pendingFlight = nil
-        if let current, entry?.source == .aws, current != (displaced ?? entry)?.versionID {
-            refreshAt = now
-            return false
+        if let current, entry?.source == .aws {
+            guard current == (displaced ?? entry)?.versionID else {
+                refreshAt = now
+                return false
+            }
+            // AWSCURRENT confirmed where it is: its entry is as fresh as the answer.
+            if displaced != nil { displaced?.confirm(at: now, in: pending?.region ?? "") } else { entry?.confirm(at: now, in: pending?.region ?? "") }
         }
         guard let pending, let current = entry, current.source == .aws, displaced == nil,
               pending.versionID != current.versionID, pending.versionID != rejectedPending else { return false }
@@ -348,10 +352,13 @@ struct SecretMachine: Sendable {
     /// A login failed with the stand-in `version` (a rotation rolled back, a
     /// stale AWSPENDING): AWSCURRENT's value is served again, and that version
     /// is not tried again. True when a stand-in was dropped.
-    mutating func loginFailed(version: String) -> Bool {
+    /// AWSCURRENT's entry is refreshed ahead of its own TTL (the stand-in's
+    /// schedule followed the stand-in's).
+    mutating func loginFailed(version: String, _ policy: SecretPolicy) -> Bool {
         guard let current = displaced, entry?.versionID == version else { return false }
         rejectedPending = version
         (entry, displaced, pendingConfirmed) = (current, nil, false)
+        refreshAt = min(refreshAt, current.confirmedAt.adding(policy.refreshIn(recheck: false, jitter: 0)))
         return true
     }
 }

@@ -138,6 +138,7 @@ final class App: Sendable {
             options.users = web.users
             options.headers = web.headers
             options.openPaths = VigilRoutes.openPaths
+            options.uncheckedPaths = VigilRoutes.uncheckedPaths
             var addresses: [ListenAddress] = []
             for text in config.web.listenAddresses { addresses.append(try ListenAddress(parsing: text)) }
             let server = try HTTPServer(addresses: addresses, options: options,

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import VigilAWS
 import VigilConfig
-import VigilHTTP
+@testable import VigilHTTP
+import VigilPlatform
 import VigilProbes
 import VigilState
 import VigilTestSupport
@@ -26,6 +27,16 @@ import VigilTestSupport
     }
 
     private func server(_ file: WebConfigFile, showDetails: VigilRoutes.ShowDetails = .whenAuthorized) throws -> HTTPServer {
+        let tls = file.tls.map {
+            TLSSettings(key: $0.key, certificate: $0.certificate, clientCA: $0.clientCA,
+                        clientAuth: TLSSettings.ClientAuth(rawValue: $0.clientAuthType) ?? .noClientCert)
+        }
+        return try server(tls: tls, users: file.users.isEmpty ? nil : BasicAuthUsers(hashes: file.users), showDetails: showDetails)
+    }
+
+    /// Vigil's routes over a store whose database was refused, with one libmicrohttpd worker.
+    private func server(tls: TLSSettings? = nil, users: BasicAuthUsers?,
+                        showDetails: VigilRoutes.ShowDetails = .whenAuthorized) throws -> HTTPServer {
         let store = HealthStore(components: [ComponentHealth(name: "database", critical: true, interval: .seconds(10))], version: "t")
         store.record(ProbeResult(probe: "database", reason: .refused, latency: .milliseconds(3),
                                  detail: "db-7.internal.example:5432 connection refused"))
@@ -34,12 +45,10 @@ import VigilTestSupport
         let routes = VigilRoutes(store: store, telemetry: Telemetry(version: "t", revision: "r"), options: routeOptions)
         var options = HTTPServer.Options()
         options.threads = 1
-        options.tls = file.tls.map {
-            TLSSettings(key: $0.key, certificate: $0.certificate, clientCA: $0.clientCA,
-                        clientAuth: TLSSettings.ClientAuth(rawValue: $0.clientAuthType) ?? .noClientCert)
-        }
-        options.users = file.users.isEmpty ? nil : BasicAuthUsers(hashes: file.users)
+        options.tls = tls
+        options.users = users
         options.openPaths = VigilRoutes.openPaths
+        options.uncheckedPaths = VigilRoutes.uncheckedPaths
         return try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), options: options, handler: routes.respond(to:))
     }
 
@@ -61,6 +70,208 @@ import VigilTestSupport
         #expect(!users.verify(user: "prometheus", password: "guess"))
         #expect(checks.value == 2)
         #expect(users.verify(user: "prometheus", password: "right"))
+    }
+
+    /// Issue 27: only passes were remembered, so every wrong password cost
+    /// a bcrypt. A repeated one costs one check now, an unknown user's too
+    /// (the decoy's failure is remembered alike: timing still tells no names).
+    @Test func aRepeatedWrongPasswordCostsOneHashCheck() {
+        let checks = Recorded(0)
+        let users = BasicAuthUsers(hashes: ["prometheus": Self.hash]) { password, _ in
+            checks.update { $0 += 1 }
+            return password == "right"
+        }
+        for _ in 0..<50 {
+            #expect(!users.verify(user: "prometheus", password: "wrong"))
+            #expect(!users.verify(user: "nobody", password: "wrong"))
+        }
+        #expect(checks.value == 2)
+        for _ in 0..<50 { #expect(users.verify(user: "prometheus", password: "right")) }
+        #expect(checks.value == 3)
+        // Remembered by bytes: a canonically equivalent spelling is another password to bcrypt.
+        #expect(!users.verify(user: "prometheus", password: "caf\u{E9}"))
+        #expect(!users.verify(user: "prometheus", password: "cafe\u{301}"))
+        #expect(checks.value == 5)
+    }
+
+    /// Passes and failures are remembered apart: a flood of wrong guesses
+    /// cannot make the right password cost a check again; the oldest
+    /// guesses are forgotten.
+    @Test func wrongGuessesCannotPushTheRightPasswordOut() {
+        let checks = Recorded(0)
+        let users = BasicAuthUsers(hashes: ["prometheus": Self.hash]) { password, _ in
+            checks.update { $0 += 1 }
+            return password == "right"
+        }
+        #expect(users.verify(user: "prometheus", password: "right"))
+        for guess in 0..<5_000 where users.verify(user: "prometheus", password: "guess-\(guess)") {
+            Issue.record("guess-\(guess) passed")
+        }
+        #expect(users.verify(user: "prometheus", password: "right"))
+        #expect(checks.value == 5_001)
+        #expect(!users.verify(user: "prometheus", password: "guess-0"))
+        #expect(checks.value == 5_002)
+    }
+
+    /// At most `maxPending` checks are admitted; each gives its place back
+    /// once, however often it is dropped, and when it has run.
+    @Test func admittedChecksAreBoundedAndGiveTheirPlaceBackOnce() {
+        let users = BasicAuthUsers(hashes: ["prometheus": Self.hash]) { _, _ in false }
+        let credentials = users.credentials(user: "prometheus", password: "guess")
+        let admitted = (0..<BasicAuthUsers.maxPending).compactMap { _ in users.admit(credentials) }
+        #expect(admitted.count == BasicAuthUsers.maxPending)
+        #expect(users.admit(credentials) == nil)
+        admitted[0].drop()
+        admitted[0].drop()
+        #expect(users.pendingChecks == BasicAuthUsers.maxPending - 1)
+        let again = users.admit(credentials)
+        #expect(users.admit(credentials) == nil)
+        #expect(again?.run() == false)
+        #expect(users.pendingChecks == BasicAuthUsers.maxPending - 1)
+        for check in admitted.dropFirst() { check.drop() }
+        #expect(users.pendingChecks == 0)
+    }
+
+    /// Checks run one at a time, in the order they were admitted: a right
+    /// password that arrives behind guesses waits for those ahead of it
+    /// only, never for one admitted after it.
+    @Test func checksRunOneAtATimeInTurn() {
+        let gate = Recorded(false), order = Recorded<[String]>([]), running = Recorded(0), most = Recorded(0)
+        let users = BasicAuthUsers(hashes: ["prometheus": Self.hash]) { password, _ in
+            running.update { $0 += 1 }
+            most.update { $0 = max($0, running.value) }
+            while !gate.value { usleep(1_000) }
+            order.update { $0.append(password) }
+            running.update { $0 -= 1 }
+            return password == "right"
+        }
+        let finished = Recorded(0)
+        func start(_ password: String) {
+            let check = users.admit(users.credentials(user: "prometheus", password: password))
+            #expect(check != nil)
+            #expect(startDetachedThread(name: "test-check") {
+                _ = check?.run()
+                finished.update { $0 += 1 }
+            })
+        }
+        for (taken, password) in ((0...6).map { "guess-\($0)" } + ["right"]).enumerated() {
+            start(password)
+            #expect(Self.waitUntil(seconds: 20) { users.waitingChecks == taken + 1 }, "\(password) took no turn")
+        }
+        #expect(running.value == 1)
+        gate.update { $0 = true }
+        #expect(Self.waitUntil(seconds: 10) { finished.value == 8 })
+        #expect(order.value == (0...6).map { "guess-\($0)" } + ["right"])
+        #expect(most.value == 1)
+        #expect(users.pendingChecks == 0)
+    }
+
+    /// A reload builds new users (a certificate renewal's too): with the
+    /// same hashes, what the old ones found stays; with others, it goes.
+    @Test func aReloadWithTheSameHashesKeepsWhatWasRemembered() throws {
+        let checks = Recorded(0)
+        func users(_ hashes: [String: String]) -> BasicAuthUsers {
+            BasicAuthUsers(hashes: hashes) { password, _ in
+                checks.update { $0 += 1 }
+                return password == "canary-web-pass"
+            }
+        }
+        let server = try server(users: users(["prometheus": Self.hash]))
+        defer { server.stop(grace: 0) }
+        let base = "http://127.0.0.1:\(server.boundAddress.port)"
+        let ok = HTTPResponse(status: 200, contentType: "text/plain; charset=utf-8", body: "ok\n")
+        #expect(try get(base + "/metrics", user: "prometheus:canary-web-pass").get().status == 200)
+        try server.update(tls: nil, users: users(["prometheus": Self.hash]), headers: []) { _ in ok }
+        #expect(try get(base + "/metrics", user: "prometheus:canary-web-pass").get().status == 200)
+        #expect(checks.value == 1)
+        try server.update(tls: nil, users: users(["prometheus": Self.hash, "grafana": Self.hash]), headers: []) { _ in ok }
+        #expect(try get(base + "/metrics", user: "prometheus:canary-web-pass").get().status == 200)
+        #expect(checks.value == 2)
+    }
+
+    /// bcrypt never runs on a libmicrohttpd worker (issue 27: each wrong
+    /// password cost one there, before the open-path check, and `/health`
+    /// waited behind it), and never on `/health/live` or `/health/ready`,
+    /// whose answers do not depend on the caller: with a single worker and
+    /// a check that takes 2 s under way, `/health` without credentials
+    /// answers at once; a wrong password sent 20 times, to open paths and
+    /// others, costs one check.
+    @Test func credentialChecksNeverHoldAWorker() throws {
+        let checks = Recorded(0)
+        let users = BasicAuthUsers(hashes: ["prometheus": Self.hash]) { password, _ in
+            checks.update { $0 += 1 }
+            if password == "slow" { usleep(2_000_000) }
+            return password == "canary-web-pass"
+        }
+        let server = try server(users: users)
+        defer { server.stop(grace: 0) }
+        let base = "http://127.0.0.1:\(server.boundAddress.port)"
+        for path in ["/health/live", "/health/ready"] {
+            for guess in 0..<5 { _ = try get(base + path, user: "prometheus:unchecked-\(guess)").get() }
+        }
+        #expect(try get(base + "/health/live", user: "prometheus:unchecked").get().status == 200)
+        #expect(checks.value == 0, "a password sent to /health/live or /health/ready was checked")
+        let slow = Recorded(false)
+        #expect(startDetachedThread(name: "test-slow") {
+            _ = self.get(base + "/metrics", user: "prometheus:slow")
+            slow.update { $0 = true }
+        })
+        #expect(Self.waitUntil { checks.value == 1 })
+        let started = Date()
+        #expect(try get(base + "/health").get().status == 503)
+        #expect(try get(base + "/health/live").get().status == 200)
+        #expect(Date().timeIntervalSince(started) < 1, "the worker waited for the check")
+        #expect(Self.waitUntil(seconds: 10) { slow.value })
+        for path in ["/health", "/health/live", "/metrics", "/"] {
+            for _ in 0..<5 { _ = try get(base + path, user: "prometheus:wrong").get() }
+        }
+        #expect(checks.value == 2)
+        #expect(try get(base + "/metrics", user: "prometheus:wrong").get().status == 401)
+    }
+
+    /// Past `maxPending` checks waiting, a request is not checked: 503 with
+    /// Retry-After at once outside the open paths, the status words on
+    /// them. Those admitted run in turn when the one ahead ends.
+    @Test func checksPastTheBoundAreAnsweredAtOnce() throws {
+        let gate = Recorded(false)
+        let users = BasicAuthUsers(hashes: ["prometheus": Self.hash]) { password, _ in
+            while !gate.value { usleep(1_000) }
+            return password == "canary-web-pass"
+        }
+        let server = try server(users: users)
+        defer { server.stop(grace: 0) }
+        let base = "http://127.0.0.1:\(server.boundAddress.port)"
+        let statuses = Recorded<[Int]>([])
+        for guess in 0..<BasicAuthUsers.maxPending {
+            #expect(startDetachedThread(name: "test-guess") {
+                var options = CurlTransport.Options()
+                options.maxIdleHandles = 0
+                let headers = [(name: "Authorization", value: "Basic " + Data("prometheus:guess-\(guess)".utf8).base64EncodedString())]
+                let reply = CurlTransport(options: options).perform(
+                    HTTPRequestSpec(method: "GET", url: base + "/metrics", headers: headers, timeout: 60))
+                statuses.update { $0.append((try? reply.get().status) ?? 0) }
+            })
+        }
+        #expect(Self.waitUntil(seconds: 20) { users.pendingChecks == BasicAuthUsers.maxPending })
+        let busy = try get(base + "/metrics", user: "prometheus:canary-web-pass").get()
+        #expect(busy.status == 503 && busy.headers["retry-after"] == "1")
+        let words = String(decoding: try get(base + "/health", user: "prometheus:canary-web-pass").get().body, as: UTF8.self)
+        #expect(words.contains(#""status":"unhealthy""#) && !words.contains("db-7.internal.example"), "\(words)")
+        gate.update { $0 = true }
+        #expect(Self.waitUntil(seconds: 30) { statuses.value.count == BasicAuthUsers.maxPending })
+        #expect(statuses.value == Array(repeating: 401, count: BasicAuthUsers.maxPending))
+        #expect(try get(base + "/metrics", user: "prometheus:canary-web-pass").get().status == 200)
+        let details = String(decoding: try get(base + "/health", user: "prometheus:canary-web-pass").get().body, as: UTF8.self)
+        #expect(details.contains("db-7.internal.example"))
+    }
+
+    private static func waitUntil(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() {
+            guard Date() < deadline else { return false }
+            usleep(5_000)
+        }
+        return true
     }
 
     @Test func httpsWithBasicAuth() throws {

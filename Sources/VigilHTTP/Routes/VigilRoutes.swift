@@ -25,6 +25,9 @@ public final class VigilRoutes: Sendable {
     /// whose bodies then hold the status words only (a load balancer sends
     /// no credentials, and the details name hosts, ports and secrets).
     public static let openPaths: Set<String> = ["/health", "/health/live", "/health/ready"]
+    /// The open paths whose answers are the same for every caller: the
+    /// server need not look at their credentials (no bcrypt check there).
+    public static let uncheckedPaths: Set<String> = ["/health/live", "/health/ready"]
 
     private let store: HealthStore
     private let telemetry: Telemetry

@@ -10,11 +10,17 @@ final class SharedSettings: Sendable {
     final class State: Sendable {
         let handler: HTTPServer.Replier
         let users: BasicAuthUsers?
+        /// `Options.openPaths` and `Options.uncheckedPaths`.
         let openPaths: Set<String>
+        /// `Options.uncheckedPaths`: served without a look at the credentials.
+        let uncheckedPaths: Set<String>
         /// Callers must authenticate (basic auth or a verified client certificate) outside `openPaths`.
         let authenticates: Bool
         let unauthorized: HTTPResponse
         let forbidden: HTTPResponse
+        /// For a request outside `openPaths` whose credentials found no place
+        /// for their check (`BasicAuthUsers.admit`): not checked, so not 401.
+        let busy: HTTPResponse
         /// `Options.requestHeaders` with the lower-cased key each is copied under.
         let requestHeaders: [(name: String, key: String)]
         /// `Options.negotiatesContent`: copy `Accept` and `Accept-Encoding`.
@@ -25,13 +31,17 @@ final class SharedSettings: Sendable {
             requestHeaders = options.requestHeaders.map { ($0, $0.lowercased()) }
             negotiatesContent = options.negotiatesContent
             users = options.users
-            openPaths = options.openPaths
+            openPaths = options.openPaths.union(options.uncheckedPaths)
+            uncheckedPaths = options.uncheckedPaths
             authenticates = options.users != nil || options.tls?.clientCA != nil && options.tls?.clientAuth != .noClientCert
             let challenge = options.users == nil ? [] : [(name: "WWW-Authenticate", value: "Basic realm=\"vigil\"")]
             unauthorized = HTTPResponse(status: 401, contentType: "text/plain; charset=utf-8", body: "401 unauthorized\n",
                                         headers: challenge + options.headers)
             forbidden = HTTPResponse(status: 403, contentType: "text/plain; charset=utf-8",
                                      body: "403 forbidden: no trusted client certificate\n", headers: options.headers)
+            busy = HTTPResponse(status: 503, contentType: "text/plain; charset=utf-8",
+                                body: "503 too many credentials waiting to be checked; retry\n",
+                                headers: [(name: "Retry-After", value: "1")] + options.headers)
         }
     }
 
@@ -44,6 +54,16 @@ final class SharedSettings: Sendable {
 /// argument. Thread-safe by construction: settings behind a mutex, an
 /// atomic counter, an immutable client-certificate policy.
 final class RequestContext: Sendable {
+    /// `access`'s decision.
+    enum Access {
+        /// Served; the handler sees `authorized`.
+        case granted(authorized: Bool)
+        /// Answered at once with this (401, or 503 when the check found no place).
+        case refused(HTTPResponse)
+        /// Served once this check ran, off the worker.
+        case checking(BasicAuthUsers.PendingCheck)
+    }
+
     let shared: SharedSettings
     let clientAuth: TLSSettings.ClientAuth
     let inFlight = Atomic<Int>(0)
@@ -65,15 +85,42 @@ final class RequestContext: Sendable {
         return (false, state == 1)
     }
 
-    /// True when the request's basic auth credentials match a user.
-    func passesBasicAuth(_ connection: OpaquePointer, _ users: BasicAuthUsers) -> Bool {
+    /// Whether the request goes on, decided before any route runs. An open
+    /// path is served whatever the credentials (the handler sees whether
+    /// they passed), elsewhere they must pass; an unchecked path's are not
+    /// even looked at. A bcrypt check, when the verdict is not remembered,
+    /// never runs here, on a worker: it is handed back to run on a thread of
+    /// its own, or, past `BasicAuthUsers.maxPending`, not run at all.
+    func access(_ connection: OpaquePointer, _ settings: SharedSettings.State, path: String,
+                certified: Bool) -> Access {
+        let open = settings.openPaths.contains(path)
+        // With users, basic auth is needed whatever the certificate (exporter-toolkit
+        // asks for both); without, a verified client certificate authenticates.
+        guard let users = settings.users else {
+            let authorized = !settings.authenticates || certified
+            return authorized || open ? .granted(authorized: authorized) : .refused(settings.unauthorized)
+        }
+        guard !settings.uncheckedPaths.contains(path), let credentials = basicCredentials(connection, users) else {
+            return open ? .granted(authorized: false) : .refused(settings.unauthorized)
+        }
+        if let passed = users.remembered(credentials) {
+            return passed || open ? .granted(authorized: passed) : .refused(settings.unauthorized)
+        }
+        guard let check = users.admit(credentials) else {
+            return open ? .granted(authorized: false) : .refused(settings.busy)
+        }
+        return .checking(check)
+    }
+
+    /// The request's basic auth user and password, if it has them.
+    private func basicCredentials(_ connection: OpaquePointer, _ users: BasicAuthUsers) -> BasicAuthUsers.Credentials? {
         var user: UnsafeMutablePointer<CChar>?, password: UnsafeMutablePointer<CChar>?
         defer {
             MHD_free(user)
             MHD_free(password)
         }
-        guard vigil_mhd_basic_auth(connection, &user, &password) == 1, let user, let password else { return false }
-        return users.verify(user: String(cString: user), password: String(cString: password))
+        guard vigil_mhd_basic_auth(connection, &user, &password) == 1, let user, let password else { return nil }
+        return users.credentials(user: String(cString: user), password: String(cString: password))
     }
 }
 
@@ -108,14 +155,28 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
     if certificate.refused {
         return MHD_queue_response(connection, UInt32(settings.forbidden.status), settings.forbidden.handle)
     }
-    // With users, basic auth is needed whatever the certificate (exporter-toolkit
-    // asks for both); without, a verified client certificate authenticates.
-    let authorized = settings.users.map { context.passesBasicAuth(connection, $0) }
-        ?? (!settings.authenticates || certificate.authenticates)
-    guard authorized || settings.openPaths.contains(path) else {
-        return MHD_queue_response(connection, UInt32(settings.unauthorized.status), settings.unauthorized.handle)
+    switch context.access(connection, settings, path: path, certified: certificate.authenticates) {
+    case .refused(let response):
+        return MHD_queue_response(connection, UInt32(response.status), response.handle)
+    case .granted(let authorized):
+        let request = copyRequest(connection, method, path, settings, authorized: authorized)
+        return reply(connection, context, state, settings.handler(request))
+    case .checking(let check):
+        let request = copyRequest(connection, method, path, settings, authorized: false)
+        let open = settings.openPaths.contains(path)
+        return reply(connection, context, state, .later(work: {
+            var checked = request
+            checked.authorized = check.run()
+            guard checked.authorized || open else { return settings.unauthorized }
+            return settings.handler(checked).waited()
+        }, abandoned: { check.drop() }))
     }
-    let request = HTTPRequest(
+}
+
+/// The request as routes see it, copied out of libmicrohttpd on its thread.
+private func copyRequest(_ connection: OpaquePointer, _ method: UnsafePointer<CChar>?, _ path: String,
+                         _ settings: SharedSettings.State, authorized: Bool) -> HTTPRequest {
+    HTTPRequest(
         method: .init(method.map { String(cString: $0) } ?? ""),
         path: path,
         query: queryArguments(connection),
@@ -123,7 +184,13 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
         acceptEncoding: settings.negotiatesContent ? header(connection, "Accept-Encoding") : nil,
         headers: headers(connection, settings.requestHeaders),
         authorized: authorized)
-    switch settings.handler(request) {
+}
+
+/// Queues an answer now, or suspends the request while its work runs on a
+/// thread of its own (the resumed call queues what it gave).
+private func reply(_ connection: OpaquePointer, _ context: RequestContext,
+                   _ state: UnsafeMutablePointer<UnsafeMutableRawPointer?>, _ answer: HTTPAnswer) -> MHD_Result {
+    switch answer {
     case .now(let response):
         return MHD_queue_response(connection, UInt32(response.status), response.handle)
     case .later(let work, let abandoned):
@@ -132,6 +199,16 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
         }
         state.pointee = Unmanaged.passRetained(deferred).toOpaque()
         return .YES
+    }
+}
+
+extension HTTPAnswer {
+    /// The response, a deferred one waited for on this thread (already one of its own).
+    func waited() -> HTTPResponse {
+        switch self {
+        case .now(let response): response
+        case .later(let work, _): work()
+        }
     }
 }
 

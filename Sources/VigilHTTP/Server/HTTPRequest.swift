@@ -28,7 +28,9 @@ public struct HTTPRequest: Sendable {
     public var headers: [String: String]
     /// True when the server has no users or the caller's credentials
     /// matched; false on an open path (`HTTPServer.Options.openPaths`)
-    /// reached without them.
+    /// reached without them, with credentials that found no place to be
+    /// checked (`BasicAuthUsers.maxPending`), or on an unchecked path
+    /// (`HTTPServer.Options.uncheckedPaths`) when there are users.
     public var authorized: Bool
 
     public init(method: Method, path: String, query: [String: String] = [:],

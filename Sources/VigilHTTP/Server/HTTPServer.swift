@@ -30,6 +30,11 @@ public final class HTTPServer: Sendable {
         /// Paths answered without credentials too (the handler sees
         /// `authorized` false): health checks, since load balancers send none.
         public var openPaths: Set<String> = []
+        /// Open paths whose answers never depend on the caller (liveness,
+        /// readiness): served without a look at the credentials, so a
+        /// password never costs a bcrypt check there (the handler sees
+        /// `authorized` false when there are users).
+        public var uncheckedPaths: Set<String> = []
         /// Added to the server's own answers (401, 403), as the routes add them to theirs.
         public var headers: [(name: String, value: String)] = []
         /// IP TTL (IPv6 hop limit) of every connection, inherited from the
@@ -112,8 +117,9 @@ public final class HTTPServer: Sendable {
         return daemons
     }
 
-    /// Applies a reloaded web configuration: users, headers and the handler
-    /// at once; new TLS settings (a renewed certificate, other client CAs)
+    /// Applies a reloaded web configuration: users (keeping what their
+    /// checks found while their hashes stay the same), headers and the
+    /// handler at once; new TLS settings (a renewed certificate, other client CAs)
     /// through new daemons that take over the same sockets, while the old
     /// ones stop accepting and finish their requests with the settings they
     /// started with. Threads, limits and addresses stay as started. Throws,
@@ -121,13 +127,14 @@ public final class HTTPServer: Sendable {
     /// new TLS material.
     public func update(tls: TLSSettings?, users: BasicAuthUsers?, headers: [(name: String, value: String)],
                        handler: @escaping Handler) throws(HTTPServerError) {
-        var updated = options
-        updated.tls = tls
-        updated.users = users
-        updated.headers = headers
-        let state = SharedSettings.State(updated, handler: { .now(handler($0)) })
+        // Under `current`'s lock: updates run one at a time, each reading the users the last one left.
         try current.withLock { (generation: inout Generation?) throws(HTTPServerError) in
             guard let running = generation else { return }
+            var updated = options
+            updated.tls = tls
+            updated.users = users?.replacing(running.shared.state.withLock { $0.users })
+            updated.headers = headers
+            let state = SharedSettings.State(updated, handler: { .now(handler($0)) })
             guard running.tls != tls else { return running.shared.state.withLock { $0 = state } }
             guard (running.tls == nil) == (tls == nil) else { throw .needsRestart("switching between HTTP and HTTPS") }
             let shared = SharedSettings(state)
