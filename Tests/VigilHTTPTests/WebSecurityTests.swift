@@ -265,6 +265,121 @@ import VigilTestSupport
         #expect(details.contains("db-7.internal.example"))
     }
 
+    /// A renewed certificate applies from the next connection and no daemon
+    /// is replaced (issue 27: the swap quiesced the serving daemons, which
+    /// can abort the process): 100 swaps while four clients keep asking,
+    /// over a kept-alive connection and every fourth time a new one, fail
+    /// no request (each swap waits for an answer after the one before, so
+    /// they interleave however loaded the machine). A connection made
+    /// before the swaps keeps its certificate, new ones get the last; a key
+    /// that is not the certificate's is refused, naming it, and the running pair stays.
+    @Test func certificateSwapsUnderLoadFailNoRequest() throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let first = try keyPair("first"), second = try keyPair("second")
+        let both = folder.appendingPathComponent("both.pem").path
+        try (first.certificate + second.certificate).write(toFile: both, atomically: true, encoding: .utf8)
+        let ok = HTTPResponse(status: 200, contentType: "text/plain; charset=utf-8", body: "ok\n")
+        var options = HTTPServer.Options()
+        options.threads = 4
+        options.tls = first
+        let server = try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), options: options) { _ in ok }
+        defer { server.stop(grace: 0) }
+        let url = "https://127.0.0.1:\(server.boundAddress.port)/"
+        let kept = Self.client(trusting: pem("first"))
+        #expect(Self.status(kept, url) == 200)
+
+        let running = Recorded(true), answered = Recorded(0), failures = Recorded<[String]>([]), ended = Recorded(0)
+        for _ in 0..<4 {
+            #expect(startDetachedThread(name: "test-client") {
+                let keptAlive = Self.client(trusting: both)
+                var round = 0
+                while running.value {
+                    round += 1
+                    let status = Self.status(round % 4 == 0 ? Self.client(trusting: both) : keptAlive, url)
+                    if status == 200 { answered.update { $0 += 1 } } else { failures.update { $0.append("\(status ?? 0)") } }
+                }
+                ended.update { $0 += 1 }
+            })
+        }
+        for swap in 1...100 {
+            let before = answered.value
+            try server.update(tls: swap.isMultiple(of: 2) ? first : second, users: nil, headers: []) { _ in ok }
+            #expect(Self.waitUntil(seconds: 30) { answered.value > before || !failures.value.isEmpty }, "no answer after swap \(swap)")
+        }
+        running.update { $0 = false }
+        #expect(Self.waitUntil(seconds: 60) { ended.value == 4 })
+        #expect(failures.value.isEmpty, "\(failures.value.count) failed: \(failures.value.prefix(5))")
+        #expect(answered.value >= 100)
+
+        try server.update(tls: second, users: nil, headers: []) { _ in ok }
+        let again = kept.perform(HTTPRequestSpec(method: "GET", url: url, timeout: 15))
+        #expect((try? again.get())?.status == 200 && (try? again.get())?.newConnections == 0, "\(again)")
+        #expect(Self.status(Self.client(trusting: pem("second")), url) == 200)
+        #expect(Self.status(Self.client(trusting: pem("first")), url) == nil, "a new connection got a replaced certificate")
+        #expect { try server.update(tls: TLSSettings(key: first.key, certificate: second.certificate), users: nil, headers: []) { _ in ok } }
+            throws: { "\($0)".contains("the key and certificate") }
+        #expect { try server.update(tls: TLSSettings(key: second.key, certificate: second.certificate, priorities: "NORMAL:+NOT-A-THING"),
+                                    users: nil, headers: []) { _ in ok } }
+            throws: { "\($0)".contains("the priorities") && !"\($0)".contains("key") }
+        #expect(Self.status(Self.client(trusting: pem("second")), url) == 200)
+    }
+
+    /// A connection keeps the certificate it shook hands with, but not the
+    /// client CAs: once they (or `client_auth_type`) change, a client
+    /// certificate checked under the old ones authorises nothing more on
+    /// it. Its next request is answered 503 with `Connection: close`, and
+    /// the client's next connection is checked under the new CAs. A renewed
+    /// server certificate alone keeps the connection serving.
+    @Test func aConnectionIsNotAuthorisedByClientCAsReplacedSinceItsHandshake() throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let newKey = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+        func leaf(_ name: String, _ authority: String, _ serial: Int) -> String {
+            "openssl req -new \(newKey) -subj /CN=\(name) -keyout \(name).key -out \(name).csr && "
+                + "printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth,clientAuth\\n' > \(name).ext && "
+                + "openssl x509 -req -in \(name).csr -CA \(authority).pem -CAkey \(authority).key -set_serial \(serial) "
+                + "-days 2 -extfile \(name).ext -out \(name).pem"
+        }
+        let script = ["server-ca", "clients", "elsewhere"].map { "openssl req -x509 \(newKey) -days 2 -subj /CN=\($0) -keyout \($0).key -out \($0).pem" }
+            + [leaf("server", "server-ca", 1), leaf("renewed", "server-ca", 2), leaf("prometheus", "clients", 3)]
+        #expect(runCommand(["bash", "-c", "cd '\(folder.path)' && (" + script.joined(separator: " && ") + ") >/dev/null 2>&1"]) == 0)
+        func file(_ name: String) throws -> String { try String(contentsOfFile: folder.appendingPathComponent(name).path, encoding: .utf8) }
+        func tls(_ server: String, clientCA: String) throws -> TLSSettings {
+            TLSSettings(key: try file("\(server).key"), certificate: try file("\(server).pem"), clientCA: try file("\(clientCA).pem"),
+                        clientAuth: .requireAndVerifyClientCert)
+        }
+        let ok = HTTPResponse(status: 200, contentType: "text/plain; charset=utf-8", body: "ok\n")
+        let box = Recorded<HTTPServer?>(nil), errors = Recorded<[String]>([])
+        let swaps: [String: TLSSettings] = ["/renew": try tls("renewed", clientCA: "clients"), "/other-ca": try tls("renewed", clientCA: "elsewhere")]
+        var options = HTTPServer.Options()
+        options.tls = try tls("server", clientCA: "clients")
+        // Swaps from a request, between two requests of one connection; the handler stays.
+        @Sendable func respond(_ request: HTTPRequest) -> HTTPResponse {
+            do {
+                if let swap = swaps[request.path] { try box.value?.update(tls: swap, users: nil, headers: [], handler: respond) }
+            } catch { errors.update { $0.append("\(error)") } }
+            return ok
+        }
+        let server = try HTTPServer(address: ListenAddress(host: "127.0.0.1", port: 0), options: options, handler: respond)
+        box.update { $0 = server }
+        defer { server.stop(grace: 0) }
+        let base = "https://127.0.0.1:\(server.boundAddress.port)"
+        // One curl, one connection kept alive across its URLs: status and connections made, per URL.
+        func statuses(_ paths: [String]) -> String {
+            let urls = paths.flatMap { ["-o", "/dev/null", base + $0] }
+            let command = ["curl", "-s", "-w", "%{http_code}/%{num_connects} ", "--max-time", "15",
+                           "--cacert", pem("server-ca"), "--cert", pem("prometheus"), "--key", folder.appendingPathComponent("prometheus.key").path]
+            let run = try? ChildProcess.run(command + urls)
+            return run?.output.trimmingCharacters(in: .whitespaces) ?? "?"
+        }
+        // The server certificate renewed between two requests: the connection goes on.
+        #expect(statuses(["/renew", "/metrics"]) == "200/1 200/0")
+        // The client CAs replaced: the connection is told to go; a new one is checked against the new CAs.
+        #expect(statuses(["/other-ca", "/metrics", "/metrics"]) == "200/1 503/0 403/1")
+        #expect(errors.value.isEmpty, "\(errors.value)")
+    }
+
     private static func waitUntil(seconds: Double = 5, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while !condition() {
@@ -272,6 +387,31 @@ import VigilTestSupport
             usleep(5_000)
         }
         return true
+    }
+
+    /// A key pair for 127.0.0.1 made by the openssl CLI (P-256: fast to make).
+    private func keyPair(_ name: String) throws -> TLSSettings {
+        let key = folder.appendingPathComponent("\(name).key").path
+        #expect(runCommand(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                            "-days", "2", "-subj", "/CN=\(name)", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", key, "-out", pem(name)]) == 0)
+        return TLSSettings(key: try String(contentsOfFile: key, encoding: .utf8),
+                           certificate: try String(contentsOfFile: pem(name), encoding: .utf8))
+    }
+
+    private func pem(_ name: String) -> String { folder.appendingPathComponent("\(name).pem").path }
+
+    /// libcurl trusting the certificates in `bundle` only, keeping one connection alive.
+    private static func client(trusting bundle: String) -> CurlTransport {
+        var options = CurlTransport.Options()
+        options.caBundle = bundle
+        options.maxIdleHandles = 1
+        return CurlTransport(options: options)
+    }
+
+    /// The status of a GET, nil when it failed (the handshake among others).
+    private static func status(_ client: CurlTransport, _ url: String) -> Int? {
+        try? client.perform(HTTPRequestSpec(method: "GET", url: url, timeout: 15)).get().status
     }
 
     @Test func httpsWithBasicAuth() throws {

@@ -2,13 +2,15 @@ import CMicroHTTPD
 import Synchronization
 import VigilPlatform
 
-/// The settings a reload may change, shared by the daemons of every listen
-/// address (and by a daemon and its replacement).
+/// The settings a reload may change (TLS included: no daemon is replaced),
+/// shared by the daemons of every listen address.
 final class SharedSettings: Sendable {
     /// Immutable, replaced whole: a request takes it with one retain (a
     /// struct's copy cost 2 % of a warm endpoint read).
     final class State: Sendable {
         let handler: HTTPServer.Replier
+        /// What a connection starting now shakes hands with; nil for plain HTTP.
+        let tls: TLSIdentity?
         let users: BasicAuthUsers?
         /// `Options.openPaths` and `Options.uncheckedPaths`.
         let openPaths: Set<String>
@@ -21,13 +23,19 @@ final class SharedSettings: Sendable {
         /// For a request outside `openPaths` whose credentials found no place
         /// for their check (`BasicAuthUsers.admit`): not checked, so not 401.
         let busy: HTTPResponse
+        /// For a request on a connection that shook hands under client CAs or
+        /// a `client_auth_type` replaced since: its certificate was checked
+        /// against a policy no longer in force, so it is served nothing and
+        /// closed; the client's next connection shakes hands under the current one.
+        let reconnect: HTTPResponse
         /// `Options.requestHeaders` with the lower-cased key each is copied under.
         let requestHeaders: [(name: String, key: String)]
         /// `Options.negotiatesContent`: copy `Accept` and `Accept-Encoding`.
         let negotiatesContent: Bool
 
-        init(_ options: HTTPServer.Options, handler: @escaping HTTPServer.Replier) {
+        init(_ options: HTTPServer.Options, tls: TLSIdentity?, handler: @escaping HTTPServer.Replier) {
             self.handler = handler
+            self.tls = tls
             requestHeaders = options.requestHeaders.map { ($0, $0.lowercased()) }
             negotiatesContent = options.negotiatesContent
             users = options.users
@@ -42,6 +50,9 @@ final class SharedSettings: Sendable {
             busy = HTTPResponse(status: 503, contentType: "text/plain; charset=utf-8",
                                 body: "503 too many credentials waiting to be checked; retry\n",
                                 headers: [(name: "Retry-After", value: "1")] + options.headers)
+            reconnect = HTTPResponse(status: 503, contentType: "text/plain; charset=utf-8",
+                                     body: "503 the TLS client settings changed: reconnect\n",
+                                     headers: [(name: "Retry-After", value: "0"), (name: "Connection", value: "close")] + options.headers)
         }
     }
 
@@ -52,7 +63,7 @@ final class SharedSettings: Sendable {
 
 /// What the C callbacks of one daemon reach through their `void *`
 /// argument. Thread-safe by construction: settings behind a mutex, an
-/// atomic counter, an immutable client-certificate policy.
+/// atomic counter, an immutable flag.
 final class RequestContext: Sendable {
     /// `access`'s decision.
     enum Access {
@@ -65,24 +76,38 @@ final class RequestContext: Sendable {
     }
 
     let shared: SharedSettings
-    let clientAuth: TLSSettings.ClientAuth
+    /// HTTPS: each connection holds the TLS identity it started with.
+    let tls: Bool
     let inFlight = Atomic<Int>(0)
     let deferrals = Deferrals()
 
-    init(shared: SharedSettings, clientAuth: TLSSettings.ClientAuth) {
+    init(shared: SharedSettings, tls: Bool) {
         self.shared = shared
-        self.clientAuth = clientAuth
+        self.tls = tls
     }
 
-    /// What the connection's client certificate allows: refused (a required
-    /// one missing, or one presented that must verify and does not), or
+    /// What the connection's client certificate allows under the current
+    /// settings: a refusal (403: a required one missing, or one presented
+    /// that must verify and does not; 503 and close: the connection shook
+    /// hands under client CAs or a `client_auth_type` replaced since), or
     /// whether it authenticates the caller.
-    func certificate(_ connection: OpaquePointer) -> (refused: Bool, authenticates: Bool) {
-        guard clientAuth != .noClientCert else { return (false, false) }
+    func certificate(_ connection: OpaquePointer, _ settings: SharedSettings.State) -> (refusal: HTTPResponse?, authenticates: Bool) {
+        guard tls else { return (nil, false) }
+        // No identity: the handshake cannot have succeeded (the daemon has no certificate of its own).
+        guard let held = vigil_mhd_socket_context(connection) else { return (settings.reconnect, false) }
+        let identity = Unmanaged<TLSIdentity>.fromOpaque(held).takeUnretainedValue()
+        // The certificate was asked for and verified with the identity's client CAs:
+        // they decide only while they are the current ones (a renewed server certificate
+        // alone changes nothing here).
+        guard identity === settings.tls || identity.clientPolicy == settings.tls?.clientPolicy else {
+            return (settings.reconnect, false)
+        }
+        let clientAuth = identity.settings.clientAuth
+        guard clientAuth != .noClientCert else { return (nil, false) }
         let state = vigil_mhd_client_certificate(connection)  // 0 none, 1 verified, 2 not verified
-        if state == 0 { return (clientAuth.requiresCertificate, false) }
-        if state == 2 && clientAuth.verifies { return (true, false) }
-        return (false, state == 1)
+        if state == 0 { return (clientAuth.requiresCertificate ? settings.forbidden : nil, false) }
+        if state == 2 && clientAuth.verifies { return (settings.forbidden, false) }
+        return (nil, state == 1)
     }
 
     /// Whether the request goes on, decided before any route runs. An open
@@ -151,9 +176,9 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
     }
     let path = url.map { String(cString: $0) } ?? "/"
     let settings = context.shared.state.withLock { $0 }
-    let certificate = context.certificate(connection)
-    if certificate.refused {
-        return MHD_queue_response(connection, UInt32(settings.forbidden.status), settings.forbidden.handle)
+    let certificate = context.certificate(connection, settings)
+    if let refusal = certificate.refusal {
+        return MHD_queue_response(connection, UInt32(refusal.status), refusal.handle)
     }
     switch context.access(connection, settings, path: path, certified: certificate.authenticates) {
     case .refused(let response):
@@ -210,6 +235,27 @@ extension HTTPAnswer {
         case .later(let work, _): work()
         }
     }
+}
+
+/// libmicrohttpd's connection notifications on an HTTPS daemon: a new
+/// connection takes the TLS identity current at that moment (before any
+/// byte is read: libmicrohttpd sends STARTED once the TLS session exists)
+/// and holds it until it closes, so a reload hands new certificates and
+/// client CAs to new connections, and the last connection to close frees
+/// the old material. An open connection keeps the certificate it shook
+/// hands with; once the client CAs or `client_auth_type` change, its next
+/// request is answered 503 with `Connection: close` (`certificate`).
+let onConnection: MHD_NotifyConnectionCallback = { cls, connection, socketContext, event in
+    guard let cls, let connection, let socketContext else { return }
+    guard vigil_mhd_connection_started(event) == 1 else {
+        if let held = socketContext.pointee { Unmanaged<TLSIdentity>.fromOpaque(held).release() }
+        socketContext.pointee = nil
+        return
+    }
+    let context = Unmanaged<RequestContext>.fromOpaque(cls).takeUnretainedValue()
+    // Without an identity the handshake fails (the daemon has no certificate of its own).
+    guard let identity = context.shared.state.withLock({ $0.tls }), identity.adopt(connection) else { return }
+    socketContext.pointee = Unmanaged.passRetained(identity).toOpaque()
 }
 
 /// Called once per request when libmicrohttpd is done with it, whether it

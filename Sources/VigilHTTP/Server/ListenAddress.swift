@@ -83,7 +83,7 @@ public enum HTTPServerError: Error, Equatable, CustomStringConvertible {
     case cannotListen(String)
     case cannotStart(String)
     case needsRestart(String)
-    /// GnuTLS refused the key, certificate or client CAs (its error name).
+    /// GnuTLS refused part of the TLS settings: which, and its error name.
     case badTLSMaterial(String)
 
     public var description: String {
@@ -91,10 +91,10 @@ public enum HTTPServerError: Error, Equatable, CustomStringConvertible {
         case .invalidAddress(let address, let why): "invalid listen address \"\(address)\": \(why)"
         case .cannotListen(let address): "cannot listen on \(address) (address in use or not permitted)"
         case .cannotStart(let address):
-            "cannot serve on \(address): libmicrohttpd refused the settings (a TLS key that does not match its certificate, "
-                + "unreadable PEM, or TLS priorities GnuTLS does not know)"
+            // TLS material is checked before any daemon starts (`badTLSMaterial`).
+            "cannot serve on \(address): libmicrohttpd could not start (threads, descriptors or memory refused)"
         case .needsRestart(let what): "\(what) needs a restart"
-        case .badTLSMaterial(let why): "TLS key, certificate or client CAs refused by GnuTLS (\(why)): is the key the certificate's?"
+        case .badTLSMaterial(let why): "TLS settings refused by GnuTLS: \(why)"
         }
     }
 }

@@ -3,10 +3,10 @@ import Glibc
 #endif
 import VigilPlatform
 
-/// A bound, listening TCP socket of Vigil's own, handed to libmicrohttpd:
-/// a daemon replaced on reload (a new certificate) takes over the same
-/// socket, so the port never closes and no connection attempt is refused.
-/// Closed only after the last daemon on it stopped, as microhttpd.h asks.
+/// A bound, listening TCP socket of Vigil's own, handed to libmicrohttpd as
+/// a duplicate (libmicrohttpd closes the descriptor it is given), so the
+/// address is bound before any daemon starts. Closed only after the last
+/// daemon on it stopped, as microhttpd.h asks.
 struct ListeningSocket: Sendable {
     let fd: Int32
     let isIPv6: Bool
