@@ -145,6 +145,28 @@ struct EndpointTests {
         env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics, missing.text, health, published], extra: [value])
     }
 
+    /// Two refreshNow reads around a change in AWS, the second within a
+    /// second of the first: it waits for its turn and answers the new value
+    /// (it used to answer the first read's value, from before it arrived).
+    @Test func refreshNowTwiceAroundAChangeAnswersTheNewValue() throws {
+        let endpoint = try Endpoint(env)
+        let id = endpoint.prefix + "/twice", first = "first-\(UUID().uuidString)", second = "second-\(UUID().uuidString)"
+        #expect(env.putSecret(id, first))
+        let before = try endpoint.get("/v1/\(id)?refreshNow=true")
+        let started = Date()
+        // PutSecretValue signed by curl itself (the aws CLI takes seconds to start here).
+        #expect(runCommand(["curl", "-sf", "-o", "/dev/null", "--aws-sigv4", "aws:amz:us-east-1:secretsmanager",
+                            "--user", "\(env.adminKeyID):\(env.adminSecret)", "-H", "X-Amz-Target: secretsmanager.PutSecretValue",
+                            "-H", "Content-Type: application/x-amz-json-1.1",
+                            "-d", #"{"SecretId":"\#(id)","SecretString":"\#(second)"}"#, env.motoURL]) == 0)
+        let after = try endpoint.get("/v1/\(id)?refreshNow=true")
+        let gap = Date().timeIntervalSince(started)
+        print("refreshNow around a change: the second read answered \(gap) s after the first")
+        let secretCheck = endpoint.json(before)["SecretString"] as? String == first && endpoint.json(after)["SecretString"] as? String == second
+        #expect(secretCheck && after.headers["x-vigil-source"] == "aws")
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [first, second])
+    }
+
     @Test func anUpstreamChangeIsHiddenWithinTheTTLUntilRefreshNow() throws {
         let endpoint = try Endpoint(env)
         let id = endpoint.prefix + "/email", first = "first-\(UUID().uuidString)", second = "second-\(UUID().uuidString)"
