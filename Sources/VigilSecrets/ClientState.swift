@@ -119,8 +119,10 @@ extension ClientState {
     }
 
     mutating func lookup(_ name: String, at now: UnixTime) -> Lookup? {
-        guard let item = items[name], let machine = secrets[name] else { return nil }
-        if let entry = machine.freshEntry(at: now, ttl: policy.ttl) { return Lookup(item: item, fresh: entry) }
+        guard let item = items[name], let index = secrets.index(forKey: name) else { return nil }
+        // The hit, nearly every lookup: read in place (a copy of the machine cost more than the rest).
+        if let entry = secrets.values[index].freshEntry(at: now, ttl: policy.ttl) { return Lookup(item: item, fresh: entry) }
+        let machine = secrets.values[index]
         let launched = hasAWS && machine.wantsRefresh(at: now) ? launch(item, forced: false, at: now) : nil
         let servable = machine.isWithinEmergency(at: now, limit: policy.emergencyTTL) || hasEnvironmentValue(item, machine)
         return Lookup(item: item, launch: launched, wait: servable ? nil : secrets[name]?.flight?.id)
