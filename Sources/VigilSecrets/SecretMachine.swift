@@ -100,7 +100,7 @@ struct SecretMachine: Sendable {
     /// When the last `refreshNow` was let through to AWS.
     private(set) var lastRefreshNow: UnixTime?
     /// Readers waiting for this secret's refresh: the entry is not evicted under them.
-    var waiting = 0
+    private(set) var waiting = 0
 
     /// After a refresh could not get a thread: try again this soon.
     static let threadRetry = 1.0
@@ -134,6 +134,10 @@ struct SecretMachine: Sendable {
         guard let entry, entry.source == .aws, failures == 0 else { return nextAttempt }
         return max(nextAttempt, min(refreshAt, entry.confirmedAt.adding(ttl)))
     }
+
+    /// A reader waits for a refresh of this secret, or is done waiting
+    /// (never below none: a reload may have replaced the machine meanwhile).
+    mutating func readerWaits(_ waits: Bool) { waiting = max(0, waiting + (waits ? 1 : -1)) }
 
     /// A refresh, an AWSPENDING read or a reader is under way: not evicted.
     var busy: Bool { flight != nil || pendingFlight != nil || waiting > 0 }

@@ -177,8 +177,8 @@ public final class SecretsClient: Sendable {
     /// Waits until the refresh `flight` of `name` has ended, or `deadline`;
     /// the secret counts a reader meanwhile, so it is not evicted under it.
     func waitFor(_ name: String, flight: Int, until deadline: ContinuousClock.Instant?) {
-        state.withLock { $0.secrets[name]?.waiting += 1 }
+        state.withLock { $0.secrets[name]?.readerWaits(true) }
         _ = state.wait(until: deadline) { $0.secrets[name]?.flight?.id == flight ? nil : () }
-        state.withLock { $0.secrets[name]?.waiting -= 1 }
+        state.withLock { $0.secrets[name]?.readerWaits(false) }
     }
 }

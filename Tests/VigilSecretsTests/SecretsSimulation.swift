@@ -367,7 +367,7 @@ final class World {
     // MARK: Readers
 
     func wait(_ name: String, flight: Int?, retryAt: Double? = nil, for seconds: Double, _ kind: Waiting) {
-        if flight != nil { state.secrets[name]?.waiting += 1 }
+        if flight != nil { state.secrets[name]?.readerWaits(true) }
         waiters.append(Waiter(name: name, flight: flight, retryAt: retryAt, deadline: now + seconds, kind: kind))
     }
 
@@ -376,14 +376,14 @@ final class World {
         for waiter in waiters where waiter.name == name && waiter.flight != nil && state.secrets[name]?.flight?.id != waiter.flight {
             guard let index = waiters.firstIndex(where: { $0.name == name && $0.flight == waiter.flight }) else { continue }
             let done = waiters.remove(at: index)
-            state.secrets[name]?.waiting -= 1
+            state.secrets[name]?.readerWaits(false)
             resume(done, ended: true)
         }
     }
 
     func expire(waiterAt index: Int) {
         let waiter = waiters.remove(at: index)
-        if waiter.flight != nil { state.secrets[waiter.name]?.waiting -= 1 }
+        if waiter.flight != nil { state.secrets[waiter.name]?.readerWaits(false) }
         if let retry = waiter.retryAt, retry < waiter.deadline, case .refreshNow = waiter.kind {
             resume(waiter, ended: false)
         }
