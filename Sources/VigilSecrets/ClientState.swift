@@ -148,6 +148,17 @@ extension ClientState {
         return Force(item: item, dropped: dropped, launch: launched, wait: secrets[name]?.flight?.id)
     }
 
+    /// How the refresh of `item` goes: a version check first when a value
+    /// from AWS is held, the read is not forced, the stage is followed (no
+    /// pinned version) and DescribeSecret is allowed, else the value at once;
+    /// and whether the secret is failing (every region one attempt: its
+    /// backoff is the retry).
+    func refreshPlan(_ item: SecretsConfiguration.Item, forced: Bool) -> (checksVersion: Bool, failing: Bool) {
+        let machine = secrets[item.name]
+        let held = machine?.entry.map { $0.source == .aws && $0.versionID != nil } ?? false
+        return (!forced && held && item.versionID == nil && describeAllowed, (machine?.failures ?? 0) > 0)
+    }
+
     /// An AWSPENDING read for `name` (its id) when `startPending` allows one.
     mutating func pending(_ name: String, at now: UnixTime, interval: Double) -> Int? {
         let id = lastFlight + 1
@@ -197,8 +208,10 @@ extension ClientState {
     /// The configured item or read entry that answers `query`, marked read
     /// now (created if new, the least recently read evicted past the
     /// capacity, never this one or a busy one); its machine as it is now,
-    /// and the id the next refresh will get.
-    mutating func readItem(for query: SecretQuery, at now: UnixTime) -> (SecretsConfiguration.Item, SecretMachine, arrival: Int) {
+    /// the id the next refresh will get, and whether `refreshNow` forces a
+    /// read (never within a failing secret's backoff, nor without AWS).
+    mutating func readItem(for query: SecretQuery, at now: UnixTime,
+                           refreshNow: Bool) -> (SecretsConfiguration.Item, SecretMachine, arrival: Int, forces: Bool) {
         let (item, isEntry) = reads.resolve(query, items: items)
         if isEntry {
             reads.entries[item.name] = ReadTable.Entry(item: item, lastRead: now)
@@ -208,7 +221,8 @@ extension ClientState {
             }
             for name in evicted { secrets.removeValue(forKey: name) }
         }
-        return (item, secrets[item.name] ?? SecretMachine(), lastFlight + 1)
+        let machine = secrets[item.name] ?? SecretMachine()
+        return (item, machine, lastFlight + 1, refreshNow && hasAWS && now >= machine.nextAttempt)
     }
 
     /// A read past its TTL (`machine` as it was when the read arrived):

@@ -21,6 +21,14 @@ struct CacheEntry: Sendable {
     }
 }
 
+extension CacheEntry {
+    /// A value GetSecretValue served from `region`, confirmed `now`.
+    init(_ fetched: SecretsManagerAPI.Fetched, region: String, at now: UnixTime) {
+        self.init(value: SecretString(fetched.value), versionID: fetched.versionID, source: .aws, confirmedAt: now,
+                  document: SecretDocument(fetched), region: region)
+    }
+}
+
 /// What a transition needs of the configuration.
 struct SecretPolicy: Sendable {
     var ttl: Double

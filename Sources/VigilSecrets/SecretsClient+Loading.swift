@@ -124,10 +124,9 @@ extension SecretsClient {
     /// weighs each answer against what it holds by then).
     func refresh(_ item: SecretsConfiguration.Item, force: Bool) {
         guard let regions = self.api else { return }
-        let (cached, failing) = state.withLock { ($0.secrets[item.name]?.entry, ($0.secrets[item.name]?.failures ?? 0) > 0) }
+        let (checksVersion, failing) = state.withLock { $0.refreshPlan(item, forced: force) }
         do throws(AWSError) {
-            if !force, cached?.source == .aws, cached?.versionID != nil,
-               let current = try currentVersion(item, regions: regions, failing: failing), let version = current.value,
+            if checksVersion, let current = try currentVersion(item, regions: regions, failing: failing), let version = current.value,
                settle(item, { machine, now, policy, jitter in
                    machine.confirmed(current: version, region: current.region, at: now, policy, jitter: jitter)
                }) != nil {
@@ -143,11 +142,9 @@ extension SecretsClient {
     }
 
     /// The version the item's stage (AWSCURRENT) points at, by
-    /// DescribeSecret; nil (so the value is fetched) for a pinned version
-    /// and once DescribeSecret has been denied.
+    /// DescribeSecret; nil (so the value is fetched) once DescribeSecret is denied.
     private func currentVersion(_ item: SecretsConfiguration.Item, regions: SecretsRegions,
                                 failing: Bool) throws(AWSError) -> SecretsRegions.Answer<String?>? {
-        guard item.versionID == nil, state.withLock({ $0.describeAllowed }) else { return nil }
         do throws(AWSError) {
             return try regions.read(failing: failing) { api throws(AWSError) in
                 try api.currentVersion(item.secretID, stage: item.versionStage ?? "AWSCURRENT")
@@ -165,12 +162,8 @@ extension SecretsClient {
 
     /// Records a value AWS served for the item's stage.
     private func record(_ item: SecretsConfiguration.Item, _ fetched: SecretsManagerAPI.Fetched, region: String, forced: Bool) {
-        let entry = CacheEntry(value: SecretString(fetched.value), versionID: fetched.versionID, source: .aws,
-                               confirmedAt: clock(), document: SecretDocument(fetched), region: region)
         settle(item) { machine, now, policy, jitter in
-            var entry = entry
-            entry.confirmedAt = now
-            return machine.fetched(entry, forced: forced, at: now, policy, jitter: jitter)
+            machine.fetched(CacheEntry(fetched, region: region, at: now), forced: forced, at: now, policy, jitter: jitter)
         }
     }
 

@@ -218,9 +218,8 @@ extension SecretsClient {
     private func slowRead(_ query: SecretQuery, at now: UnixTime, maxWait: Double,
                           refreshNow: Bool) throws(SecretReadError) -> SecretRead {
         let deadline = ContinuousClock.now + .seconds(maxWait)
-        let (item, machine, arrival) = state.withLock { $0.readItem(for: query, at: now) }
-        // A forced read respects a failing secret's backoff.
-        if refreshNow && now >= machine.nextAttempt && api != nil {
+        let (item, machine, arrival, forces) = state.withLock { $0.readItem(for: query, at: now, refreshNow: refreshNow) }
+        if forces {
             metrics.lookup(hit: false, own: false)
             guard forceRead(item, arrival: (arrival, now), until: deadline) else { throw .timedOut }
         } else if machine.isFresh(at: now, ttl: state.withLock({ $0.policy.ttl })) {

@@ -51,10 +51,7 @@ extension SecretsClient {
             try api.getSecretValue(item.secretID, stage: "AWSPENDING", binary: item.isRead)
         }
         let now = clock()
-        let pending = answer.map { answer in
-            CacheEntry(value: SecretString(answer.value.value), versionID: answer.value.versionID, source: .aws,
-                       confirmedAt: now, document: SecretDocument(answer.value), region: answer.region)
-        }
+        let pending = answer.map { CacheEntry($0.value, region: $0.region, at: now) }
         let adopted = state.update { state in
             state.poked = true  // AWSCURRENT may have moved: due at once
             return state.secrets[item.name]?.pendingRead(id: id, pending, current: current ?? nil, at: now, state.policy) ?? false

@@ -338,7 +338,8 @@ final class World {
     /// not forced), the value when the version moved.
     func refresh(_ launch: Launch) {
         let name = launch.item.name
-        guard let machine = state.secrets[name], let secret = aws[launch.item.secretID] else { return }
+        guard state.secrets[name] != nil, let secret = aws[launch.item.secretID] else { return }
+        let plan = state.refreshPlan(launch.item, forced: launch.forced)
         let (jitter, at, policy, outage) = (random.unit(), time, state.policy, outage)
         guard let region = answering else {
             calls["failed", default: 0] += 1
@@ -346,7 +347,7 @@ final class World {
             return
         }
         let current = region == Self.primary ? secret.current : secret.replicaCurrent
-        if !launch.forced, machine.entry?.source == .aws, machine.entry?.versionID != nil, state.describeAllowed {
+        if plan.checksVersion {
             calls["describe", default: 0] += 1
             if state.secrets[name]?.confirmed(current: "v\(current)", region: region, at: at, policy, jitter: jitter) != nil {
                 return
@@ -451,8 +452,8 @@ final class World {
     /// An endpoint read (`SecretsClient.read`).
     func read(_ index: Int, refreshNow: Bool) {
         let ids = SecretsSimulation.appIDs + SecretsSimulation.names
-        let (item, machine, arrival) = state.readItem(for: SecretQuery(secretID: ids[index]), at: time)
-        if refreshNow && time >= machine.nextAttempt {
+        let (item, machine, arrival, forces) = state.readItem(for: SecretQuery(secretID: ids[index]), at: time, refreshNow: refreshNow)
+        if forces {
             return stepRefreshNow(item, arrival: arrival, arrivedAt: now, deadline: now + 5)
         }
         if machine.isFresh(at: time, ttl: state.policy.ttl) { return }
