@@ -25,6 +25,11 @@ public enum ConnectionURL {
                                 tls: parts.scheme == "rediss")
     }
 
+    /// The URL's query parameters (`?sslmode=require`), in order; the migration keeps them as keys.
+    static func parameters(_ text: String) -> [(name: String, value: String)] {
+        (URLComponents(string: text)?.queryItems ?? []).map { ($0.name, $0.value ?? "") }
+    }
+
     private static func components(_ text: String, source: String, schemes: Set<String>) throws(CredentialsError) -> URLComponents {
         guard let parts = URLComponents(string: text), let scheme = parts.scheme else {
             throw .malformed(source: source, reason: "not a URL")

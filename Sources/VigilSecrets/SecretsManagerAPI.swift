@@ -90,28 +90,31 @@ struct SecretsManagerAPI: Sendable {
     /// The version currently labelled `stage` (AWSCURRENT), from the
     /// version-to-stages map: a cheap way to see whether a rotation happened.
     func currentVersion(_ id: String, stage: String = "AWSCURRENT") throws(AWSError) -> String? {
-        let reply: DescribeReply = try call("DescribeSecret", Request(SecretId: regional(id)))
-        return reply.VersionIdsToStages?.first { $0.value.contains(stage) }?.key
+        try versionStages(id).first { $0.value.contains(stage) }?.key
     }
 
-    /// A new secret with its first version (the migration).
-    func createSecret(_ name: String, value: String, token: String, kmsKeyID: String?,
-                      tags: [(key: String, value: String)]) throws(AWSError) {
+    /// Each version's staging labels (DescribeSecret's `VersionIdsToStages`).
+    func versionStages(_ id: String) throws(AWSError) -> [String: [String]] {
+        let reply: DescribeReply = try call("DescribeSecret", Request(SecretId: regional(id)))
+        return reply.VersionIdsToStages ?? [:]
+    }
+
+    /// A new secret without a version (the migration writes its first with `putSecretValue`).
+    func createSecret(_ name: String, kmsKeyID: String?, tags: [(key: String, value: String)]) throws(AWSError) {
         var request = Request(SecretId: nil)
         request.Name = name
-        request.SecretString = value
-        request.ClientRequestToken = token
         request.KmsKeyId = kmsKeyID
         request.Tags = tags.isEmpty ? nil : tags.map { Request.Tag(Key: $0.key, Value: $0.value) }
         let _: WriteReply = try call("CreateSecret", request)  // decoded: an answer that is not one is an error
     }
 
-    /// A new version, labelled AWSCURRENT (the migration). The same token
-    /// and value again create nothing: retries are idempotent.
-    func putSecretValue(_ id: String, value: String, token: String) throws(AWSError) {
+    /// A new version with these staging labels (the migration). The same
+    /// token and value again create nothing: retries are idempotent.
+    func putSecretValue(_ id: String, value: String, token: String, stages: [String]) throws(AWSError) {
         var request = Request(SecretId: id)
         request.SecretString = value
         request.ClientRequestToken = token
+        request.VersionStages = stages
         let _: WriteReply = try call("PutSecretValue", request)
     }
 
@@ -141,6 +144,7 @@ struct SecretsManagerAPI: Sendable {
         var ClientRequestToken: String?
         var KmsKeyId: String?
         var Tags: [Tag]?
+        var VersionStages: [String]?
     }
 
     private struct WriteReply: Decodable {

@@ -112,4 +112,17 @@ struct IAMPolicyTests {
         #expect(try VigilProcess.run(["iam-policy", "--account", "12345"]).status != 0)
         #expect(try VigilProcess.run(["iam-policy", "--for", "everything"]).status != 0)
     }
+
+    /// A migration to a customer managed key writes with it; an alias names no key resource and is refused, saying how to find the ARN.
+    @Test func migrateWithAKeyMayEncryptAndAnAliasIsRefused() throws {
+        let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd"
+        let printed = try VigilProcess.run(["iam-policy", "--for", "migrate", "--region", "eu-west-1", "--kms-key-arn", key])
+        let policy = try #require(try JSONSerialization.jsonObject(with: Data(printed.output.utf8)) as? [String: Any])
+        let statement = (policy["Statement"] as? [[String: Any]] ?? []).first { $0["Sid"] as? String == "EncryptThroughSecretsManager" }
+        #expect(statement?["Action"] as? [String] == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], "\(printed.output)")
+        #expect(statement?["Resource"] as? [String] == [key])
+        let alias = try VigilProcess.run(["iam-policy", "--for", "migrate", "--kms-key-arn", "alias/myapp"])
+        #expect(alias.status != 0 && alias.output.contains("an alias is resolved per request") && alias.output.contains("describe-key"),
+                "\(alias.output)")
+    }
 }

@@ -75,8 +75,9 @@ struct MigrateTests {
         let first = try migrate(dotenv(stripeKey: "canary-stripe-1"))
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("DEBUG is set on line 10 and again on line 11: the last one wins"))
-        let created = try writes()
-        #expect(created.count == 6 && created.allSatisfy { $0.hasSuffix("CreateSecret") }, "\(created)")
+        let created = try writes()  // a secret without a version, then its first version, labelled
+        #expect(created.filter { $0.hasSuffix("CreateSecret") }.count == 6 && created.filter { $0.hasSuffix("PutSecretValue") }.count == 6,
+                "\(created)")
         let database = try stored("database")
         let matches = database["username"] as? String == "app" && database["password"] as? String == "canary-pg-\(suffix)"
             && database["host"] as? String == "db.internal" && database["port"] as? Int == 5432 && database["dbname"] as? String == "app"
@@ -106,6 +107,59 @@ struct MigrateTests {
                                              "--query", "length(Versions)", "--output", "text"], environment: env.admin).output
         #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "2", "\(versions)")
         env.assertNoCanary(in: [dryRun.output, refused.output, first.output, second.output, third.output], extra: canaries)
+    }
+
+    private func rotate(_ name: String, to json: String) throws {
+        let put = try ChildProcess.run(["aws", "secretsmanager", "put-secret-value", "--secret-id", "vigil/mig-\(suffix)/\(name)",
+                                        "--secret-string", json], environment: env.admin, stderr: false)
+        #expect(put.status == 0)
+    }
+
+    /// A rotation in AWS after the migration: re-running it (a deploy script does) never puts the file's password back.
+    @Test func aRotationInAWSIsNeverUndone() throws {
+        let file = "DATABASE_URL=postgres://app:canary-pg-\(suffix)@db.internal:5432/app?sslmode=require&application_name=api\n"
+        let first = try migrate(file)
+        #expect(first.status == 0 && first.output.contains("created vigil/mig-\(suffix)/database"), "\(first.output)")
+        let database = try stored("database")
+        #expect(database["sslmode"] as? String == "require" && database["application_name"] as? String == "api", "query parameters kept")
+        try rotate("database", to: #"{"username":"app","password":"canary-rotated-\#(suffix)","host":"db.internal","port":5432,"dbname":"app","sslmode":"require","application_name":"api"}"#)
+
+        try proxy.clear()
+        let dryRun = try migrate(file, ["--dry-run"])
+        #expect(dryRun.status == 0 && dryRun.output.contains("skipped") && dryRun.output.contains("AWS changed it since vigil migrate wrote it"),
+                "\(dryRun.output)")
+        #expect(dryRun.output.contains("vigil/mig-\(suffix)/database: changes password"), "\(dryRun.output)")
+        let applied = try migrate(file, ["--yes"])
+        #expect(applied.status == 0 && applied.output.contains("nothing to change: 1 secret(s) skipped"), "\(applied.output)")
+        #expect(try writes().isEmpty, "a skipped secret was written")
+        #expect(try stored("database")["password"] as? String == "canary-rotated-\(suffix)", "the rotation was undone")
+
+        let forced = try migrate(file, ["--yes", "--force"])
+        #expect(forced.status == 0 && forced.output.contains("updated vigil/mig-\(suffix)/database"), "\(forced.output)")
+        #expect(try stored("database")["password"] as? String == "canary-pg-\(suffix)")
+        env.assertNoCanary(in: [first.output, dryRun.output, applied.output, forced.output],
+                           extra: ["canary-pg-\(suffix)", "canary-rotated-\(suffix)"])
+    }
+
+    /// A key the file no longer has stays in AWS, named, until --prune.
+    @Test func aKeyMissingFromTheFileIsKeptUntilPruned() throws {
+        let both = "STRIPE_API_KEY=canary-sk-1-\(suffix)\nSTRIPE_WEBHOOK_SECRET=whsec-canary-\(suffix)\n"
+        #expect(try migrate(both).status == 0)
+        let one = "STRIPE_API_KEY=canary-sk-2-\(suffix)\n"
+        let dryRun = try migrate(one, ["--all", "--dry-run"])
+        #expect(dryRun.output.contains("migrate (update)"), "\(dryRun.output)")
+        #expect(dryRun.output.contains("vigil/mig-\(suffix)/stripe: changes STRIPE_API_KEY; keeps STRIPE_WEBHOOK_SECRET (kept: not in the file; --prune removes them)"),
+                "\(dryRun.output)")
+        #expect(try migrate(one).status == 0)
+        var stripe = try stored("stripe")
+        #expect(stripe["STRIPE_API_KEY"] as? String == "canary-sk-2-\(suffix)" && stripe["STRIPE_WEBHOOK_SECRET"] as? String == "whsec-canary-\(suffix)",
+                "the webhook key was dropped")
+
+        let pruned = try migrate(one, ["--all", "--yes", "--prune"])
+        #expect(pruned.status == 0 && pruned.output.contains("vigil/mig-\(suffix)/stripe: removes STRIPE_WEBHOOK_SECRET"), "\(pruned.output)")
+        stripe = try stored("stripe")
+        #expect(stripe["STRIPE_WEBHOOK_SECRET"] == nil && stripe["STRIPE_API_KEY"] as? String == "canary-sk-2-\(suffix)")
+        env.assertNoCanary(in: [dryRun.output, pruned.output], extra: ["canary-sk-", "whsec-canary"])
     }
 
     @Test func badFilesNameTheLineAndNeverTheValue() throws {

@@ -22,8 +22,9 @@ struct IAMPolicyCommand: ParsableCommand {
     var region: String?
 
     @Option(name: .customLong("kms-key-arn"),
-            help: ArgumentHelp("The customer managed KMS key the secrets are encrypted with, if any: adds kms:Decrypt through "
-                + "Secrets Manager only, in the key's region. Repeat it for the replicas' keys (aws.failover_regions)."))
+            help: ArgumentHelp("The customer managed KMS key the secrets are encrypted with, if any (its key ARN, not an alias): adds "
+                + "kms:Decrypt (with --for migrate also kms:Encrypt and kms:GenerateDataKey) through Secrets Manager only, in the "
+                + "key's region. Repeat it for the replicas' keys (aws.failover_regions)."))
     var kmsKeyARNs: [String] = []
 
     @Option(name: .customLong("for"), help: "serve (read the secrets, publish metrics) or migrate (also create and update the configured secrets).")
@@ -35,6 +36,11 @@ struct IAMPolicyCommand: ParsableCommand {
         guard account == "*" || (account.count == 12 && account.allSatisfy(\.isNumber)) else {
             throw ValidationError("--account must be a 12-digit account id")
         }
+        for key in kmsKeyARNs where !(key.hasPrefix("arn:") && key.contains(":key/")) {
+            throw ValidationError("--kms-key-arn \(key): a policy names a key by its key ARN (arn:...:key/ID); an alias is resolved "
+                + "per request and matches no key resource. Find the ARN with `aws kms describe-key --key-id \(key.hasPrefix("arn:") ? key : "alias/NAME") "
+                + "--query KeyMetadata.Arn`")
+        }
     }
 
     func run() throws {
@@ -44,7 +50,7 @@ struct IAMPolicyCommand: ParsableCommand {
                                                           ["AWS_EC2_METADATA_DISABLED": "true"]) { $1 }) ?? "*"
         let policy = IAMPolicy(partition: partition, region: region, account: account,
                                replicaRegions: config.aws.failoverRegions.filter { $0 != region })
-        print(purpose == "migrate" ? policy.forMigrate(config) : policy.forServe(config, kmsKeyARNs: kmsKeyARNs))
+        print(purpose == "migrate" ? policy.forMigrate(config, kmsKeyARNs: kmsKeyARNs) : policy.forServe(config, kmsKeyARNs: kmsKeyARNs))
     }
 }
 
@@ -92,13 +98,7 @@ struct IAMPolicy {
             statements.append(statement("ServeApplicationsThroughTheEndpoint",
                                         ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], allowed))
         }
-        for (index, key) in kmsKeyARNs.enumerated() {
-            // A key is used by Secrets Manager in its own region (field 4 of its ARN).
-            let fields = key.split(separator: ":", omittingEmptySubsequences: false)
-            let keyRegion = fields.count > 3 && !fields[3].isEmpty ? String(fields[3]) : region
-            statements.append(statement("DecryptThroughSecretsManager" + (index == 0 ? "" : "\(index + 1)"), ["kms:Decrypt"], [key],
-                                        condition: ("StringEquals", "kms:ViaService", "secretsmanager.\(keyRegion).amazonaws.com")))
-        }
+        statements += keyStatements("DecryptThroughSecretsManager", ["kms:Decrypt"], kmsKeyARNs)
         if config.cloudWatch.enabled && config.cloudWatch.mode == .api {
             statements.append(statement("PublishMetrics", ["cloudwatch:PutMetricData"], ["*"],
                                         condition: ("StringEquals", "cloudwatch:namespace", config.cloudWatch.namespace)))
@@ -107,14 +107,25 @@ struct IAMPolicy {
     }
 
     /// Creating and updating the configured prefix's secrets (`<prefix>/<environment>/*`) and the items' own ids.
-    func forMigrate(_ config: VigilConfig) -> String {
+    /// With the customer managed keys the secrets are (to be) encrypted with: writing needs a data key, reading the old value decrypts.
+    func forMigrate(_ config: VigilConfig, kmsKeyARNs: [String]) -> String {
         let items = SecretsSetup.configuration(config.secrets).items.map { secretARN($0.secretID) }
         let prefix = secretsARN("\(config.secrets.prefix)/\(config.secrets.environment)/*")
         let resources = Array(Set(items + [prefix])).sorted()
         return document([
             statement("MigrateSecrets", ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DescribeSecret",
                                          "secretsmanager:GetSecretValue", "secretsmanager:TagResource"], resources),
-        ])
+        ] + keyStatements("EncryptThroughSecretsManager", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], kmsKeyARNs))
+    }
+
+    /// One statement per key, usable only through Secrets Manager in the key's own region (field 4 of its ARN).
+    private func keyStatements(_ id: String, _ actions: [String], _ keys: [String]) -> [String] {
+        keys.enumerated().map { index, key in
+            let fields = key.split(separator: ":", omittingEmptySubsequences: false)
+            let keyRegion = fields.count > 3 && !fields[3].isEmpty ? String(fields[3]) : region
+            return statement(id + (index == 0 ? "" : "\(index + 1)"), actions, [key],
+                             condition: ("StringEquals", "kms:ViaService", "secretsmanager.\(keyRegion).amazonaws.com"))
+        }
     }
 
     /// In first-seen order, each once.

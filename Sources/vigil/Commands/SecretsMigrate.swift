@@ -19,6 +19,12 @@ struct SecretsMigrate: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print the plan and change nothing.")
     var dryRun = false
 
+    @Flag(help: "Also replace secrets that AWS changed since vigil migrate wrote them (a rotation, an edit), or that have a rotation in progress.")
+    var force = false
+
+    @Flag(help: "Remove the keys that a secret holds and the file does not (named in the plan); without it they are kept.")
+    var prune = false
+
     @Flag(help: "Apply without asking (required without a terminal).")
     var yes = false
 
@@ -46,14 +52,18 @@ struct SecretsMigrate: ParsableCommand {
         guard let aws = SecretsSetup.aws(config: config.aws, registry: nil) else { throw reportFailure("no AWS region: set AWS_REGION") }
         let migration: SecretsMigration
         do throws(SecretsMigration.Failure) {
-            migration = try SecretsMigration(file, items: SecretsSetup.configuration(config.secrets).items, all: all,
-                                             prefix: config.secrets.prefix, environment: config.secrets.environment, aws: aws)
+            let options = SecretsMigration.Options(all: all, force: force, prune: prune, prefix: config.secrets.prefix,
+                                                   environment: config.secrets.environment)
+            migration = try SecretsMigration(file, items: SecretsSetup.configuration(config.secrets).items, options: options, aws: aws)
         } catch {
             throw reportFailure(error)
         }
         report(migration)
-        let changes = migration.targets.filter { $0.action != .unchanged }
-        guard !changes.isEmpty else { return print("nothing to change: every secret already holds these values") }
+        let changes = migration.targets.filter { $0.action == .create || $0.action == .update }
+        let held = migration.targets.count { if case .skip = $0.action { true } else { false } }
+        guard !changes.isEmpty else {
+            return print(held == 0 ? "nothing to change: every secret already holds these values" : "nothing to change: \(held) secret(s) skipped")
+        }
         guard !dryRun else { return print("dry run: nothing changed") }
         guard yes || confirm("apply \(changes.count) change(s) to Secrets Manager?") else {
             throw reportFailure(isatty(0) == 1 ? "not applied" : "no terminal to ask: run again with --yes")
@@ -68,15 +78,29 @@ struct SecretsMigrate: ParsableCommand {
         }
     }
 
-    /// Every variable, what becomes of it; no values.
+    /// Every variable, what becomes of it, and each secret's key names; no values.
     private func report(_ migration: SecretsMigration) {
         var rows: [[String]] = []
         for target in migration.targets {
-            let state = target.action == .unchanged ? "unchanged" : "migrate (\(target.action.rawValue))"
-            rows += target.variables.map { [$0, state, target.secretID] }
+            let state = switch target.action {
+            case .create: "migrate (create)"
+            case .update: "migrate (update)"
+            case .unchanged: "unchanged"
+            case .skip: "skipped"
+            }
+            let reason = if case .skip(let why) = target.action { "\(target.secretID): \(why.rawValue)" } else { target.secretID }
+            rows += target.variables.map { [$0, state, reason] }
         }
         rows += migration.skipped.map { [$0.variable, "skipped", $0.reason] }
         print(TextTable.render(header: ["VARIABLE", "STATE", "SECRET / REASON"], rows: rows))
+        for target in migration.targets where target.action != .create {
+            let keys = target.keys
+            let parts = [("adds", keys.added), ("changes", keys.changed), ("removes", keys.removed),
+                         ("keeps", keys.kept)].filter { !$0.1.isEmpty }.map { "\($0.0) \($0.1.joined(separator: ", "))" }
+            guard !parts.isEmpty else { continue }
+            let note = keys.kept.isEmpty ? "" : " (kept: not in the file; --prune removes them)"
+            print("\(target.secretID): \(parts.joined(separator: "; "))\(note)")
+        }
     }
 
     private func confirm(_ question: String) -> Bool {
