@@ -11,7 +11,7 @@ struct ConfigReader {
         problems = raw.problems
         for (key, entry) in raw.entries.sorted(by: { $0.key < $1.key }) {
             if !Schema.isKnown(key) {
-                problems.append(ConfigProblem(key: key, origin: entry.origin, message: "unknown key"))
+                problems.append(ConfigProblem(key: key, origin: entry.origin, message: "unknown key" + NearestName.hint(key, among: Schema.candidates(for: key))))
             } else if entry.isList && !Schema.setting(key).isList {
                 problems.append(ConfigProblem(key: key, origin: entry.origin, message: "expected a single value, not a list"))
             }
@@ -80,12 +80,11 @@ struct ConfigReader {
 
     /// A listen address as `serve` will bind it: `forms` names what the key accepts.
     mutating func checkListenAddress(_ key: String, _ address: String, forms: String, unixSocket: Bool = false) {
-        if unixSocket && address.hasPrefix(UnixSocketAddress.prefix) {
-            check(key, UnixSocketAddress.path(address) != nil, "invalid address \"\(address)\": \(UnixSocketAddress.expected)")
-            return
+        do throws(ListenAddressRule.Problem) {
+            _ = try ListenAddressRule.parse(address, forms: forms, unixSocket: unixSocket)
+        } catch {
+            problems.append(ConfigProblem(key: key, origin: raw.entries[key]?.origin, message: "invalid address \"\(address)\": \(error.why)"))
         }
-        check(key, address.contains(":") && HostPort(address).map { (0...65_535).contains($0.port) } == true,
-              "invalid address \"\(address)\": expected \(forms) with a port from 0 to 65535")
     }
 
     mutating func check(_ key: String, _ condition: Bool, _ message: String) {

@@ -59,6 +59,13 @@ extension VigilConfig {
             public var keys: [String]
             public var environmentVariable: String?
             public var required: Bool
+
+            /// Every setting's effective text, for `vigil config check`.
+            var effective: [String: String] {
+                let base = "secrets.items.\(name)"
+                return ["\(base).id": id, "\(base).keys": keys.joined(separator: ","), "\(base).env": environmentVariable ?? "",
+                        "\(base).required": "\(required)"]
+            }
         }
 
         public var prefix: String

@@ -15,6 +15,8 @@ public struct VigilConfig: Sendable {
     public var origins: [String: String]
     /// The effective text of every key (set or default), for `vigil config check`.
     public var effective: [String: String]
+    /// What loaded but was likely meant otherwise (a misspelt `VIGIL_*` variable): `serve` logs them, `config check` prints them.
+    public var warnings: [String] = []
 
     /// Loads and validates. `file` nil means defaults + environment + flags.
     public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -26,7 +28,9 @@ public struct VigilConfig: Sendable {
         raw.addEnvironment(environment, knownKeys: Schema.keys)
         raw.addProbeEnvironment(environment, settings: Schema.probeSettingNames)
         for (key, value) in flags { raw.set(key, value, origin: "flag --\(key.replacing("_", with: "-"))") }
-        return try VigilConfig(raw: raw)
+        var config = try VigilConfig(raw: raw)
+        config.warnings = Schema.misspeltVariables(environment, probeNames: config.probes.map(\.name))
+        return config
     }
 
     public init(raw: RawConfig) throws(ConfigError) {
@@ -41,7 +45,9 @@ public struct VigilConfig: Sendable {
         cloudWatch = CloudWatch(&reader, environment: secrets.environment)
         origins = raw.entries.mapValues(\.origin)
         effective = Dictionary(uniqueKeysWithValues: Schema.keys.map { ($0, reader.text($0)) })
+        effective["probes.timeout"] = DurationParser.format(probes.timeout)  // shrunk to fit a short interval when unset
         for probe in probes { effective.merge(probe.effective) { $1 } }
+        for item in secrets.items { effective.merge(item.effective) { $1 } }
         if !reader.problems.isEmpty { throw ConfigError(problems: reader.problems) }
     }
 }

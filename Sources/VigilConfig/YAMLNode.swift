@@ -47,7 +47,7 @@ indirect enum YAMLNode {
             var root: YAMLNode?
             while true {
                 var event = yaml_event_t()
-                guard yaml_parser_parse(&parser, &event) != 0 else { throw Self.error(parser) }
+                guard yaml_parser_parse(&parser, &event) != 0 else { throw Self.error(parser, text: text) }
                 defer { yaml_event_delete(&event) }
                 switch event.type {
                 case YAML_STREAM_END_EVENT:
@@ -63,11 +63,14 @@ indirect enum YAMLNode {
         }
     }
 
-    private static func error(_ parser: yaml_parser_t) -> SyntaxError {
+    /// libyaml's words, and the plain cause when the line holds a tab (libyaml only says "cannot start any token").
+    private static func error(_ parser: yaml_parser_t, text: String) -> SyntaxError {
         let problem = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
         let context = parser.context.map { String(cString: $0) + " " } ?? ""
-        return SyntaxError(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1,
-                           problem: context + problem)
+        let line = Int(parser.problem_mark.line) + 1
+        let tab = text.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(line - 1).first?.contains("\t") == true
+        return SyntaxError(line: line, column: Int(parser.problem_mark.column) + 1,
+                           problem: context + problem + (tab ? " (a tab: YAML indents with spaces only; replace the tabs on this line)" : ""))
     }
 }
 

@@ -95,6 +95,41 @@ import Testing
         }
     }
 
+    /// The check is the serve: an address with a scheme, or a host this machine cannot resolve, is refused at load (exit 78 for both).
+    @Test func aListenAddressIsCheckedAsTheServerWillListen() {
+        #expect(problems("web:\n  listen_address: \"http://127.0.0.1:20555\"\n")
+            == ["test.yml:2: web.listen_address: invalid address \"http://127.0.0.1:20555\": a listen address has no scheme "
+                + "(TLS comes from web.config_file): expected HOST:PORT or :PORT, e.g. 127.0.0.1:9731"])
+        #expect(problems("web:\n  listen_address: \"no-such-host.invalid:9731\"\n").first?.contains("cannot resolve host \"no-such-host.invalid\"") == true)
+        #expect(problems("web:\n  listen_address: [\"localhost:0\", \"127.0.0.1:0\", \":0\"]\n").isEmpty)
+    }
+
+    /// A misspelt key names the one it likely meant, per target and per item too; a tab in YAML says so.
+    @Test func misspeltKeysAndTabsGetAPlainHint() {
+        #expect(problems("probes:\n  intervall: 2s\n") == ["test.yml:2: probes.intervall: unknown key (did you mean probes.interval?)"])
+        #expect(problems("probes:\n  replica:\n    kind: tcp\n    adress: a:1\n").first
+            == "test.yml:4: probes.replica.adress: unknown key (did you mean probes.replica.address?)")
+        #expect(problems("metrics:\n  path: /x\n") == ["test.yml:2: metrics.path: unknown key"], "nothing near: no guess")
+        #expect(problems("web:\n\tthreads: 2\n").first?.hasSuffix("(a tab: YAML indents with spaces only; replace the tabs on this line)") == true)
+    }
+
+    @Test func aMisspeltVariableIsAWarningNamingTheNearestAndOthersAreLeftAlone() throws {
+        let config = try VigilConfig.load(file: nil, environment: ["VIGIL_PROBES_INTERVALL": "2s", "VIGIL_TEST_PG_PORT": "1",
+                                                                   "VIGIL_PROBES_DATABASE_TIMOUT": "1s", "VIGIL_LOG_LEVEL": "info"])
+        #expect(config.warnings == [
+            "environment variable VIGIL_PROBES_DATABASE_TIMOUT is not a setting and is ignored: did you mean VIGIL_PROBES_DATABASE_TIMEOUT?",
+            "environment variable VIGIL_PROBES_INTERVALL is not a setting and is ignored: did you mean VIGIL_PROBES_INTERVAL?",
+        ])
+    }
+
+    /// `config check` prints what serve uses: the items, and a timeout shrunk to a short interval.
+    @Test func theEffectiveValuesAreWhatServeUses() throws {
+        let config = try load("secrets:\n  items:\n    db: {env: DATABASE_URL, keys: [password]}\n", environment: ["VIGIL_PROBES_INTERVAL": "2s"])
+        #expect(config.effective["probes.timeout"] == "2s" && config.probes.timeout == .seconds(2))
+        #expect(config.effective["secrets.items.db.env"] == "DATABASE_URL" && config.effective["secrets.items.db.keys"] == "password")
+        #expect(config.effective["secrets.items.db.id"] == "vigil/production/db")
+    }
+
     @Test func environmentProblemsNameTheVariable() {
         let found = problems("", environment: ["VIGIL_PROBES_TIMEOUT": "soon"])
         #expect(found.first?.hasPrefix("env VIGIL_PROBES_TIMEOUT: probes.timeout: invalid value") == true)

@@ -140,6 +140,22 @@ struct VigilBinaryTests {
         }
     }
 
+    /// `config check` accepts exactly what `serve` does: the same file (argument, --config or $VIGIL_CONFIG), the same message, 78 for both.
+    @Test func configCheckRefusesWhatServeRefusesWithTheSameMessage() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-listen-\(getpid()).yml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try "web:\n  listen_address: \"http://127.0.0.1:20555\"\n".write(to: file, atomically: true, encoding: .utf8)
+        let runs = try [["config", "check", file.path], ["config", "check", "--config", file.path], ["serve", "--config", file.path]]
+            .map { try VigilProcess.run($0) } + [try VigilProcess.run(["config", "check"], environment: ["VIGIL_CONFIG": file.path])]
+        let message = "\(file.path):2: web.listen_address: invalid address \"http://127.0.0.1:20555\": a listen address has no scheme"
+        for run in runs {
+            #expect(run.status == 78 && run.output.contains(message), "\(run.output)")
+        }
+        let warned = try VigilProcess.run(["config", "check"], environment: ["VIGIL_PROBES_INTERVALL": "2s"])
+        #expect(warned.status == 0 && warned.output.contains("VIGIL_PROBES_INTERVALL is not a setting and is ignored: did you mean VIGIL_PROBES_INTERVAL?"),
+                "\(warned.output)")
+    }
+
     /// Per-instance CloudWatch dimensions multiply the bill by the fleet:
     /// `config check` says what a configuration costs.
     @Test func configCheckPrintsWhatCloudWatchMetricsCost() throws {

@@ -24,16 +24,14 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(parsing text: String) throws(HTTPServerError) {
-        if text.hasPrefix(UnixSocketAddress.prefix) {
-            guard let path = UnixSocketAddress.path(text) else { throw .invalidAddress(text, UnixSocketAddress.expected) }
-            self.init(unixPath: path)
-            return
+        do throws(ListenAddressRule.Problem) {
+            switch try ListenAddressRule.parse(text, forms: "host:port, e.g. :9187 or 127.0.0.1:9187", unixSocket: true) {
+            case .unixSocket(let path): self.init(unixPath: path)
+            case .host(let address): self.init(host: address.host, port: UInt16(address.port))
+            }
+        } catch {
+            throw .invalidAddress(text, error.why)
         }
-        guard text.contains(":") else { throw .invalidAddress(text, "expected host:port, e.g. :9187 or 127.0.0.1:9187") }
-        guard let address = HostPort(text), let port = UInt16(exactly: address.port) else {
-            throw .invalidAddress(text, "port must be a number from 0 to 65535")
-        }
-        self.init(host: address.host, port: port)
     }
 
     public var description: String {

@@ -13,17 +13,26 @@ struct ConfigCheck: ParsableCommand {
         commandName: "check",
         abstract: "Validate a configuration file (with VIGIL_* overrides) and print the effective settings; exit 78 if invalid.")
 
-    @Argument(help: "The YAML file to check.")
-    var file: String
+    @Argument(help: "The YAML file to check (or --config, or $VIGIL_CONFIG).")
+    var file: String?
 
+    @OptionGroup var options: ConfigOptions
+
+    func validate() throws {
+        if file != nil && options.file != nil { throw ValidationError("give the file once: as the argument or with --config") }
+    }
+
+    /// As `serve` loads it: the same file, variables, flags and checks, so what passes here starts there.
     func run() throws {
-        let config = try loadConfiguration(file: file)
+        var options = options
+        options.file = file ?? options.file
+        let config = try options.load()
         _ = try WebSecurity.loadOrExit(config.web.configFile)  // as serve will
         if config.endpoint.enabled { _ = try EndpointSetup.tokenOrExit(config.endpoint) }
-        print("\(file): OK")
+        for warning in config.warnings { writeStandardError("vigil: warning: \(warning)\n") }
+        print("\(options.resolvedFile ?? "(no file: defaults and VIGIL_* variables)"): OK")
         let known = Set(Schema.keys)
-        let targetKeys = config.effective.keys.filter { $0.hasPrefix("probes.") && !known.contains($0) }.sorted()
-        for key in Schema.keys + targetKeys {
+        for key in Schema.keys + config.effective.keys.filter({ !known.contains($0) }).sorted() {
             let origin = config.origins[key].map { "  # \($0)" } ?? ""
             print("  \(key) = \(config.effective[key] ?? "")\(origin)")
         }

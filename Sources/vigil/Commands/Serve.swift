@@ -15,6 +15,7 @@ struct Serve: ParsableCommand {
     func run() throws {
         let config = try options.load()
         let logger = LogSetup.bootstrap(config.log)
+        for warning in config.warnings { logger.warning("\(warning)") }
         if !CoreDumps.disable() { logger.warning("cannot disable core dumps; a core file would hold cached secrets") }
         let openFiles = OpenFileLimit.raise()
         let web = try WebSecurity.loadOrExit(config.web.configFile)
