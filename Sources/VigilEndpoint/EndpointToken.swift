@@ -12,10 +12,15 @@ import VigilPlatform
 public final class EndpointToken: Sendable {
     public struct Missing: Error, CustomStringConvertible {
         public var variables: [String]
-        public var why: String
+        /// The file named (endpoint.token_file or file://), and why it gave no token.
+        public var file: (path: String, why: String)?
         public var description: String {
-            "the secrets endpoint needs a token: set endpoint.token_file or one of \(variables.joined(separator: ", "))"
-                + " (a value, or file://PATH)" + (why.isEmpty ? "" : "; \(why)")
+            if let file {
+                return "the secrets endpoint's token file \(file.path) gives no token (\(file.why)): make it with "
+                    + "`vigil token init --file \(file.path) --group GROUP`, GROUP being the applications' (deploy/vigil.service does before each start)"
+            }
+            return "the secrets endpoint needs a token: set endpoint.token_file or one of \(variables.joined(separator: ", "))"
+                + " (a value, or file://PATH); `vigil token init` makes a token file"
         }
     }
 
@@ -31,10 +36,10 @@ public final class EndpointToken: Sendable {
             do throws(FileReadError) {
                 token = try Self.read(file)
             } catch {
-                throw Missing(variables: variables, why: "\(error)")
+                throw Missing(variables: variables, file: (file, "\(error)"))
             }
         }
-        guard !token.isEmpty else { throw Missing(variables: variables, why: file.map { "\($0) is empty" } ?? "") }
+        guard !token.isEmpty else { throw Missing(variables: variables, file: file.map { ($0, "it is empty") }) }
         value = Locked((token, file.flatMap(fileStamp)))
     }
 

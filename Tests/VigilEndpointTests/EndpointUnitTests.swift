@@ -41,7 +41,16 @@ struct EndpointTokenTests {
         #expect(throws: EndpointToken.Missing.self) { try EndpointToken(file: nil, variables: ["A", "B"], environment: ["A": ""]) }
         let missing = try? EndpointToken(file: nil, variables: ["A", "B"], environment: [:])
         #expect(missing == nil)
-        #expect(EndpointToken.Missing(variables: ["A", "B"], why: "").description.contains("A, B"))
+        #expect(EndpointToken.Missing(variables: ["A", "B"], file: nil).description.contains("A, B"))
+    }
+
+    /// A missing token file is named, with the command that makes it (not "set endpoint.token_file", which is set).
+    @Test func aMissingFileIsNamedWithTheCommandThatMakesIt() {
+        #expect { try EndpointToken(file: "/nonexistent/vigil/token", variables: ["A"], environment: [:]) } throws: { error in
+            let text = "\(error)"
+            return text.contains("token file /nonexistent/vigil/token gives no token") && text.contains("vigil token init --file /nonexistent/vigil/token")
+                && !text.contains("set endpoint.token_file")
+        }
     }
 }
 
