@@ -275,7 +275,11 @@ import Testing
                 let top = Set(raw.entries.keys.map { String($0.prefix { $0 != "." }) })
                 guard !top.isEmpty, top.isSubset(of: sections) else { continue }
                 checked += 1
-                do { _ = try VigilConfig(raw: raw) } catch {
+                do {
+                    // Safe to copy: a third party's outage must not take the reader's instances out of service.
+                    let critical = try VigilConfig(raw: raw).probes.filter { $0.kind.name == "http" && $0.critical }.map(\.name)
+                    #expect(critical.isEmpty, "\(doc): http targets without critical: false: \(critical)")
+                } catch {
                     Issue.record("\(doc): a configuration that does not validate: \(error.problems.map(\.description))")
                 }
             }
