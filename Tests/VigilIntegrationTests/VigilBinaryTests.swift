@@ -116,6 +116,20 @@ struct VigilBinaryTests {
         let missing = try VigilProcess.run(["secrets", "get", "--id", "vigil/dev/absent"])
         #expect(missing.status == 1)
         #expect(missing.output.contains("ResourceNotFoundException"))
+        let unknown = try VigilProcess.run(["secrets", "get", "databse"])
+        #expect(unknown.status == 1 && unknown.output.contains("no configured secret named databse: the configuration has database, redis"),
+                "\(unknown.output)")
+    }
+
+    /// With AWS unreachable, `secrets list` reports what `check` connects with: the environment fallback, not `missing`.
+    @Test func secretsListAndCheckAgreeOnTheEnvironmentFallback() throws {
+        let unreachable = ["AWS_ENDPOINT_URL": "http://127.0.0.1:1", "VIGIL_AWS_MAX_ATTEMPTS": "1", "VIGIL_AWS_TIMEOUT": "1s"]
+        let list = try VigilProcess.run(["secrets", "list"], environment: unreachable)
+        #expect(list.status == 0 && list.output.contains("database  vigil/dev/database/credentials  environment") && !list.output.contains("missing"),
+                "\(list.output)")
+        let check = try VigilProcess.run(["check"], environment: unreachable)
+        #expect(check.output.contains("connected"), "\(check.output)")
+        env.assertNoCanary(in: [list.output, check.output])
     }
 
     @Test func peerThatNeverAnswersIsATimeoutWithinTheBound() throws {

@@ -22,6 +22,8 @@ struct SecretsList: ParsableCommand {
         let config = try options.load()
         let client = SecretsSetup.client(config: config, registry: nil, logger: quietLogger)
         client.preload()
+        // Read each as the probes (and `vigil check`) do: where AWS failed, the environment fallback is taken and shown.
+        for item in client.configuration.items { _ = try? client.get(item.name, maxWait: 0) }
         let statuses = client.statuses()
         let rows = statuses.map { status in
             [status.name, status.secretID, status.source?.rawValue ?? "-",
@@ -73,6 +75,10 @@ struct SecretsGet: ParsableCommand {
         let secret: SecretValue
         do throws(SecretsError) {
             secret = try client.get(lookup)
+        } catch where error.reason == .unknownSecret {
+            let names = client.configuration.items.map(\.name).joined(separator: ", ")
+            throw reportFailure("no configured secret named \(lookup): the configuration has \(names.isEmpty ? "none" : names) "
+                                + "(secrets.items; or give a Secrets Manager id with --id)")
         } catch {
             throw reportFailure(error)
         }
