@@ -74,3 +74,14 @@ import Testing
         #expect(condition.withLock { condition.wait(until: .now - .seconds(1)) } == false)
     }
 }
+
+/// A release runs on hosts whose CA bundle is not where Debian keeps it.
+struct SystemCABundleTests {
+    @Test func theFirstBundleThatExistsOrSSLCertFile() {
+        let amazonLinux = ["/nonexistent/ca-certificates.crt", "/proc/self/status"]  // a readable file stands in for ca-bundle.crt
+        #expect(SystemCABundle.find(environment: nil, candidates: amazonLinux) == "/proc/self/status")
+        #expect(SystemCABundle.find(environment: "/etc/custom.pem", candidates: amazonLinux) == "/etc/custom.pem")
+        #expect(SystemCABundle.find(environment: "", candidates: ["/nonexistent/a"]) == nil)
+        #expect(SystemCABundle.candidates.contains("/etc/pki/tls/certs/ca-bundle.crt"), "Amazon Linux 2023's")
+    }
+}

@@ -1,4 +1,5 @@
 import CCurl
+import VigilPlatform
 
 /// One libcurl easy handle, owned. Reused across requests so its connection
 /// cache keeps HTTP/1.1 connections alive. Not thread-safe: the pool hands
@@ -41,7 +42,7 @@ final class CurlEasy {
         set(CURLOPT_SSL_VERIFYPEER, 1)
         set(CURLOPT_SSL_VERIFYHOST, 2)
         set(CURLOPT_TCP_KEEPALIVE, 1)
-        if let bundle = options.caBundle { set(CURLOPT_CAINFO, bundle) }
+        if let bundle = options.caBundle ?? SystemCABundle.path { set(CURLOPT_CAINFO, bundle) }
         if let socket = options.unixSocket { set(CURLOPT_UNIX_SOCKET_PATH, socket) }
         switch request.method {
         case "GET": break

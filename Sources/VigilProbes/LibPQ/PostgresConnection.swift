@@ -23,7 +23,10 @@ final class PostgresConnection {
             ("application_name", "vigil"),
             ("connect_timeout", String(max(2, Int(connectTimeout.components.seconds) + 1))),
         ]
-        if let root = tls.rootCertificate { parameters.append(("sslrootcert", root)) }
+        // libpq 15 looks only in ~/.postgresql/root.crt: "empty = the system's" is given here.
+        if let root = tls.rootCertificate ?? (tls.mode.hasPrefix("verify") ? SystemCABundle.path : nil) {
+            parameters.append(("sslrootcert", root))
+        }
         parameters += try Self.hostParameters(credentials.host, port: credentials.port, deadline: deadline)
         let started: OpaquePointer? = withCStrings(parameters.map(\.0)) { keys in
             withCStrings(parameters.map(\.1)) { values in PQconnectStartParams(keys, values, 0) }

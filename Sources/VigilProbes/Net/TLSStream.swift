@@ -1,5 +1,6 @@
 import COpenSSL
 import Glibc
+import VigilPlatform
 
 /// TLS over a connected TCP socket with OpenSSL: peer certificate verified
 /// (system CAs or a CA file) and its name checked, handshake and I/O
@@ -14,7 +15,8 @@ final class TLSStream: ByteStream {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw Self.failure("cannot create a TLS context") }
         self.context = context
         SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
-        let loaded = caFile.map { SSL_CTX_load_verify_locations(context, $0, nil) } ?? SSL_CTX_set_default_verify_paths(context)
+        let loaded = (caFile ?? SystemCABundle.path).map { SSL_CTX_load_verify_locations(context, $0, nil) }
+            ?? SSL_CTX_set_default_verify_paths(context)
         guard loaded == 1, let ssl = SSL_new(context) else {
             SSL_CTX_free(context)
             throw Self.failure("cannot load the CA certificates")
