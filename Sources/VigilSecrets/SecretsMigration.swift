@@ -71,7 +71,7 @@ public struct SecretsMigration: Sendable {
         public var secretID: String
         public var error: AWSError
         public var description: String {
-            let hint = error.code == "AccessDeniedException" ? " (the identity needs what `vigil iam-policy --for migrate` prints)" : ""
+            let hint = error.code.hasPrefix("AccessDenied") ? " (the identity needs what `vigil iam-policy --for migrate` prints)" : ""
             return "\(secretID): \(error.code): \(error.message)\(hint)"
         }
     }

@@ -39,7 +39,9 @@ struct MigrateTests {
         ["canary-pg-\(suffix)", "canary-redis-\(suffix)", "canary-stripe", "whsec-canary-\(suffix)", "canary p@ss", "canary-cert-\(suffix)"]
     }
 
-    private func migrate(_ file: String, _ extra: [String] = ["--all", "--yes"]) throws -> (status: Int32, output: String) {
+    /// As the admin identity, unless `identity` names another's keys.
+    private func migrate(_ file: String, _ extra: [String] = ["--all", "--yes"],
+                         identity: [String: String]? = nil) throws -> (status: Int32, output: String) {
         let envFile = directory.appendingPathComponent("app.env")
         try file.write(to: envFile, atomically: true, encoding: .utf8)
         let config = directory.appendingPathComponent("vigil.yml")
@@ -51,7 +53,7 @@ struct MigrateTests {
                 redis: {env: REDIS_URL, keys: [password]}
             """.write(to: config, atomically: true, encoding: .utf8)
         return try VigilProcess.run(["secrets", "migrate", "--config", config.path, "--from", envFile.path] + extra,
-                                    environment: env.admin.merging(["AWS_ENDPOINT_URL": proxy.url]) { $1 })
+                                    environment: (identity ?? env.admin).merging(["AWS_ENDPOINT_URL": proxy.url]) { $1 })
     }
 
     /// The secret's current value, compared here: never printed.
@@ -160,6 +162,15 @@ struct MigrateTests {
         stripe = try stored("stripe")
         #expect(stripe["STRIPE_WEBHOOK_SECRET"] == nil && stripe["STRIPE_API_KEY"] as? String == "canary-sk-2-\(suffix)")
         env.assertNoCanary(in: [dryRun.output, pruned.output], extra: ["canary-sk-", "whsec-canary"])
+    }
+
+    /// Vigil's own identity may read, not write: the refusal names the policy that allows it.
+    @Test func anIdentityWithoutThePolicyIsToldWhichOneItNeeds() throws {
+        let denied = try migrate("STRIPE_API_KEY=canary-denied-\(suffix)\n",
+                                 identity: ["AWS_ACCESS_KEY_ID": env.appKeyID, "AWS_SECRET_ACCESS_KEY": env.appSecret])
+        #expect(denied.status != 0 && denied.output.contains("AccessDenied") && denied.output.contains("vigil iam-policy --for migrate"),
+                "\(denied.output)")
+        env.assertNoCanary(in: [denied.output], extra: ["canary-denied"])
     }
 
     @Test func badFilesNameTheLineAndNeverTheValue() throws {
