@@ -17,6 +17,12 @@ struct Vigil: ParsableCommand {
     /// A peer resetting a connection (a TLS Redis, libpq, libcurl) must cost
     /// a failed write, not the process, in every command.
     static func main() {
+        // The Swift runtime reads the arguments from /proc/self/cmdline: without /proc (a bare chroot) they
+        // are empty, and `vigil healthcheck` would silently become `vigil serve`.
+        guard !CommandLine.arguments.isEmpty else {
+            writeStandardError("vigil: cannot read the command line: /proc is not mounted (the Swift runtime reads /proc/self/cmdline)\n")
+            Glibc.exit(71)  // EX_OSERR
+        }
         signal(SIGPIPE, SIG_IGN)
         keepOpenSSLAtExit()
         main(nil)

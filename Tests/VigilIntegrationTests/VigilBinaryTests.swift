@@ -199,6 +199,13 @@ struct VigilBinaryTests {
         #expect(vigil.stop() == 0)
     }
 
+    /// Without /proc the Swift runtime sees no arguments: `vigil healthcheck` must not become `vigil serve`.
+    @Test(.enabled(if: getuid() == 0, "a mount namespace needs root")) func withoutProcItRefusesInsteadOfServing() throws {
+        let run = try ChildProcess.run(["unshare", "--mount", "--fork", "sh", "-c",
+                                        "umount -l /proc && exec \(VigilProcess.binary) healthcheck --url http://127.0.0.1:1/"])
+        #expect(run.status == 71 && run.output.contains("/proc is not mounted"), "\(run.status) \(run.output.prefix(300))")
+    }
+
     @Test func versionPrints() throws {
         let (status, output) = try VigilProcess.run(["version"])
         #expect(status == 0)
