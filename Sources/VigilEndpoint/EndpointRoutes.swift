@@ -140,10 +140,16 @@ public final class EndpointRoutes: Sendable {
         case .aws: read.refreshNow ? .refresh : .miss
         }
         let stamp = SecretJSON.Stamp(found)
-        if let cached = rendered.withLock({ $0[read.query] }), cached.stamp == stamp { return (cached.response, outcome) }
+        if read.jsonKey == nil, let cached = rendered.withLock({ $0[read.query] }), cached.stamp == stamp { return (cached.response, outcome) }
         let named = [found.document.name, found.document.arn].compactMap { $0 }
         // Without a name from AWS (an environment fallback) the id's own check above stands.
         guard named.isEmpty || named.contains(where: options.allow.allowsName) else { return (canned.denied, .denied) }
+        if let key = read.jsonKey {
+            switch JSONKey.value(of: key, in: found.value.revealed(), binary: found.document.binary) {
+            case .success(let value): return (JSONKey.response(value, found), outcome)
+            case .failure(let refusal): return (JSONKey.response(refusal, secret: read.query.secretID), .badRequest)
+            }
+        }
         let response = SecretJSON.response(found)
         rendered.withLock { rendered in
             if rendered.count >= renderedLimit && rendered[read.query] == nil { rendered.removeAll() }
@@ -157,6 +163,7 @@ public final class EndpointRoutes: Sendable {
         case .missingID: canned.missingID
         case .missingPathID: canned.missingPathID
         case .badRefresh: canned.badRefresh
+        case .badDecryption: Self.text(400, "invalid withDecryption value")
         case .unknownParameter(let name): Self.text(400, "unknown parameter: \(name)")
         case .tooLong: Self.error(400, "InvalidParameterException", "secret ids and versions are at most 2048 characters")
         }

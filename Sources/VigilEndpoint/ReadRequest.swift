@@ -1,29 +1,40 @@
 import VigilSecrets
 
 /// A read as the agent's two forms spell it: `/secretsmanager/get?secretId=ID`
-/// and `<prefix><ID>`, each with `versionId`, `versionStage` and `refreshNow`.
+/// and `<prefix><ID>`, each with `versionId`, `versionStage` and `refreshNow`;
+/// `jsonKey` (Vigil's: one key of a JSON secret, as text) on both, and the
+/// Lambda extension's `withDecryption` on `/secretsmanager/get` (its clients
+/// send it; a secret is decrypted either way).
 struct ReadRequest: Sendable {
     enum Refusal: Error, Equatable {
-        case missingID, missingPathID, badRefresh, tooLong
+        case missingID, missingPathID, badRefresh, badDecryption, tooLong
         case unknownParameter(String)
     }
 
     var query: SecretQuery
     var refreshNow: Bool
+    /// A key of the JSON secret, a dotted path for nested ones: its value alone is the answer.
+    var jsonKey: String?
 
-    private static let known: Set = ["versionId", "versionStage", "refreshNow"]
+    private static let known: Set = ["versionId", "versionStage", "refreshNow", "jsonKey"]
 
     /// AWS's limit for a secret id (an ARN) and a version id.
     static let maxLength = 2048
 
     /// `idParameter`: the query parameter holding the id (nil: the id is in the path).
     static func parse(id: String?, query: [String: String], idParameter: String?) -> Result<ReadRequest, Refusal> {
-        if !query.isEmpty, let unknown = query.keys.filter({ !Self.known.contains($0) && $0 != idParameter }).min() {
+        let lambdaForm = idParameter != nil  // /secretsmanager/get, the Lambda extension's path too
+        if !query.isEmpty, let unknown = query.keys.filter({
+            !Self.known.contains($0) && $0 != idParameter && !(lambdaForm && $0 == "withDecryption")
+        }).min() {
             return .failure(.unknownParameter(unknown))
+        }
+        if let decryption = query["withDecryption"], !["true", "false"].contains(decryption.lowercased()) {
+            return .failure(.badDecryption)
         }
         guard let id, !id.isEmpty else { return .failure(idParameter == nil ? .missingPathID : .missingID) }
         let versionID = query["versionId"], stage = query["versionStage"]
-        guard ([id] + [versionID, stage].compactMap { $0 }).allSatisfy({ $0.utf8.count <= maxLength }) else {
+        guard ([id] + [versionID, stage, query["jsonKey"]].compactMap { $0 }).allSatisfy({ $0.utf8.count <= maxLength }) else {
             return .failure(.tooLong)
         }
         var refreshNow = false
@@ -35,6 +46,6 @@ struct ReadRequest: Sendable {
             }
         }
         return .success(ReadRequest(query: SecretQuery(secretID: id, versionID: versionID, versionStage: stage),
-                                    refreshNow: refreshNow))
+                                    refreshNow: refreshNow, jsonKey: query["jsonKey"].flatMap { $0.isEmpty ? nil : $0 }))
     }
 }

@@ -4,12 +4,13 @@ import VigilPlatform
 /// A JSON object's members as written: each key decoded, each value its
 /// exact text. The migration merges a secret's keys with the file's without
 /// re-encoding what it does not change (a decoded tree would turn a large
-/// integer into a double, or `1.10` into `1.1`).
-struct JSONMembers: Equatable {
-    var members: [(key: String, raw: String)]
+/// integer into a double, or `1.10` into `1.1`); the endpoint's `jsonKey`
+/// answers one value as the secret holds it.
+package struct JSONMembers: Equatable {
+    package var members: [(key: String, raw: String)]
 
     /// nil when the text is not one JSON object.
-    init?(_ text: String) {
+    package init?(_ text: String) {
         guard TypedCredentials.members(text) != nil else { return nil }  // valid JSON, an object
         var scanner = Scanner(bytes: Array(text.utf8))
         var members: [(key: String, raw: String)] = []
@@ -38,19 +39,20 @@ struct JSONMembers: Equatable {
     var keys: [String] { members.map(\.key) }
     var text: String { JSONWriter.object(members.map { ($0.key, $0.raw) }) }
 
-    subscript(key: String) -> String? { members.first { $0.key == key }?.raw }
+    package subscript(key: String) -> String? { members.first { $0.key == key }?.raw }
 
     /// Two member values mean the same: strings compared decoded (`"\u00e9"` is `"é"`), the rest as written.
     static func same(_ left: String, _ right: String) -> Bool {
         left == right || (decodedString(left).map { $0 == decodedString(right) } ?? false)
     }
 
-    static func == (left: JSONMembers, right: JSONMembers) -> Bool {
+    package static func == (left: JSONMembers, right: JSONMembers) -> Bool {
         left.members.count == right.members.count
             && left.members.allSatisfy { member in right[member.key].map { same(member.raw, $0) } ?? false }
     }
 
-    private static func decodedString(_ raw: String) -> String? {
+    /// A string member's text, unescaped; nil for other values.
+    package static func decodedString(_ raw: String) -> String? {
         guard raw.hasPrefix("\"") else { return nil }
         return (try? JSONDecoder().decode([String].self, from: Data("[\(raw)]".utf8)))?.first
     }

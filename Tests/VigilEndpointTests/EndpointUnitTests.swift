@@ -72,8 +72,45 @@ struct ReadRequestTests {
         }
     }
 
+    /// The Lambda extension's clients (middy) send withDecryption; only on its path, only true or false.
+    @Test func jsonKeyOnBothFormsAndWithDecryptionOnTheLambdaExtensionsPath() throws {
+        let lambda = try ReadRequest.parse(id: "x", query: ["secretId": "x", "withDecryption": "true", "jsonKey": "db.password"],
+                                           idParameter: "secretId").get()
+        #expect(lambda.jsonKey == "db.password")
+        #expect(try ReadRequest.parse(id: "x", query: ["jsonKey": "password"], idParameter: nil).get().jsonKey == "password")
+        #expect(try ReadRequest.parse(id: "x", query: ["jsonKey": ""], idParameter: nil).get().jsonKey == nil)
+        #expect(throws: ReadRequest.Refusal.unknownParameter("withDecryption")) {
+            try ReadRequest.parse(id: "x", query: ["withDecryption": "true"], idParameter: nil).get()
+        }
+        #expect(throws: ReadRequest.Refusal.badDecryption) {
+            try ReadRequest.parse(id: "x", query: ["secretId": "x", "withDecryption": "yes"], idParameter: "secretId").get()
+        }
+    }
+
     @Test func createdDateIsEpochSecondsAsTheAgentWritesThem() {
         #expect(SecretJSON.epochText(1_569_534_789.046) == "1569534789.046")
         #expect(SecretJSON.epochText(1_569_534_789) == "1569534789")
+    }
+}
+
+struct JSONKeyTests {
+    let secret = #"{"password":"canary-p\u00e9","port":5432,"db":{"password":"canary-nested","tags":["a"]},"a.b":"dotted","ok":true}"#
+
+    @Test func aKeyIsItsTextNestedPathsAndDottedKeysAreFound() {
+        #expect(JSONKey.value(of: "password", in: secret, binary: false) == .success("canary-p\u{e9}"))
+        #expect(JSONKey.value(of: "port", in: secret, binary: false) == .success("5432"))
+        #expect(JSONKey.value(of: "db.password", in: secret, binary: false) == .success("canary-nested"))
+        #expect(JSONKey.value(of: "db.tags", in: secret, binary: false) == .success(#"["a"]"#))
+        #expect(JSONKey.value(of: "a.b", in: secret, binary: false) == .success("dotted"))
+        #expect(JSONKey.value(of: "ok", in: secret, binary: false) == .success("true"))
+    }
+
+    @Test func refusalsNameTheKeyAndNeverAValue() {
+        #expect(JSONKey.value(of: "db.user", in: secret, binary: false) == .failure(.missing("db.user")))
+        #expect(JSONKey.value(of: "password.x", in: secret, binary: false) == .failure(.missing("password.x")))
+        #expect(JSONKey.value(of: "password", in: "canary-plain", binary: false) == .failure(.notAnObject))
+        #expect(JSONKey.value(of: "password", in: "e30=", binary: true) == .failure(.binary))
+        let body = JSONKey.response(.missing("db.user"), secret: "app/db").body
+        #expect(String(decoding: body, as: UTF8.self).contains("secret app/db has no key db.user") && !String(decoding: body, as: UTF8.self).contains("canary"))
     }
 }

@@ -345,6 +345,46 @@ struct EndpointTests {
         env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [value])
     }
 
+    /// Requests exactly as the Lambda extension's clients send them: middy's
+    /// (`withDecryption=true`, the id through `encodeURI`, which leaves `/`)
+    /// and Go's secretlamb (`versionId=` and `versionStage=` empty); and
+    /// `jsonKey` on both forms, one key as text: a nested one, a missing one
+    /// named, a binary or non-JSON secret refused. No value in an error.
+    @Test func theLambdaExtensionsClientsAndJSONKey() throws {
+        let endpoint = try Endpoint(env)
+        let id = "vigil/dev/database/credentials"
+        let plain = try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))")
+        let middy = try endpoint.get("/secretsmanager/get?withDecryption=true&secretId=\(id)")
+        #expect(middy.status == 200 && middy.body == plain.body, "withDecryption changes nothing: \(middy.status)")
+        let secretlamb = try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))&versionId=&versionStage=")
+        #expect(secretlamb.status == 200 && secretlamb.body == plain.body)
+        #expect(try endpoint.get("/v1/\(id)?withDecryption=true").status == 400, "the agent's path keeps the agent's rules")
+
+        let password = try endpoint.get("/v1/\(id)?jsonKey=password")
+        #expect(password.status == 200 && password.text == env.databasePassword, "the password as text")
+        #expect(password.headers["content-type"]?.hasPrefix("text/plain") == true && password.headers["x-vigil-source"] != nil)
+        #expect(try endpoint.get("/secretsmanager/get?secretId=\(encoded(id))&jsonKey=password").body == password.body)
+        let missing = try endpoint.get("/v1/\(id)?jsonKey=passwd")
+        #expect(missing.status == 404 && missing.text.contains("has no key passwd") && !missing.text.contains(env.databasePassword))
+
+        let nestedID = endpoint.prefix + "/nested", nested = "canary-nested-\(UUID().uuidString.prefix(8))"
+        #expect(env.putSecret(nestedID, #"{"db":{"password":"\#(nested)"},"plain":"x"}"#))
+        #expect(try endpoint.get("/v1/\(nestedID)?jsonKey=db.password").text == nested)
+        let textID = endpoint.prefix + "/text"
+        #expect(env.putSecret(textID, "canary-not-json"))
+        let notJSON = try endpoint.get("/v1/\(textID)?jsonKey=password")
+        #expect(notJSON.status == 400 && notJSON.text.contains("not a JSON object") && !notJSON.text.contains("canary-not-json"))
+        let binaryID = endpoint.prefix + "/binary"
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-binary-\(UUID().uuidString)")
+        try Data([0x7B, 0x7D]).write(to: file)
+        #expect(runCommand(["aws", "secretsmanager", "create-secret", "--name", binaryID, "--secret-binary", "fileb://\(file.path)"],
+                           environment: env.admin) == 0)
+        let binary = try endpoint.get("/v1/\(binaryID)?jsonKey=a")
+        #expect(binary.status == 400 && binary.text.contains("is binary"))
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics, missing.text, notJSON.text],
+                           extra: [nested, "canary-not-json"])
+    }
+
     @Test func nodeAndPythonClientsReadTheDatabasePassword() throws {
         let endpoint = try Endpoint(env)
         let id = "vigil/dev/database/credentials"
