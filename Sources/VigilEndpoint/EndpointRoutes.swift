@@ -24,6 +24,9 @@ public final class EndpointRoutes: Sendable {
     private let secrets: SecretsClient
     private let token: EndpointToken
     private let options: Options
+    /// `options.allow`, replaced by a reload (`update(allow:)`): a new
+    /// `secrets.environment` or `endpoint.allow` takes effect at once.
+    private let allow: Locked<AllowList>
     private let metrics: EndpointMetrics
     private let active = Atomic<Int>(0)
     private let canned: Canned
@@ -47,6 +50,7 @@ public final class EndpointRoutes: Sendable {
         tokenHeaders = options.tokenHeaders.map { $0.lowercased() }
         self.token = token
         self.options = options
+        allow = Locked(options.allow)
         metrics = EndpointMetrics(registry: registry)
         secrets.prepareReads()
         canned = Canned(healthy: Self.text(200, "healthy"), tooMany: Self.text(429, "Connection limit exceeded"),
@@ -55,6 +59,13 @@ public final class EndpointRoutes: Sendable {
                         missingID: Self.text(400, "missing parameter secretId"), missingPathID: Self.text(400, "missing secret ID"),
                         badRefresh: Self.text(400, "invalid refreshNow value"),
                         denied: Self.error(403, "AccessDeniedException", "the secret is not in Vigil's endpoint.allow"))
+    }
+
+    /// What a reload allows from now on. Answers rendered under the old list
+    /// are dropped: they passed a check that may no longer hold.
+    public func update(allow list: AllowList) {
+        allow.withLock { $0 = list }
+        rendered.withLock { $0.removeAll() }
     }
 
     /// The request headers the server must copy for these routes.
@@ -113,7 +124,7 @@ public final class EndpointRoutes: Sendable {
         switch parsed {
         case .failure(let refusal): return .now(response(for: refusal), .badRequest)
         case .success(let read):
-            guard options.allow.allows(read.query.secretID) else { return .now(canned.denied, .denied) }
+            guard allow.withLock({ $0.allows(read.query.secretID) }) else { return .now(canned.denied, .denied) }
             guard !read.refreshNow, let found = secrets.cachedRead(read.query) else { return .later(read) }
             let (response, outcome) = checked(read, found)
             return .now(response, outcome)
@@ -143,7 +154,7 @@ public final class EndpointRoutes: Sendable {
         if read.jsonKey == nil, let cached = rendered.withLock({ $0[read.query] }), cached.stamp == stamp { return (cached.response, outcome) }
         let named = [found.document.name, found.document.arn].compactMap { $0 }
         // Without a name from AWS (an environment fallback) the id's own check above stands.
-        guard named.isEmpty || named.contains(where: options.allow.allowsName) else { return (canned.denied, .denied) }
+        guard named.isEmpty || allow.withLock({ allow in named.contains(where: allow.allowsName) }) else { return (canned.denied, .denied) }
         if let key = read.jsonKey {
             switch JSONKey.value(of: key, in: found.value.revealed(), binary: found.document.binary) {
             case .success(let value): return (JSONKey.response(value, found), outcome)

@@ -31,6 +31,7 @@ final class App: Sendable {
         var web = WebSecurity()
         var server: HTTPServer?
         var reload: (@Sendable () -> ReloadOutcome)?
+        var endpoint: EndpointRoutes?
     }
 
     /// A probe and the settings it was built from: a reload that leaves
@@ -180,6 +181,8 @@ final class App: Sendable {
             }
             let restart = config.effective.keys.filter { !Self.reloadable($0) && config.effective[$0] != running.config.effective[$0] }
             secrets.reconfigure(SecretsSetup.configuration(for: config))
+            // The default allow-list follows the items and secrets.environment; endpoint.allow replaces it.
+            running.endpoint?.update(allow: EndpointSetup.allowList(config, items: secrets.configuration.items))
             let plan = Self.plan(config, secrets: secrets, reusing: running.targets, endpoint: endpointProbe)
             telemetry.prepare(probes: plan.entries.map(\.probe))
             store.reconfigure(plan.components)
@@ -191,6 +194,11 @@ final class App: Sendable {
             running.web = web
             return (restart.sorted(), plan.entries.count)
         }
+    }
+
+    /// The secrets endpoint's routes, whose allow-list a reload replaces.
+    func attach(endpoint: EndpointRoutes) {
+        running.withLock { $0.endpoint = endpoint }
     }
 
     /// Re-reads the web configuration alone: what the certificate watcher does.
@@ -206,10 +214,10 @@ final class App: Sendable {
     var watchedFiles: [String] { running.withLock { $0.web.watchedFiles } }
 
     /// Keys a reload applies; the rest (listen addresses, threads, limits,
-    /// AWS, CloudWatch, the log format) are read once at start.
+    /// AWS, CloudWatch, the log format, the endpoint but its allow-list) are read once at start.
     static func reloadable(_ key: String) -> Bool {
         ["probes.", "health.", "secrets.", "database.", "redis."].contains { key.hasPrefix($0) }
-            || key == "log.level" || key == "web.config_file"
+            || ["log.level", "web.config_file", "endpoint.allow"].contains(key)
     }
 }
 

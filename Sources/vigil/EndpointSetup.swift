@@ -28,7 +28,7 @@ enum EndpointSetup {
     }
 
     static func start(_ config: VigilConfig, token: EndpointToken, secrets: SecretsClient,
-                      registry: PrometheusCollectorRegistry, logger: Logger) throws(HTTPServerError) -> HTTPServer {
+                      registry: PrometheusCollectorRegistry, logger: Logger) throws(HTTPServerError) -> (HTTPServer, EndpointRoutes) {
         var options = EndpointRoutes.Options()
         options.pathPrefix = config.endpoint.pathPrefix
         options.tokenHeaders = config.endpoint.tokenHeaders
@@ -50,6 +50,6 @@ enum EndpointSetup {
         token.watch { logger.info("endpoint token reloaded", metadata: ["file": "\(token.file ?? "")"]) }
         logger.info("secrets endpoint listening", metadata: [
             "address": "\(listener.boundAddress)", "allow": "\(options.allow.entries.joined(separator: ","))"])
-        return listener
+        return (listener, routes)
     }
 }

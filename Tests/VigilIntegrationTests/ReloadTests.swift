@@ -64,6 +64,33 @@ struct ReloadTests {
         env.assertNoCanary(in: [vigil.process.log])
     }
 
+    /// SIGHUP with a new `secrets.environment`: the secrets endpoint's
+    /// default allow-list follows it. The old environment's ids were still
+    /// readable by applications after a reload, and the new ones refused.
+    @Test func aReloadMovesTheEndpointsAllowList() throws {
+        let environment = "reload-\(UUID().uuidString.prefix(6).lowercased())"
+        let moved = "vigil/\(environment)/app"
+        #expect(env.putSecret(moved, #"{"key":"canary-moved"}"#))
+        let endpoint = "endpoint:\n  enabled: true\n  listen_address: 127.0.0.1:0\n"
+        let token = "reload-token-\(UUID().uuidString)"
+        let vigil = try VigilUnderTest(config: "secrets:\n  environment: dev\n" + endpoint, environment: ["AWS_TOKEN": token])
+        let address = try #require(vigil.process.waitForListenAddress(of: "secrets endpoint listening"), "\(vigil.process.log.suffix(1000))")
+        func status(_ id: String) -> Int {
+            (try? CurlClient().request("http://\(address)/v1/\(id)", headers: ["X-Aws-Parameters-Secrets-Token: \(token)"]).status) ?? 0
+        }
+        let old = "vigil/dev/database/credentials"
+        #expect(status(old) == 200 && status(moved) == 403)
+
+        let started = Date()
+        try vigil.reload(config: "secrets:\n  environment: \(environment)\n" + endpoint)
+        #expect(VigilProcess.waitUntil(timeout: 10) { status(moved) == 200 }, "\(vigil.process.log.suffix(1000))")
+        print("allow-list moved \(Int(Date().timeIntervalSince(started) * 1000)) ms after SIGHUP")
+        #expect(status(old) == 403, "the old environment's secret is still readable")
+        #expect(!vigil.process.log.contains("next restart"), "the reload named a setting it applied")
+        #expect(vigil.process.stop() == 0)
+        env.assertNoCanary(in: [vigil.process.log], extra: ["canary-moved"])
+    }
+
     @Test func reloadOverHTTPIsRefusedWithoutTheLifecycleFlag() throws {
         let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\n")
         #expect(try CurlClient().request(vigil.base + "/-/reload", method: "POST").status == 403)

@@ -31,7 +31,10 @@ struct Serve: ParsableCommand {
         do {
             server = try app.startServer(web: web, reload: reload)
             endpoint = try token.map { token throws(HTTPServerError) in
-                try EndpointSetup.start(config, token: token, secrets: app.secrets, registry: app.telemetry.registry, logger: logger)
+                let (listener, routes) = try EndpointSetup.start(config, token: token, secrets: app.secrets,
+                                                                 registry: app.telemetry.registry, logger: logger)
+                app.attach(endpoint: routes)
+                return listener
             }
             if let endpoint {
                 let bound = endpoint.boundAddress
