@@ -39,7 +39,7 @@ public struct ProbeKind: Sendable {
 
     /// The keys for `Schema.settings`.
     var settings: [Setting] {
-        kindSettings.map { Setting(key: "probes.*.\($0.name)", defaultValue: $0.defaultValue, help: $0.help) }
+        kindSettings.map { Setting(key: "probes.*.\($0.name)", defaultValue: $0.defaultValue, applies: .live, help: $0.help) }
     }
 
     public static let all: [ProbeKind] = [postgres, redis, http, tcp, secrets]

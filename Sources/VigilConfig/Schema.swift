@@ -3,9 +3,20 @@
 /// variable names and `docs/configuration.md`. A `*` segment matches any
 /// name (`secrets.items.*.id`); such keys have no environment variable.
 public struct Setting: Sendable {
+    /// When a changed value takes effect: at a reload (SIGHUP, `POST /-/reload`) or at the next start.
+    public enum Applies: String, Sendable {
+        case live, restart
+    }
+
     public var key: String
     public var defaultValue: String
+    /// What a reload does with it: `App` applies the live ones and names the others in its warning.
+    public var applies: Applies
     public var help: String
+
+    public init(key: String, defaultValue: String, applies: Applies, help: String) {
+        (self.key, self.defaultValue, self.applies, self.help) = (key, defaultValue, applies, help)
+    }
 
     public var isPattern: Bool { key.contains("*") }
     /// Takes a YAML list.
@@ -36,165 +47,165 @@ public enum Schema {
 
     static let web = [
         Setting(key: "web.listen_address", defaultValue: ":9731",
-                help: "Address to serve HTTP on: `:PORT` (every interface, IPv4 and IPv6 where the host has IPv6), `HOST:PORT` or `[IPv6]:PORT`; "
+                applies: .restart, help: "Address to serve HTTP on: `:PORT` (every interface, IPv4 and IPv6 where the host has IPv6), `HOST:PORT` or `[IPv6]:PORT`; "
                     + "a list (comma-separated in the variable, or `--web.listen-address` repeated) serves on each. Read at start only."),
-        Setting(key: "web.telemetry_path", defaultValue: "/metrics", help: "Path of the Prometheus metrics endpoint."),
+        Setting(key: "web.telemetry_path", defaultValue: "/metrics", applies: .live, help: "Path of the Prometheus metrics endpoint."),
         Setting(key: "web.config_file", defaultValue: "",
-                help: "The exporters' web configuration file (exporter-toolkit's format): `tls_server_config` (certificate, key, "
+                applies: .live, help: "The exporters' web configuration file (exporter-toolkit's format): `tls_server_config` (certificate, key, "
                     + "client certificates, TLS versions, cipher suites), `http_server_config.headers`, `basic_auth_users` (bcrypt). "
                     + "Re-read on SIGHUP and when one of its files changes."),
-        Setting(key: "web.threads", defaultValue: "4", help: "HTTP worker threads (libmicrohttpd thread pool), 1-64."),
+        Setting(key: "web.threads", defaultValue: "4", applies: .restart, help: "HTTP worker threads (libmicrohttpd thread pool), 1-64."),
         Setting(key: "web.max_connections", defaultValue: "1024",
-                help: "Concurrent HTTP connections accepted, 1-65536; capped below the open-file limit so probes always have descriptors."),
+                applies: .restart, help: "Concurrent HTTP connections accepted, 1-65536; capped below the open-file limit so probes always have descriptors."),
         Setting(key: "web.max_connections_per_ip", defaultValue: "128",
-                help: "Concurrent HTTP connections from one client address, 1-65536: one misbehaving client cannot lock out the load balancer."),
-        Setting(key: "web.idle_timeout", defaultValue: "60s", help: "Keep-alive connections idle this long are closed."),
+                applies: .restart, help: "Concurrent HTTP connections from one client address, 1-65536: one misbehaving client cannot lock out the load balancer."),
+        Setting(key: "web.idle_timeout", defaultValue: "60s", applies: .restart, help: "Keep-alive connections idle this long are closed."),
         Setting(key: "web.telemetry_cache", defaultValue: "1s",
-                help: "Scrapes within this window share one rendering of the metrics page; `0s` renders every scrape."),
+                applies: .live, help: "Scrapes within this window share one rendering of the metrics page; `0s` renders every scrape."),
     ]
 
     static let log = [
-        Setting(key: "log.level", defaultValue: "info", help: "`debug`, `info`, `warn` (or `warning`) or `error`; logged as `level=warn` as the Prometheus tools do."),
-        Setting(key: "log.format", defaultValue: "logfmt", help: "`logfmt` or `json`, written to stderr."),
+        Setting(key: "log.level", defaultValue: "info", applies: .live, help: "`debug`, `info`, `warn` (or `warning`) or `error`; logged as `level=warn` as the Prometheus tools do."),
+        Setting(key: "log.format", defaultValue: "logfmt", applies: .restart, help: "`logfmt` or `json`, written to stderr."),
     ]
 
     static let probes = [
-        Setting(key: "probes.interval", defaultValue: "15s", help: "Default time between two runs of a probe."),
+        Setting(key: "probes.interval", defaultValue: "15s", applies: .live, help: "Default time between two runs of a probe."),
         Setting(key: "probes.timeout", defaultValue: "5s",
-                help: "Default bound on one probe run, connect included; shrinks to the interval when unset."),
+                applies: .live, help: "Default bound on one probe run, connect included; shrinks to the interval when unset."),
         Setting(key: "probes.retry_interval", defaultValue: "1s",
-                help: "Default time between two runs while a probe fails (±10 % jitter, never above its interval): a return shows within about this."),
+                applies: .live, help: "Default time between two runs while a probe fails (±10 % jitter, never above its interval): a return shows within about this."),
         Setting(key: "probes.*.kind", defaultValue: "",
-                help: ProbeKind.all.map { "`\($0.name)`" }.joined(separator: ", ") + " (table above); may be left out for "
+                applies: .live, help: ProbeKind.all.map { "`\($0.name)`" }.joined(separator: ", ") + " (table above); may be left out for "
                     + defaultProbes.map { "`\($0.name)`" }.joined(separator: ", ") + "."),
-        Setting(key: "probes.*.enabled", defaultValue: "true", help: "Run this probe."),
+        Setting(key: "probes.*.enabled", defaultValue: "true", applies: .live, help: "Run this probe."),
         Setting(key: "probes.*.critical", defaultValue: "",
-                help: "A failing target makes overall health `unhealthy` (else `degraded`); empty = its kind's default."),
-        Setting(key: "probes.*.interval", defaultValue: "", help: "Interval for this probe; empty = `probes.interval`."),
-        Setting(key: "probes.*.timeout", defaultValue: "", help: "Timeout for this probe; empty = `probes.timeout`."),
-        Setting(key: "probes.*.retry_interval", defaultValue: "", help: "Retry interval for this probe; empty = `probes.retry_interval`."),
+                applies: .live, help: "A failing target makes overall health `unhealthy` (else `degraded`); empty = its kind's default."),
+        Setting(key: "probes.*.interval", defaultValue: "", applies: .live, help: "Interval for this probe; empty = `probes.interval`."),
+        Setting(key: "probes.*.timeout", defaultValue: "", applies: .live, help: "Timeout for this probe; empty = `probes.timeout`."),
+        Setting(key: "probes.*.retry_interval", defaultValue: "", applies: .live, help: "Retry interval for this probe; empty = `probes.retry_interval`."),
         Setting(key: "probes.*.secret", defaultValue: "",
-                help: "The `secrets.items` entry whose credentials the target uses; empty = the item named like the target."),
+                applies: .live, help: "The `secrets.items` entry whose credentials the target uses; empty = the item named like the target."),
     ] + ProbeKind.all.flatMap(\.settings).reduce(into: [Setting]()) { unique, setting in
         if !unique.contains(where: { $0.key == setting.key }) { unique.append(setting) }
     }
 
     static let health = [
         Setting(key: "health.show_details", defaultValue: "when_authorized",
-                help: "Who sees `/health`'s details (reason, detail, latencies, `?verbose`, version) beyond the status words, "
+                applies: .live, help: "Who sees `/health`'s details (reason, detail, latencies, `?verbose`, version) beyond the status words, "
                     + "which are always served without credentials (a load balancer sends none): `always`, `when_authorized` "
                     + "(callers that passed basic auth; everyone when the web config has no users), or `never`."),
         Setting(key: "health.unhealthy_status_code", defaultValue: "503",
-                help: "HTTP status `/health` answers when overall status is unhealthy (healthy and degraded answer 200)."),
+                applies: .live, help: "HTTP status `/health` answers when overall status is unhealthy (healthy and degraded answer 200)."),
         Setting(key: "health.latency_threshold", defaultValue: "1s",
-                help: "A probe run slower than this makes its component `degraded` (also exported for alert rules)."),
+                applies: .live, help: "A probe run slower than this makes its component `degraded` (also exported for alert rules)."),
         Setting(key: "health.min_cache_hit_ratio", defaultValue: "0.8",
-                help: "A secrets cache hit ratio below this (0-1, Vigil's own lookups over a probe interval with 20+ of them; the endpoint's reads do not count) makes the secrets component `degraded`."),
+                applies: .live, help: "A secrets cache hit ratio below this (0-1, Vigil's own lookups over a probe interval with 20+ of them; the endpoint's reads do not count) makes the secrets component `degraded`."),
     ]
 
     static let aws = [
         Setting(key: "aws.region", defaultValue: "",
-                help: "AWS region; empty = `AWS_REGION`, `AWS_DEFAULT_REGION`, the shared config profile, then EC2 metadata."),
+                applies: .restart, help: "AWS region; empty = `AWS_REGION`, `AWS_DEFAULT_REGION`, the shared config profile, then EC2 metadata."),
         Setting(key: "aws.secretsmanager_endpoint", defaultValue: "",
-                help: "Secrets Manager URL when `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL` are unset."),
+                applies: .restart, help: "Secrets Manager URL when `AWS_ENDPOINT_URL_SECRETS_MANAGER` and `AWS_ENDPOINT_URL` are unset."),
         Setting(key: "aws.cloudwatch_endpoint", defaultValue: "",
-                help: "CloudWatch URL when `AWS_ENDPOINT_URL_CLOUDWATCH` and `AWS_ENDPOINT_URL` are unset."),
+                applies: .restart, help: "CloudWatch URL when `AWS_ENDPOINT_URL_CLOUDWATCH` and `AWS_ENDPOINT_URL` are unset."),
         Setting(key: "aws.sts_endpoint", defaultValue: "",
-                help: "STS URL (web identity) when `AWS_ENDPOINT_URL_STS` and `AWS_ENDPOINT_URL` are unset."),
-        Setting(key: "aws.ca_bundle", defaultValue: "", help: "PEM CA bundle for private AWS endpoints; empty = the system's."),
-        Setting(key: "aws.timeout", defaultValue: "10s", help: "Bound on one AWS HTTP attempt."),
+                applies: .restart, help: "STS URL (web identity) when `AWS_ENDPOINT_URL_STS` and `AWS_ENDPOINT_URL` are unset."),
+        Setting(key: "aws.ca_bundle", defaultValue: "", applies: .restart, help: "PEM CA bundle for private AWS endpoints; empty = the system's."),
+        Setting(key: "aws.timeout", defaultValue: "10s", applies: .restart, help: "Bound on one AWS HTTP attempt."),
         Setting(key: "aws.max_attempts", defaultValue: "",
-                help: "Attempts per AWS call (standard retry mode); empty = `AWS_MAX_ATTEMPTS` or 3."),
+                applies: .restart, help: "Attempts per AWS call (standard retry mode); empty = `AWS_MAX_ATTEMPTS` or 3."),
         Setting(key: "aws.failover_regions", defaultValue: "",
-                help: "Regions holding replicas of the secrets (`ReplicateSecretToRegions`), tried in order when the primary region "
+                applies: .restart, help: "Regions holding replicas of the secrets (`ReplicateSecretToRegions`), tried in order when the primary region "
                     + "times out, cannot be reached, throttles or fails (a list; denied and not found are answers and do not fail over)."),
         Setting(key: "aws.failover_delay", defaultValue: "1s",
-                help: "A read the primary region has not answered after this long is also sent to the next region, the first answer "
+                applies: .restart, help: "A read the primary region has not answered after this long is also sent to the next region, the first answer "
                     + "winning (a hedged read); while the primary is failing, both are asked at once."),
         Setting(key: "aws.secretsmanager_endpoints.*", defaultValue: "",
-                help: "Secrets Manager URL of a region (`aws.secretsmanager_endpoints.eu-west-1: https://...`): private endpoints; "
+                applies: .restart, help: "Secrets Manager URL of a region (`aws.secretsmanager_endpoints.eu-west-1: https://...`): private endpoints; "
                     + "a failover region without one uses its regional endpoint."),
     ]
 
     static let secrets = [
-        Setting(key: "secrets.prefix", defaultValue: "vigil", help: "Secret ids are `<prefix>/<environment>/<name>`."),
-        Setting(key: "secrets.environment", defaultValue: "production", help: "The `<environment>` part of secret ids."),
-        Setting(key: "secrets.ttl", defaultValue: "1h", help: "A cached value is served without asking AWS for this long."),
+        Setting(key: "secrets.prefix", defaultValue: "vigil", applies: .live, help: "Secret ids are `<prefix>/<environment>/<name>`."),
+        Setting(key: "secrets.environment", defaultValue: "production", applies: .live, help: "The `<environment>` part of secret ids."),
+        Setting(key: "secrets.ttl", defaultValue: "1h", applies: .live, help: "A cached value is served without asking AWS for this long."),
         Setting(key: "secrets.emergency_ttl", defaultValue: "24h",
-                help: "While AWS fails, an expired value is still served up to this age."),
+                applies: .live, help: "While AWS fails, an expired value is still served up to this age."),
         Setting(key: "secrets.refresh_ahead", defaultValue: "5m",
-                help: "Entries are refreshed in the background this long before their TTL ends (at most half the TTL)."),
-        Setting(key: "secrets.max_entries", defaultValue: "1000", help: "Most secrets the cache holds."),
+                applies: .live, help: "Entries are refreshed in the background this long before their TTL ends (at most half the TTL)."),
+        Setting(key: "secrets.max_entries", defaultValue: "1000", applies: .live, help: "Most secrets the cache holds."),
         Setting(key: "secrets.max_backoff", defaultValue: "1m",
-                help: "Longest pause between AWS attempts for a failing secret; never longer than the secrets probe interval."),
+                applies: .live, help: "Longest pause between AWS attempts for a failing secret; never longer than the secrets probe interval."),
         Setting(key: "secrets.items.*.id", defaultValue: "",
-                help: "Secret id (name or ARN) of the item; empty = `<prefix>/<environment>/<item>`. Without any item, "
+                applies: .live, help: "Secret id (name or ARN) of the item; empty = `<prefix>/<environment>/<item>`. Without any item, "
                     + "`database` and `redis` are configured with ids `.../database/credentials` and `.../redis/credentials`."),
-        Setting(key: "secrets.items.*.keys", defaultValue: "", help: "JSON keys the secret must have (a list)."),
+        Setting(key: "secrets.items.*.keys", defaultValue: "", applies: .live, help: "JSON keys the secret must have (a list)."),
         Setting(key: "secrets.items.*.env", defaultValue: "",
-                help: "Environment variable with the same JSON or a URL, used when AWS and the emergency cache cannot serve."),
+                applies: .live, help: "Environment variable with the same JSON or a URL, used when AWS and the emergency cache cannot serve."),
         Setting(key: "secrets.items.*.required", defaultValue: "true",
-                help: "An unavailable required secret makes the secrets component unhealthy."),
+                applies: .live, help: "An unavailable required secret makes the secrets component unhealthy."),
     ]
 
     /// The secrets endpoint: the AWS Secrets Manager Agent's HTTP API over Vigil's cache (docs/endpoint.md).
     static let endpoint = [
         Setting(key: "endpoint.enabled", defaultValue: "false",
-                help: "Serve the AWS Secrets Manager Agent's API (`/secretsmanager/get`, `/v1/<id>`, `/ping`) to applications from Vigil's cache."),
+                applies: .restart, help: "Serve the AWS Secrets Manager Agent's API (`/secretsmanager/get`, `/v1/<id>`, `/ping`) to applications from Vigil's cache."),
         Setting(key: "endpoint.listen_address", defaultValue: "127.0.0.1:2773",
-                help: "Address of the endpoint's own listener (the agent's port): `HOST:PORT`, or `unix:/PATH` for a Unix socket "
+                applies: .restart, help: "Address of the endpoint's own listener (the agent's port): `HOST:PORT`, or `unix:/PATH` for a Unix socket "
                     + "(mode 0660: the owner's and group's; a stale socket file is replaced). Read at start only."),
-        Setting(key: "endpoint.path_prefix", defaultValue: "/v1/", help: "Prefix of path-style reads: `GET <prefix><secret id>`."),
+        Setting(key: "endpoint.path_prefix", defaultValue: "/v1/", applies: .restart, help: "Prefix of path-style reads: `GET <prefix><secret id>`."),
         Setting(key: "endpoint.token_file", defaultValue: "",
-                help: "File holding the token requests must carry (re-read when it changes); empty = the first set of `endpoint.token_variables`."),
+                applies: .restart, help: "File holding the token requests must carry (re-read when it changes); empty = the first set of `endpoint.token_variables`."),
         Setting(key: "endpoint.token_variables", defaultValue: "AWS_TOKEN,AWS_SESSION_TOKEN,AWS_CONTAINER_AUTHORIZATION_TOKEN",
-                help: "Environment variables holding the token, first set wins; `file://PATH` in one means the file's contents (a list)."),
+                applies: .restart, help: "Environment variables holding the token, first set wins; `file://PATH` in one means the file's contents (a list)."),
         Setting(key: "endpoint.token_headers", defaultValue: "X-Aws-Parameters-Secrets-Token,X-Vault-Token",
-                help: "Request headers that may carry the token (a list)."),
+                applies: .restart, help: "Request headers that may carry the token (a list)."),
         Setting(key: "endpoint.allow", defaultValue: "",
-                help: "Secret ids applications may read, or prefixes ending in `*` (a list); empty = the configured items' ids "
+                applies: .live, help: "Secret ids applications may read, or prefixes ending in `*` (a list); empty = the configured items' ids "
                     + "and `<prefix>/<environment>/*`. Anything else is refused without an AWS call."),
         Setting(key: "endpoint.threads", defaultValue: "4",
-                help: "The endpoint's worker threads (its own libmicrohttpd pool), 1-64; a read that waits on AWS runs on a thread of its own."),
+                applies: .restart, help: "The endpoint's worker threads (its own libmicrohttpd pool), 1-64; a read that waits on AWS runs on a thread of its own."),
         Setting(key: "endpoint.max_connections", defaultValue: "800",
-                help: "Requests served at once, 1-10000 (the agent's default); past it 429."),
+                applies: .restart, help: "Requests served at once, 1-10000 (the agent's default); past it 429."),
         Setting(key: "endpoint.timeout", defaultValue: "5s",
-                help: "Longest a read waits for AWS (a cold read, `refreshNow`); past it 504 `TimeoutError`, the read going on in the background."),
+                applies: .restart, help: "Longest a read waits for AWS (a cold read, `refreshNow`); past it 504 `TimeoutError`, the read going on in the background."),
         Setting(key: "endpoint.cache_size", defaultValue: "1000",
-                help: "Secrets read by id held besides the configured items (1-100000), the least recently read evicted; at most 64 KiB each."),
+                applies: .live, help: "Secrets read by id held besides the configured items (1-100000), the least recently read evicted; at most 64 KiB each."),
     ]
 
     static let cloudwatch = [
-        Setting(key: "cloudwatch.enabled", defaultValue: "false", help: "Publish custom metrics to CloudWatch."),
-        Setting(key: "cloudwatch.interval", defaultValue: "60s", help: "One PutMetricData request (or EMF line) per interval."),
-        Setting(key: "cloudwatch.namespace", defaultValue: "Vigil", help: "Metric namespace; `AWS/...` is refused."),
+        Setting(key: "cloudwatch.enabled", defaultValue: "false", applies: .restart, help: "Publish custom metrics to CloudWatch."),
+        Setting(key: "cloudwatch.interval", defaultValue: "60s", applies: .restart, help: "One PutMetricData request (or EMF line) per interval."),
+        Setting(key: "cloudwatch.namespace", defaultValue: "Vigil", applies: .restart, help: "Metric namespace; `AWS/...` is refused."),
         Setting(key: "cloudwatch.dimensions.*", defaultValue: "",
-                help: "Dimensions on every datum (a map); without any, `Environment: <secrets.environment>`. "
+                applies: .restart, help: "Dimensions on every datum (a map); without any, `Environment: <secrets.environment>`. "
                     + "`InstanceId` is added from EC2 metadata when available."),
-        Setting(key: "cloudwatch.storage_resolution", defaultValue: "60", help: "`60` (standard) or `1` (high resolution)."),
+        Setting(key: "cloudwatch.storage_resolution", defaultValue: "60", applies: .restart, help: "`60` (standard) or `1` (high resolution)."),
         Setting(key: "cloudwatch.mode", defaultValue: "api",
-                help: "`api` (PutMetricData) or `emf` (Embedded Metric Format lines for the CloudWatch agent)."),
-        Setting(key: "cloudwatch.emf_output", defaultValue: "", help: "File the EMF lines are appended to; empty = stdout."),
+                applies: .restart, help: "`api` (PutMetricData) or `emf` (Embedded Metric Format lines for the CloudWatch agent)."),
+        Setting(key: "cloudwatch.emf_output", defaultValue: "", applies: .restart, help: "File the EMF lines are appended to; empty = stdout."),
         Setting(key: "cloudwatch.buffer", defaultValue: "2h",
-                help: "Data kept while CloudWatch fails, sent oldest first when it answers; past it the oldest is dropped."),
+                applies: .restart, help: "Data kept while CloudWatch fails, sent oldest first when it answers; past it the oldest is dropped."),
         Setting(key: "cloudwatch.instance_dimension", defaultValue: "false",
-                help: "Add `InstanceId` (EC2) to every datum: per-instance metrics, billed per instance (docs/cost.md); "
+                applies: .restart, help: "Add `InstanceId` (EC2) to every datum: per-instance metrics, billed per instance (docs/cost.md); "
                     + "off, instances share one set and alarms watch the fleet aggregate."),
         Setting(key: "cloudwatch.error_code_dimension", defaultValue: "false",
-                help: "Also publish AWSErrors per error code (an `ErrorCode` dimension)."),
-        Setting(key: "cloudwatch.flush_timeout", defaultValue: "2s", help: "Bound on the final flush at shutdown (shutdown as a whole stays under 5 s)."),
+                applies: .restart, help: "Also publish AWSErrors per error code (an `ErrorCode` dimension)."),
+        Setting(key: "cloudwatch.flush_timeout", defaultValue: "2s", applies: .restart, help: "Bound on the final flush at shutdown (shutdown as a whole stays under 5 s)."),
     ]
 
     static let peers = [
         Setting(key: "database.sslmode", defaultValue: "prefer",
-                help: "libpq `sslmode`: disable, allow, prefer, require, verify-ca, verify-full."),
-        Setting(key: "database.ca_file", defaultValue: "", help: "libpq `sslrootcert` for verify-ca / verify-full."),
+                applies: .live, help: "libpq `sslmode`: disable, allow, prefer, require, verify-ca, verify-full."),
+        Setting(key: "database.ca_file", defaultValue: "", applies: .live, help: "libpq `sslrootcert` for verify-ca / verify-full."),
         Setting(key: "redis.ca_file", defaultValue: "",
-                help: "CA bundle to verify Redis's certificate (`rediss://`); empty = the system's."),
+                applies: .live, help: "CA bundle to verify Redis's certificate (`rediss://`); empty = the system's."),
         Setting(key: "redis.server_name", defaultValue: "",
-                help: "Name to check in Redis's certificate; empty = the host from the credentials."),
+                applies: .live, help: "Name to check in Redis's certificate; empty = the host from the credentials."),
         Setting(key: "redis.info", defaultValue: "true",
-                help: "Read `INFO` each run and export role, connected clients and used memory."),
+                applies: .live, help: "Read `INFO` each run and export role, connected clients and used memory."),
     ]
 
     /// The `probes.<target>.<setting>` names an environment variable can set.
@@ -228,8 +239,8 @@ public enum Schema {
         let rows = settings.map { setting in
             let value = setting.defaultValue.isEmpty ? "(empty)" : "`\(setting.defaultValue)`"
             let variable = setting.environmentName.isEmpty ? "-" : "`\(setting.environmentName)`"
-            return "| `\(setting.key)` | \(variable) | \(value) | \(setting.help) |"
+            return "| `\(setting.key)` | \(variable) | \(value) | \(setting.applies == .live ? "reload" : "restart") | \(setting.help) |"
         }
-        return (["| Key | Environment variable | Default | Meaning |", "|---|---|---|---|"] + rows).joined(separator: "\n")
+        return (["| Key | Environment variable | Default | Applies at | Meaning |", "|---|---|---|---|---|"] + rows).joined(separator: "\n")
     }
 }

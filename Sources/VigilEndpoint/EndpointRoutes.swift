@@ -35,7 +35,11 @@ public final class EndpointRoutes: Sendable {
     /// half their throughput (29,800 req/s against 55,900 for `/ping` on
     /// the same listener). Bounded like the cache it mirrors.
     private let rendered = Locked<[SecretQuery: (stamp: SecretJSON.Stamp, response: HTTPResponse)]>([:])
-    private let renderedLimit: Int
+    /// Bounded like the cache it mirrors: `endpoint.cache_size` and the items, as a reload leaves them.
+    private var renderedLimit: Int {
+        let configuration = secrets.configuration
+        return configuration.readCapacity + configuration.items.count
+    }
     /// `options.tokenHeaders` as `HTTPRequest.headers` keys them.
     private let tokenHeaders: [String]
 
@@ -46,7 +50,6 @@ public final class EndpointRoutes: Sendable {
 
     public init(secrets: SecretsClient, token: EndpointToken, options: Options, registry: PrometheusCollectorRegistry?) {
         self.secrets = secrets
-        renderedLimit = secrets.configuration.readCapacity + secrets.configuration.items.count
         tokenHeaders = options.tokenHeaders.map { $0.lowercased() }
         self.token = token
         self.options = options
@@ -162,8 +165,9 @@ public final class EndpointRoutes: Sendable {
             }
         }
         let response = SecretJSON.response(found)
+        let limit = renderedLimit
         rendered.withLock { rendered in
-            if rendered.count >= renderedLimit && rendered[read.query] == nil { rendered.removeAll() }
+            if rendered.count >= limit && rendered[read.query] == nil { rendered.removeAll() }
             rendered[read.query] = (stamp, response)
         }
         return (response, outcome)

@@ -213,12 +213,8 @@ final class App: Sendable {
     /// The files whose change means new TLS material.
     var watchedFiles: [String] { running.withLock { $0.web.watchedFiles } }
 
-    /// Keys a reload applies; the rest (listen addresses, threads, limits,
-    /// AWS, CloudWatch, the log format, the endpoint but its allow-list) are read once at start.
-    static func reloadable(_ key: String) -> Bool {
-        ["probes.", "health.", "secrets.", "database.", "redis."].contains { key.hasPrefix($0) }
-            || ["log.level", "web.config_file", "endpoint.allow"].contains(key)
-    }
+    /// Keys a reload applies: what the schema declares live (`Setting.applies`).
+    static func reloadable(_ key: String) -> Bool { Schema.setting(key).applies == .live }
 }
 
 /// Passes results to the store and logs each change of a probe's outcome

@@ -130,6 +130,14 @@ import Testing
         #expect(config.effective["secrets.items.db.id"] == "vigil/production/db")
     }
 
+    /// Every setting says whether a reload applies it; those read once at start are the listeners, AWS, CloudWatch and the log format.
+    @Test func everySettingDeclaresWhenItApplies() {
+        let restart = Set(Schema.settings.filter { $0.applies == .restart }.map(\.key))
+        #expect(restart.contains("web.listen_address") && restart.contains("aws.region") && restart.contains("endpoint.listen_address"))
+        #expect(!restart.contains("web.telemetry_path") && !restart.contains("endpoint.allow") && !restart.contains("secrets.environment"))
+        #expect(restart.allSatisfy { ["web.", "log.format", "aws.", "endpoint.", "cloudwatch."].contains(where: $0.hasPrefix) }, "\(restart)")
+    }
+
     @Test func environmentProblemsNameTheVariable() {
         let found = problems("", environment: ["VIGIL_PROBES_TIMEOUT": "soon"])
         #expect(found.first?.hasPrefix("env VIGIL_PROBES_TIMEOUT: probes.timeout: invalid value") == true)

@@ -91,6 +91,21 @@ struct ReloadTests {
         env.assertNoCanary(in: [vigil.process.log], extra: ["canary-moved"])
     }
 
+    /// The schema says which settings a reload applies, and the reload does
+    /// as it says: `web.telemetry_path` (declared live) serves at its new path
+    /// with no warning; `web.threads` (declared restart) is named in the warning.
+    @Test func aReloadDoesWhatTheSchemaDeclares() throws {
+        let vigil = try VigilUnderTest(config: "web:\n  telemetry_path: /metrics\n")
+        #expect(try CurlClient().request(vigil.base + "/metrics").status == 200)
+        try vigil.reload(config: "web:\n  telemetry_path: /scrape\n")
+        #expect(VigilProcess.waitUntil(timeout: 10) { (try? CurlClient().request(vigil.base + "/scrape").status) == 200 },
+                "\(vigil.process.log.suffix(1000))")
+        #expect(!vigil.process.log.contains("next restart"), "a live setting was called restart-only")
+        try vigil.reload(config: "web:\n  telemetry_path: /scrape\n  threads: 3\n")
+        #expect(VigilProcess.waitUntil(timeout: 10) { vigil.process.log.contains("keys=web.threads") }, "\(vigil.process.log.suffix(1000))")
+        #expect(vigil.process.stop() == 0)
+    }
+
     @Test func reloadOverHTTPIsRefusedWithoutTheLifecycleFlag() throws {
         let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\n")
         #expect(try CurlClient().request(vigil.base + "/-/reload", method: "POST").status == 403)
