@@ -25,6 +25,10 @@ public struct VigilConfig: Sendable {
         if let file {
             raw.addYAML(try RawConfig.readText(file, describing: "configuration file"), file: file)
         }
+        // The Lambda extension's port variable, where nothing of Vigil's names the endpoint's address.
+        if let port = environment["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"], !port.isEmpty, raw.entries["endpoint.listen_address"] == nil {
+            raw.set("endpoint.listen_address", "127.0.0.1:\(port)", origin: "env PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")
+        }
         raw.addEnvironment(environment, knownKeys: Schema.keys)
         raw.addProbeEnvironment(environment, settings: Schema.probeSettingNames)
         for (key, value) in flags { raw.set(key, value, origin: "flag --\(key.replacing("_", with: "-"))") }

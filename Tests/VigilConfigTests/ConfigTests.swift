@@ -138,6 +138,15 @@ import Testing
         #expect(restart.allSatisfy { ["web.", "log.format", "aws.", "endpoint.", "cloudwatch."].contains(where: $0.hasPrefix) }, "\(restart)")
     }
 
+    /// The Lambda extension's port variable places the endpoint where nothing of Vigil's does, and is checked like it.
+    @Test func theLambdaExtensionsPortVariableWhenNothingElseNamesTheAddress() throws {
+        let port = ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "2999"]
+        #expect(try VigilConfig.load(file: nil, environment: port).endpoint.listenAddress == "127.0.0.1:2999")
+        let both = port.merging(["VIGIL_ENDPOINT_LISTEN_ADDRESS": "127.0.0.1:3001"]) { $1 }
+        #expect(try VigilConfig.load(file: nil, environment: both).endpoint.listenAddress == "127.0.0.1:3001")
+        #expect(throws: ConfigError.self) { try VigilConfig.load(file: nil, environment: ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "x"]) }
+    }
+
     @Test func environmentProblemsNameTheVariable() {
         let found = problems("", environment: ["VIGIL_PROBES_TIMEOUT": "soon"])
         #expect(found.first?.hasPrefix("env VIGIL_PROBES_TIMEOUT: probes.timeout: invalid value") == true)
