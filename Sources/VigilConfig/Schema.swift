@@ -48,7 +48,7 @@ public enum Schema {
     static let web = [
         Setting(key: "web.listen_address", defaultValue: ":9731",
                 applies: .restart, help: "Address to serve HTTP on: `:PORT` (every interface, IPv4 and IPv6 where the host has IPv6), `HOST:PORT` or `[IPv6]:PORT`; "
-                    + "a list (comma-separated in the variable, or `--web.listen-address` repeated) serves on each. Read at start only."),
+                    + "a list (comma-separated in the variable, or `--web.listen-address` repeated) serves on each."),
         Setting(key: "web.telemetry_path", defaultValue: "/metrics", applies: .live, help: "Path of the Prometheus metrics endpoint."),
         Setting(key: "web.config_file", defaultValue: "",
                 applies: .live, help: "The exporters' web configuration file (exporter-toolkit's format): `tls_server_config` (certificate, key, "
@@ -154,7 +154,7 @@ public enum Schema {
                 applies: .restart, help: "Serve the AWS Secrets Manager Agent's API (`/secretsmanager/get`, `/v1/<id>`, `/ping`) to applications from Vigil's cache."),
         Setting(key: "endpoint.listen_address", defaultValue: "127.0.0.1:2773",
                 applies: .restart, help: "Address of the endpoint's own listener (the agent's port): `HOST:PORT`, or `unix:/PATH` for a Unix socket "
-                    + "(mode 0660: the owner's and group's; a stale socket file is replaced). Read at start only."),
+                    + "(mode 0660: the owner's and group's; a stale socket file is replaced)."),
         Setting(key: "endpoint.path_prefix", defaultValue: "/v1/", applies: .restart, help: "Prefix of path-style reads: `GET <prefix><secret id>`."),
         Setting(key: "endpoint.token_file", defaultValue: "",
                 applies: .restart, help: "File holding the token requests must carry (re-read when it changes); empty = the first set of `endpoint.token_variables`."),

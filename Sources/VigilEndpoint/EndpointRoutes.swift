@@ -45,7 +45,8 @@ public final class EndpointRoutes: Sendable {
 
     /// The answers that never change, built once.
     private struct Canned {
-        let healthy, tooMany, forwarded, badToken, notAllowed, notFound, missingID, missingPathID, badRefresh, denied: HTTPResponse
+        let healthy, tooMany, forwarded, badToken, notAllowed, notFound, missingID, missingPathID, badRefresh, badDecryption,
+            denied: HTTPResponse
     }
 
     public init(secrets: SecretsClient, token: EndpointToken, options: Options, registry: PrometheusCollectorRegistry?) {
@@ -60,7 +61,7 @@ public final class EndpointRoutes: Sendable {
                         forwarded: Self.text(400, "Forwarded"), badToken: Self.text(403, "Bad Token"),
                         notAllowed: Self.text(405, "Not allowed"), notFound: Self.text(404, "Not found"),
                         missingID: Self.text(400, "missing parameter secretId"), missingPathID: Self.text(400, "missing secret ID"),
-                        badRefresh: Self.text(400, "invalid refreshNow value"),
+                        badRefresh: Self.text(400, "invalid refreshNow value"), badDecryption: Self.text(400, "invalid withDecryption value"),
                         denied: Self.error(403, "AccessDeniedException", "the secret is not in Vigil's endpoint.allow"))
     }
 
@@ -178,7 +179,7 @@ public final class EndpointRoutes: Sendable {
         case .missingID: canned.missingID
         case .missingPathID: canned.missingPathID
         case .badRefresh: canned.badRefresh
-        case .badDecryption: Self.text(400, "invalid withDecryption value")
+        case .badDecryption: canned.badDecryption
         case .unknownParameter(let name): Self.text(400, "unknown parameter: \(name)")
         case .tooLong: Self.error(400, "InvalidParameterException", "secret ids and versions are at most 2048 characters")
         }

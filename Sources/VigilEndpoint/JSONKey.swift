@@ -35,9 +35,7 @@ enum JSONKey {
     }
 
     static func response(_ value: String, _ read: SecretRead) -> HTTPResponse {
-        HTTPResponse(status: 200, contentType: "text/plain; charset=utf-8", body: value,
-                     headers: [(name: "X-Vigil-Source", value: read.source.rawValue),
-                               (name: "Age", value: String(Int(read.age ?? 0)))])
+        HTTPResponse(status: 200, contentType: "text/plain; charset=utf-8", body: value, headers: SecretJSON.servedHeaders(read))
     }
 
     static func response(_ refusal: Refusal, secret: String) -> HTTPResponse {

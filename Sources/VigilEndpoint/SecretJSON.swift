@@ -22,9 +22,12 @@ enum SecretJSON {
     }
 
     static func response(_ read: SecretRead) -> HTTPResponse {
-        HTTPResponse(status: 200, contentType: "application/json", body: body(read),
-                     headers: [(name: "X-Vigil-Source", value: read.source.rawValue),
-                               (name: "Age", value: String(Stamp(read).age))])
+        HTTPResponse(status: 200, contentType: "application/json", body: body(read), headers: servedHeaders(read))
+    }
+
+    /// How a read was served (`X-Vigil-Source`, `Age`): on every answer of a read, whole or one `jsonKey`.
+    static func servedHeaders(_ read: SecretRead) -> [(name: String, value: String)] {
+        [(name: "X-Vigil-Source", value: read.source.rawValue), (name: "Age", value: String(Stamp(read).age))]
     }
 
     static func body(_ read: SecretRead) -> String {

@@ -25,7 +25,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     public init(parsing text: String) throws(HTTPServerError) {
         do throws(ListenAddressRule.Problem) {
-            switch try ListenAddressRule.parse(text, forms: "host:port, e.g. :9187 or 127.0.0.1:9187", unixSocket: true) {
+            switch try ListenAddressRule.parse(text, forms: "HOST:PORT, :PORT or unix:/PATH", unixSocket: true) {
             case .unixSocket(let path): self.init(unixPath: path)
             case .host(let address): self.init(host: address.host, port: UInt16(address.port))
             }
