@@ -4,22 +4,23 @@ import VigilPlatform
 /// instead of stopping at the first.
 struct ConfigReader {
     let raw: RawConfig
+    let schema: Schema
     private(set) var problems: [ConfigProblem]
 
-    init(raw: RawConfig) {
-        self.raw = raw
+    init(raw: RawConfig, schema: Schema) {
+        (self.raw, self.schema) = (raw, schema)
         problems = raw.problems
         for (key, entry) in raw.entries.sorted(by: { $0.key < $1.key }) {
-            if !Schema.isKnown(key) {
-                problems.append(ConfigProblem(key: key, origin: entry.origin, message: "unknown key" + NearestName.hint(key, among: Schema.candidates(for: key))))
-            } else if entry.isList && !Schema.setting(key).isList {
+            if !schema.isKnown(key) {
+                problems.append(ConfigProblem(key: key, origin: entry.origin, message: "unknown key" + NearestName.hint(key, among: schema.candidates(for: key))))
+            } else if entry.isList && !schema.setting(key).isList {
                 problems.append(ConfigProblem(key: key, origin: entry.origin, message: "expected a single value, not a list"))
             }
         }
     }
 
     /// The effective text of a key: the highest layer that set it, else the default.
-    func text(_ key: String) -> String { raw.entries[key]?.value ?? Schema.setting(key).defaultValue }
+    func text(_ key: String) -> String { raw.entries[key]?.value ?? schema.setting(key).defaultValue }
 
     func isSet(_ key: String) -> Bool { raw.entries[key] != nil }
 

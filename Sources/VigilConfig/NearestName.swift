@@ -36,7 +36,7 @@ enum NearestName {
 extension Schema {
     /// The keys a misspelt `key` may have meant: every setting, `*` taken
     /// from the key itself (`probes.replica.timout` -> `probes.replica.timeout`).
-    static func candidates(for key: String) -> [String] {
+    func candidates(for key: String) -> [String] {
         let parts = key.split(separator: ".")
         return settings.map { setting in
             let pattern = setting.key.split(separator: ".")
@@ -48,7 +48,7 @@ extension Schema {
     /// `VIGIL_*` variables that are no setting's but within a typo of one:
     /// a warning each, naming the one it likely meant. Others (a test
     /// harness's `VIGIL_TEST_PORT`) are not Vigil's business.
-    static func misspeltVariables(_ environment: [String: String], probeNames: [String]) -> [String] {
+    func misspeltVariables(_ environment: [String: String], probeNames: [String]) -> [String] {
         let known = Set(keys.map(RawConfig.environmentName(for:)) + ["VIGIL_CONFIG"]
             + probeNames.flatMap { name in probeSettingNames.map { RawConfig.environmentName(for: "probes.\(name).\($0)") } })
         return environment.keys.sorted().compactMap { name in

@@ -38,12 +38,22 @@ public struct Setting: Sendable {
     }
 }
 
-public enum Schema {
+public struct Schema: Sendable {
     /// The targets every configuration has (enabled unless switched off), with their kinds.
     public static let defaultProbes: [(name: String, kind: String)] = [("database", "postgres"), ("redis", "redis"),
                                                                        ("secrets", "secrets")]
 
-    public static let settings: [Setting] = web + log + probes + health + aws + secrets + endpoint + cloudwatch + peers
+    /// The probe kinds (`VigilProbes.ProbeCatalog.kinds`): their settings are the `probes.*.<name>` keys.
+    public let kinds: [any ProbeKind.Type]
+    public let settings: [Setting]
+
+    public init(kinds: [any ProbeKind.Type]) {
+        self.kinds = kinds
+        settings = Self.web + Self.log + Self.probes(kinds) + Self.health + Self.aws + Self.secrets + Self.endpoint
+            + Self.cloudwatch + Self.peers
+    }
+
+    func kind(_ name: String) -> (any ProbeKind.Type)? { kinds.first { $0.name == name } }
 
     static let web = [
         Setting(key: "web.listen_address", defaultValue: ":9731",
@@ -69,14 +79,14 @@ public enum Schema {
         Setting(key: "log.format", defaultValue: "logfmt", applies: .restart, help: "`logfmt` or `json`, written to stderr."),
     ]
 
-    static let probes = [
+    static func probes(_ kinds: [any ProbeKind.Type]) -> [Setting] { [
         Setting(key: "probes.interval", defaultValue: "15s", applies: .live, help: "Default time between two runs of a probe."),
         Setting(key: "probes.timeout", defaultValue: "5s",
                 applies: .live, help: "Default bound on one probe run, connect included; shrinks to the interval when unset."),
         Setting(key: "probes.retry_interval", defaultValue: "1s",
                 applies: .live, help: "Default time between two runs while a probe fails (±10 % jitter, never above its interval): a return shows within about this."),
         Setting(key: "probes.*.kind", defaultValue: "",
-                applies: .live, help: ProbeKind.all.map { "`\($0.name)`" }.joined(separator: ", ") + " (table above); may be left out for "
+                applies: .live, help: kinds.map { "`\($0.name)`" }.joined(separator: ", ") + " (table above); may be left out for "
                     + defaultProbes.map { "`\($0.name)`" }.joined(separator: ", ") + "."),
         Setting(key: "probes.*.enabled", defaultValue: "true", applies: .live, help: "Run this probe."),
         Setting(key: "probes.*.critical", defaultValue: "",
@@ -86,9 +96,9 @@ public enum Schema {
         Setting(key: "probes.*.retry_interval", defaultValue: "", applies: .live, help: "Retry interval for this probe; empty = `probes.retry_interval`."),
         Setting(key: "probes.*.secret", defaultValue: "",
                 applies: .live, help: "The `secrets.items` entry whose credentials the target uses; empty = the item named like the target."),
-    ] + ProbeKind.all.flatMap(\.settings).reduce(into: [Setting]()) { unique, setting in
+    ] + kinds.flatMap { $0.settings.map(\.schemaSetting) }.reduce(into: [Setting]()) { unique, setting in
         if !unique.contains(where: { $0.key == setting.key }) { unique.append(setting) }
-    }
+    } }
 
     static let health = [
         Setting(key: "health.show_details", defaultValue: "when_authorized",
@@ -209,33 +219,33 @@ public enum Schema {
     ]
 
     /// The `probes.<target>.<setting>` names an environment variable can set.
-    static var probeSettingNames: [String] {
-        VigilConfig.Probe.commonSettings + ProbeKind.all.flatMap(\.kindSettings).map(\.name).filter { !$0.contains("*") }
+    var probeSettingNames: [String] {
+        VigilConfig.Probe.commonSettings + kinds.flatMap { $0.settings }.map(\.name).filter { !$0.contains("*") }
     }
 
     /// Keys with an environment variable (every non-pattern key).
-    public static var keys: [String] { settings.filter { !$0.isPattern }.map(\.key) }
+    public var keys: [String] { settings.filter { !$0.isPattern }.map(\.key) }
 
-    public static func setting(_ key: String) -> Setting {
+    public func setting(_ key: String) -> Setting {
         guard let setting = settings.first(where: { $0.matches(key) }) else {
             preconditionFailure("configuration key \(key) missing from Schema.settings")
         }
         return setting
     }
 
-    static func isKnown(_ key: String) -> Bool { settings.contains { $0.matches(key) } }
+    func isKnown(_ key: String) -> Bool { settings.contains { $0.matches(key) } }
 
     /// The tables in `docs/configuration.md` (`vigil config reference` prints them).
-    public static func markdownTable() -> String {
-        let kinds = ProbeKind.all.map { kind in
-            let settings = kind.kindSettings.isEmpty ? "none" : kind.kindSettings.map { "`\($0.name)`" }.joined(separator: ", ")
+    public func markdownTable() -> String {
+        let kinds = kinds.map { kind in
+            let settings = kind.settings.isEmpty ? "none" : kind.settings.map { "`\($0.name)`" }.joined(separator: ", ")
             return "| `\(kind.name)` | \(kind.summary) | \(settings) | \(kind.defaultCritical ? "yes" : "no") |"
         }
         return (["Probe kinds (`probes.<name>.kind`):", "", "| Kind | Checks | Settings | Critical by default |", "|---|---|---|---|"]
             + kinds + ["", keyTable()]).joined(separator: "\n")
     }
 
-    private static func keyTable() -> String {
+    private func keyTable() -> String {
         let rows = settings.map { setting in
             let value = setting.defaultValue.isEmpty ? "(empty)" : "`\(setting.defaultValue)`"
             let variable = setting.environmentName.isEmpty ? "-" : "`\(setting.environmentName)`"

@@ -2,10 +2,10 @@ import VigilPlatform
 
 extension VigilConfig {
     /// One probe target, `probes.<name>`: its kind, schedule and the kind's
-    /// settings, checked against `ProbeKind`.
+    /// settings, checked against its `ProbeKind`.
     public struct Probe: Sendable {
         public var name: String
-        public var kind: ProbeKind
+        public var kind: any ProbeKind.Type
         public var enabled: Bool
         public var critical: Bool
         public var interval: Duration
@@ -14,10 +14,12 @@ extension VigilConfig {
         public var retryInterval: Duration
         /// The `secrets.items` entry the target's credentials come from.
         public var secret: String?
-        /// The kind's settings by name (`url`, `sslmode`, ...), effective text, checked.
-        public var settings: [String: String]
+        /// The kind's settings, typed (a `kind.Settings`).
+        public var settings: any Sendable
+        /// The kind's settings as checked text, for `vigil config check` (and reuse after a reload).
+        var texts: [String: String]
         /// `headers.*` (http), sorted by name; values may hold `${secret:<item>.<key>}` and `${secret:<key>}`.
-        public var headers: [(name: String, value: String)]
+        var headers: [(name: String, value: String)]
 
         /// The common settings every kind takes.
         static let commonSettings = ["kind", "enabled", "critical", "interval", "timeout", "retry_interval", "secret"]
@@ -27,7 +29,7 @@ extension VigilConfig {
             let common = ["kind": kind.name, "enabled": "\(enabled)", "critical": "\(critical)",
                           "interval": DurationParser.format(interval), "timeout": DurationParser.format(timeout),
                           "retry_interval": DurationParser.format(retryInterval), "secret": secret ?? ""]
-            return Dictionary(uniqueKeysWithValues: common.merging(settings) { $1 }.map { ("probes.\(name).\($0.key)", $0.value) }
+            return Dictionary(uniqueKeysWithValues: common.merging(texts) { $1 }.map { ("probes.\(name).\($0.key)", $0.value) }
                 + headers.map { ("probes.\(name).headers.\($0.name)", $0.value) })
         }
     }
@@ -52,10 +54,10 @@ extension VigilConfig {
             if !reader.isSet("probes.timeout") { timeout = Swift.min(timeout, interval) }
             reader.check("probes.timeout", timeout <= interval,
                          "timeout (\(DurationParser.format(timeout))) must not exceed probes.interval (\(DurationParser.format(interval)))")
-            for kind in ProbeKind.all {  // the top-level defaults are checked even when no target uses them
-                for setting in kind.kindSettings { if let legacy = setting.legacyKey { reader.checked(legacy, setting.check) } }
+            for kind in reader.schema.kinds {  // the top-level defaults are checked even when no target uses them
+                for setting in kind.settings { if let legacy = setting.legacyKey { reader.checked(legacy, setting.check) } }
             }
-            let configured = reader.raw.names(under: "probes").filter { !Schema.isKnown("probes.\($0)") }
+            let configured = reader.raw.names(under: "probes").filter { !reader.schema.isKnown("probes.\($0)") }
                 .subtracting(Schema.defaultProbes.map(\.name))
             let retryInterval = reader.duration("probes.retry_interval", atLeast: .milliseconds(100))
             (self.interval, self.timeout, self.retryInterval) = (interval, timeout, retryInterval)
@@ -73,8 +75,8 @@ extension VigilConfig {
             let implied = Schema.defaultProbes.first { $0.name == name }?.kind ?? ""
             let written = reader.text("\(base).kind")
             let kindName = written.isEmpty ? implied : written
-            guard let kind = ProbeKind.named(kindName) else {
-                let kinds = ProbeKind.all.map(\.name).joined(separator: ", ")
+            guard let kind = reader.schema.kind(kindName) else {
+                let kinds = reader.schema.kinds.map { $0.name }.joined(separator: ", ")
                 reader.check("\(base).kind", false, kindName.isEmpty ? "required for a probe not named database, redis or secrets: one of \(kinds)"
                                                                   : "unknown kind \"\(kindName)\": expected one of \(kinds)")
                 return nil
@@ -85,29 +87,34 @@ extension VigilConfig {
                               interval: reader.duration("\(base).interval", inheriting: schedule.interval),
                               timeout: reader.duration("\(base).timeout", inheriting: schedule.timeout),
                               retryInterval: reader.duration("\(base).retry_interval", inheriting: schedule.retry),
-                              secret: nil, settings: [:], headers: [])
+                              secret: nil, settings: NoSettings(), texts: [:], headers: [])
             if !reader.isSet("\(base).timeout") && !reader.isSet("probes.timeout") { probe.timeout = Swift.min(probe.timeout, probe.interval) }
             let blamed = reader.isSet("\(base).timeout") ? "\(base).timeout" : "\(base).interval"
             reader.check(blamed, probe.timeout <= probe.interval || !reader.isSet(blamed),
                          "timeout (\(DurationParser.format(probe.timeout))) must not exceed the interval (\(DurationParser.format(probe.interval)))")
-            for setting in kind.kindSettings where setting.name != "headers.*" {
+            var passed: [String: String] = [:]
+            for setting in kind.settings where setting.name != "headers.*" {
                 let key = "\(base).\(setting.name)"
                 let value = reader.isSet(key) ? reader.checked(key, setting.check)
                                               : setting.legacyKey.map { reader.text($0) } ?? setting.defaultValue
-                reader.check(key, !setting.required || !value.isEmpty, "required for a probe of kind \(kind.name)")
-                probe.settings[setting.name] = value
+                reader.check(key, !setting.required || !value.isEmpty, "required for a probe of kind \(kindName)")
+                probe.texts[setting.name] = value
+                if value.isEmpty || setting.check.accepts(value) { passed[setting.name] = value }
             }
             probe.headers = reader.map("\(base).headers")
             probe.secret = secret(for: probe, &reader, items: secretItems)
             checkHeaders(of: probe, &reader, items: secretItems)
+            // nil only after a failed check, which the load reports.
+            guard let settings = kind.read(KindValues(texts: passed, headers: probe.headers, secret: probe.secret)) else { return nil }
+            probe.settings = settings
             return probe
         }
 
         /// A key of another kind (`probes.replica.url` on a postgres target) is an error naming it.
-        private static func checkSettingsBelong(to kind: ProbeKind, base: String, _ reader: inout ConfigReader) {
-            let own = Set(Probe.commonSettings + kind.kindSettings.map(\.name))
-            let others = kind.kindSettings.isEmpty ? "none" : kind.kindSettings.map(\.name).joined(separator: ", ")
-            for key in reader.raw.entries.keys.sorted() where key.hasPrefix(base + ".") && Schema.isKnown(key) {
+        private static func checkSettingsBelong(to kind: any ProbeKind.Type, base: String, _ reader: inout ConfigReader) {
+            let own = Set(Probe.commonSettings + kind.settings.map(\.name))
+            let others = kind.settings.isEmpty ? "none" : kind.settings.map(\.name).joined(separator: ", ")
+            for key in reader.raw.entries.keys.sorted() where key.hasPrefix(base + ".") && reader.schema.isKnown(key) {
                 let setting = String(key.dropFirst(base.count + 1))
                 let name = setting.hasPrefix("headers.") ? "headers.*" : setting
                 reader.check(key, own.contains(name), "not a setting of a \(kind.name) probe (its own settings: \(others))")
@@ -130,7 +137,8 @@ extension VigilConfig {
         /// `secret`, else the item named like the target.
         private static func secret(for probe: Probe, _ reader: inout ConfigReader, items: [String]) -> String? {
             let key = "probes.\(probe.name).secret"
-            guard probe.kind.credentials != .none else {
+            let credentials = probe.kind.credentials
+            guard credentials != .none else {
                 reader.check(key, !reader.isSet(key), "a \(probe.kind.name) probe uses no secret")
                 return nil
             }
@@ -141,7 +149,7 @@ extension VigilConfig {
             // The default targets keep their old rule: the item of their name, and
             // "credentials unavailable" at run time when there is none.
             if items.contains(probe.name) || Schema.defaultProbes.contains(where: { $0.name == probe.name }) { return probe.name }
-            reader.check(key, probe.kind.credentials == .optional || !probe.enabled,
+            reader.check(key, credentials == .optional || !probe.enabled,
                          "a \(probe.kind.name) probe needs credentials: set it to a secrets.items entry")
             return nil
         }

@@ -15,12 +15,16 @@ public struct VigilConfig: Sendable {
     public var origins: [String: String]
     /// The effective text of every key (set or default), for `vigil config check`.
     public var effective: [String: String]
+    /// The keys it was checked against, its probe kinds' included.
+    public let schema: Schema
     /// What loaded but was likely meant otherwise (a misspelt `VIGIL_*` variable): `serve` logs them, `config check` prints them.
     public var warnings: [String] = []
 
-    /// Loads and validates. `file` nil means defaults + environment + flags.
+    /// Loads and validates. `file` nil means defaults + environment + flags;
+    /// `kinds` are the probe kinds (`ProbeCatalog.kinds`).
     public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-                            flags: [String: String] = [:]) throws(ConfigError) -> VigilConfig {
+                            flags: [String: String] = [:], kinds: [any ProbeKind.Type]) throws(ConfigError) -> VigilConfig {
+        let schema = Schema(kinds: kinds)
         var raw = RawConfig()
         if let file {
             raw.addYAML(try RawConfig.readText(file, describing: "configuration file"), file: file)
@@ -29,16 +33,17 @@ public struct VigilConfig: Sendable {
         if let port = environment["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"], !port.isEmpty, raw.entries["endpoint.listen_address"] == nil {
             raw.set("endpoint.listen_address", "127.0.0.1:\(port)", origin: "env PARAMETERS_SECRETS_EXTENSION_HTTP_PORT")
         }
-        raw.addEnvironment(environment, knownKeys: Schema.keys)
-        raw.addProbeEnvironment(environment, settings: Schema.probeSettingNames)
+        raw.addEnvironment(environment, knownKeys: schema.keys)
+        raw.addProbeEnvironment(environment, settings: schema.probeSettingNames)
         for (key, value) in flags { raw.set(key, value, origin: "flag --\(key.replacing("_", with: "-"))") }
-        var config = try VigilConfig(raw: raw)
-        config.warnings = Schema.misspeltVariables(environment, probeNames: config.probes.map(\.name))
+        var config = try VigilConfig(raw: raw, schema: schema)
+        config.warnings = schema.misspeltVariables(environment, probeNames: config.probes.map(\.name))
         return config
     }
 
-    public init(raw: RawConfig) throws(ConfigError) {
-        var reader = ConfigReader(raw: raw)
+    public init(raw: RawConfig, schema: Schema) throws(ConfigError) {
+        self.schema = schema
+        var reader = ConfigReader(raw: raw, schema: schema)
         web = Web(&reader)
         log = Log(&reader)
         secrets = Secrets(&reader)
@@ -48,7 +53,7 @@ public struct VigilConfig: Sendable {
         endpoint = Endpoint(&reader)
         cloudWatch = CloudWatch(&reader, environment: secrets.environment)
         origins = raw.entries.mapValues(\.origin)
-        effective = Dictionary(uniqueKeysWithValues: Schema.keys.map { ($0, reader.text($0)) })
+        effective = Dictionary(uniqueKeysWithValues: schema.keys.map { ($0, reader.text($0)) })
         effective["probes.timeout"] = DurationParser.format(probes.timeout)  // shrunk to fit a short interval when unset
         for probe in probes { effective.merge(probe.effective) { $1 } }
         for item in secrets.items { effective.merge(item.effective) { $1 } }

@@ -17,10 +17,9 @@ public final class EndpointProbe: Probe {
 
     /// Points the probe at the bound listener (`http://HOST:PORT`, or a Unix socket's path).
     public func attach(base: String, unixSocket: String? = nil) {
-        var settings = ["url": base + "/ping", "expect_status": "200"]
-        settings["unix_socket"] = unixSocket
-        let target = ProbeTarget(name: name, kind: "http", settings: settings)
-        inner.withLock { $0 = ProbeCatalog.probe(for: target, context: context) }
+        let settings = HTTPProbe.Settings(url: base + "/ping", expect: StatusRanges("200")!, unixSocket: unixSocket)
+        let probe = HTTPProbe(target: ProbeTarget(name: name, settings: settings), context: context)
+        inner.withLock { $0 = probe }
     }
 
     public func run(timeout: Duration) -> ProbeResult {

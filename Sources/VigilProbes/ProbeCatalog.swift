@@ -1,6 +1,7 @@
+import VigilConfig
 import VigilSecrets
 
-/// What a probe factory may use beside its target's settings.
+/// What a probe may use beside its target's settings.
 public struct ProbeContext: Sendable {
     public var secrets: SecretsClient
     /// Below it (over a window of lookups) the secrets probe is degraded.
@@ -12,27 +13,44 @@ public struct ProbeContext: Sendable {
     }
 }
 
-/// The table from probe kind to factory, as blackbox_exporter's prober
-/// table. A new kind is one file under `Probes/`, one row here and its
-/// settings in `VigilConfig.ProbeKind`; nothing else names kinds.
+/// A probe kind with its run: one type, in one file under `Probes/`, that
+/// declares its settings (typed), its credentials and the reasons it can
+/// fail with, and builds its probe from a target's typed settings.
+public protocol KindProbe: Probe, ProbeKind {
+    init(target: ProbeTarget<Settings>, context: ProbeContext)
+}
+
+/// The one list of probe kinds, as blackbox_exporter's prober table: the
+/// configuration is loaded against it (`VigilConfig.load(kinds:)`) and
+/// probes are built from it. A new kind is one file under `Probes/` and
+/// one entry here.
 public enum ProbeCatalog {
-    public typealias Factory = @Sendable (ProbeTarget, ProbeContext) -> any Probe
+    public static let kinds: [any KindProbe.Type] = [PostgresProbe.self, RedisProbe.self, HTTPProbe.self, TCPProbe.self,
+                                                     SecretsProbe.self]
 
-    public static let factories: [String: Factory] = [
-        "postgres": { PostgresProbe(target: $0, context: $1) },
-        "redis": { RedisProbe(target: $0, context: $1) },
-        "http": { HTTPProbe(target: $0, context: $1) },
-        "tcp": { TCPProbe(target: $0, context: $1) },
-        "secrets": { SecretsProbe(target: $0, context: $1) },
-    ]
-
-    /// The probe for a target; nil for a kind without a factory (the configuration rejects those).
-    public static func probe(for target: ProbeTarget, context: ProbeContext) -> (any Probe)? {
-        factories[target.kind].map { $0(target, context) }
+    /// The probe for a configured target; nil for a kind not in `kinds` (a
+    /// configuration loaded against other kinds).
+    public static func probe(for target: VigilConfig.Probe, context: ProbeContext) -> (any Probe)? {
+        (target.kind as? any KindProbe.Type)?.make(target, context: context)
     }
 }
 
-extension Optional<String> {
-    /// nil for an empty setting (`ca_file: ""` means the system's).
-    var nonEmpty: String? { flatMap { $0.isEmpty ? nil : $0 } }
+extension ProbeCatalog {
+    /// Whether `target`'s settings are what its kind's probe is built from (a test's check of `probe(for:)`'s cast).
+    static func accepts(_ target: VigilConfig.Probe) -> Bool {
+        (target.kind as? any KindProbe.Type)?.accepts(target.settings) ?? false
+    }
 }
+
+extension KindProbe {
+    fileprivate static func accepts(_ settings: any Sendable) -> Bool { settings is Settings }
+
+    /// The configuration built `settings` with this kind's `read`.
+    fileprivate static func make(_ target: VigilConfig.Probe, context: ProbeContext) -> Self? {
+        guard let settings = target.settings as? Settings else { return nil }
+        return Self(target: ProbeTarget(name: target.name, secret: target.secret, settings: settings), context: context)
+    }
+}
+
+/// `ca_file`'s help, for the kinds that verify a server's certificate.
+let caFileHelp = "CA file to verify the server's certificate (libpq `sslrootcert` for postgres); empty = the system's."

@@ -88,9 +88,7 @@ final class App: Sendable {
         for target in config.probes.filter(\.enabled) {
             let definition = Self.definition(of: target.name, in: config)
             let reused = previous[target.name].flatMap { $0.definition == definition ? $0.probe : nil }
-            guard let probe = reused ?? ProbeCatalog.probe(for: ProbeTarget(
-                name: target.name, kind: target.kind.name, secret: target.secret, settings: target.settings, headers: target.headers),
-                context: context) else { continue }
+            guard let probe = reused ?? ProbeCatalog.probe(for: target, context: context) else { continue }
             plan.targets[target.name] = Target(definition: definition, probe: probe)
             plan.entries.append(ProbeScheduler.Entry(probe: probe, interval: target.interval, timeout: target.timeout,
                                                         retryInterval: target.retryInterval))
@@ -179,7 +177,7 @@ final class App: Sendable {
                 try server.update(tls: web.tls, users: web.users, headers: web.headers,
                                   handler: routes(config, web: web, reload: running.reload).respond(to:))
             }
-            let restart = config.effective.keys.filter { !Self.reloadable($0) && config.effective[$0] != running.config.effective[$0] }
+            let restart = config.effective.keys.filter { config.schema.setting($0).applies == .restart && config.effective[$0] != running.config.effective[$0] }
             secrets.reconfigure(SecretsSetup.configuration(for: config))
             // The default allow-list follows the items and secrets.environment; endpoint.allow replaces it.
             running.endpoint?.update(allow: EndpointSetup.allowList(config, items: secrets.configuration.items))
@@ -212,9 +210,6 @@ final class App: Sendable {
 
     /// The files whose change means new TLS material.
     var watchedFiles: [String] { running.withLock { $0.web.watchedFiles } }
-
-    /// Keys a reload applies: what the schema declares live (`Setting.applies`).
-    static func reloadable(_ key: String) -> Bool { Schema.setting(key).applies == .live }
 }
 
 /// Passes results to the store and logs each change of a probe's outcome

@@ -2,6 +2,7 @@ import FoundationEssentials
 import Glibc
 import Logging
 import VigilConfig
+import VigilProbes
 import VigilHTTP
 import VigilPlatform
 
@@ -39,7 +40,7 @@ final class Reloader: Sendable {
     private func apply(trigger: String) -> ReloadOutcome {
         let loaded: (config: VigilConfig, web: WebSecurity)
         do throws(ConfigError) {
-            let config = try VigilConfig.load(file: file, flags: flags)
+            let config = try VigilConfig.load(file: file, flags: flags, kinds: ProbeCatalog.kinds)
             loaded = (config, try WebSecurity.load(config.web.configFile))
         } catch {
             for problem in error.problems {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VigilConfig
+import VigilProbes
 
 @Suite struct DurationTests {
     @Test(arguments: [("15s", 15_000), ("1h", 3_600_000), ("500ms", 500), ("1m30s", 90_000), ("2d", 172_800_000)])
@@ -21,14 +22,17 @@ import Testing
     }
 }
 
+/// The schema of the kinds Vigil has.
+let schema = Schema(kinds: ProbeCatalog.kinds)
+
 @Suite struct ConfigLoadingTests {
     func load(_ yaml: String?, environment: [String: String] = [:], flags: [String: String] = [:]) throws(ConfigError) -> VigilConfig {
         var raw = RawConfig()
         if let yaml { raw.addYAML(yaml, file: "test.yml") }
-        raw.addEnvironment(environment, knownKeys: Schema.keys)
-        raw.addProbeEnvironment(environment, settings: Schema.probeSettingNames)
+        raw.addEnvironment(environment, knownKeys: schema.keys)
+        raw.addProbeEnvironment(environment, settings: schema.probeSettingNames)
         for (key, value) in flags { raw.set(key, value, origin: "flag") }
-        return try VigilConfig(raw: raw)
+        return try VigilConfig(raw: raw, schema: schema)
     }
 
     func problems(_ yaml: String, environment: [String: String] = [:]) -> [String] {
@@ -86,7 +90,7 @@ import Testing
         #expect(problems("endpoint:\n  listen_address: unix:run/endpoint.sock\n").first?.contains("absolute path") == true)
         #expect(problems("endpoint:\n  listen_address: unix:/\(String(repeating: "a", count: 120))\n").count == 1)
         #expect(problems("web:\n  listen_address: unix:/run/vigil.sock\n").count == 1, "the web listener takes HOST:PORT only")
-        let durations = Schema.settings.filter { !$0.isPattern && DurationParser.parse($0.defaultValue) != nil }
+        let durations = schema.settings.filter { !$0.isPattern && DurationParser.parse($0.defaultValue) != nil }
         #expect(durations.count >= 10)
         for setting in durations {
             let variable = setting.environmentName
@@ -115,7 +119,7 @@ import Testing
 
     @Test func aMisspeltVariableIsAWarningNamingTheNearestAndOthersAreLeftAlone() throws {
         let config = try VigilConfig.load(file: nil, environment: ["VIGIL_PROBES_INTERVALL": "2s", "VIGIL_TEST_PG_PORT": "1",
-                                                                   "VIGIL_PROBES_DATABASE_TIMOUT": "1s", "VIGIL_LOG_LEVEL": "info"])
+                                                                   "VIGIL_PROBES_DATABASE_TIMOUT": "1s", "VIGIL_LOG_LEVEL": "info"], kinds: ProbeCatalog.kinds)
         #expect(config.warnings == [
             "environment variable VIGIL_PROBES_DATABASE_TIMOUT is not a setting and is ignored: did you mean VIGIL_PROBES_DATABASE_TIMEOUT?",
             "environment variable VIGIL_PROBES_INTERVALL is not a setting and is ignored: did you mean VIGIL_PROBES_INTERVAL?",
@@ -132,7 +136,7 @@ import Testing
 
     /// Every setting says whether a reload applies it; those read once at start are the listeners, AWS, CloudWatch and the log format.
     @Test func everySettingDeclaresWhenItApplies() {
-        let restart = Set(Schema.settings.filter { $0.applies == .restart }.map(\.key))
+        let restart = Set(schema.settings.filter { $0.applies == .restart }.map(\.key))
         #expect(restart.contains("web.listen_address") && restart.contains("aws.region") && restart.contains("endpoint.listen_address"))
         #expect(!restart.contains("web.telemetry_path") && !restart.contains("endpoint.allow") && !restart.contains("secrets.environment"))
         #expect(restart.allSatisfy { ["web.", "log.format", "aws.", "endpoint.", "cloudwatch."].contains(where: $0.hasPrefix) }, "\(restart)")
@@ -141,10 +145,10 @@ import Testing
     /// The Lambda extension's port variable places the endpoint where nothing of Vigil's does, and is checked like it.
     @Test func theLambdaExtensionsPortVariableWhenNothingElseNamesTheAddress() throws {
         let port = ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "2999"]
-        #expect(try VigilConfig.load(file: nil, environment: port).endpoint.listenAddress == "127.0.0.1:2999")
+        #expect(try VigilConfig.load(file: nil, environment: port, kinds: ProbeCatalog.kinds).endpoint.listenAddress == "127.0.0.1:2999")
         let both = port.merging(["VIGIL_ENDPOINT_LISTEN_ADDRESS": "127.0.0.1:3001"]) { $1 }
-        #expect(try VigilConfig.load(file: nil, environment: both).endpoint.listenAddress == "127.0.0.1:3001")
-        #expect(throws: ConfigError.self) { try VigilConfig.load(file: nil, environment: ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "x"]) }
+        #expect(try VigilConfig.load(file: nil, environment: both, kinds: ProbeCatalog.kinds).endpoint.listenAddress == "127.0.0.1:3001")
+        #expect(throws: ConfigError.self) { try VigilConfig.load(file: nil, environment: ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "x"], kinds: ProbeCatalog.kinds) }
     }
 
     @Test func environmentProblemsNameTheVariable() {
@@ -184,7 +188,7 @@ import Testing
     @Test func unreadableFilesSayWhy() throws {
         func fileProblems(_ path: String) -> [String] {
             do {
-                _ = try VigilConfig.load(file: path, environment: [:])
+                _ = try VigilConfig.load(file: path, environment: [:], kinds: ProbeCatalog.kinds)
                 return []
             } catch {
                 return error.problems.map(\.description)
@@ -274,13 +278,13 @@ import Testing
     }
 
     @Test func exampleConfigIsValid() throws {
-        _ = try VigilConfig.load(file: Self.root.appendingPathComponent("docs/vigil.example.yml").path, environment: [:])
+        _ = try VigilConfig.load(file: Self.root.appendingPathComponent("docs/vigil.example.yml").path, environment: [:], kinds: ProbeCatalog.kinds)
     }
 
     /// Every Vigil configuration shown in docs/*.md and the README (a ```yaml
     /// block whose top-level keys are Vigil's sections) validates as shown.
     @Test func everyConfigurationInTheDocsValidates() throws {
-        let sections = Set(Schema.settings.map { String($0.key.prefix { $0 != "." }) })
+        let sections = Set(schema.settings.map { String($0.key.prefix { $0 != "." }) })
         let docs = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("docs").path)
             .filter { $0.hasSuffix(".md") }.map { "docs/\($0)" } + ["README.md"]
         var checked = 0
@@ -294,7 +298,7 @@ import Testing
                 checked += 1
                 do {
                     // Safe to copy: a third party's outage must not take the reader's instances out of service.
-                    let critical = try VigilConfig(raw: raw).probes.filter { $0.kind.name == "http" && $0.critical }.map(\.name)
+                    let critical = try VigilConfig(raw: raw, schema: schema).probes.filter { $0.kind.name == "http" && $0.critical }.map(\.name)
                     #expect(critical.isEmpty, "\(doc): http targets without critical: false: \(critical)")
                 } catch {
                     Issue.record("\(doc): a configuration that does not validate: \(error.problems.map(\.description))")
@@ -306,8 +310,8 @@ import Testing
 
     @Test func referenceDocumentsEveryKeyAndVariable() throws {
         let reference = try String(contentsOf: Self.root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
-        #expect(reference.contains(Schema.markdownTable()), "docs/configuration.md is not in step: run scripts/update-config-docs")
-        for setting in Schema.settings {
+        #expect(reference.contains(schema.markdownTable()), "docs/configuration.md is not in step: run scripts/update-config-docs")
+        for setting in schema.settings {
             #expect(reference.contains("`\(setting.key)`"), "docs/configuration.md lacks \(setting.key)")
             if !setting.isPattern {
                 #expect(reference.contains(setting.environmentName), "docs/configuration.md lacks \(setting.environmentName)")

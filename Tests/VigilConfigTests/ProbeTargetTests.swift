@@ -1,6 +1,7 @@
 import Testing
 @testable import VigilConfig
 import VigilPlatform
+import VigilProbes
 
 /// `probes.<name>` for any name, checked against its kind.
 extension ConfigLoadingTests {
@@ -34,13 +35,15 @@ extension ConfigLoadingTests {
     @Test func namedTargetsOfEveryKind() throws {
         let config = try load(Self.catalogYAML)
         #expect(config.probes.map(\.name) == ["database", "redis", "secrets", "api", "port", "queue", "replica"])
-        #expect(config.probes.map(\.kind.name) == ["postgres", "redis", "secrets", "http", "tcp", "redis", "postgres"])
+        #expect(config.probes.map { $0.kind.name } == ["postgres", "redis", "secrets", "http", "tcp", "redis", "postgres"])
         let replica = try #require(config.probes["replica"])
         #expect(!replica.critical && replica.secret == "replica" && replica.interval == .seconds(15))
-        #expect(replica.settings["sslmode"] == "require")  // database.sslmode is every postgres target's default
-        #expect(config.probes["queue"]?.settings["info"] == "false")
+        #expect((replica.settings as? PostgresTLS)?.mode == "require")  // database.sslmode is every postgres target's default
+        #expect((config.probes["queue"]?.settings as? RedisProbe.Settings)?.info == false)
         let api = try #require(config.probes["api"])
-        #expect(api.critical && api.secret == "api" && api.settings["method"] == "GET" && api.settings["expect_status"] == "200-299")
+        let http = try #require(api.settings as? HTTPProbe.Settings)
+        #expect(api.critical && api.secret == "api" && http.method == "GET" && http.expect == StatusRanges("200-299"))
+        #expect((config.probes["port"]?.settings as? HostPort) == HostPort(host: "mail.example.com", port: 587))
         #expect(api.headers.map(\.name) == ["Authorization"])
         #expect(SecretReference.parts(api.headers[0].value) == [.text("Bearer "), .reference(item: "api", key: "token")])
         // `${secret:<key>}` is a key of the target's own secret: `secret`, else the item named like it.
@@ -50,7 +53,7 @@ extension ConfigLoadingTests {
             .replacing("    kind: http\n", with: "    kind: http\n    secret: queue\n"))
         #expect(named.probes["api"].map { SecretReference.items(in: $0.headers[0].value, ownItem: $0.secret) } == ["queue"])
         #expect(config.probes["port"]?.secret == nil && config.probes["secrets"]?.critical == false)
-        #expect(config.effective["probes.replica.critical"] == "false" && config.effective["probes.api.url"] == api.settings["url"])
+        #expect(config.effective["probes.replica.critical"] == "false" && config.effective["probes.api.url"] == http.url)
     }
 
     @Test func itemsAndTargetsWrittenEmptyTakeEveryDefault() throws {
@@ -65,7 +68,8 @@ extension ConfigLoadingTests {
         let config = try load(nil)
         #expect(config.probes.map(\.name) == ["database", "redis", "secrets"])
         #expect(config.probes.map(\.critical) == [true, true, false])
-        #expect(config.probes["database"]?.settings == ["sslmode": "prefer", "ca_file": ""])
+        let tls = try #require(config.probes["database"]?.settings as? PostgresTLS)
+        #expect(tls.mode == "prefer" && tls.rootCertificate == nil)
     }
 
     @Test func environmentSetsAnyTarget() throws {
@@ -74,9 +78,9 @@ extension ConfigLoadingTests {
             "VIGIL_PROBES_QUEUE_SERVER_NAME": "queue.internal"])
         #expect(config.probes["replica"]?.timeout == .seconds(2))
         #expect(config.origins["probes.replica.timeout"] == "env VIGIL_PROBES_REPLICA_TIMEOUT")
-        #expect(config.probes["api"]?.settings["expect_status"] == "200,204")
+        #expect((config.probes["api"]?.settings as? HTTPProbe.Settings)?.expect == StatusRanges("200,204"))
         #expect(config.probes["database"]?.enabled == false)
-        #expect(config.probes["queue"]?.settings["server_name"] == "queue.internal")
+        #expect((config.probes["queue"]?.settings as? RedisProbe.Settings)?.tls.serverName == "queue.internal")
     }
 
     @Test(arguments: [

@@ -4,9 +4,17 @@ import VigilPlatform
 @testable import VigilProbes
 
 @Suite struct CatalogTests {
-    /// The configuration's kinds and the factories are two tables: they must name the same kinds.
-    @Test func everyKindHasAFactoryAndEveryFactoryAKind() {
-        #expect(Set(ProbeCatalog.factories.keys) == Set(ProbeKind.all.map(\.name)))
+    /// One list: a kind's name is unique, and every kind the configuration reads
+    /// gives the catalog the settings its probe is built from.
+    @Test func everyKindIsListedOnceAndBuildsFromWhatTheConfigurationRead() throws {
+        let names = ProbeCatalog.kinds.map { $0.name }
+        #expect(Set(names).count == names.count && Set(names) == ["postgres", "redis", "http", "tcp", "secrets"])
+        var raw = RawConfig()
+        raw.addYAML("probes:\n  api: {kind: http, url: \"http://127.0.0.1:1/\"}\n  port: {kind: tcp, address: \"127.0.0.1:1\"}\n",
+                    file: "test.yml")
+        let config = try VigilConfig(raw: raw, schema: Schema(kinds: ProbeCatalog.kinds))
+        #expect(config.probes.map { $0.kind.name }.sorted() == names.sorted())
+        for target in config.probes { #expect(ProbeCatalog.accepts(target), "\(target.name)") }
     }
 
     @Test func statusRanges() {

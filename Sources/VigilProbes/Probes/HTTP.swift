@@ -1,4 +1,5 @@
 import VigilAWS
+import VigilConfig
 import VigilPlatform
 import VigilSecrets
 
@@ -9,7 +10,43 @@ import VigilSecrets
 /// request is tried once more, as the database and Redis probes do after an
 /// authentication failure. Header values are built per run and never kept,
 /// logged or shown; the failure detail holds the status only.
-public final class HTTPProbe: Probe {
+public final class HTTPProbe: KindProbe {
+    public static let name = "http"
+    public static let summary = "An HTTP(S) endpoint: answers with the expected status and accepts the credential sent."
+    public static let defaultCritical = true
+    public static let credentials = KindCredentials.optional
+    public static let settings = [
+        KindSetting("url", .url, required: true, help: "http: the URL to request (`http://` or `https://`)."),
+        KindSetting("method", default: "GET", .choice(["GET", "HEAD"]), help: "http: `GET` or `HEAD`."),
+        KindSetting("expect_status", default: "200-299", .statuses,
+                    help: "http: the statuses that count as up: `200`, `200-299` or a comma list of both."),
+        KindSetting("headers.*", .any, help: "http: request headers; `${secret:<item>.<key>}` in a value is replaced by that secret's key, "
+                        + "`${secret:<key>}` by a key of the target's own `secret`."),
+        KindSetting("ca_file", .any, help: caFileHelp),
+        KindSetting("unix_socket", .absolutePath,
+                    help: "http: connect through this Unix socket (an absolute path) instead of to the URL's host."),
+    ]
+
+    public struct Settings: Sendable {
+        public var url: String
+        public var method: String
+        public var expect: StatusRanges
+        public var headers: [(name: String, value: String)]
+        public var caFile: String?
+        public var unixSocket: String?
+
+        public init(url: String, method: String = "GET", expect: StatusRanges, headers: [(name: String, value: String)] = [],
+                    caFile: String? = nil, unixSocket: String? = nil) {
+            (self.url, self.method, self.expect, self.headers, self.caFile, self.unixSocket) = (url, method, expect, headers, caFile, unixSocket)
+        }
+    }
+
+    public static func read(_ values: KindValues) -> Settings? {
+        guard let url = values.text("url"), let method = values.text("method"), let expect = values.statuses("expect_status") else { return nil }
+        return Settings(url: url, method: method, expect: expect, headers: values.headers, caFile: values.nonEmpty("ca_file"),
+                        unixSocket: values.nonEmpty("unix_socket"))
+    }
+
     public let name: String
     public let failureReasons = ProbeReason.connectionFailures + [.unexpectedStatus]
     private let url: String
@@ -22,18 +59,19 @@ public final class HTTPProbe: Probe {
     private let sources: [String: CredentialsSource<SecretValue>]
     private let transport: CurlTransport
 
-    init(target: ProbeTarget, context: ProbeContext) {
+    public init(target: ProbeTarget<Settings>, context: ProbeContext) {
+        let settings = target.settings
         name = target.name
-        url = target.settings["url"] ?? ""
+        url = settings.url
         origin = Self.origin(of: url)
-        method = target.settings["method"] ?? "GET"
-        expect = StatusRanges(target.settings["expect_status"] ?? "") ?? StatusRanges("200-299")!
-        headers = target.headers.map { ($0.name, SecretReference.parts($0.value, ownItem: target.secret)) }
-        let items = Set(target.headers.flatMap { SecretReference.items(in: $0.value, ownItem: target.secret) })
+        method = settings.method
+        expect = settings.expect
+        headers = settings.headers.map { ($0.name, SecretReference.parts($0.value, ownItem: target.secret)) }
+        let items = Set(settings.headers.flatMap { SecretReference.items(in: $0.value, ownItem: target.secret) })
         sources = Dictionary(uniqueKeysWithValues: items.map { ($0, .secret($0, in: context.secrets) { value, _ in value }) })
         var options = CurlTransport.Options()
-        options.caBundle = target.settings["ca_file"].nonEmpty
-        options.unixSocket = target.settings["unix_socket"].nonEmpty
+        options.caBundle = settings.caFile
+        options.unixSocket = settings.unixSocket
         options.maxResponseBytes = 64 << 10  // the status is what counts; a larger body is cut
         options.truncatesBody = true
         options.maxIdleHandles = 1

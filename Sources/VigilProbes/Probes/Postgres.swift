@@ -1,3 +1,4 @@
+import VigilConfig
 import VigilPlatform
 import VigilSecrets
 
@@ -8,7 +9,21 @@ import VigilSecrets
 /// transaction pooling it never reaches another client's server
 /// connection, and a query stuck in the server is cancelled there, not
 /// only abandoned here.
-public final class PostgresProbe: Probe {
+public final class PostgresProbe: KindProbe {
+    public static let name = "postgres"
+    public static let summary = "PostgreSQL: connects (the connection is kept) and runs `SELECT 1`."
+    public static let defaultCritical = true
+    public static let credentials = KindCredentials.required(keys: ["username", "password"])
+    public static let settings = [
+        KindSetting("sslmode", default: "prefer", .choice(PostgresTLS.modes), legacyKey: "database.sslmode",
+                    help: "libpq `sslmode` (postgres): \(PostgresTLS.modes.joined(separator: ", ")); default `database.sslmode`."),
+        KindSetting("ca_file", .any, legacyKey: "database.ca_file", help: caFileHelp),
+    ]
+
+    public static func read(_ values: KindValues) -> PostgresTLS? {
+        values.text("sslmode").map { PostgresTLS(mode: $0, rootCertificate: values.nonEmpty("ca_file")) }
+    }
+
     public let name: String
     public let failureReasons = ProbeReason.connectionFailures
     private let credentials: CredentialsSource<DatabaseCredentials>
@@ -21,9 +36,8 @@ public final class PostgresProbe: Probe {
         self.credentials = credentials
     }
 
-    convenience init(target: ProbeTarget, context: ProbeContext) {
-        self.init(name: target.name,
-                  tls: PostgresTLS(mode: target.settings["sslmode"] ?? "prefer", rootCertificate: target.settings["ca_file"].nonEmpty),
+    public convenience init(target: ProbeTarget<PostgresTLS>, context: ProbeContext) {
+        self.init(name: target.name, tls: target.settings,
                   credentials: .secret(target.secret ?? target.name, in: context.secrets, TypedCredentials.database))
     }
 
@@ -46,6 +60,7 @@ public final class PostgresProbe: Probe {
 
 /// libpq's TLS settings: `sslmode` and, for verification, `sslrootcert`.
 public struct PostgresTLS: Sendable {
+    static let modes = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
     public var mode: String
     public var rootCertificate: String?
 

@@ -1,8 +1,29 @@
+import VigilConfig
 import VigilPlatform
 import VigilSecrets
 
 /// Redis probe: connect and authenticate (kept between runs), then `PING`.
-public final class RedisProbe: Probe {
+public final class RedisProbe: KindProbe {
+    public static let name = "redis"
+    public static let summary = "Redis: connects and authenticates (kept), `PING`, and `INFO` for gauges."
+    public static let defaultCritical = true
+    public static let credentials = KindCredentials.required(keys: ["password"])
+    public static let settings = [
+        KindSetting("ca_file", .any, legacyKey: "redis.ca_file", help: caFileHelp),
+        KindSetting("server_name", .any, legacyKey: "redis.server_name",
+                    help: "Name to check in Redis's certificate; empty = the host from the credentials (default `redis.server_name`)."),
+        KindSetting("info", default: "true", .bool, legacyKey: "redis.info", help: "Read Redis `INFO` each run for gauges (default `redis.info`)."),
+    ]
+
+    public struct Settings: Sendable {
+        public var tls: RedisTLS
+        public var info: Bool
+    }
+
+    public static func read(_ values: KindValues) -> Settings? {
+        values.bool("info").map { Settings(tls: RedisTLS(caFile: values.nonEmpty("ca_file"), serverName: values.nonEmpty("server_name")), info: $0) }
+    }
+
     public let name: String
     public let failureReasons = ProbeReason.connectionFailures
     private let credentials: CredentialsSource<RedisCredentials>
@@ -19,10 +40,8 @@ public final class RedisProbe: Probe {
         self.credentials = credentials
     }
 
-    convenience init(target: ProbeTarget, context: ProbeContext) {
-        self.init(name: target.name,
-                  tls: RedisTLS(caFile: target.settings["ca_file"].nonEmpty, serverName: target.settings["server_name"].nonEmpty),
-                  reportInfo: target.settings["info"]?.lowercased() != "false",
+    public convenience init(target: ProbeTarget<Settings>, context: ProbeContext) {
+        self.init(name: target.name, tls: target.settings.tls, reportInfo: target.settings.info,
                   credentials: .secret(target.secret ?? target.name, in: context.secrets, TypedCredentials.redis))
     }
 

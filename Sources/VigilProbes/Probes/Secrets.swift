@@ -1,3 +1,4 @@
+import VigilConfig
 import VigilPlatform
 import VigilSecrets
 
@@ -8,7 +9,16 @@ import VigilSecrets
 /// `not_found`, `throttled`, ...), when a value was read from a failover
 /// region (`replica`), when a value is served stale or from the
 /// environment, or when the cache hit ratio is below its floor.
-public final class SecretsProbe: Probe {
+public final class SecretsProbe: KindProbe {
+    public static let name = "secrets"
+    public static let summary = "The secrets client: every required secret available, and from AWS within its TTL."
+    public static let defaultCritical = false
+    public static let settings: [KindSetting] = []
+    public static let reportsConnection = false
+    public static let followsSecrets = true
+
+    public static func read(_ values: KindValues) -> NoSettings? { NoSettings() }
+
     public let name: String
     public let failureReasons = [ProbeReason.credentialsUnavailable, .timeout]
     private let client: SecretsClient
@@ -22,7 +32,7 @@ public final class SecretsProbe: Probe {
         self.minimumHitRatio = minimumHitRatio
     }
 
-    convenience init(target: ProbeTarget, context: ProbeContext) {
+    public convenience init(target: ProbeTarget<NoSettings>, context: ProbeContext) {
         self.init(name: target.name, client: context.secrets, minimumHitRatio: context.minimumHitRatio)
     }
 

@@ -1,18 +1,24 @@
+import VigilConfig
 import VigilPlatform
 
 /// TCP probe: connects to `address` within the timeout and closes; for
 /// dependencies Vigil cannot speak to.
-public final class TCPProbe: Probe {
+public final class TCPProbe: KindProbe {
+    public static let name = "tcp"
+    public static let summary = "A TCP port: connects within the timeout, nothing else."
+    public static let defaultCritical = true
+    public static let settings = [KindSetting("address", .hostPort, required: true, help: "tcp: `HOST:PORT` to connect to.")]
+
+    public static func read(_ values: KindValues) -> HostPort? { values.hostPort("address") }
+
     public let name: String
     public let failureReasons = [ProbeReason.timeout, .refused, .dns, .protocol]
     private let host: String
     private let port: Int
 
-    init(target: ProbeTarget, context: ProbeContext) {
+    public init(target: ProbeTarget<HostPort>, context: ProbeContext) {
         name = target.name
-        let address = HostPort(target.settings["address"] ?? "")  // checked by the configuration
-        host = address?.host ?? ""
-        port = address?.port ?? 0
+        (host, port) = (target.settings.host, target.settings.port)
     }
 
     public func run(timeout: Duration) -> ProbeResult {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import VigilCloudWatch
 import VigilConfig
+import VigilProbes
 import VigilPlatform
 
 struct ConfigCommand: ParsableCommand {
@@ -31,8 +32,8 @@ struct ConfigCheck: ParsableCommand {
         if config.endpoint.enabled { _ = try EndpointSetup.tokenOrExit(config.endpoint) }
         for warning in config.warnings { writeStandardError("vigil: warning: \(warning)\n") }
         print("\(options.resolvedFile ?? "(no file: defaults and VIGIL_* variables)"): OK")
-        let known = Set(Schema.keys)
-        for key in Schema.keys + config.effective.keys.filter({ !known.contains($0) }).sorted() {
+        let known = Set(config.schema.keys)
+        for key in config.schema.keys + config.effective.keys.filter({ !known.contains($0) }).sorted() {
             let origin = config.origins[key].map { "  # \($0)" } ?? ""
             print("  \(key) = \(config.effective[key] ?? "")\(origin)")
         }
@@ -59,7 +60,7 @@ struct ConfigReference: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reference", abstract: "Print every configuration key as a Markdown table.")
 
-    func run() { print(Schema.markdownTable()) }
+    func run() { print(Schema(kinds: ProbeCatalog.kinds).markdownTable()) }
 }
 
 struct VersionCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import VigilConfig
+import VigilProbes
 import VigilPlatform
 
 /// Options shared by the commands that load a configuration.
@@ -46,7 +47,7 @@ struct ConfigOptions: ParsableArguments {
 /// Loads the configuration or exits 78 after printing every problem.
 func loadConfiguration(file: String?, flags: [String: String] = [:]) throws -> VigilConfig {
     do {
-        return try VigilConfig.load(file: file, flags: flags)
+        return try VigilConfig.load(file: file, flags: flags, kinds: ProbeCatalog.kinds)
     } catch {
         throw reportFailure(error, exitCode: exitConfigError)
     }

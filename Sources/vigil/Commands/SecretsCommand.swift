@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import VigilAWS
 import VigilConfig
+import VigilProbes
 import VigilSecrets
 
 struct SecretsCommand: ParsableCommand {
@@ -61,7 +62,7 @@ struct SecretsGet: ParsableCommand {
         let client: SecretsClient
         let lookup: String
         if let secretID {
-            let config = try VigilConfig.load(file: nil)
+            let config = try VigilConfig.load(file: nil, kinds: ProbeCatalog.kinds)
             guard let aws = SecretsSetup.aws(config: config.aws, registry: nil) else {
                 throw ValidationError("no AWS region: set AWS_REGION")
             }

@@ -10,9 +10,24 @@
 import FoundationEssentials
 
 private let file = "fuzz-config.yml"  // in the run's directory, .build-fuzz/envoverride
+
+/// The default targets' kinds, declared without their runs (those need
+/// libpq and OpenSSL): what is fuzzed is the layering, not a kind's settings.
+private protocol DefaultKind: ProbeKind where Settings == NoSettings {}
+extension DefaultKind {
+    static var summary: String { "" }
+    static var defaultCritical: Bool { true }
+    static var settings: [KindSetting] { [] }
+    static func read(_ values: KindValues) -> NoSettings? { NoSettings() }
+}
+private enum Postgres: DefaultKind { static let name = "postgres" }
+private enum Redis: DefaultKind { static let name = "redis" }
+private enum Secrets: DefaultKind { static let name = "secrets" }
+private let schema = Schema(kinds: [Postgres.self, Redis.self, Secrets.self])
+
 /// Known key -> (variable, default); input-independent, so checked and built once.
-private let known: [(key: String, variable: String, defaultValue: String)] = Schema.keys.map { key in
-    let setting = Schema.setting(key), variable = RawConfig.environmentName(for: key)
+private let known: [(key: String, variable: String, defaultValue: String)] = schema.keys.map { key in
+    let setting = schema.setting(key), variable = RawConfig.environmentName(for: key)
     check(setting.environmentName == variable, "\(key): variable \(setting.environmentName), expected \(variable)")
     return (key, variable, setting.defaultValue)
 }
@@ -41,7 +56,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let yaml { check(FileManager.default.createFile(atPath: file, contents: Data(yaml.utf8)), "cannot write \(file)") }
 
     do throws(ConfigError) {
-        let config = try VigilConfig.load(file: yaml == nil ? nil : file, environment: environment, flags: flags)
+        let config = try VigilConfig.load(file: yaml == nil ? nil : file, environment: environment, flags: flags, kinds: schema.kinds)
         for (key, variable, defaultValue) in known {
             if let flag = flags[key] {
                 check(config.effective[key] == flag, "\(key): flag \(flag) lost to \(config.effective[key] ?? "nil")")
