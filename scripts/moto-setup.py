@@ -8,6 +8,10 @@ scripts/services does) and a new moto process gets the same keys again.
 
   python3 scripts/moto-setup.py ENDPOINT KEYS_FILE PREFIX ENVIRONMENT DB_JSON REDIS_JSON [NO_AUTH_ALLOWANCE]
 
+VIGIL_SEED_SECRETS, if set, is a JSON object of more secrets to seed, by
+name under PREFIX/ENVIRONMENT (scripts/services seeds the SMTP server's
+`email` credentials so).
+
 NO_AUTH_ALLOWANCE (default 0) lets that many requests through unchecked after
 auth is turned on: moto answers unsigned calls (STS AssumeRoleWithWebIdentity)
 with a 500 once checking is on, so the web identity test allows exactly one.
@@ -73,7 +77,8 @@ def admin_keys():
 
 def seed(key_id, secret):
     sm = client("secretsmanager", key_id, secret)
-    for name, value in [("database/credentials", db_json), ("redis/credentials", redis_json)]:
+    extra = json.loads(os.environ.get("VIGIL_SEED_SECRETS", "{}"))
+    for name, value in [("database/credentials", db_json), ("redis/credentials", redis_json)] + sorted(extra.items()):
         secret_id = f"{prefix}/{environment}/{name}"
         try:
             sm.create_secret(Name=secret_id, SecretString=value)

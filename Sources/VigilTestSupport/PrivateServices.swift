@@ -84,3 +84,19 @@ public final class PrivateRedis {
     public func start() throws { try service.start() }
     public func stop() throws { try service.stop() }
 }
+
+/// An SMTP server of one test's own (its three ports), the shared one's login.
+public final class PrivateSMTP {
+    public let port: Int
+    private let service: PrivateService
+
+    public init() throws {
+        port = try Blackhole.freePort()
+        service = try PrivateService("smtp", environment: [
+            "VIGIL_SMTP_PORT": String(port), "VIGIL_SMTP_PLAIN_PORT": String(try Blackhole.freePort()),
+            "VIGIL_SMTP_TLS_PORT": String(try Blackhole.freePort())])
+    }
+
+    public func start() throws { try service.start() }
+    public func stop() throws { try service.stop() }
+}

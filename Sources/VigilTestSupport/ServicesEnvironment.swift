@@ -29,6 +29,12 @@ public struct ServicesEnvironment: Sendable {
     public var redisTLSPort: Int { Int(values["VIGIL_TEST_REDIS_TLS_PORT"] ?? "") ?? 0 }
     public var tlsCA: String { values["VIGIL_TEST_TLS_CA"] ?? "" }
     public var postgresPort: Int { Int(values["VIGIL_TEST_PG_PORT"] ?? "") ?? 0 }
+    /// The SMTP server's ports: STARTTLS, plain (no STARTTLS offered), implicit TLS; its login.
+    public var smtpPort: Int { Int(values["VIGIL_TEST_SMTP_PORT"] ?? "") ?? 0 }
+    public var smtpPlainPort: Int { Int(values["VIGIL_TEST_SMTP_PLAIN_PORT"] ?? "") ?? 0 }
+    public var smtpTLSPort: Int { Int(values["VIGIL_TEST_SMTP_TLS_PORT"] ?? "") ?? 0 }
+    public var smtpUser: String { values["VIGIL_TEST_SMTP_USER"] ?? "" }
+    public var smtpPassword: String { values["VIGIL_TEST_SMTP_PASSWORD"] ?? "" }
 
     /// Creates the secret in moto, or puts a new version when it exists (as
     /// the admin identity); true when either worked.
@@ -47,7 +53,7 @@ public struct ServicesEnvironment: Sendable {
     /// a failing expectation prints its operands, and test output must not
     /// carry secrets either.
     public var canaries: [String] {
-        [databasePassword, redisPassword, appSecret, adminSecret].filter { !$0.isEmpty }
+        [databasePassword, redisPassword, smtpPassword, appSecret, adminSecret].filter { !$0.isEmpty }
     }
 
     public func assertNoCanary(in outputs: [String], extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) {
