@@ -334,17 +334,19 @@ struct SecretMachine: Sendable {
     /// is neither that one nor rejected; true when it did. AWSCURRENT moved
     /// meanwhile (a rotation that finished while a forced read was held
     /// back): the new value is fetched at once instead.
-    mutating func pendingRead(id: Int, _ pending: CacheEntry?, current: String?, at now: UnixTime,
+    mutating func pendingRead(id: Int, _ pending: CacheEntry?, current: (version: String, region: String)?, at now: UnixTime,
                               _ policy: SecretPolicy) -> Bool {
         guard pendingFlight == id else { return false }
         pendingFlight = nil
         if let current, entry?.source == .aws {
-            guard current == (displaced ?? entry)?.versionID else {
+            guard current.version == (displaced ?? entry)?.versionID else {
                 refreshAt = now
                 return false
             }
-            // AWSCURRENT confirmed where it is: its entry is as fresh as the answer.
-            if displaced != nil { displaced?.confirm(at: now, in: pending?.region ?? "") } else { entry?.confirm(at: now, in: pending?.region ?? "") }
+            // AWSCURRENT confirmed where it is, by the region that said so: its entry is
+            // as fresh as the answer. (Confirming it in AWSPENDING's region, "" when there
+            // was none, showed every failed login as "served from a failover region".)
+            if displaced != nil { displaced?.confirm(at: now, in: current.region) } else { entry?.confirm(at: now, in: current.region) }
         }
         guard let pending, let current = entry, current.source == .aws, displaced == nil,
               pending.versionID != current.versionID, pending.versionID != rejectedPending else { return false }

@@ -44,9 +44,10 @@ extension SecretsClient {
     /// AWSPENDING, and hands both to the machine (no AWSPENDING, or an AWS
     /// failure, changes nothing: the refresh schedule reports AWS's state).
     private func readPending(_ item: SecretsConfiguration.Item, id: Int, regions: SecretsRegions) {
-        let current = state.withLock({ $0.describeAllowed }) ? try? regions.read(failing: false) { api throws(AWSError) in
+        let described = state.withLock({ $0.describeAllowed }) ? try? regions.read(failing: false) { api throws(AWSError) in
             try api.currentVersion(item.secretID)
-        }.value : nil
+        } : nil
+        let current = described.flatMap { answer in answer.value.map { (version: $0, region: answer.region) } }
         let answer = try? regions.read(failing: false) { api throws(AWSError) in
             try api.getSecretValue(item.secretID, stage: "AWSPENDING", binary: item.isRead)
         }
@@ -54,7 +55,7 @@ extension SecretsClient {
         let pending = answer.map { CacheEntry($0.value, region: $0.region, at: now) }
         let adopted = state.update { state in
             state.poked = true  // AWSCURRENT may have moved: due at once
-            return state.secrets[item.name]?.pendingRead(id: id, pending, current: current ?? nil, at: now, state.policy) ?? false
+            return state.secrets[item.name]?.pendingRead(id: id, pending, current: current, at: now, state.policy) ?? false
         }
         guard adopted else { return }
         logger.notice("login failed with AWSCURRENT, which has not moved: trying AWSPENDING (a rotation under way)",

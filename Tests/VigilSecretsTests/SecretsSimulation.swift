@@ -325,7 +325,9 @@ final class World {
         case .pending(let name, let id):
             let secret = aws[state.secrets[name] == nil ? name : (state.items[name]?.secretID ?? name)]
             let pending = answering == Self.primary ? secret?.pending.map { entry(name, version: $0, region: Self.primary) } : nil
-            let current = answering.map { $0 == Self.primary ? secret?.current : secret?.replicaCurrent }.map { "v\($0 ?? 0)" }
+            let current = answering.map { region in
+                (version: "v\((region == Self.primary ? secret?.current : secret?.replicaCurrent) ?? 0)", region: region)
+            }
             calls["pending", default: 0] += 1
             let (at, policy) = (time, state.policy)
             _ = state.secrets[name]?.pendingRead(id: id, pending, current: current, at: at, policy)
@@ -510,6 +512,12 @@ final class World {
         }
         for (name, machine) in state.secrets {
             checkHeld(name, machine)
+            // Where a value was last confirmed is a region that answered (a failed login's
+            // AWSPENDING read once confirmed it in "", which /health showed as a failover).
+            for held in [machine.entry, machine.displaced].compactMap({ $0 }) where held.source == .aws
+                && ![Self.primary, Self.replica].contains(held.region ?? "") {
+                broken = "\(name) confirmed in region \"\(held.region ?? "nil")\""
+            }
             if let flight = machine.flight, !running.contains(flight.id) {
                 broken = "\(name) holds flight \(flight.id) that nothing runs"
             }
