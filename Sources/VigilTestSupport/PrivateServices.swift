@@ -5,7 +5,7 @@ import Foundation
 /// can take it down without disturbing the others.
 public final class PrivateService {
     private let name: String
-    private let scratch: String
+    let scratch: String
     private let environment: [String: String]
 
     /// `environment`: the port variables of `scripts/services`.
@@ -89,6 +89,8 @@ public final class PrivateRedis {
 public final class PrivateSMTP {
     public let port: Int
     private let service: PrivateService
+    /// Its certificate (self-signed, its own), for `ca_file`.
+    public var caFile: String { service.scratch + "/tls/server.crt" }
 
     public init() throws {
         port = try Blackhole.freePort()
