@@ -97,7 +97,9 @@ public struct Schema: Sendable {
         Setting(key: "probes.*.secret", defaultValue: "",
                 applies: .live, help: "The `secrets.items` entry whose credentials the target uses; empty = the item named like the target."),
     ] + kinds.flatMap { $0.settings.map(\.schemaSetting) }.reduce(into: [Setting]()) { unique, setting in
-        if !unique.contains(where: { $0.key == setting.key }) { unique.append(setting) }
+        // Kinds that share a setting's name (`address`, `ca_file`) share its key: each one's help is kept.
+        guard let index = unique.firstIndex(where: { $0.key == setting.key }) else { return unique.append(setting) }
+        if !unique[index].help.contains(setting.help) { unique[index].help += " " + setting.help }
     } }
 
     static let health = [

@@ -84,7 +84,8 @@ extension ConfigLoadingTests {
     }
 
     @Test(arguments: [
-        ("probes:\n  x:\n    kind: mysql\n", "test.yml:3: probes.x.kind: unknown kind \"mysql\": expected one of postgres, redis, http, tcp, secrets"),
+        ("probes:\n  x:\n    kind: mysql\n", "test.yml:3: probes.x.kind: unknown kind \"mysql\": expected one of "
+            + ProbeCatalog.kinds.map { $0.name }.joined(separator: ", ")),
         ("probes:\n  x:\n    timeout: 1s\n", "probes.x.kind: required for a probe not named database, redis or secrets"),
         ("probes:\n  x: {}\n", "probes.x.kind: required for a probe not named database, redis or secrets"),
         ("probes:\n  database:\n    url: http://a\n", "test.yml:3: probes.database.url: not a setting of a postgres probe (its own settings: sslmode, ca_file)"),
