@@ -26,7 +26,7 @@ public protocol KindProbe: Probe, ProbeKind {
 /// one entry here.
 public enum ProbeCatalog {
     public static let kinds: [any KindProbe.Type] = [PostgresProbe.self, RedisProbe.self, HTTPProbe.self, TCPProbe.self,
-                                                     SecretsProbe.self]
+                                                     SMTPProbe.self, SecretsProbe.self]
 
     /// The probe for a configured target; nil for a kind not in `kinds` (a
     /// configuration loaded against other kinds).
