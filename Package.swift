@@ -2,14 +2,19 @@
 // Vigil: health monitor and Prometheus exporter for services whose
 // credentials live in AWS Secrets Manager.
 //
-// Data flow, one module per step:
-//   VigilConfig -> VigilSecrets -> VigilProbes -> VigilState -> VigilHTTP / VigilCloudWatch
-// with VigilAWS (SigV4, libcurl, credentials) under the secrets client.
-// C libraries sit behind one `.systemLibrary` target each (C*), imported only
-// by the module that wraps them.
+// Data flow, one module per step (docs/architecture.md draws the graph):
+//   VigilConfig -> VigilSecrets -> VigilProbes -> VigilResults -> VigilState
+//     -> VigilWeb (/health, /metrics) / VigilCloudWatch / VigilEndpoint
+// on VigilAWS (SigV4, credentials), VigilCurl (libcurl), VigilHTTP (the
+// generic libmicrohttpd server) and VigilPlatform (threads, clocks, SecretString).
+// C libraries sit behind one `.systemLibrary` target each (C*), each
+// imported by the module that wraps it: CCurl by VigilCurl, CMicroHTTPD and
+// CCrypt by VigilHTTP, CLibPQ by VigilProbes, CYAML by VigilConfig, CZlib by
+// VigilGzip, CLinux by VigilPlatform, and COpenSSL by VigilAWS (SigV4's
+// hashes, `Signing/Crypto.swift`) and VigilProbes (TLS, `Net/TLSStream.swift`).
+// Every import is declared here and every declaration imported:
+// scripts/check-imports fails the build otherwise.
 import PackageDescription
-
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "vigil",
@@ -43,70 +48,66 @@ let package = Package(
                        providers: [.apt(["libcrypt-dev"])]),
 
         // What Foundation would give, without its resident memory: threads,
-        // conditions on the monotonic clock, text helpers.
-        .target(name: "VigilPlatform", dependencies: ["CLinux", .product(name: "Prometheus", package: "swift-prometheus")],
-                swiftSettings: swift6),
-        .target(name: "VigilGzip", dependencies: ["CZlib"], swiftSettings: swift6),
-        .target(name: "VigilConfig",
-                dependencies: ["CYAML", "VigilPlatform"],
-                swiftSettings: swift6),
-        .target(name: "VigilAWS",
-                dependencies: ["CCurl", "COpenSSL", "VigilGzip", "VigilPlatform",
-                               .product(name: "Prometheus", package: "swift-prometheus")],
-                swiftSettings: swift6),
-        .target(name: "VigilSecrets",
-                dependencies: ["VigilAWS", "VigilPlatform", .product(name: "Logging", package: "swift-log")],
-                swiftSettings: swift6),
-        .target(name: "VigilProbes",
-                dependencies: ["VigilConfig", "VigilAWS", "VigilSecrets", "VigilPlatform", "CLibPQ", "COpenSSL",
-                               .product(name: "Logging", package: "swift-log")],
-                swiftSettings: swift6),
-        .target(name: "VigilState",
-                dependencies: ["VigilProbes", "VigilPlatform",
-                               .product(name: "Prometheus", package: "swift-prometheus")],
-                swiftSettings: swift6),
-        .target(name: "VigilHTTP",
-                dependencies: ["CMicroHTTPD", "CCrypt", "VigilGzip", "VigilState",
-                               .product(name: "Logging", package: "swift-log")],
-                swiftSettings: swift6),
-        .target(name: "VigilEndpoint",
-                dependencies: ["VigilHTTP", "VigilSecrets", "VigilProbes", "VigilAWS", "VigilPlatform",
-                               .product(name: "Prometheus", package: "swift-prometheus")],
-                swiftSettings: swift6),
-        .target(name: "VigilCloudWatch",
-                dependencies: ["VigilAWS", "VigilSecrets", "VigilProbes", "VigilState", "VigilPlatform",
-                               .product(name: "Logging", package: "swift-log"),
-                               .product(name: "Prometheus", package: "swift-prometheus")],
-                swiftSettings: swift6),
+        // conditions on the monotonic clock, text helpers; and SecretString.
+        .target(name: "VigilPlatform", dependencies: ["CLinux", .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "VigilGzip", dependencies: ["CZlib"]),
+        .target(name: "VigilCurl", dependencies: ["CCurl", "VigilPlatform"]),
+        .target(name: "VigilHTTP", dependencies: ["CMicroHTTPD", "CCrypt", "VigilPlatform"]),
+
+        .target(name: "VigilConfig", dependencies: ["CYAML", "VigilPlatform"]),
+        .target(name: "VigilAWS", dependencies: ["VigilCurl", "COpenSSL", "VigilGzip", "VigilPlatform",
+                                                 .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "VigilSecrets", dependencies: ["VigilAWS", "VigilPlatform",
+                                                     .product(name: "Logging", package: "swift-log"),
+                                                     .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "VigilResults", dependencies: ["VigilPlatform"]),
+        .target(name: "VigilProbes", dependencies: ["VigilConfig", "VigilSecrets", "VigilResults", "VigilCurl", "VigilPlatform",
+                                                    "CLibPQ", "COpenSSL"]),
+        .target(name: "VigilState", dependencies: ["VigilResults", "VigilPlatform",
+                                                   .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "VigilWeb", dependencies: ["VigilHTTP", "VigilState", "VigilGzip", "VigilPlatform"]),
+        .target(name: "VigilEndpoint", dependencies: ["VigilHTTP", "VigilConfig", "VigilSecrets", "VigilProbes", "VigilResults", "VigilPlatform",
+                                                      .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "VigilCloudWatch", dependencies: ["VigilAWS", "VigilSecrets", "VigilResults", "VigilState", "VigilPlatform",
+                                                        .product(name: "Logging", package: "swift-log"),
+                                                        .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(name: "vigil",
-                          dependencies: ["VigilConfig", "VigilAWS", "VigilSecrets", "VigilProbes",
-                                         "VigilState", "VigilHTTP", "VigilEndpoint", "VigilCloudWatch", "VigilPlatform",
+                          dependencies: ["VigilConfig", "VigilAWS", "VigilCurl", "VigilSecrets", "VigilProbes", "VigilResults",
+                                         "VigilState", "VigilHTTP", "VigilWeb", "VigilEndpoint", "VigilCloudWatch", "VigilPlatform",
                                          .product(name: "Prometheus", package: "swift-prometheus"),
                                          .product(name: "Logging", package: "swift-log"),
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          swiftSettings: swift6),
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(name: "vigil-bench", dependencies: ["VigilAWS", "VigilSecrets",
-                                                              .product(name: "Prometheus", package: "swift-prometheus")],
-                          swiftSettings: swift6),
+                                                              .product(name: "Prometheus", package: "swift-prometheus")]),
 
         // Test helpers: a libcurl client and the runner for the real binary.
-        .target(name: "VigilTestSupport", dependencies: ["VigilAWS", .product(name: "Logging", package: "swift-log")], swiftSettings: swift6),
+        .target(name: "VigilTestSupport", dependencies: ["VigilAWS", "VigilCurl", "VigilPlatform",
+                                                         .product(name: "Logging", package: "swift-log")]),
 
-        .testTarget(name: "VigilAWSTests", dependencies: ["VigilAWS", "VigilTestSupport"], swiftSettings: swift6),
-        .testTarget(name: "VigilSecretsTests", dependencies: ["VigilSecrets", "VigilAWS", "VigilTestSupport"],
-                    swiftSettings: swift6),
+        .testTarget(name: "VigilAWSTests", dependencies: ["VigilAWS", "VigilCurl", "VigilPlatform", "VigilTestSupport",
+                                                         .product(name: "Prometheus", package: "swift-prometheus")]),
+        .testTarget(name: "VigilSecretsTests", dependencies: ["VigilSecrets", "VigilAWS", "VigilTestSupport",
+                                                             .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(name: "VigilCloudWatchTests",
-                    dependencies: ["VigilCloudWatch", "VigilAWS", "VigilState", "VigilProbes", "VigilSecrets", "VigilTestSupport"],
-                    swiftSettings: swift6),
-        .testTarget(name: "VigilPlatformTests", dependencies: ["VigilPlatform"], swiftSettings: swift6),
-        .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilProbes", "VigilPlatform"], swiftSettings: swift6),
-        .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilProbes"], swiftSettings: swift6),
-        .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilConfig", "VigilPlatform", "VigilSecrets", "VigilAWS", "VigilTestSupport"],
-                    swiftSettings: swift6),
-        .testTarget(name: "VigilEndpointTests", dependencies: ["VigilEndpoint"], swiftSettings: swift6),
-        .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilState", "VigilConfig", "VigilAWS", "VigilPlatform", "VigilTestSupport"],
-                    swiftSettings: swift6),
-        .testTarget(name: "VigilIntegrationTests", dependencies: ["VigilTestSupport"], swiftSettings: swift6),
+                    dependencies: ["VigilCloudWatch", "VigilAWS", "VigilState", "VigilResults", "VigilSecrets", "VigilTestSupport",
+                                   .product(name: "Logging", package: "swift-log"),
+                                   .product(name: "Prometheus", package: "swift-prometheus")]),
+        .testTarget(name: "VigilPlatformTests", dependencies: ["VigilPlatform"]),
+        .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilProbes", "VigilPlatform"]),
+        .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilResults"]),
+        .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilResults", "VigilConfig", "VigilPlatform",
+                                                            "VigilSecrets", "VigilAWS", "VigilTestSupport"]),
+        .testTarget(name: "VigilEndpointTests", dependencies: ["VigilEndpoint"]),
+        .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilWeb", "VigilState", "VigilResults", "VigilConfig",
+                                                          "VigilAWS", "VigilCurl", "VigilPlatform", "VigilTestSupport"]),
+        .testTarget(name: "VigilIntegrationTests", dependencies: ["VigilTestSupport"]),
     ]
 )
+
+// One set of Swift settings for every Swift target: Swift 6 language mode
+// (strict concurrency). C modules are imported `internal import` by their
+// wrappers, so no C type can leak through a module's public API.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = [.swiftLanguageMode(.v6)]
+}

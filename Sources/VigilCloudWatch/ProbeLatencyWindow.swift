@@ -1,5 +1,5 @@
 import VigilPlatform
-import VigilProbes
+import VigilResults
 
 /// Collects probe latencies between two CloudWatch intervals, per probe,
 /// as the statistics PutMetricData takes (count, sum, min, max in ms).

@@ -1,4 +1,4 @@
-import CYAML
+internal import CYAML
 
 /// A YAML document as a tree with line numbers, composed from libyaml's
 /// parser events. Only what configuration files need: mappings, sequences

@@ -1,5 +1,7 @@
+import VigilConfig
 import VigilPlatform
 import VigilProbes
+import VigilResults
 
 /// The endpoint as a `/health` component: a GET of its own `/ping` each
 /// run, through the same listener applications use (an HTTP probe once the

@@ -1,4 +1,3 @@
-import VigilAWS
 import VigilHTTP
 import VigilPlatform
 import VigilSecrets

@@ -1,4 +1,4 @@
-import CZlib
+internal import CZlib
 
 /// gzip over zlib, for `/metrics` responses and CloudWatch request bodies.
 public enum Gzip {

@@ -1,4 +1,5 @@
 import VigilPlatform
+import VigilResults
 import VigilSecrets
 
 /// Holds a probe's connection between runs: opens one when there is none

@@ -1,5 +1,6 @@
-import VigilAWS
+import VigilPlatform
 
-/// The redacted secret type lives with the AWS core (credentials are the
-/// first secrets Vigil holds); library users of VigilSecrets see it here.
-public typealias SecretString = VigilAWS.SecretString
+/// The redacted secret type lives in VigilPlatform, where every module that
+/// holds a secret (AWS credentials, the configuration, the probes, the
+/// endpoint) can have it; library users of VigilSecrets see it here.
+public typealias SecretString = VigilPlatform.SecretString

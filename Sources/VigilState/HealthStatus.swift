@@ -1,6 +1,6 @@
 import FoundationEssentials
 import VigilPlatform
-import VigilProbes
+import VigilResults
 
 /// Overall and per-component health, as `/health` and `vigil check` report it.
 public enum HealthStatus: String, Sendable, CaseIterable, Comparable {

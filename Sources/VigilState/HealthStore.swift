@@ -1,6 +1,6 @@
 import FoundationEssentials
 import VigilPlatform
-import VigilProbes
+import VigilResults
 
 /// The single place probe results land and request handlers read from.
 /// Writers are the probe threads; readers never wait on anything but this

@@ -1,7 +1,7 @@
 import Prometheus
 import Synchronization
 import VigilPlatform
-import VigilProbes
+import VigilResults
 
 /// Something that refreshes gauges right before a scrape renders them
 /// (node_exporter's collector idea, on top of swift-prometheus).
@@ -80,7 +80,7 @@ public final class Telemetry: Sendable {
     /// Creates every per-probe counter at 0 (failures for the reasons the
     /// probe's kind can give), so an `increase()` alert sees the first
     /// failure (a series born at 1 has no increase).
-    public func prepare(probes: [any Probe]) {
+    public func prepare(probes: [(name: String, failureReasons: [ProbeReason])]) {
         for probe in probes {
             let labels = [("probe", probe.name)]
             runs(labels).increment(by: Int64(0))

@@ -1,4 +1,5 @@
 import VigilAWS
+import VigilCurl
 
 /// An HTTP client for tests: Vigil's own libcurl transport with a single
 /// handle, so keep-alive can be observed (`newConnections` is 0 when the

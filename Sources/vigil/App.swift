@@ -7,8 +7,10 @@ import VigilEndpoint
 import VigilHTTP
 import VigilPlatform
 import VigilProbes
+import VigilResults
 import VigilSecrets
 import VigilState
+import VigilWeb
 
 /// Wires the data flow: config -> secrets -> probes -> state -> HTTP, and
 /// re-wires the parts a reload may change.
@@ -51,7 +53,7 @@ final class App: Sendable {
         endpointProbe = config.endpoint.enabled
             ? EndpointProbe(context: ProbeContext(secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio)) : nil
         let plan = Self.plan(config, secrets: secrets, reusing: [:], endpoint: endpointProbe)
-        telemetry.prepare(probes: plan.entries.map(\.probe))
+        telemetry.prepare(probes: plan.entries.map { ($0.probe.name, $0.probe.failureReasons) })
         store = HealthStore(components: plan.components, version: BuildInfo.version, telemetry: telemetry)
         let latencies = ProbeLatencyWindow()
         cloudWatch = config.cloudWatch.enabled
@@ -182,7 +184,7 @@ final class App: Sendable {
             // The default allow-list follows the items and secrets.environment; endpoint.allow replaces it.
             running.endpoint?.update(allow: EndpointSetup.allowList(config, items: secrets.configuration.items))
             let plan = Self.plan(config, secrets: secrets, reusing: running.targets, endpoint: endpointProbe)
-            telemetry.prepare(probes: plan.entries.map(\.probe))
+            telemetry.prepare(probes: plan.entries.map { ($0.probe.name, $0.probe.failureReasons) })
             store.reconfigure(plan.components)
             scheduler.replace(plan.entries)
             publishThresholds(config, plan.entries)

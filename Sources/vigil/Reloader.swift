@@ -5,6 +5,7 @@ import VigilConfig
 import VigilProbes
 import VigilHTTP
 import VigilPlatform
+import VigilWeb
 
 /// Re-reads the configuration on SIGHUP and `POST /-/reload`, and the web
 /// configuration when its files change (cert-manager renews certificates

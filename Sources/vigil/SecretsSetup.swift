@@ -3,6 +3,7 @@ import Logging
 import Prometheus
 import VigilAWS
 import VigilConfig
+import VigilCurl
 import VigilSecrets
 
 /// Builds the AWS client and the secrets client from configuration and the

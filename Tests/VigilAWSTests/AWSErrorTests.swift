@@ -1,5 +1,7 @@
 import Testing
 @testable import VigilAWS
+import VigilCurl
+import VigilPlatform
 
 @Suite struct AWSErrorTests {
     private func error(_ status: Int, _ body: String, headers: [String: String] = [:]) -> AWSError {

@@ -3,6 +3,7 @@ import Prometheus
 import Synchronization
 import Testing
 import VigilAWS
+import VigilCurl
 import VigilTestSupport
 
 /// The AWS core when the fault is on our side of the wire: a skewed clock,

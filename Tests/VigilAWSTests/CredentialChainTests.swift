@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import VigilAWS
+import VigilPlatform
 import VigilTestSupport
 
 /// The chain's cache: reused until 5 minutes before expiry, refreshed in the

@@ -2,6 +2,8 @@ import Foundation
 import Prometheus
 import Testing
 import VigilAWS
+import VigilCurl
+import VigilPlatform
 import VigilTestSupport
 
 /// Against moto_server with signature checking on (scripts/services).

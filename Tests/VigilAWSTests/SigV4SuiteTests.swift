@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VigilAWS
+import VigilPlatform
 
 /// Every case of the public SigV4 test suite in `../shared/testdata/sigv4`
 /// (from awslabs/aws-c-auth): canonical request, string to sign and

@@ -4,7 +4,7 @@ import Prometheus
 import Testing
 import VigilAWS
 @testable import VigilCloudWatch
-import VigilProbes
+import VigilResults
 import VigilSecrets
 import VigilState
 import VigilTestSupport

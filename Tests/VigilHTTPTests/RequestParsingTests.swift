@@ -1,5 +1,6 @@
 import Testing
 @testable import VigilHTTP
+@testable import VigilWeb
 
 @Suite struct RequestParsingTests {
     @Test(arguments: [("gzip", true), ("deflate, gzip;q=0.5", true), ("*", true), ("br", false), ("gzip;q=0", false),

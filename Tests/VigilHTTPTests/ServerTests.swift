@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 import VigilHTTP
-import VigilProbes
+import VigilResults
 import VigilState
 import VigilTestSupport
+import VigilWeb
 
 /// The HTTP server in-process on an ephemeral port, spoken to by libcurl.
 @Suite struct ServerTests {

@@ -3,10 +3,12 @@ import Testing
 import VigilAWS
 import VigilConfig
 @testable import VigilHTTP
+import VigilCurl
 import VigilPlatform
-import VigilProbes
+import VigilResults
 import VigilState
 import VigilTestSupport
+import VigilWeb
 
 /// `--web.config.file`: HTTPS with the configured certificate, basic auth
 /// against bcrypt hashes.

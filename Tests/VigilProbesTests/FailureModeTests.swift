@@ -3,6 +3,7 @@ import Glibc
 import Testing
 import VigilAWS
 @testable import VigilProbes
+import VigilResults
 import VigilSecrets
 import VigilTestSupport
 

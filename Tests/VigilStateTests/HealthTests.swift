@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import VigilProbes
 @testable import VigilState
+import VigilResults
 
 @Suite struct HealthAggregationTests {
     let now = Date()

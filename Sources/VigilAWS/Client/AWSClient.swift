@@ -1,6 +1,7 @@
 import Dispatch
 import FoundationEssentials
 import Synchronization
+import VigilCurl
 import VigilGzip
 import VigilPlatform
 

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilCurl
 
 /// A failed AWS call, as a value: the AWS error code, the HTTP status, the
 /// request id and how to treat it. The message is AWS's own text; request

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilCurl
 import VigilPlatform
 
 /// The region, in the SDKs' order: configuration, `AWS_REGION`,

@@ -1,3 +1,5 @@
+import VigilPlatform
+
 /// AWS credentials. The secret key and session token are `SecretString`s:
 /// printing, logging or encoding them shows `<redacted>`.
 public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilCurl
 import VigilPlatform
 
 /// ECS and EKS Pod Identity: `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilCurl
 import VigilPlatform
 
 /// Gives the credentials to sign with. Implementations are cheap to call:

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilCurl
 
 /// EC2 instance metadata, IMDSv2 only: a session token by PUT, then the
 /// role name, then its credentials. `AWS_EC2_METADATA_SERVICE_ENDPOINT`

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilCurl
 import VigilPlatform
 
 /// `AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN` (EKS IRSA and friends):

@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 /// SHA-256 and HMAC-SHA256 through OpenSSL's one-shot functions (the ones
 /// OpenSSL 3 does not deprecate).

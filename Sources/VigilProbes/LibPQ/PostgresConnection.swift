@@ -1,6 +1,7 @@
-import CLibPQ
+internal import CLibPQ
 import Glibc
 import VigilPlatform
+import VigilResults
 import VigilSecrets
 
 /// A libpq connection, owned: opened without blocking past a deadline,

@@ -1,6 +1,7 @@
-import VigilAWS
 import VigilConfig
+import VigilCurl
 import VigilPlatform
+import VigilResults
 import VigilSecrets
 
 /// HTTP probe: one request (GET or HEAD) a run over libcurl (the handle

@@ -1,5 +1,6 @@
 import VigilConfig
 import VigilPlatform
+import VigilResults
 import VigilSecrets
 
 /// PostgreSQL probe: connect (kept between runs) and `SELECT 1`, bounded

@@ -1,5 +1,6 @@
 import VigilConfig
 import VigilPlatform
+import VigilResults
 import VigilSecrets
 
 /// Redis probe: connect and authenticate (kept between runs), then `PING`.

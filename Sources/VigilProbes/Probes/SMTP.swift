@@ -1,8 +1,8 @@
 import FoundationEssentials
 import Glibc
-import VigilAWS
 import VigilConfig
 import VigilPlatform
+import VigilResults
 import VigilSecrets
 
 /// SMTP probe, for the e-mail credentials applications send with: connect,
@@ -108,7 +108,8 @@ public final class SMTPProbe: KindProbe {
     /// This host's name, for EHLO.
     static let hostName: String = {
         var bytes = [CChar](repeating: 0, count: 256)
-        return gethostname(&bytes, bytes.count - 1) == 0 ? String(cString: bytes) : "localhost"
+        guard gethostname(&bytes, bytes.count - 1) == 0 else { return "localhost" }
+        return String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }()
 }
 

@@ -1,5 +1,6 @@
 import VigilConfig
 import VigilPlatform
+import VigilResults
 import VigilSecrets
 
 /// Secrets probe: reads what the secrets client holds (never calls AWS, so

@@ -1,5 +1,6 @@
 import VigilConfig
 import VigilPlatform
+import VigilResults
 
 /// TCP probe: connects to `address` within the timeout and closes; for
 /// dependencies Vigil cannot speak to.

@@ -1,3 +1,4 @@
+import VigilResults
 import VigilSecrets
 
 /// A Redis client connection speaking just enough RESP to authenticate and

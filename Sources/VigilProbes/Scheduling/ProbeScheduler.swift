@@ -1,13 +1,7 @@
 import Dispatch
 import Synchronization
 import VigilPlatform
-
-/// Where finished probe results go (the health state implements it).
-public protocol ProbeResultSink: Sendable {
-    func record(_ result: ProbeResult)
-    /// Called once, when every enabled probe has reported at least once.
-    func firstRoundCompleted()
-}
+import VigilResults
 
 /// Runs each probe on its own thread, every `interval` with ±10 % jitter so
 /// many Vigil instances do not hit a database in lockstep; every
@@ -268,15 +262,4 @@ private struct ProbeRun {
         }
         return result.wait(until: .now)
     }
-}
-
-/// Hands every result to several sinks (the health store, the CloudWatch
-/// latency window).
-public struct ProbeResultFanOut: ProbeResultSink {
-    public let sinks: [any ProbeResultSink]
-
-    public init(_ sinks: [any ProbeResultSink]) { self.sinks = sinks }
-
-    public func record(_ result: ProbeResult) { for sink in sinks { sink.record(result) } }
-    public func firstRoundCompleted() { for sink in sinks { sink.firstRoundCompleted() } }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import VigilAWS
 import VigilConfig
+import VigilCurl
 import VigilPlatform
 
 /// A container's HEALTHCHECK without a shell or curl in the image: GET

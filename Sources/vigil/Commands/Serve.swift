@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import VigilHTTP
 import VigilPlatform
+import VigilWeb
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the probes and serve /metrics and /health (the default).")

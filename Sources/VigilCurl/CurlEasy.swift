@@ -1,4 +1,4 @@
-import CCurl
+internal import CCurl
 import VigilPlatform
 
 /// One libcurl easy handle, owned. Reused across requests so its connection

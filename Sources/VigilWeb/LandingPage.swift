@@ -1,3 +1,4 @@
+import VigilHTTP
 import VigilPlatform
 
 /// The small HTML page at `/`, as every Prometheus exporter has.

@@ -1,4 +1,5 @@
 import VigilGzip
+import VigilHTTP
 import VigilPlatform
 
 /// Keeps the last rendered response (and its gzip twin, made on first

@@ -1,4 +1,4 @@
-import CMicroHTTPD
+internal import CMicroHTTPD
 import VigilPlatform
 #if canImport(Glibc)
 import Glibc

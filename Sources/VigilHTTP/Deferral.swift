@@ -1,4 +1,4 @@
-import CMicroHTTPD
+internal import CMicroHTTPD
 import VigilPlatform
 
 /// What a route answers: a response now, or work that may wait (the secrets

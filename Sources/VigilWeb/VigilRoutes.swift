@@ -1,3 +1,4 @@
+import VigilHTTP
 import VigilState
 
 /// Vigil's endpoints. Every handler reads memory only: probe results from

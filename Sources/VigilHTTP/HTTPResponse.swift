@@ -1,4 +1,4 @@
-import CMicroHTTPD
+internal import CMicroHTTPD
 
 /// An immutable HTTP response, built once and sent any number of times.
 ///

@@ -1,4 +1,4 @@
-import CCrypt
+internal import CCrypt
 import Synchronization
 import VigilPlatform
 
@@ -84,10 +84,10 @@ public final class BasicAuthUsers: Sendable {
         var serving = 0
     }
 
-    public init(hashes: [String: String],
-                matches: @escaping @Sendable (String, String) -> Bool = { vigil_crypt_matches($0, $1) == 1 }) {
+    /// `matches` nil: libxcrypt's check of a password against a hash.
+    public init(hashes: [String: String], matches: (@Sendable (String, String) -> Bool)? = nil) {
         self.hashes = hashes
-        self.matches = matches
+        self.matches = matches ?? { vigil_crypt_matches($0, $1) == 1 }
         decoy = hashes.keys.min().flatMap { hashes[$0] }
     }
 

@@ -1,4 +1,4 @@
-import CMicroHTTPD
+internal import CMicroHTTPD
 
 /// One `TLSSettings` as GnuTLS takes it (credentials and priorities), built
 /// once and handed to every connection that starts while it is current: a
