@@ -150,6 +150,12 @@ public struct Schema: Sendable {
         Setting(key: "secrets.max_entries", defaultValue: "1000", applies: .live, help: "Most secrets the cache holds."),
         Setting(key: "secrets.max_backoff", defaultValue: "1m",
                 applies: .live, help: "Longest pause between AWS attempts for a failing secret; never longer than the secrets probe interval."),
+        Setting(key: "secrets.rotation_window", defaultValue: "1h",
+                applies: .live, help: "AWSPENDING on another version than AWSCURRENT for longer than this is a stuck rotation "
+                    + "(`rotation_stuck`): a rotation Lambda that failed half-way."),
+        Setting(key: "secrets.rotation_grace", defaultValue: "24h",
+                applies: .live, help: "A secret with rotation enabled whose `NextRotationDate` passed more than this ago is overdue "
+                    + "(`rotation_overdue`)."),
         Setting(key: "secrets.items.*.id", defaultValue: "",
                 applies: .live, help: "Secret id (name or ARN) of the item; empty = `<prefix>/<environment>/<item>`. Without any item, "
                     + "`database` and `redis` are configured with ids `.../database/credentials` and `.../redis/credentials`."),

@@ -75,6 +75,8 @@ extension VigilConfig {
         public var refreshAhead: Duration
         public var maxEntries: Int
         public var maxBackoff: Duration
+        public var rotationWindow: Duration
+        public var rotationGrace: Duration
         /// Empty: the standard `database` and `redis` items.
         public var items: [Item]
         /// The names probes may refer to (`probes.<name>.secret`).
@@ -88,6 +90,8 @@ extension VigilConfig {
             refreshAhead = reader.duration("secrets.refresh_ahead")
             maxEntries = reader.int("secrets.max_entries", in: 1...100_000)
             maxBackoff = reader.duration("secrets.max_backoff", atLeast: .seconds(1))
+            rotationWindow = reader.duration("secrets.rotation_window", atLeast: .seconds(1))
+            rotationGrace = reader.duration("secrets.rotation_grace")
             reader.check("secrets.emergency_ttl", emergencyTTL >= ttl, "must be at least secrets.ttl")
             var items: [Item] = []
             for name in reader.raw.names(under: "secrets.items").sorted() {

@@ -16,6 +16,11 @@ public enum ProbeReason: String, Sendable, CaseIterable {
     case stale
     /// Secrets: served from a failover region (`aws.failover_regions`) while the primary fails.
     case replica
+    /// Secrets: what DescribeSecret shows will break (`SecretFinding`), while every value is still served.
+    case rotationOverdue = "rotation_overdue"
+    case rotationStuck = "rotation_stuck"
+    case deletionScheduled = "deletion_scheduled"
+    case replicaOutOfSync = "replica_out_of_sync"
 }
 
 /// The outcome of one probe run: a plain immutable value.

@@ -37,6 +37,8 @@ struct SecretPolicy: Sendable {
     var maxBackoff: Double
     /// The region reads go to first (nil without AWS access).
     var primaryRegion: String?
+    var rotationWindow: Double
+    var rotationGrace: Double
 
     /// Seconds until an entry AWS just confirmed is refreshed: ahead of its
     /// TTL by `refreshAhead` (less up to 20 % of it, so entries loaded
@@ -51,6 +53,7 @@ struct SecretPolicy: Sendable {
     init(_ configuration: SecretsConfiguration, primaryRegion: String?) {
         (ttl, emergencyTTL, refreshAhead, maxBackoff) =
             (configuration.ttl, configuration.emergencyTTL, configuration.refreshAhead, configuration.maxBackoff)
+        (rotationWindow, rotationGrace) = (configuration.rotationWindow, configuration.rotationGrace)
         self.primaryRegion = primaryRegion
     }
 }
@@ -107,6 +110,8 @@ struct SecretMachine: Sendable {
     private(set) var pendingFlight: Int?
     /// When the last `refreshNow` was let through to AWS.
     private(set) var lastRefreshNow: UnixTime?
+    /// What DescribeSecret last said of the secret's life (nil until a version check, or while it is denied).
+    private(set) var lifecycle: SecretLifecycle?
     /// Readers waiting for this secret's refresh: the entry is not evicted under them.
     private(set) var waiting = 0
 
@@ -325,6 +330,13 @@ struct SecretMachine: Sendable {
         if let checked = pendingCheckedAt, now.seconds - checked.seconds < interval { return false }
         (pendingCheckedAt, pendingFlight) = (now, id)
         return true
+    }
+
+    /// DescribeSecret answered (with a version check): its rotation,
+    /// deletion and replicas are kept, a pending version keeping the time it
+    /// was first seen.
+    mutating func described(_ answer: SecretLifecycle) {
+        lifecycle = answer.following(lifecycle)
     }
 
     /// AWS answered the AWSPENDING read `id` (nil: none, or a failure, which

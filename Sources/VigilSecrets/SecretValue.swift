@@ -63,6 +63,10 @@ public struct SecretStatus: Sendable, Equatable {
     public var fromReplica = false
     /// The AWSPENDING version is served: a login failed with AWSCURRENT and succeeded with it (a rotation under way).
     public var pending = false
+    /// What DescribeSecret last said of its rotation, deletion and replicas (nil: not yet, or DescribeSecret denied).
+    public var lifecycle: SecretLifecycle? = nil
+    /// What that shows will break, by the configured rotation window and grace.
+    public var findings: [SecretFinding] = []
 }
 
 /// Why AWS could not confirm a secret, from a fixed set (metric labels,

@@ -126,11 +126,13 @@ extension SecretsClient {
         guard let regions = self.api else { return }
         let (checksVersion, failing) = state.withLock { $0.refreshPlan(item, forced: force) }
         do throws(AWSError) {
-            if checksVersion, let current = try currentVersion(item, regions: regions, failing: failing), let version = current.value,
-               settle(item, { machine, now, policy, jitter in
-                   machine.confirmed(current: version, region: current.region, at: now, policy, jitter: jitter)
-               }) != nil {
-                return
+            if checksVersion, let described = try describe(item, regions: regions, failing: failing) {
+                state.withLock { $0.secrets[item.name]?.described(described.value.lifecycle) }
+                if let version = described.value.version(item.versionStage ?? "AWSCURRENT"), settle(item, { machine, now, policy, jitter in
+                    machine.confirmed(current: version, region: described.region, at: now, policy, jitter: jitter)
+                }) != nil {
+                    return
+                }
             }
             let fetched = try regions.read(failing: failing) { api throws(AWSError) in
                 try api.getSecretValue(item.secretID, versionID: item.versionID, stage: item.versionStage, binary: item.isRead)
@@ -141,14 +143,24 @@ extension SecretsClient {
         }
     }
 
-    /// The version the item's stage (AWSCURRENT) points at, by
-    /// DescribeSecret; nil (so the value is fetched) once DescribeSecret is denied.
-    private func currentVersion(_ item: SecretsConfiguration.Item, regions: SecretsRegions,
-                                failing: Bool) throws(AWSError) -> SecretsRegions.Answer<String?>? {
+    /// Describes every configured secret now (one DescribeSecret each), for
+    /// a command that shows findings before any refresh cycle has run
+    /// (`vigil secrets list`); the service learns them from its version checks.
+    public func describeItems() {
+        guard let regions = self.api else { return }
+        for item in state.withLock({ $0.configuration.items }) {
+            guard let described = try? describe(item, regions: regions, failing: false) else { continue }
+            state.withLock { $0.secrets[item.name]?.described(described.value.lifecycle) }
+        }
+    }
+
+    /// DescribeSecret: the version the item's stage (AWSCURRENT) points at,
+    /// and the secret's life; nil (so the value is fetched) once DescribeSecret is denied.
+    private func describe(_ item: SecretsConfiguration.Item, regions: SecretsRegions,
+                          failing: Bool) throws(AWSError) -> SecretsRegions.Answer<SecretsManagerAPI.Description>? {
+        let now = clock().seconds
         do throws(AWSError) {
-            return try regions.read(failing: failing) { api throws(AWSError) in
-                try api.currentVersion(item.secretID, stage: item.versionStage ?? "AWSCURRENT")
-            }
+            return try regions.read(failing: failing) { api throws(AWSError) in try api.describe(item.secretID, at: now) }
         } catch where SecretsFailure(error) == .accessDenied {
             // One application secret whose policy lacks DescribeSecret says nothing of the items'.
             if item.isRead { return nil }

@@ -129,7 +129,9 @@ public final class SecretsClient: Sendable {
                                 refreshingFor: machine.flight.map { max(0, now.seconds - $0.since.seconds) },
                                 region: aws ? entry?.region : nil,
                                 fromReplica: aws && entry?.region != nil && entry?.region != policy.primaryRegion,
-                                pending: aws && machine.displaced != nil)
+                                pending: aws && machine.displaced != nil, lifecycle: machine.lifecycle,
+                                findings: machine.lifecycle?.findings(now: now.seconds, rotationWindow: policy.rotationWindow,
+                                                                      rotationGrace: policy.rotationGrace) ?? [])
         }
     }
 
@@ -137,6 +139,7 @@ public final class SecretsClient: Sendable {
     public func publishGauges() {
         let states = statuses()
         metrics.publish(entries: states.filter { $0.state != .missing }.count, servedStale: Self.servedStale(states))
+        metrics.publish(lifecycles: states)
     }
 
     /// Secrets served past their TTL or from the environment (gauge and CloudWatch alike).

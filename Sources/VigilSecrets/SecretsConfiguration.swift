@@ -47,6 +47,10 @@ public struct SecretsConfiguration: Sendable {
     /// recently read evicted past it. Values are at most 64 KiB (AWS's
     /// limit), so this bounds the bytes too.
     public var readCapacity = 1000
+    /// AWSPENDING on another version than AWSCURRENT longer than this is a stuck rotation (seconds).
+    public var rotationWindow: Double = 3600
+    /// `NextRotationDate` passed by more than this is an overdue rotation (seconds).
+    public var rotationGrace: Double = 86_400
 
     public init(items: [Item], ttl: Double = 3600, emergencyTTL: Double = 86_400, refreshAhead: Double = 300,
                 maxEntries: Int = 1000, maxBackoff: Double = 60) {

@@ -87,17 +87,40 @@ struct SecretsManagerAPI: Sendable {
         return BatchResult(values: values, errors: errors)
     }
 
-    /// The version currently labelled `stage` (AWSCURRENT), from the
-    /// version-to-stages map: a cheap way to see whether a rotation happened.
+    /// DescribeSecret: each version's staging labels and the secret's life (rotation, deletion, replicas).
+    struct Description: Sendable {
+        var stages: [String: [String]]
+        var lifecycle: SecretLifecycle
+
+        /// The version labelled `stage` (AWSCURRENT): a cheap way to see whether a rotation happened.
+        func version(_ stage: String) -> String? { stages.first { $0.value.contains(stage) }?.key }
+    }
+
+    func describe(_ id: String, at now: Double) throws(AWSError) -> Description {
+        let reply: DescribeReply = try call("DescribeSecret", Request(SecretId: regional(id)))
+        let stages = reply.VersionIdsToStages ?? [:]
+        var lifecycle = SecretLifecycle()
+        lifecycle.rotationEnabled = reply.RotationEnabled ?? false
+        lifecycle.rotationDays = reply.RotationRules?.AutomaticallyAfterDays
+        (lifecycle.lastRotated, lifecycle.nextRotation) = (reply.LastRotatedDate, reply.NextRotationDate)
+        (lifecycle.lastChanged, lifecycle.deletion) = (reply.LastChangedDate, reply.DeletedDate)
+        lifecycle.replicas = (reply.ReplicationStatus ?? []).compactMap { replica in
+            replica.Region.map { SecretLifecycle.Replica(region: $0, status: replica.Status ?? "Unknown") }
+        }
+        var description = Description(stages: stages, lifecycle: lifecycle)
+        if let pending = description.version("AWSPENDING"), pending != description.version("AWSCURRENT") {
+            description.lifecycle.pending = SecretLifecycle.Pending(version: pending, since: now)
+        }
+        return description
+    }
+
+    /// The version currently labelled `stage` (AWSCURRENT).
     func currentVersion(_ id: String, stage: String = "AWSCURRENT") throws(AWSError) -> String? {
-        try versionStages(id).first { $0.value.contains(stage) }?.key
+        try describe(id, at: 0).version(stage)
     }
 
     /// Each version's staging labels (DescribeSecret's `VersionIdsToStages`).
-    func versionStages(_ id: String) throws(AWSError) -> [String: [String]] {
-        let reply: DescribeReply = try call("DescribeSecret", Request(SecretId: regional(id)))
-        return reply.VersionIdsToStages ?? [:]
-    }
+    func versionStages(_ id: String) throws(AWSError) -> [String: [String]] { try describe(id, at: 0).stages }
 
     /// A new secret without a version (the migration writes its first with `putSecretValue`).
     func createSecret(_ name: String, kmsKeyID: String?, tags: [(key: String, value: String)]) throws(AWSError) {
@@ -171,6 +194,20 @@ struct SecretsManagerAPI: Sendable {
     }
 
     private struct DescribeReply: Decodable {
+        struct Rules: Decodable {
+            var AutomaticallyAfterDays: Int?
+        }
+        struct Replication: Decodable {
+            var Region: String?
+            var Status: String?
+        }
         var VersionIdsToStages: [String: [String]]?
+        var RotationEnabled: Bool?
+        var RotationRules: Rules?
+        var LastRotatedDate: Double?
+        var NextRotationDate: Double?
+        var LastChangedDate: Double?
+        var DeletedDate: Double?
+        var ReplicationStatus: [Replication]?
     }
 }

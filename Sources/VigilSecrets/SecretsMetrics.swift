@@ -117,6 +117,41 @@ public final class SecretsMetrics: Sendable {
                         "Secrets currently served past their TTL (emergency cache or environment).").set(Double(servedStale))
     }
 
+    /// Each configured secret's life as DescribeSecret told it (0: not set or
+    /// not known yet; `vigil_secrets_lifecycle_known` says which) and its
+    /// findings, every finding's series present.
+    func publish(lifecycles statuses: [SecretStatus]) {
+        for status in statuses {
+            let secret = [("secret", status.name)], life = status.lifecycle
+            let timestamps: [(String, String, Double?)] = [
+                ("vigil_secrets_last_rotated_timestamp_seconds", "Unix time of the secret's last rotation (DescribeSecret LastRotatedDate).",
+                 life?.lastRotated),
+                ("vigil_secrets_next_rotation_timestamp_seconds", "Unix time of the secret's next scheduled rotation (NextRotationDate).",
+                 life?.nextRotation),
+                ("vigil_secrets_last_changed_timestamp_seconds", "Unix time the secret last changed (LastChangedDate).", life?.lastChanged),
+                ("vigil_secrets_deletion_timestamp_seconds", "Unix time the secret is scheduled to be deleted (DeletedDate); 0 when not scheduled.",
+                 life?.deletion),
+                ("vigil_secrets_pending_since_timestamp_seconds",
+                 "Unix time since which AWSPENDING has labelled another version than AWSCURRENT; 0 when it does not.", life?.pending?.since),
+            ]
+            for (name, help, value) in timestamps { registry?.gauge(name, help, secret).set(value ?? 0) }
+            registry?.gauge("vigil_secrets_lifecycle_known", "1 once DescribeSecret has described the secret (a version check), else 0.",
+                            secret).set(life == nil ? 0.0 : 1.0)
+            registry?.gauge("vigil_secrets_rotation_enabled", "1 if rotation is enabled for the secret (DescribeSecret RotationEnabled).",
+                            secret).set(life?.rotationEnabled == true ? 1.0 : 0.0)
+            for status in SecretLifecycle.Replica.statuses {
+                let count = life?.replicas.filter { $0.fixedStatus == status }.count ?? 0
+                registry?.gauge("vigil_secrets_replicas", "The secret's replica regions by ReplicationStatus (InSync, InProgress, Failed).",
+                                secret + [("status", status)]).set(Double(count))
+            }
+            for finding in SecretFinding.allCases {
+                registry?.gauge("vigil_secrets_finding", "1 while the finding holds for the secret (rotation_overdue, rotation_stuck, "
+                                    + "deletion_scheduled, replica_out_of_sync), else 0.",
+                                secret + [("finding", finding.rawValue)]).set(status.findings.contains(finding) ? 1.0 : 0.0)
+            }
+        }
+    }
+
     func startup(seconds: Double) {
         registry?.gauge("vigil_secrets_startup_duration_seconds", "Time the start-up load of all secrets took.").set(seconds)
     }

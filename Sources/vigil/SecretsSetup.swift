@@ -45,9 +45,11 @@ enum SecretsSetup {
             ? SecretsConfiguration.standardItems(prefix: config.prefix, environment: config.environment)
             : config.items.map { SecretsConfiguration.Item(name: $0.name, secretID: $0.id, requiredKeys: $0.keys,
                                                            fallbackVariable: $0.environmentVariable, required: $0.required) }
-        return SecretsConfiguration(items: items, ttl: config.ttl.timeInterval, emergencyTTL: config.emergencyTTL.timeInterval,
-                                    refreshAhead: config.refreshAhead.timeInterval, maxEntries: config.maxEntries,
-                                    maxBackoff: min(config.maxBackoff, retryEvery ?? config.maxBackoff).timeInterval)
+        var configuration = SecretsConfiguration(items: items, ttl: config.ttl.timeInterval, emergencyTTL: config.emergencyTTL.timeInterval,
+                                                 refreshAhead: config.refreshAhead.timeInterval, maxEntries: config.maxEntries,
+                                                 maxBackoff: min(config.maxBackoff, retryEvery ?? config.maxBackoff).timeInterval)
+        (configuration.rotationWindow, configuration.rotationGrace) = (config.rotationWindow.timeInterval, config.rotationGrace.timeInterval)
+        return configuration
     }
 
     static func client(config: VigilConfig, aws: AWSClient?, registry: PrometheusCollectorRegistry?,

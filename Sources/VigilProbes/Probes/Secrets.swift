@@ -1,3 +1,4 @@
+import FoundationEssentials
 import VigilConfig
 import VigilPlatform
 import VigilResults
@@ -61,11 +62,21 @@ public final class SecretsProbe: KindProbe {
         return result
     }
 
-    /// A secret's state, source, region and stage for `/health?verbose`.
+    /// A secret's state, source, region and stage for `/health?verbose`, and
+    /// its findings with what they are about (a date, replica regions).
     static func fact(_ status: SecretStatus) -> ProbeFact {
-        ProbeFact(subject: status.name, [("state", status.state.rawValue), ("source", status.source?.rawValue),
-                                         ("region", status.region), ("replica", status.fromReplica ? "true" : nil),
-                                         ("stage", status.pending ? "AWSPENDING" : nil), ("failure", status.failure?.rawValue)])
+        let life = status.lifecycle
+        let date = { (seconds: Double?) in seconds.map { Date(timeIntervalSince1970: $0).formatted(.iso8601) } }
+        let outOfSync = life?.replicas.filter { $0.status != "InSync" }.map(\.region) ?? []
+        return ProbeFact(subject: status.name, [
+            ("state", status.state.rawValue), ("source", status.source?.rawValue), ("region", status.region),
+            ("replica", status.fromReplica ? "true" : nil), ("stage", status.pending ? "AWSPENDING" : nil),
+            ("failure", status.failure?.rawValue),
+            ("findings", status.findings.isEmpty ? nil : status.findings.map(\.rawValue).joined(separator: ",")),
+            ("deletion", date(life?.deletion)), ("pending_since", date(life?.pending?.since)),
+            ("next_rotation", status.findings.contains(.rotationOverdue) ? date(life?.nextRotation) : nil),
+            ("out_of_sync", outOfSync.isEmpty ? nil : outOfSync.joined(separator: ",")),
+        ])
     }
 
     /// The worst thing about secrets that are still served: a hung refresh,
@@ -82,6 +93,10 @@ public final class SecretsProbe: KindProbe {
             let names = statuses.filter { $0.failure == worst }.map(\.name).joined(separator: ", ")
             let served = statuses.filter { $0.state != .fresh }.map { "\($0.name) \($0.state.rawValue)" }
             return (ProbeReason(worst), ([worst.rawValue + ": " + names] + served).joined(separator: "; "))
+        }
+        if let finding = SecretFinding.allCases.first(where: { finding in statuses.contains { $0.findings.contains(finding) } }) {
+            return (ProbeReason(finding), statuses.filter { !$0.findings.isEmpty }
+                .map { "\($0.name) \($0.findings.map(\.rawValue).joined(separator: ","))" }.joined(separator: "; "))
         }
         let replicas = statuses.filter(\.fromReplica)
         if !replicas.isEmpty {
@@ -100,6 +115,15 @@ public final class SecretsProbe: KindProbe {
 }
 
 extension ProbeReason {
+    init(_ finding: SecretFinding) {
+        switch finding {
+        case .rotationOverdue: self = .rotationOverdue
+        case .rotationStuck: self = .rotationStuck
+        case .deletionScheduled: self = .deletionScheduled
+        case .replicaOutOfSync: self = .replicaOutOfSync
+        }
+    }
+
     init(_ failure: SecretsFailure) {
         switch failure {
         case .accessDenied: self = .accessDenied

@@ -14,7 +14,8 @@ struct SecretsCommand: ParsableCommand {
 struct SecretsList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "Load every configured secret and print name, id, source, region, version, age and state; never values. "
+        abstract: "Load every configured secret and print name, id, source, region, version, age, state and lifecycle findings "
+            + "(DescribeSecret: deletion scheduled, rotation stuck or overdue, replicas out of sync); never values. "
             + "Exits 1 when a required secret is missing.")
 
     @OptionGroup var options: ConfigOptions
@@ -25,14 +26,16 @@ struct SecretsList: ParsableCommand {
         client.preload()
         // Read each as the probes (and `vigil check`) do: where AWS failed, the environment fallback is taken and shown.
         for item in client.configuration.items { _ = try? client.get(item.name, maxWait: 0) }
+        client.describeItems()
         let statuses = client.statuses()
         let rows = statuses.map { status in
             [status.name, status.secretID, status.source?.rawValue ?? "-",
              (status.region ?? "-") + (status.fromReplica ? " (replica)" : ""),
              (status.versionID ?? "-") + (status.pending ? " (AWSPENDING)" : ""),
-             status.age.map { "\(Int($0))s" } ?? "-", status.state.rawValue + (status.lastError.map { " (\($0))" } ?? "")]
+             status.age.map { "\(Int($0))s" } ?? "-", status.state.rawValue + (status.lastError.map { " (\($0))" } ?? ""),
+             status.findings.isEmpty ? "-" : status.findings.map(\.rawValue).joined(separator: ",")]
         }
-        print(TextTable.render(header: ["NAME", "SECRET ID", "SOURCE", "REGION", "VERSION", "AGE", "STATE"], rows: rows))
+        print(TextTable.render(header: ["NAME", "SECRET ID", "SOURCE", "REGION", "VERSION", "AGE", "STATE", "FINDINGS"], rows: rows))
         if statuses.contains(where: { $0.required && $0.state == .missing }) { throw ExitCode.failure }
     }
 }
