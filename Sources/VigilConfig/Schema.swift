@@ -159,7 +159,9 @@ public struct Schema: Sendable {
         Setting(key: "secrets.items.*.id", defaultValue: "",
                 applies: .live, help: "Secret id (name or ARN) of the item; empty = `<prefix>/<environment>/<item>`. Without any item, "
                     + "`database` and `redis` are configured with ids `.../database/credentials` and `.../redis/credentials`."),
-        Setting(key: "secrets.items.*.keys", defaultValue: "", applies: .live, help: "JSON keys the secret must have (a list)."),
+        Setting(key: "secrets.items.*.keys", defaultValue: "",
+                applies: .live, help: "JSON keys the secret must have (a list): a version without them is `malformed` "
+                    + "(docs/lifecycle.md), as is one without the keys the probes that log in with it need."),
         Setting(key: "secrets.items.*.env", defaultValue: "",
                 applies: .live, help: "Environment variable with the same JSON or a URL, used when AWS and the emergency cache cannot serve."),
         Setting(key: "secrets.items.*.required", defaultValue: "true",

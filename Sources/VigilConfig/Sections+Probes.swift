@@ -21,6 +21,13 @@ extension VigilConfig {
         /// `headers.*` (http), sorted by name; values may hold `${secret:<item>.<key>}` and `${secret:<key>}`.
         var headers: [(name: String, value: String)]
 
+        /// The secret keys its headers read (`${secret:<item>.<key>}`, `${secret:<key>}`).
+        public var secretReferences: [(item: String, key: String)] {
+            headers.flatMap { SecretReference.parts($0.value, ownItem: secret) }.compactMap { part in
+                if case .reference(let item, let key) = part { (item, key) } else { nil }
+            }
+        }
+
         /// The common settings every kind takes.
         static let commonSettings = ["kind", "enabled", "critical", "interval", "timeout", "retry_interval", "secret"]
 

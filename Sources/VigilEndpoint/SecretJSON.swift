@@ -27,6 +27,8 @@ enum SecretJSON {
     /// How a read was served (`X-Vigil-Source`, `Age`): on every answer of a read, whole or one `jsonKey`.
     static func servedHeaders(_ read: SecretRead) -> [(name: String, value: String)] {
         [(name: "X-Vigil-Source", value: read.source.rawValue), (name: "Age", value: String(Stamp(read).age))]
+            // AWSCURRENT as AWS has it, which lacks keys Vigil's probes need: names only.
+            + (read.missingKeys.isEmpty ? [] : [(name: "X-Vigil-Missing-Keys", value: read.missingKeys.joined(separator: ","))])
     }
 
     static func body(_ read: SecretRead) -> String {

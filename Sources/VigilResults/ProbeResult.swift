@@ -21,6 +21,8 @@ public enum ProbeReason: String, Sendable, CaseIterable {
     case rotationStuck = "rotation_stuck"
     case deletionScheduled = "deletion_scheduled"
     case replicaOutOfSync = "replica_out_of_sync"
+    /// Secrets: AWSCURRENT lacks keys its item or a probe's login needs.
+    case malformed
 }
 
 /// The outcome of one probe run: a plain immutable value.

@@ -121,7 +121,9 @@ extension ClientState {
     mutating func lookup(_ name: String, at now: UnixTime) -> Lookup? {
         guard let item = items[name], let index = secrets.index(forKey: name) else { return nil }
         // The hit, nearly every lookup: read in place (a copy of the machine cost more than the rest).
-        if let entry = secrets.values[index].freshEntry(at: now, ttl: policy.ttl) { return Lookup(item: item, fresh: entry) }
+        if let entry = secrets.values[index].freshEntry(at: now, ttl: policy.ttl) {
+            return Lookup(item: item, fresh: secrets.values[index].forLogins(entry))
+        }
         let machine = secrets.values[index]
         let launched = hasAWS && machine.wantsRefresh(at: now) ? launch(item, forced: false, at: now) : nil
         let servable = machine.isWithinEmergency(at: now, limit: policy.emergencyTTL) || hasEnvironmentValue(item, machine)
@@ -177,10 +179,11 @@ extension ClientState {
         case unavailable(String)
     }
 
-    mutating func serve(_ item: SecretsConfiguration.Item, at now: UnixTime) -> Served {
+    mutating func serve(_ item: SecretsConfiguration.Item, at now: UnixTime, forLogins: Bool) -> Served {
         let machine = secrets[item.name] ?? SecretMachine()
-        if let entry = machine.freshEntry(at: now, ttl: policy.ttl) { return .fresh(entry) }
-        if let entry = machine.entry, machine.isWithinEmergency(at: now, limit: policy.emergencyTTL) { return .stale(entry) }
+        let served = { (entry: CacheEntry) in forLogins ? machine.forLogins(entry) : entry }
+        if let entry = machine.freshEntry(at: now, ttl: policy.ttl) { return .fresh(served(entry)) }
+        if let entry = machine.entry, machine.isWithinEmergency(at: now, limit: policy.emergencyTTL) { return .stale(served(entry)) }
         if let text = environmentValue(item) {
             secrets[item.name]?.tookEnvironment(SecretString(text), at: now)
             return .environment(text)

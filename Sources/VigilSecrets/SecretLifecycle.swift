@@ -65,4 +65,7 @@ public enum SecretFinding: String, Sendable, CaseIterable {
     case deletionScheduled = "deletion_scheduled"
     /// A replica's `ReplicationStatus` is not `InSync`: a failover there serves an old value or none.
     case replicaOutOfSync = "replica_out_of_sync"
+    /// AWSCURRENT lacks keys the item requires (a manual update that replaced
+    /// the whole JSON): logins keep the last version that had them.
+    case malformed
 }

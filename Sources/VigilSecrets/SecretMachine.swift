@@ -13,6 +13,8 @@ struct CacheEntry: Sendable {
     var document: SecretDocument?
     /// The region AWS answered from (nil for the environment).
     var region: String?
+    /// Keys the item requires that the value lacks (`malformed`): names only.
+    var missingKeys: [String] = []
 
     /// AWS confirmed it again, from `region`.
     mutating func confirm(at time: UnixTime, in region: String) {
@@ -22,10 +24,11 @@ struct CacheEntry: Sendable {
 }
 
 extension CacheEntry {
-    /// A value GetSecretValue served from `region`, confirmed `now`.
-    init(_ fetched: SecretsManagerAPI.Fetched, region: String, at now: UnixTime) {
+    /// A value GetSecretValue served from `region`, confirmed `now`, checked for the keys the item requires.
+    init(_ fetched: SecretsManagerAPI.Fetched, region: String, at now: UnixTime, requiredKeys: [String]) {
         self.init(value: SecretString(fetched.value), versionID: fetched.versionID, source: .aws, confirmedAt: now,
-                  document: SecretDocument(fetched), region: region)
+                  document: SecretDocument(fetched), region: region,
+                  missingKeys: fetched.binary ? [] : RequiredKeys.missing(in: fetched.value, requiredKeys))
     }
 }
 
@@ -112,6 +115,9 @@ struct SecretMachine: Sendable {
     private(set) var lastRefreshNow: UnixTime?
     /// What DescribeSecret last said of the secret's life (nil until a version check, or while it is denied).
     private(set) var lifecycle: SecretLifecycle?
+    /// While AWSCURRENT lacks keys the item requires: the last version that
+    /// had them all, which logins keep using (the endpoint serves AWSCURRENT).
+    private(set) var wellFormed: CacheEntry?
     /// Readers waiting for this secret's refresh: the entry is not evicted under them.
     private(set) var waiting = 0
 
@@ -121,6 +127,16 @@ struct SecretMachine: Sendable {
     // MARK: Queries
 
     /// The entry while it is fresh (AWS confirmed it within the TTL).
+    /// `served` as logins use it: while it lacks required keys, the last
+    /// well-formed version's value and id in its place (fresh as `served` is).
+    func forLogins(_ served: CacheEntry) -> CacheEntry {
+        guard !served.missingKeys.isEmpty, served.source == .aws, let wellFormed else { return served }
+        var substitute = served
+        (substitute.value, substitute.versionID, substitute.document, substitute.missingKeys)
+            = (wellFormed.value, wellFormed.versionID, wellFormed.document, [])
+        return substitute
+    }
+
     func freshEntry(at now: UnixTime, ttl: Double) -> CacheEntry? {
         guard let entry, entry.source == .aws, now.seconds - entry.confirmedAt.seconds < ttl else { return nil }
         return entry
@@ -241,6 +257,10 @@ struct SecretMachine: Sendable {
             entry = fresh
             (displaced, pendingConfirmed) = (nil, false)
             rotated = held?.source == .aws && held?.versionID != nil && held?.versionID != fresh.versionID
+            // A version that lacks required keys (a manual update that replaced the whole
+            // JSON) does not replace the last one that had them, for logins.
+            if fresh.missingKeys.isEmpty { wellFormed = nil }
+            else if let held, held.source == .aws, held.missingKeys.isEmpty { wellFormed = held }
         }
         if forced && held?.source == .aws && !rotated { uselessForce = (now, fresh.versionID) }
         return settle(at: now, policy, jitter: jitter, previousRegion: previousRegion, rotated: rotated)

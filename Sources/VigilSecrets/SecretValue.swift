@@ -65,8 +65,14 @@ public struct SecretStatus: Sendable, Equatable {
     public var pending = false
     /// What DescribeSecret last said of its rotation, deletion and replicas (nil: not yet, or DescribeSecret denied).
     public var lifecycle: SecretLifecycle? = nil
-    /// What that shows will break, by the configured rotation window and grace.
+    /// What that shows will break, by the configured rotation window and grace, and `malformed`.
     public var findings: [SecretFinding] = []
+    /// The keys AWSCURRENT lacks (names, never values), when `malformed`.
+    public var missingKeys: [String] = []
+    /// Needed by a probe's login (its kind declares keys for it).
+    public var loginNeeds = false
+    /// While malformed: the version logins keep using, if one had every key.
+    public var loginVersion: String? = nil
 }
 
 /// Why AWS could not confirm a secret, from a fixed set (metric labels,

@@ -175,7 +175,8 @@ extension SecretsClient {
     /// Records a value AWS served for the item's stage.
     private func record(_ item: SecretsConfiguration.Item, _ fetched: SecretsManagerAPI.Fetched, region: String, forced: Bool) {
         settle(item) { machine, now, policy, jitter in
-            machine.fetched(CacheEntry(fetched, region: region, at: now), forced: forced, at: now, policy, jitter: jitter)
+            machine.fetched(CacheEntry(fetched, region: region, at: now, requiredKeys: item.checkedKeys), forced: forced, at: now,
+                            policy, jitter: jitter)
         }
     }
 

@@ -66,6 +66,8 @@ public struct SecretRead: Sendable {
     public var source: Source
     /// Seconds since AWS confirmed the value (nil from the environment).
     public var age: Double?
+    /// Keys the configured item (or its probes) needs that this version lacks (`X-Vigil-Missing-Keys`).
+    public var missingKeys: [String] = []
 }
 
 /// Why a read cannot be answered: AWS's code, message and HTTP status, as
@@ -211,7 +213,7 @@ extension SecretsClient {
         guard let entry else { return nil }
         metrics.lookup(hit: true, own: false)
         return SecretRead(value: entry.value, document: entry.document ?? SecretDocument(name: query.secretID), source: .cache,
-                          age: max(0, now.seconds - entry.confirmedAt.seconds))
+                          age: max(0, now.seconds - entry.confirmedAt.seconds), missingKeys: entry.missingKeys)
     }
 
     /// Everything but a fresh hit: `read` past its first check.
@@ -282,7 +284,7 @@ extension SecretsClient {
         }
         let value: SecretValue
         do {
-            value = try serve(item)
+            value = try serve(item, forLogins: false)  // AWSCURRENT as AWS has it, even when malformed for the probes
         } catch {
             if machine.flight != nil { throw .timedOut }
             throw machine.lastError.map(SecretReadError.init) ?? .timedOut
@@ -295,6 +297,7 @@ extension SecretsClient {
         let document = value.source == .environment ? SecretDocument(name: item.secretID)
             : machine.entry?.document ?? SecretDocument(name: item.secretID)
         return SecretRead(value: value.value, document: document, source: source,
-                          age: value.confirmedAt.map { max(0, now.seconds - $0.seconds) })
+                          age: value.confirmedAt.map { max(0, now.seconds - $0.seconds) },
+                          missingKeys: value.source == .environment ? [] : machine.entry?.missingKeys ?? [])
     }
 }

@@ -52,7 +52,7 @@ extension SecretsClient {
             try api.getSecretValue(item.secretID, stage: "AWSPENDING", binary: item.isRead)
         }
         let now = clock()
-        let pending = answer.map { CacheEntry($0.value, region: $0.region, at: now) }
+        let pending = answer.map { CacheEntry($0.value, region: $0.region, at: now, requiredKeys: item.checkedKeys) }
         let adopted = state.update { state in
             state.poked = true  // AWSCURRENT may have moved: due at once
             return state.secrets[item.name]?.pendingRead(id: id, pending, current: current, at: now, state.policy) ?? false

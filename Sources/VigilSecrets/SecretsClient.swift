@@ -68,7 +68,7 @@ public final class SecretsClient: Sendable {
         if let fresh = lookup.fresh { return served(lookup.item, fresh, as: .aws) }
         start(lookup.launch)
         if let flight = lookup.wait { waitFor(name, flight: flight, until: maxWait.map { ContinuousClock.now + .seconds($0) }) }
-        return try serve(lookup.item)  // stale or environment: served now, revalidated in the background
+        return try serve(lookup.item, forLogins: true)  // stale or environment: served now, revalidated in the background
     }
 
     public func get(_ name: String, maxWait: Double? = nil) async throws(SecretsError) -> SecretValue {
@@ -100,7 +100,7 @@ public final class SecretsClient: Sendable {
         start(launched)
         if let flight { waitFor(name, flight: flight, until: deadline) }
         tryPending(item, until: deadline)
-        return try serve(item)
+        return try serve(item, forLogins: true)
     }
 
     /// Registers `handler` to run (on a refresh thread) whenever a secret
@@ -130,8 +130,11 @@ public final class SecretsClient: Sendable {
                                 region: aws ? entry?.region : nil,
                                 fromReplica: aws && entry?.region != nil && entry?.region != policy.primaryRegion,
                                 pending: aws && machine.displaced != nil, lifecycle: machine.lifecycle,
-                                findings: machine.lifecycle?.findings(now: now.seconds, rotationWindow: policy.rotationWindow,
-                                                                      rotationGrace: policy.rotationGrace) ?? [])
+                                findings: (machine.lifecycle?.findings(now: now.seconds, rotationWindow: policy.rotationWindow,
+                                                                       rotationGrace: policy.rotationGrace) ?? [])
+                                    + (aws && !(entry?.missingKeys.isEmpty ?? true) ? [.malformed] : []),
+                                missingKeys: aws ? entry?.missingKeys ?? [] : [], loginNeeds: !item.loginKeys.isEmpty,
+                                loginVersion: aws && !(entry?.missingKeys.isEmpty ?? true) ? machine.wellFormed?.versionID : nil)
         }
     }
 
@@ -153,10 +156,11 @@ public final class SecretsClient: Sendable {
     // MARK: Internals
 
     /// Serves what the cache holds, in order: fresh, emergency cache,
-    /// environment fallback.
-    func serve(_ item: SecretsConfiguration.Item) throws(SecretsError) -> SecretValue {
+    /// environment fallback. `forLogins`: a malformed AWSCURRENT's last
+    /// well-formed version instead (`SecretMachine.forLogins`).
+    func serve(_ item: SecretsConfiguration.Item, forLogins: Bool) throws(SecretsError) -> SecretValue {
         let now = clock()
-        switch state.withLock({ $0.serve(item, at: now) }) {
+        switch state.withLock({ $0.serve(item, at: now, forLogins: forLogins) }) {
         case .fresh(let entry):
             return served(item, entry, as: .aws)
         case .stale(let entry):

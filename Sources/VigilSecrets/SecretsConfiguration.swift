@@ -8,6 +8,12 @@ public struct SecretsConfiguration: Sendable {
         public var secretID: String
         /// JSON keys that must be present (checked when typed credentials are read).
         public var requiredKeys: [String]
+        /// Keys the probes that log in with it need (their kinds declare them):
+        /// a version lacking these or `requiredKeys` is `malformed`, and logins
+        /// keep the last version that had them.
+        public var loginKeys: [String] = []
+        /// Every key a version must hold.
+        var checkedKeys: [String] { requiredKeys + loginKeys.filter { !requiredKeys.contains($0) } }
         /// Environment variable holding the same JSON or a connection URL,
         /// used when AWS and the emergency cache cannot serve.
         public var fallbackVariable: String?

@@ -146,7 +146,7 @@ public final class SecretsMetrics: Sendable {
             }
             for finding in SecretFinding.allCases {
                 registry?.gauge("vigil_secrets_finding", "1 while the finding holds for the secret (rotation_overdue, rotation_stuck, "
-                                    + "deletion_scheduled, replica_out_of_sync), else 0.",
+                                    + "deletion_scheduled, replica_out_of_sync, malformed), else 0.",
                                 secret + [("finding", finding.rawValue)]).set(status.findings.contains(finding) ? 1.0 : 0.0)
             }
         }

@@ -74,11 +74,22 @@ enum SecretsSetup {
                              metrics: SecretsMetrics(registry: registry), environment: environment, logger: logger)
     }
 
-    /// The secrets client's configuration, retrying no slower than the secrets probe runs.
+    /// The secrets client's configuration, retrying no slower than the secrets
+    /// probe runs; each item with the keys the enabled probes that log in with it need.
     static func configuration(for config: VigilConfig) -> SecretsConfiguration {
         let secretsProbe = config.probes.filter { $0.kind.followsSecrets && $0.enabled }.map(\.interval).min()
         var configuration = configuration(config.secrets, retryEvery: secretsProbe)
         configuration.readCapacity = config.endpoint.cacheSize
+        var loginKeys: [String: [String]] = [:]
+        for probe in config.probes where probe.enabled {
+            if let item = probe.secret, case .required(let keys) = probe.kind.credentials { loginKeys[item, default: []] += keys }
+            for reference in probe.secretReferences { loginKeys[reference.item, default: []].append(reference.key) }
+        }
+        for index in configuration.items.indices {
+            configuration.items[index].loginKeys = (loginKeys[configuration.items[index].name] ?? []).reduce(into: []) { unique, key in
+                if !unique.contains(key) { unique.append(key) }
+            }
+        }
         return configuration
     }
 }

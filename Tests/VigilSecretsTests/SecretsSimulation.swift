@@ -395,7 +395,7 @@ final class World {
     func resume(_ waiter: Waiter, ended: Bool) {
         switch waiter.kind {
         case .value:
-            if let item = state.items[waiter.name] { served(item, state.serve(item, at: time)) }
+            if let item = state.items[waiter.name] { served(item, state.serve(item, at: time, forLogins: true)) }
         case .force:
             tryPending(waiter.name)
         case .refreshNow(let item, let arrival, let at):
@@ -429,7 +429,7 @@ final class World {
         if let fresh = lookup.fresh { return served(lookup.item, .fresh(fresh)) }
         start(lookup.launch)
         if let flight = lookup.wait { return wait(name, flight: flight, for: 2, .value) }
-        served(lookup.item, state.serve(lookup.item, at: time))
+        served(lookup.item, state.serve(lookup.item, at: time, forLogins: true))
     }
 
     func served(_ item: SecretsConfiguration.Item, _ served: ClientState.Served) {

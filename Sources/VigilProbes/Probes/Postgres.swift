@@ -14,7 +14,8 @@ public final class PostgresProbe: KindProbe {
     public static let name = "postgres"
     public static let summary = "PostgreSQL: connects (the connection is kept) and runs `SELECT 1`."
     public static let defaultCritical = true
-    public static let credentials = KindCredentials.required(keys: ["username", "password"])
+    /// RDS's format, which Secrets Manager's database secrets use (`engine` aside); a URL holds them all.
+    public static let credentials = KindCredentials.required(keys: ["host", "port", "username", "password", "dbname"])
     public static let settings = [
         KindSetting("sslmode", default: "prefer", .choice(PostgresTLS.modes), legacyKey: "database.sslmode",
                     help: "libpq `sslmode` (postgres): \(PostgresTLS.modes.joined(separator: ", ")); default `database.sslmode`."),

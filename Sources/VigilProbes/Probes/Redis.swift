@@ -8,7 +8,8 @@ public final class RedisProbe: KindProbe {
     public static let name = "redis"
     public static let summary = "Redis: connects and authenticates (kept), `PING`, and `INFO` for gauges."
     public static let defaultCritical = true
-    public static let credentials = KindCredentials.required(keys: ["password"])
+    /// `password` too where the server wants one: the item's `keys` say so (the standard `redis` item's do).
+    public static let credentials = KindCredentials.required(keys: ["host", "port"])
     public static let settings = [
         KindSetting("ca_file", .any, legacyKey: "redis.ca_file", help: caFileHelp),
         KindSetting("server_name", .any, legacyKey: "redis.server_name",

@@ -22,7 +22,7 @@ public final class SecretsProbe: KindProbe {
     public static func read(_ values: KindValues) -> NoSettings? { NoSettings() }
 
     public let name: String
-    public let failureReasons = [ProbeReason.credentialsUnavailable, .timeout]
+    public let failureReasons = [ProbeReason.credentialsUnavailable, .timeout, .malformed]
     private let client: SecretsClient
     private let minimumHitRatio: Double
     /// Fewer lookups than this in a window say nothing about the ratio.
@@ -50,6 +50,12 @@ public final class SecretsProbe: KindProbe {
                     "\(status.name) unavailable" + (status.failure.map { " (\($0.rawValue))" } ?? "")
                 }.joined(separator: ", "))
             }
+            // A version a probe cannot log in with: the logins keep the last one that could, but
+            // the next restart, failover or rotation has nothing to use.
+            let malformed = statuses.filter { $0.loginNeeds && $0.findings.contains(.malformed) }
+            if !malformed.isEmpty {
+                throw ProbeFailure(reason: .malformed, detail: malformed.map(Self.malformedDetail).joined(separator: "; "))
+            }
             trouble = Self.trouble(statuses, timeout: timeout.timeInterval)
                 ?? lowHitRatio().map { (.ok, "cache hit ratio \($0.decimalString(digits: 2))") }
         }
@@ -76,7 +82,15 @@ public final class SecretsProbe: KindProbe {
             ("deletion", date(life?.deletion)), ("pending_since", date(life?.pending?.since)),
             ("next_rotation", status.findings.contains(.rotationOverdue) ? date(life?.nextRotation) : nil),
             ("out_of_sync", outOfSync.isEmpty ? nil : outOfSync.joined(separator: ",")),
+            ("missing_keys", status.missingKeys.isEmpty ? nil : status.missingKeys.joined(separator: ",")),
+            ("login_version", status.loginVersion),
         ])
+    }
+
+    /// "database lacks host, port: logins keep version v1", names only.
+    static func malformedDetail(_ status: SecretStatus) -> String {
+        "\(status.name) lacks \(status.missingKeys.joined(separator: ", ")): "
+            + (status.loginVersion.map { "logins keep version \($0)" } ?? "no earlier version had every key")
     }
 
     /// The worst thing about secrets that are still served: a hung refresh,
@@ -121,6 +135,7 @@ extension ProbeReason {
         case .rotationStuck: self = .rotationStuck
         case .deletionScheduled: self = .deletionScheduled
         case .replicaOutOfSync: self = .replicaOutOfSync
+        case .malformed: self = .malformed
         }
     }
 
