@@ -457,6 +457,62 @@ def secrets_row():
     ])
 
 
+def lifecycle_row():
+    """What DescribeSecret shows will break (docs/lifecycle.md): one line per secret."""
+    anchor = "vigil_secrets_rotations_total"
+    def since(metric, label, text, future=False):
+        value = "max by (secret) (%s > 0)" % sel(metric)
+        return zero_unless(("%s - time()" if future else "time() - %s") % value, anchor, label, text)
+    return ("Lifecycle", [
+        timeseries(
+            "Findings",
+            "Lifecycle findings per secret (vigil_secrets_finding, 1 while it holds): deletion_scheduled and "
+            "malformed page (VigilSecretScheduledForDeletion, VigilSecretMalformed), rotation_stuck, "
+            "rotation_overdue and replica_out_of_sync open a ticket. Every instance reads the same "
+            "DescribeSecret: one line per secret and finding. docs/lifecycle.md.",
+            "none",
+            [(zero_unless("max by (secret, finding) (%s == 1)" % sel("vigil_secrets_finding"), anchor, "finding", "none"),
+              "{{secret}} {{finding}}")],
+            bars=True, min_=0, max_=1, width=8, height=7),
+        timeseries(
+            "Since the last rotation",
+            "Time since each secret's LastRotatedDate (vigil_secrets_last_rotated_timestamp_seconds); secrets "
+            "never rotated are left out. Against your rotation policy: VigilSecretRotationOverdue fires once "
+            "NextRotationDate passed secrets.rotation_grace ago.",
+            "s", [(since("vigil_secrets_last_rotated_timestamp_seconds", "secret", "never rotated"), "{{secret}}")],
+            width=8, height=7),
+        timeseries(
+            "Until the next rotation",
+            "Time until each secret's NextRotationDate (vigil_secrets_next_rotation_timestamp_seconds), "
+            "secrets with rotation enabled. Below zero: the rotation is late.",
+            "s", [(since("vigil_secrets_next_rotation_timestamp_seconds", "secret", "no schedule", future=True),
+                   "{{secret}}")],
+            width=8, height=7),
+        timeseries(
+            "AWSPENDING standing",
+            "How long AWSPENDING has labelled another version than AWSCURRENT "
+            "(vigil_secrets_pending_since_timestamp_seconds): a rotation under way, stuck past "
+            "secrets.rotation_window (VigilSecretRotationStuck).",
+            "s", [(since("vigil_secrets_pending_since_timestamp_seconds", "secret", "none pending"), "{{secret}}")],
+            width=8, height=7),
+        timeseries(
+            "Until deletion",
+            "Time until a secret scheduled for deletion is deleted (vigil_secrets_deletion_timestamp_seconds, "
+            "DescribeSecret DeletedDate). GetSecretValue already fails for it: VigilSecretScheduledForDeletion.",
+            "s", [(since("vigil_secrets_deletion_timestamp_seconds", "secret", "none scheduled", future=True),
+                   "{{secret}}")],
+            width=8, height=7),
+        timeseries(
+            "Replicas by status",
+            "Each secret's replica regions by ReplicationStatus (vigil_secrets_replicas): Failed or a lasting "
+            "InProgress means a failover there would serve an old value (VigilSecretReplicaOutOfSync).",
+            "none",
+            [(zero_unless("max by (secret, status) (%s > 0)" % sel("vigil_secrets_replicas"), anchor, "status",
+                          "no replicas"), "{{secret}} {{status}}")],
+            bars=True, stack=True, min_=0, width=8, height=7),
+    ])
+
+
 def aws_row():
     return ("AWS", [
         timeseries(
@@ -639,8 +695,8 @@ def grafana_dashboard():
         "graphTooltip": 1,
         "id": None,
         "links": [],
-        "panels": layout([overview_row(), fleet_row(), probes_row(), secrets_row(), aws_row(), cloudwatch_row(),
-                          process_row()]),
+        "panels": layout([overview_row(), fleet_row(), probes_row(), secrets_row(), lifecycle_row(), aws_row(),
+                          cloudwatch_row(), process_row()]),
         "refresh": "30s",
         "schemaVersion": 39,
         "tags": ["vigil"],
