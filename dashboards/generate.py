@@ -860,8 +860,12 @@ def cloudwatch_dashboard(namespace=DEFAULTS["namespace"], environment=DEFAULTS["
                             y_axis={"min": 0, "showUnits": False}))
     calls = [["AWS/Usage", "CallCount", "Service", "Secrets Manager", "Type", "API", "Resource", operation,
               "Class", "None", {"label": operation, "stat": "Sum"}] for operation in SECRETS_MANAGER_CALLS]
-    widgets.append(b.widget("Secrets Manager API calls (whole account, per minute)", calls, 0, 20, 24, 6,
+    widgets.append(b.widget("Secrets Manager API calls (whole account, per minute)", calls, 0, 20, 16, 6,
                             y_axis={"min": 0, "showUnits": False}))
+    widgets.append(b.widget("SecretsNeedingAttention", b.metric("SecretsNeedingAttention", "Maximum", "secrets with a finding",
+                                                                fleet="MAX"),
+                            16, 20, 8, 6, stat="Maximum", y_axis={"min": 0, "showUnits": False},
+                            annotations=[{"label": "needs attention", "value": 1, "color": "#d62728", "fill": "above"}]))
     return {"start": "-PT6H", "periodOverride": "inherit", "widgets": widgets}
 
 

@@ -46,8 +46,10 @@ final class CloudWatchCollector {
             }
         }
         if let secrets = sources.secrets {
-            let stale = SecretsClient.servedStale(secrets.statuses())
-            datums.append(datum("StaleSecretsServed", .count, Double(stale)))
+            let statuses = secrets.statuses()
+            datums.append(datum("StaleSecretsServed", .count, Double(SecretsClient.servedStale(statuses))))
+            // A lifecycle finding each (docs/lifecycle.md): what a CloudWatch-only team alarms on.
+            datums.append(datum("SecretsNeedingAttention", .count, Double(statuses.filter { !$0.findings.isEmpty }.count)))
         }
         let snapshot = sources.store.snapshot()
         for component in snapshot.components {

@@ -105,12 +105,12 @@ public final class CloudWatchPublisher: Sendable {
 
     /// Custom metrics (distinct name and dimension sets) one dimension set
     /// produces (see CloudWatchCollector.collect): CacheLookups, CacheHitRate, Rotations, FallbackCount x 2,
-    /// AWSErrors, StaleSecretsServed, OverallHealthy; per probe target ComponentHealthy and
+    /// AWSErrors, StaleSecretsServed, SecretsNeedingAttention, OverallHealthy; per probe target ComponentHealthy and
     /// ProbeLatency; and the named health metric of each of database, redis and secrets
     /// that is enabled. Error codes add one each with `cloudwatch.error_code_dimension`.
     /// CloudWatch bills each ($0.30 a month).
     public static func customMetricCount(probes: [String]) -> Int {
-        8 + 2 * probes.count + probes.filter { CloudWatchCollector.namedHealthMetrics[$0] != nil }.count
+        9 + 2 * probes.count + probes.filter { CloudWatchCollector.namedHealthMetrics[$0] != nil }.count
     }
 
     public func start() {

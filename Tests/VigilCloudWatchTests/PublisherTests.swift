@@ -131,6 +131,7 @@ struct PublisherTests {
         #expect(requests == 3)
         let expected: [(String, Double)] = [
             ("CacheLookups", 9), ("CacheHitRate", 100), ("Rotations", 0), ("AWSErrors", 0), ("StaleSecretsServed", 0),
+            ("SecretsNeedingAttention", 0),
             ("SecretsHealthy", 1), ("DatabaseHealthy", 1), ("RedisHealthy", 1), ("OverallHealthy", 1),
         ]
         for (metric, sum) in expected {
