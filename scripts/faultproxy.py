@@ -163,6 +163,11 @@ class Proxy(BaseHTTPRequestHandler):
         if b"Action=" in form:
             action = urllib.parse.parse_qs(form.decode(errors="replace")).get("Action", [""])[0]
         target = self.headers.get("X-Amz-Target", "")
+        # Which secret a Secrets Manager call is about (an id, never a value): per-secret call counts.
+        try:
+            secret_id = json.loads(form).get("SecretId", "") if target.startswith("secretsmanager.") else ""
+        except (ValueError, AttributeError):
+            secret_id = ""
         with lock:
             fault = None
             for i, queued in enumerate(faults):
@@ -174,7 +179,7 @@ class Proxy(BaseHTTPRequestHandler):
             rejection = None if fault and fault["mode"] != "delay" else self.skew_rejection()
             entry = {"method": self.command, "path": self.path, "target": target, "action": action,
                      "fault": fault["mode"] if fault else "", "gzip": compressed, "bytes": len(body),
-                     "time": time.time()}
+                     "secret_id": secret_id if isinstance(secret_id, str) else "", "time": time.time()}
             if rejection and not fault:
                 entry["fault"] = "skew"
             log.append(entry)

@@ -11,6 +11,13 @@ public final class FaultProxy {
         public var fault: String
         public var gzip: Bool
         public var bytes: Int
+        /// The SecretId of a Secrets Manager call; empty otherwise.
+        public var secretID: String
+
+        enum CodingKeys: String, CodingKey {
+            case method, path, target, action, fault, gzip, bytes
+            case secretID = "secret_id"
+        }
     }
 
     private let server: PythonServer

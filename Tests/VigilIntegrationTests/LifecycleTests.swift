@@ -109,4 +109,36 @@ struct LifecycleTests {
         #expect(vigil.process.stop() == 0)
         env.assertNoCanary(in: outputs, extra: ["canary-lifecycle-"])
     }
+
+    /// The findings cost no AWS call: each refresh cycle is still one
+    /// DescribeSecret per secret and nothing else while versions stay
+    /// (counted at a proxy in front of moto, per SecretId).
+    @Test func eachRefreshCycleIsStillOneDescribeSecretPerSecret() throws {
+        let proxy = try FaultProxy(upstream: env.motoURL)
+        for name in ["one", "two"] { #expect(env.putSecret("\(prefix)/\(name)", #"{"token":"canary-calls-\#(name)"}"#)) }
+        let vigil = try VigilUnderTest(config: """
+            probes:
+              interval: 1s
+            secrets:
+              ttl: 2s
+              refresh_ahead: 1s
+              items:
+                one: {id: \(prefix)/one}
+                two: {id: \(prefix)/two}
+            """, environment: ["AWS_ENDPOINT_URL": proxy.url])
+        #expect(VigilProcess.waitUntil(timeout: 15) {
+            ["one", "two"].allSatisfy { vigil.value(#"vigil_secrets_lifecycle_known{secret="\#($0)"}"#) == 1 }
+        }, "\(vigil.process.log.suffix(2000))")
+        let started = try proxy.log().count
+        // Four more cycles of each secret (a 2 s TTL refreshed 1 s ahead: about one a second).
+        #expect(VigilProcess.waitUntil(timeout: 20) {
+            let calls = (try? proxy.log().dropFirst(started)) ?? []
+            return ["one", "two"].allSatisfy { name in calls.filter { $0.secretID == "\(prefix)/\(name)" }.count >= 4 }
+        })
+        let calls = try proxy.log().dropFirst(started)
+        #expect(vigil.process.stop() == 0)
+        let operations = Set(calls.map { String($0.target.split(separator: ".").last ?? "") })
+        #expect(operations == ["DescribeSecret"], "\(operations)")
+        #expect(calls.allSatisfy { $0.secretID.hasPrefix(prefix) }, "\(calls.map(\.secretID))")
+    }
 }
