@@ -73,8 +73,9 @@ struct LifecycleTests {
         func finding(_ secret: String, _ finding: String) -> Double? {
             series("vigil_secrets_finding", secret, #",finding="\#(finding)""#)
         }
-        // Every series is there from the start, before the first version check.
-        #expect(finding("doomed", "deletion_scheduled") == 0 && series("vigil_secrets_lifecycle_known", "doomed") != nil)
+        // Every series is there from the first load's end, at 0 until a finding holds.
+        #expect(VigilProcess.waitUntil(timeout: 5) { series("vigil_secrets_lifecycle_known", "doomed") != nil })
+        #expect(finding("doomed", "deletion_scheduled") == 0 && finding("doomed", "malformed") == 0)
 
         // Within a refresh cycle: rotation as DescribeSecret says it, AWSPENDING stuck past the window, the failed replica.
         #expect(VigilProcess.waitUntil(timeout: 15) {
@@ -86,6 +87,10 @@ struct LifecycleTests {
         #expect(series("vigil_secrets_last_rotated_timestamp_seconds", "rotated") == rotation["LastRotatedDate"])
         #expect(series("vigil_secrets_replicas", "replicated", #",status="Failed""#) == 1)
         #expect(finding("rotated", "rotation_overdue") == 0 && finding("rotated", "rotation_stuck") == 0)
+        // /health shows what the secrets probe's last run found: up to a probe interval after the gauges.
+        #expect(VigilProcess.waitUntil(timeout: 5) {
+            vigil.health()?.checks["secrets"]?.reason == "rotation_stuck" && facts(vigil)["replicated"]?["out_of_sync"] != nil
+        })
         let health = try #require(vigil.health())
         #expect(health.code == 200 && health.checks["secrets"]?.status == "degraded" && health.checks["secrets"]?.reason == "rotation_stuck")
         #expect(health.checks["database"]?.status == "healthy", "a finding about a secret is not its backend's outage")
@@ -96,6 +101,7 @@ struct LifecycleTests {
         let deletion = try #require(try described("\(prefix)/doomed")["DeletedDate"])
         #expect(VigilProcess.waitUntil(timeout: 10) { finding("doomed", "deletion_scheduled") == 1 }, "\(vigil.process.log.suffix(2000))")
         #expect(series("vigil_secrets_deletion_timestamp_seconds", "doomed") == deletion)
+        #expect(VigilProcess.waitUntil(timeout: 5) { facts(vigil)["doomed"]?["deletion"] != nil })
         let doomed = facts(vigil)["doomed"] ?? [:]
         #expect(doomed["state"] == "fresh" && doomed["source"] == "aws" && doomed["deletion"]?.hasPrefix(
             Date(timeIntervalSince1970: deletion).formatted(.iso8601).prefix(10)) == true, "\(doomed)")

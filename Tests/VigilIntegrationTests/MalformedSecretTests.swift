@@ -69,7 +69,7 @@ struct MalformedSecretTests {
         let samples = sampler.stop()
         #expect(!samples.isEmpty && samples.allSatisfy { $0.code == 200 }, "\(Dictionary(grouping: samples, by: \.code).mapValues(\.count))")
         #expect(vigil.health()?.checks["database"]?.status == "healthy")
-        #expect(vigil.value(#"vigil_secrets_finding{secret="database",finding="malformed"}"#) == 1)
+        #expect(VigilProcess.waitUntil(timeout: 5) { vigil.value(#"vigil_secrets_finding{secret="database",finding="malformed"}"#) == 1 })
 
         // Applications get AWSCURRENT as AWS has it, told what it lacks.
         let read = try CurlClient().request("http://\(endpoint)/v1/\(prefix)/database", headers: ["X-Aws-Parameters-Secrets-Token: \(token)"])
@@ -83,7 +83,7 @@ struct MalformedSecretTests {
         #expect(env.putSecret("\(prefix)/database", whole))
         #expect(VigilProcess.waitUntil(timeout: 10) { secretsCheck(vigil).facts["database"]?["missing_keys"] == nil },
                 "\(vigil.process.log.suffix(2000))")
-        #expect(vigil.value(#"vigil_secrets_finding{secret="database",finding="malformed"}"#) == 0)
+        #expect(VigilProcess.waitUntil(timeout: 5) { vigil.value(#"vigil_secrets_finding{secret="database",finding="malformed"}"#) == 0 })
 
         let outputs = [vigil.process.log, vigil.metrics, (try? CurlClient().request(vigil.base + "/health?verbose").text) ?? "", list.output]
         #expect(vigil.process.stop() == 0)
