@@ -460,9 +460,13 @@ def secrets_row():
 def lifecycle_row():
     """What DescribeSecret shows will break (docs/lifecycle.md): one line per secret."""
     anchor = "vigil_secrets_rotations_total"
-    def since(metric, label, text, future=False):
+
+    def duration(title, description, metric, empty, future=False):
+        """Time since (or until) a timestamp gauge, per secret; secrets where it is 0 (not set) left out."""
         value = "max by (secret) (%s > 0)" % sel(metric)
-        return zero_unless(("%s - time()" if future else "time() - %s") % value, anchor, label, text)
+        expr = zero_unless(("%s - time()" if future else "time() - %s") % value, anchor, "secret", empty)
+        return timeseries(title, description, "s", [(expr, "{{secret}}")], width=8, height=7)
+
     return ("Lifecycle", [
         timeseries(
             "Findings",
@@ -474,34 +478,24 @@ def lifecycle_row():
             [(zero_unless("max by (secret, finding) (%s == 1)" % sel("vigil_secrets_finding"), anchor, "finding", "none"),
               "{{secret}} {{finding}}")],
             bars=True, min_=0, max_=1, width=8, height=7),
-        timeseries(
-            "Since the last rotation",
-            "Time since each secret's LastRotatedDate (vigil_secrets_last_rotated_timestamp_seconds); secrets "
-            "never rotated are left out. Against your rotation policy: VigilSecretRotationOverdue fires once "
-            "NextRotationDate passed secrets.rotation_grace ago.",
-            "s", [(since("vigil_secrets_last_rotated_timestamp_seconds", "secret", "never rotated"), "{{secret}}")],
-            width=8, height=7),
-        timeseries(
-            "Until the next rotation",
-            "Time until each secret's NextRotationDate (vigil_secrets_next_rotation_timestamp_seconds), "
-            "secrets with rotation enabled. Below zero: the rotation is late.",
-            "s", [(since("vigil_secrets_next_rotation_timestamp_seconds", "secret", "no schedule", future=True),
-                   "{{secret}}")],
-            width=8, height=7),
-        timeseries(
-            "AWSPENDING standing",
-            "How long AWSPENDING has labelled another version than AWSCURRENT "
-            "(vigil_secrets_pending_since_timestamp_seconds): a rotation under way, stuck past "
-            "secrets.rotation_window (VigilSecretRotationStuck).",
-            "s", [(since("vigil_secrets_pending_since_timestamp_seconds", "secret", "none pending"), "{{secret}}")],
-            width=8, height=7),
-        timeseries(
-            "Until deletion",
-            "Time until a secret scheduled for deletion is deleted (vigil_secrets_deletion_timestamp_seconds, "
-            "DescribeSecret DeletedDate). GetSecretValue already fails for it: VigilSecretScheduledForDeletion.",
-            "s", [(since("vigil_secrets_deletion_timestamp_seconds", "secret", "none scheduled", future=True),
-                   "{{secret}}")],
-            width=8, height=7),
+        duration("Since the last rotation",
+                 "Time since each secret's LastRotatedDate (vigil_secrets_last_rotated_timestamp_seconds); secrets "
+                 "never rotated are left out. Against your rotation policy: VigilSecretRotationOverdue fires once "
+                 "NextRotationDate passed secrets.rotation_grace ago.",
+                 "vigil_secrets_last_rotated_timestamp_seconds", "never rotated"),
+        duration("Until the next rotation",
+                 "Time until each secret's NextRotationDate (vigil_secrets_next_rotation_timestamp_seconds), "
+                 "secrets with rotation enabled. Below zero: the rotation is late.",
+                 "vigil_secrets_next_rotation_timestamp_seconds", "no schedule", future=True),
+        duration("AWSPENDING standing",
+                 "How long AWSPENDING has labelled another version than AWSCURRENT "
+                 "(vigil_secrets_pending_since_timestamp_seconds): a rotation under way, stuck past "
+                 "secrets.rotation_window (VigilSecretRotationStuck).",
+                 "vigil_secrets_pending_since_timestamp_seconds", "none pending"),
+        duration("Until deletion",
+                 "Time until a secret scheduled for deletion is deleted (vigil_secrets_deletion_timestamp_seconds, "
+                 "DescribeSecret DeletedDate). GetSecretValue already fails for it: VigilSecretScheduledForDeletion.",
+                 "vigil_secrets_deletion_timestamp_seconds", "none scheduled", future=True),
         timeseries(
             "Replicas by status",
             "Each secret's replica regions by ReplicationStatus (vigil_secrets_replicas): Failed or a lasting "

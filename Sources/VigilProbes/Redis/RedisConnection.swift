@@ -105,20 +105,11 @@ final class RedisConnection {
             request += Array("$\(argument.utf8.count)\r\n".utf8) + Array(argument.utf8) + [13, 10]
         }
         try socket.write(request, deadline: deadline)
-        while true {
-            switch reader.parse(buffer) {
-            case .value(let value, let consumed):
-                buffer.removeFirst(consumed)
-                return value
-            case .needMore:
-                guard buffer.count < Self.maxReplyBytes else {
-                    throw ProbeFailure(reason: .protocol, detail: "reply larger than \(Self.maxReplyBytes) bytes")
-                }
-                // A peer that keeps sending is still cut off by the deadline.
-                guard !deadline.hasPassed else { throw ProbeFailure(reason: .timeout, detail: "reply not complete in time") }
-                try socket.read(into: &buffer, deadline: deadline)
-            case .invalid(let why):
-                throw ProbeFailure(reason: .protocol, detail: "bad RESP reply: \(why)")
+        return try socket.readReply(into: &buffer, limit: Self.maxReplyBytes, deadline: deadline) { (bytes) throws(ProbeFailure) in
+            switch reader.parse(bytes) {
+            case .value(let value, let consumed): (value, consumed)
+            case .needMore: nil
+            case .invalid(let why): throw ProbeFailure(reason: .protocol, detail: "bad RESP reply: \(why)")
             }
         }
     }

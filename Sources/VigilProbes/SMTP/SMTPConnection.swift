@@ -108,19 +108,11 @@ final class SMTPConnection {
     }
 
     private func reply(_ deadline: Deadline) throws(ProbeFailure) -> Reply {
-        while true {
-            switch Self.parse(buffer) {
-            case .reply(let reply, let consumed):
-                buffer.removeFirst(consumed)
-                return reply
-            case .invalid:
-                throw ProbeFailure(reason: .protocol, detail: "not an SMTP reply")
-            case .needMore:
-                guard buffer.count < Self.maxReplyBytes else {
-                    throw ProbeFailure(reason: .protocol, detail: "reply larger than \(Self.maxReplyBytes) bytes")
-                }
-                guard !deadline.hasPassed else { throw ProbeFailure(reason: .timeout, detail: "reply not complete in time") }
-                try socket.read(into: &buffer, deadline: deadline)
+        try socket.readReply(into: &buffer, limit: Self.maxReplyBytes, deadline: deadline) { (bytes) throws(ProbeFailure) in
+            switch Self.parse(bytes) {
+            case .reply(let reply, let consumed): (reply, consumed)
+            case .needMore: nil
+            case .invalid: throw ProbeFailure(reason: .protocol, detail: "not an SMTP reply")
             }
         }
     }
