@@ -21,7 +21,7 @@ public struct Setting: Sendable {
     public var isPattern: Bool { key.contains("*") }
     /// Takes a YAML list.
     public var isList: Bool {
-        key.hasSuffix(".keys") || ["web.listen_address", "aws.failover_regions", "endpoint.allow", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
+        key.hasSuffix(".keys") || key == "endpoint.tokens.*.allow" || ["web.listen_address", "aws.failover_regions", "endpoint.allow", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
     }
     /// `VIGIL_PROBES_<NAME>_TIMEOUT` for `probes.*.timeout`; empty for other patterns.
     public var environmentName: String {
@@ -185,6 +185,12 @@ public struct Schema: Sendable {
         Setting(key: "endpoint.allow", defaultValue: "",
                 applies: .live, help: "Secret ids applications may read, or prefixes ending in `*` (a list); empty = the configured items' ids "
                     + "and `<prefix>/<environment>/*`. Anything else is refused without an AWS call."),
+        Setting(key: "endpoint.tokens.*.token_file", defaultValue: "",
+                applies: .restart, help: "An application's own token (`endpoint.tokens.<app>`), in a file re-read when it changes: "
+                    + "it reads only its `allow` list, beside the endpoint's token, which keeps reading `endpoint.allow`."),
+        Setting(key: "endpoint.tokens.*.allow", defaultValue: "",
+                applies: .restart, help: "Secret ids (or prefixes ending in `*`) that application's token may read (a list, required): "
+                    + "anything else is refused with 403 and no AWS call."),
         Setting(key: "endpoint.threads", defaultValue: "4",
                 applies: .restart, help: "The endpoint's worker threads (its own libmicrohttpd pool), 1-64; a read that waits on AWS runs on a thread of its own."),
         Setting(key: "endpoint.max_connections", defaultValue: "800",

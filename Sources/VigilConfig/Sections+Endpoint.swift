@@ -11,6 +11,8 @@ extension VigilConfig {
         public var tokenHeaders: [String]
         /// Empty: the configured items' ids and `<prefix>/<environment>/*`.
         public var allow: [String]
+        /// Applications' own tokens (`endpoint.tokens.<app>`), each with what it may read.
+        public var tokens: [Token]
         public var threads: Int
         public var maxConnections: Int
         public var timeout: Duration
@@ -24,6 +26,14 @@ extension VigilConfig {
             tokenVariables = reader.list("endpoint.token_variables")
             tokenHeaders = reader.list("endpoint.token_headers")
             allow = reader.list("endpoint.allow")
+            tokens = reader.raw.names(under: "endpoint.tokens").sorted().map { name in
+                let base = "endpoint.tokens.\(name)"
+                let token = Token(name: name, file: reader.text("\(base).token_file"), allow: reader.list("\(base).allow"))
+                reader.check("\(base).token_file", token.file.hasPrefix("/"), "required: the absolute path of the application's token file")
+                reader.check("\(base).allow", !token.allow.isEmpty, "required: the secret ids the application may read")
+                reader.check("\(base).allow", token.allow.allSatisfy(Self.isAllowEntry), "a `*` may only end an entry (a prefix)")
+                return token
+            }
             threads = reader.int("endpoint.threads", in: 1...64)
             maxConnections = reader.int("endpoint.max_connections", in: 1...10_000)
             timeout = reader.duration("endpoint.timeout", atLeast: .milliseconds(10), atMost: .seconds(300))
@@ -33,8 +43,17 @@ extension VigilConfig {
                          && !["/ping", "/secretsmanager/"].contains { pathPrefix.hasPrefix($0) },
                          "must start with / and not be /, /ping or under /secretsmanager/")
             reader.check("endpoint.token_headers", !tokenHeaders.isEmpty, "needs at least one header name")
-            reader.check("endpoint.allow", allow.allSatisfy { !$0.dropLast($0.hasSuffix("*") ? 1 : 0).contains("*") },
-                         "a `*` may only end an entry (a prefix)")
+            reader.check("endpoint.allow", allow.allSatisfy(Self.isAllowEntry), "a `*` may only end an entry (a prefix)")
         }
+
+        /// An application's token: its file and what it may read.
+        public struct Token: Sendable {
+            public var name: String
+            public var file: String
+            public var allow: [String]
+        }
+
+        /// An id, or a prefix ending in `*` (nowhere else).
+        static func isAllowEntry(_ entry: String) -> Bool { !entry.dropLast(entry.hasSuffix("*") ? 1 : 0).contains("*") }
     }
 }

@@ -30,11 +30,13 @@ public enum EndpointOutcome: String, Sendable, CaseIterable {
 final class EndpointMetrics: Sendable {
     private let counters: [EndpointOutcome: Counter]
     private let latency: ValueHistogram?
+    /// Requests each token authorised, by its name (`default`: the endpoint's own).
+    private let tokens: [String: Counter]
 
     /// From 100 µs (a cache hit takes ~20 µs in process) to AWS's seconds.
     static let buckets = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]
 
-    init(registry: PrometheusCollectorRegistry?) {
+    init(registry: PrometheusCollectorRegistry?, tokens names: [String]) {
         var counters: [EndpointOutcome: Counter] = [:]
         for outcome in EndpointOutcome.allCases {
             counters[outcome] = registry?.counter("vigil_endpoint_requests_total",
@@ -43,7 +45,17 @@ final class EndpointMetrics: Sendable {
         self.counters = counters
         latency = registry?.histogram("vigil_endpoint_request_duration_seconds",
                                       "Time the secrets endpoint took to answer a request.", buckets: Self.buckets)
+        var tokens: [String: Counter] = [:]
+        for name in names {
+            tokens[name] = registry?.counter("vigil_endpoint_token_requests_total",
+                                             "Requests each token authorised, by its name (default: the endpoint's own token).",
+                                             [("token", name)])
+            tokens[name]?.increment(by: Int64(0))
+        }
+        self.tokens = tokens
     }
+
+    func authorised(_ token: String) { tokens[token]?.increment() }
 
     func record(_ outcome: EndpointOutcome, seconds: Double) {
         counters[outcome]?.increment()

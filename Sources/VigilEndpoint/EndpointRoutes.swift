@@ -21,12 +21,24 @@ public final class EndpointRoutes: Sendable {
         public init() {}
     }
 
+    /// A token and what it may read: the endpoint's own (`default`, with
+    /// `options.allow`) or an application's (`endpoint.tokens`).
+    public struct Grant: Sendable {
+        public var name: String
+        public var token: EndpointToken
+        public var allow: AllowList
+
+        public init(name: String, token: EndpointToken, allow: AllowList) {
+            (self.name, self.token, self.allow) = (name, token, allow)
+        }
+    }
+
     private let secrets: SecretsClient
-    private let token: EndpointToken
     private let options: Options
-    /// `options.allow`, replaced by a reload (`update(allow:)`): a new
-    /// `secrets.environment` or `endpoint.allow` takes effect at once.
-    private let allow: Locked<AllowList>
+    /// The endpoint's own token first, with `options.allow`, which a reload
+    /// replaces (`update(allow:)`: a new `secrets.environment` or
+    /// `endpoint.allow` takes effect at once); then each application's.
+    private let grants: Locked<[Grant]>
     private let metrics: EndpointMetrics
     private let active = Atomic<Int>(0)
     private let canned: Canned
@@ -49,13 +61,15 @@ public final class EndpointRoutes: Sendable {
             denied: HTTPResponse
     }
 
-    public init(secrets: SecretsClient, token: EndpointToken, options: Options, registry: PrometheusCollectorRegistry?) {
+    /// `applications`: the tokens of `endpoint.tokens`, beside `token`.
+    public init(secrets: SecretsClient, token: EndpointToken, applications: [Grant] = [], options: Options,
+                registry: PrometheusCollectorRegistry?) {
         self.secrets = secrets
         tokenHeaders = options.tokenHeaders.map { $0.lowercased() }
-        self.token = token
         self.options = options
-        allow = Locked(options.allow)
-        metrics = EndpointMetrics(registry: registry)
+        let grants = [Grant(name: "default", token: token, allow: options.allow)] + applications
+        self.grants = Locked(grants)
+        metrics = EndpointMetrics(registry: registry, tokens: grants.map(\.name))
         secrets.prepareReads()
         canned = Canned(healthy: Self.text(200, "healthy"), tooMany: Self.text(429, "Connection limit exceeded"),
                         forwarded: Self.text(400, "Forwarded"), badToken: Self.text(403, "Bad Token"),
@@ -68,7 +82,7 @@ public final class EndpointRoutes: Sendable {
     /// What a reload allows from now on. Answers rendered under the old list
     /// are dropped: they passed a check that may no longer hold.
     public func update(allow list: AllowList) {
-        allow.withLock { $0 = list }
+        grants.withLock { $0[0].allow = list }
         rendered.withLock { $0.removeAll() }
     }
 
@@ -84,9 +98,9 @@ public final class EndpointRoutes: Sendable {
         case .now(let response, let outcome):
             finish(outcome, since: started)
             return .now(response)
-        case .later(let read):
+        case .later(let read, let allow):
             return .later(work: { [self] in
-                let (response, outcome) = serve(read)
+                let (response, outcome) = serve(read, allow)
                 finish(outcome, since: started)
                 return response
             }, abandoned: { [self] in finish(.error, since: started) })
@@ -95,8 +109,8 @@ public final class EndpointRoutes: Sendable {
 
     private enum Answer {
         case now(HTTPResponse, EndpointOutcome)
-        /// Past the allow-list, not a fresh hit.
-        case later(ReadRequest)
+        /// Past the allow-list (the one of the token presented), not a fresh hit.
+        case later(ReadRequest, AllowList)
     }
 
     private func finish(_ outcome: EndpointOutcome, since started: Double) {
@@ -108,11 +122,16 @@ public final class EndpointRoutes: Sendable {
         let ping = request.path == "/ping"
         // Two more for health checks, as the agent allows them.
         guard concurrent <= options.maxConnections + (ping ? 2 : 0) else { return .now(canned.tooMany, .badRequest) }
+        var allow = AllowList([])
         if !ping {
             guard request.headers["x-forwarded-for"] == nil else { return .now(canned.forwarded, .badRequest) }
-            guard tokenHeaders.contains(where: { request.headers[$0].map(token.matches) ?? false }) else {
+            guard let grant = grants.withLock({ grants in
+                grants.first { grant in tokenHeaders.contains { request.headers[$0].map(grant.token.matches) ?? false } }
+            }) else {
                 return .now(canned.badToken, .badToken)
             }
+            metrics.authorised(grant.name)
+            allow = grant.allow
         }
         guard request.method == .get else { return .now(canned.notAllowed, .badRequest) }
         if ping { return .now(canned.healthy, .ping) }
@@ -128,37 +147,37 @@ public final class EndpointRoutes: Sendable {
         switch parsed {
         case .failure(let refusal): return .now(response(for: refusal), .badRequest)
         case .success(let read):
-            guard allow.withLock({ $0.allows(read.query.secretID) }) else { return .now(canned.denied, .denied) }
-            guard !read.refreshNow, let found = secrets.cachedRead(read.query) else { return .later(read) }
-            let (response, outcome) = checked(read, found)
+            guard allow.allows(read.query.secretID) else { return .now(canned.denied, .denied) }
+            guard !read.refreshNow, let found = secrets.cachedRead(read.query) else { return .later(read, allow) }
+            let (response, outcome) = checked(read, found, allow)
             return .now(response, outcome)
         }
     }
 
     /// A read the cache cannot answer fresh: may wait on AWS up to `options.timeout`.
-    private func serve(_ read: ReadRequest) -> (HTTPResponse, EndpointOutcome) {
+    private func serve(_ read: ReadRequest, _ allow: AllowList) -> (HTTPResponse, EndpointOutcome) {
         do throws(SecretReadError) {
-            return checked(read, try secrets.read(read.query, maxWait: options.timeout, refreshNow: read.refreshNow))
+            return checked(read, try secrets.read(read.query, maxWait: options.timeout, refreshNow: read.refreshNow), allow)
         } catch {
             return (Self.error(error.status, error.code, error.message), .error)
         }
     }
 
     /// `found` as the answer, once the name AWS gave it passes the allow-list
-    /// too; the rendered answer is reused while its stamp holds (it passed
-    /// that check when it was rendered: the stamp holds the names).
-    private func checked(_ read: ReadRequest, _ found: SecretRead) -> (HTTPResponse, EndpointOutcome) {
+    /// too (each token its own: checked before the rendered answer is
+    /// reused, which is while its stamp holds).
+    private func checked(_ read: ReadRequest, _ found: SecretRead, _ allow: AllowList) -> (HTTPResponse, EndpointOutcome) {
         let outcome: EndpointOutcome = switch found.source {
         case .cache: .hit
         case .stale: .stale
         case .environment: .environment
         case .aws: read.refreshNow ? .refresh : .miss
         }
-        let stamp = SecretJSON.Stamp(found)
-        if read.jsonKey == nil, let cached = rendered.withLock({ $0[read.query] }), cached.stamp == stamp { return (cached.response, outcome) }
         let named = [found.document.name, found.document.arn].compactMap { $0 }
         // Without a name from AWS (an environment fallback) the id's own check above stands.
-        guard named.isEmpty || allow.withLock({ allow in named.contains(where: allow.allowsName) }) else { return (canned.denied, .denied) }
+        guard named.isEmpty || named.contains(where: allow.allowsName) else { return (canned.denied, .denied) }
+        let stamp = SecretJSON.Stamp(found)
+        if read.jsonKey == nil, let cached = rendered.withLock({ $0[read.query] }), cached.stamp == stamp { return (cached.response, outcome) }
         if let key = read.jsonKey {
             switch JSONKey.value(of: key, in: found.value.revealed(), binary: found.document.binary) {
             case .success(let value): return (JSONKey.response(value, found), outcome)

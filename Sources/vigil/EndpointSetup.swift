@@ -21,13 +21,27 @@ enum EndpointSetup {
         }
     }
 
+    /// Each application's token (`endpoint.tokens`) with what it may read,
+    /// or exit 78 naming the file that gives no token.
+    static func applicationsOrExit(_ config: VigilConfig.Endpoint) throws -> [EndpointRoutes.Grant] {
+        try config.tokens.map { application in
+            do {
+                return EndpointRoutes.Grant(name: application.name, token: try EndpointToken(file: application.file, variables: [],
+                                                                                             environment: [:]),
+                                            allow: AllowList(application.allow))
+            } catch {
+                throw reportFailure("endpoint.tokens.\(application.name): \(error)", exitCode: exitConfigError)
+            }
+        }
+    }
+
     static func allowList(_ config: VigilConfig, items: [SecretsConfiguration.Item]) -> AllowList {
         config.endpoint.allow.isEmpty
             ? AllowList.standard(itemIDs: items.map(\.secretID), prefix: config.secrets.prefix, environment: config.secrets.environment)
             : AllowList(config.endpoint.allow)
     }
 
-    static func start(_ config: VigilConfig, token: EndpointToken, secrets: SecretsClient,
+    static func start(_ config: VigilConfig, token: EndpointToken, applications: [EndpointRoutes.Grant], secrets: SecretsClient,
                       registry: PrometheusCollectorRegistry, logger: Logger) throws(HTTPServerError) -> (HTTPServer, EndpointRoutes) {
         var options = EndpointRoutes.Options()
         options.pathPrefix = config.endpoint.pathPrefix
@@ -35,7 +49,7 @@ enum EndpointSetup {
         options.maxConnections = config.endpoint.maxConnections
         options.timeout = config.endpoint.timeout.timeInterval
         options.allow = allowList(config, items: secrets.configuration.items)
-        let routes = EndpointRoutes(secrets: secrets, token: token, options: options, registry: registry)
+        let routes = EndpointRoutes(secrets: secrets, token: token, applications: applications, options: options, registry: registry)
         var server = HTTPServer.Options()
         server.threads = config.endpoint.threads
         // Room above the limit, so the limit is answered with 429, not a reset.
@@ -47,7 +61,9 @@ enum EndpointSetup {
         server.negotiatesContent = false  // the agent's API answers JSON or plain text whatever is asked
         let listener = try HTTPServer(addresses: [try ListenAddress(parsing: config.endpoint.listenAddress)], options: server,
                                       replier: routes.respond(to:))
-        token.watch { logger.info("endpoint token reloaded", metadata: ["file": "\(token.file ?? "")"]) }
+        for grant in [EndpointRoutes.Grant(name: "default", token: token, allow: options.allow)] + applications {
+            grant.token.watch { logger.info("endpoint token reloaded", metadata: ["token": "\(grant.name)", "file": "\(grant.token.file ?? "")"]) }
+        }
         logger.info("secrets endpoint listening", metadata: [
             "address": "\(listener.boundAddress)", "allow": "\(options.allow.entries.joined(separator: ","))"])
         return (listener, routes)

@@ -44,6 +44,18 @@ let schema = Schema(kinds: ProbeCatalog.kinds)
         }
     }
 
+    /// `endpoint.tokens.<app>`: a token file and an allow-list, each named when missing or wrong.
+    @Test func applicationTokensNeedAFileAndAnAllowList() throws {
+        let config = try load("endpoint:\n  tokens:\n    billing: {token_file: /run/vigil/billing.token, allow: [app/prod/*]}\n")
+        #expect(config.endpoint.tokens.map(\.name) == ["billing"] && config.endpoint.tokens.first?.allow == ["app/prod/*"])
+        let found = problems("endpoint:\n  tokens:\n    billing: {token_file: billing.token}\n    mailer: {token_file: /t, allow: [a*b]}\n")
+        #expect(found == [
+            "test.yml:3: endpoint.tokens.billing.token_file: required: the absolute path of the application's token file",
+            "endpoint.tokens.billing.allow: required: the secret ids the application may read",
+            "test.yml:4: endpoint.tokens.mailer.allow: a `*` may only end an entry (a prefix)",
+        ], "\(found)")
+    }
+
     @Test func defaultsAreSane() throws {
         let config = try load(nil)
         #expect(config.web.listenAddresses == [":9731"])

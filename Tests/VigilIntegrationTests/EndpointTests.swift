@@ -500,3 +500,51 @@ struct EndpointTests {
         #expect(refused.output.contains("AWS_TOKEN, AWS_SESSION_TOKEN, AWS_CONTAINER_AUTHORIZATION_TOKEN"), "\(refused.output)")
     }
 }
+
+/// `endpoint.tokens`: an application's own token reads its own allow-list
+/// and nothing else, refused before any AWS call; the endpoint's token keeps
+/// its list.
+@Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
+struct ApplicationTokenTests {
+    let env = ServicesEnvironment()
+    let suffix = String(UUID().uuidString.prefix(6)).lowercased()
+
+    @Test func eachApplicationTokenReadsItsOwnAllowListAndNothingElse() throws {
+        let ids = ["billing": "vigil/apps-\(suffix)/billing", "mailer": "vigil/apps-\(suffix)/mailer"]
+        for (name, id) in ids { #expect(env.putSecret(id, #"{"key":"canary-app-\#(name)-\#(suffix)"}"#)) }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-apps-\(suffix)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var tokens: [String: String] = [:]
+        for name in ids.keys {
+            tokens[name] = "token-\(name)-\(UUID().uuidString)"
+            try tokens[name]!.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        let proxy = try FaultProxy(upstream: env.motoURL)
+        let vigil = try VigilUnderTest(config: """
+            secrets:
+              environment: dev
+            endpoint:
+              enabled: true
+              listen_address: 127.0.0.1:0
+              tokens:
+                billing: {token_file: \(folder.path)/billing, allow: [\(ids["billing"]!)]}
+                mailer: {token_file: \(folder.path)/mailer, allow: [\(ids["mailer"]!)]}
+            """, environment: ["AWS_TOKEN": "default-\(suffix)", "AWS_ENDPOINT_URL": proxy.url])
+        let address = try #require(vigil.process.waitForListenAddress(of: "secrets endpoint listening"), "\(vigil.process.log.suffix(1000))")
+        func status(_ id: String, _ token: String) -> Int {
+            (try? CurlClient().request("http://\(address)/v1/\(id)", headers: ["X-Aws-Parameters-Secrets-Token: \(token)"]).status) ?? 0
+        }
+        // Refused first, so a call for them at the proxy could only come from the refusal.
+        #expect(status(ids["mailer"]!, tokens["billing"]!) == 403 && status(ids["billing"]!, tokens["mailer"]!) == 403)
+        #expect(status(ids["billing"]!, "default-\(suffix)") == 403, "the endpoint's own token keeps its own list")
+        #expect(try proxy.log().filter { ids.values.contains($0.secretID) }.isEmpty, "a refused read reached AWS")
+        #expect(status(ids["billing"]!, tokens["billing"]!) == 200 && status(ids["mailer"]!, tokens["mailer"]!) == 200)
+        #expect(status(ids["billing"]!, "token-billing-wrong") == 403)
+        #expect(vigil.value(#"vigil_endpoint_token_requests_total{token="billing"}"#) == 2)
+        #expect(vigil.value(#"vigil_endpoint_token_requests_total{token="mailer"}"#) == 2)
+        let metrics = vigil.metrics
+        #expect(vigil.process.stop() == 0)
+        env.assertNoCanary(in: [vigil.process.log, metrics], extra: ["canary-app-"] + tokens.values)
+    }
+}

@@ -12,7 +12,10 @@ struct Check: ParsableCommand {
     func run() throws {
         let config = try options.load()
         _ = try WebSecurity.loadOrExit(config.web.configFile)
-        if config.endpoint.enabled { _ = try EndpointSetup.tokenOrExit(config.endpoint) }
+        if config.endpoint.enabled {
+            _ = try EndpointSetup.tokenOrExit(config.endpoint)
+            _ = try EndpointSetup.applicationsOrExit(config.endpoint)
+        }
         let app = App(config: config, logger: nil)
         app.secrets.preload(maxWait: config.aws.timeout.timeInterval)  // a hung AWS costs at most one attempt
         for result in ProbeScheduler.runOnce(app.scheduler.entries) { app.store.record(result) }

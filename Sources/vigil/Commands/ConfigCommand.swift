@@ -29,7 +29,10 @@ struct ConfigCheck: ParsableCommand {
         options.file = file ?? options.file
         let config = try options.load()
         _ = try WebSecurity.loadOrExit(config.web.configFile)  // as serve will
-        if config.endpoint.enabled { _ = try EndpointSetup.tokenOrExit(config.endpoint) }
+        if config.endpoint.enabled {
+            _ = try EndpointSetup.tokenOrExit(config.endpoint)
+            _ = try EndpointSetup.applicationsOrExit(config.endpoint)
+        }
         for warning in config.warnings { writeStandardError("vigil: warning: \(warning)\n") }
         print("\(options.resolvedFile ?? "(no file: defaults and VIGIL_* variables)"): OK")
         let known = Set(config.schema.keys)

@@ -92,9 +92,10 @@ struct IAMPolicy {
             statement("BatchLoadSecrets", ["secretsmanager:BatchGetSecretValue"], ["*"]),
         ]
         if config.endpoint.enabled {
-            // What applications may read through the endpoint: endpoint.allow, ids and prefixes.
-            let allowed = unique(EndpointSetup.allowList(config, items: SecretsSetup.configuration(config.secrets).items).entries
-                .flatMap(readableARNs))
+            // What applications may read through the endpoint: endpoint.allow and each application token's, ids and prefixes.
+            let entries = EndpointSetup.allowList(config, items: SecretsSetup.configuration(config.secrets).items).entries
+                + config.endpoint.tokens.flatMap(\.allow)
+            let allowed = unique(entries.flatMap(readableARNs))
             statements.append(statement("ServeApplicationsThroughTheEndpoint",
                                         ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], allowed))
         }

@@ -21,6 +21,7 @@ struct Serve: ParsableCommand {
         let openFiles = OpenFileLimit.raise()
         let web = try WebSecurity.loadOrExit(config.web.configFile)
         let token = config.endpoint.enabled ? try EndpointSetup.tokenOrExit(config.endpoint) : nil
+        let applications = config.endpoint.enabled ? try EndpointSetup.applicationsOrExit(config.endpoint) : []
         let app = App(config: config, logger: logger)
         let reloader = Reloader(app: app, file: options.resolvedFile, flags: options.flagOverrides, logger: logger)
         // Block the signals before any thread starts, so every thread
@@ -32,7 +33,7 @@ struct Serve: ParsableCommand {
         do {
             server = try app.startServer(web: web, reload: reload)
             endpoint = try token.map { token throws(HTTPServerError) in
-                let (listener, routes) = try EndpointSetup.start(config, token: token, secrets: app.secrets,
+                let (listener, routes) = try EndpointSetup.start(config, token: token, applications: applications, secrets: app.secrets,
                                                                  registry: app.telemetry.registry, logger: logger)
                 app.attach(endpoint: routes)
                 return listener
