@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "VigilConfigTests", dependencies: ["VigilConfig", "VigilProbes", "VigilPlatform"]),
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilResults"]),
         .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilResults", "VigilConfig", "VigilPlatform",
-                                                            "VigilSecrets", "VigilAWS", "VigilTestSupport"]),
+                                                            "VigilSecrets", "VigilTestSupport"]),
         .testTarget(name: "VigilEndpointTests", dependencies: ["VigilEndpoint"]),
         .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilWeb", "VigilState", "VigilResults", "VigilConfig",
                                                           "VigilAWS", "VigilCurl", "VigilPlatform", "VigilTestSupport"]),

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import VigilAWS
 import VigilPlatform
 
 /// CloudWatch Embedded Metric Format: one JSON line per interval, for the

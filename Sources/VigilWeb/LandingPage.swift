@@ -1,4 +1,3 @@
-import VigilHTTP
 import VigilPlatform
 
 /// The small HTML page at `/`, as every Prometheus exporter has.

@@ -3,7 +3,6 @@ import Glibc
 import Logging
 import VigilConfig
 import VigilProbes
-import VigilHTTP
 import VigilPlatform
 import VigilWeb
 

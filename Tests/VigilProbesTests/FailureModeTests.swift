@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import Testing
-import VigilAWS
 @testable import VigilProbes
 import VigilResults
 import VigilSecrets

@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import VigilAWS
 import VigilPlatform
 @testable import VigilProbes
 import VigilSecrets

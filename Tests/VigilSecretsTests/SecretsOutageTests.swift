@@ -1,7 +1,6 @@
 import Foundation
 import Prometheus
 import Testing
-import VigilAWS
 import VigilSecrets
 import VigilTestSupport
 

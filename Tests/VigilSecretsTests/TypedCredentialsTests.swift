@@ -1,5 +1,4 @@
 import Testing
-import VigilAWS
 import VigilSecrets
 
 @Suite struct TypedCredentialsTests {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import VigilAWS
 import VigilConfig
 import VigilCurl
 import VigilPlatform

@@ -2,7 +2,6 @@ import ArgumentParser
 import FoundationEssentials
 import VigilConfig
 import VigilProbes
-import VigilPlatform
 
 /// Options shared by the commands that load a configuration.
 struct ConfigOptions: ParsableArguments {

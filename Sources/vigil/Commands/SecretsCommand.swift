@@ -1,6 +1,5 @@
 import ArgumentParser
 import Logging
-import VigilAWS
 import VigilConfig
 import VigilProbes
 import VigilSecrets

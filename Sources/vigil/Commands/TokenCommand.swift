@@ -1,7 +1,6 @@
 import ArgumentParser
 import Glibc
 import VigilAWS
-import VigilPlatform
 
 struct TokenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
