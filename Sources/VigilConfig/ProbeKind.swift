@@ -74,8 +74,6 @@ public struct KindValues: Sendable {
     let texts: [String: String]
     /// `headers.*`, sorted by name; values may hold `${secret:<item>.<key>}` and `${secret:<key>}`.
     public let headers: [(name: String, value: String)]
-    /// The target's own secret item, if any.
-    public let secret: String?
 
     public func text(_ name: String) -> String? { texts[name] }
     /// nil for an empty setting (`ca_file: ""` means the system's) as for one that failed its check.

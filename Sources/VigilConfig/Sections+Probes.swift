@@ -112,7 +112,7 @@ extension VigilConfig {
             probe.secret = secret(for: probe, &reader, items: secretItems)
             checkHeaders(of: probe, &reader, items: secretItems)
             // nil only after a failed check, which the load reports.
-            guard let settings = kind.read(KindValues(texts: passed, headers: probe.headers, secret: probe.secret)) else { return nil }
+            guard let settings = kind.read(KindValues(texts: passed, headers: probe.headers)) else { return nil }
             probe.settings = settings
             return probe
         }

@@ -17,12 +17,11 @@ public final class EndpointRoutes: Sendable {
         public var maxConnections = 800
         /// Seconds a read waits for AWS.
         public var timeout = 5.0
-        public var allow = AllowList([])
         public init() {}
     }
 
     /// A token and what it may read: the endpoint's own (`default`, with
-    /// `options.allow`) or an application's (`endpoint.tokens`).
+    /// `endpoint.allow`) or an application's (`endpoint.tokens`).
     public struct Grant: Sendable {
         public var name: String
         public var token: EndpointToken
@@ -35,7 +34,7 @@ public final class EndpointRoutes: Sendable {
 
     private let secrets: SecretsClient
     private let options: Options
-    /// The endpoint's own token first, with `options.allow`, which a reload
+    /// The endpoint's own token first, with `endpoint.allow`, which a reload
     /// replaces (`update(allow:)`: a new `secrets.environment` or
     /// `endpoint.allow` takes effect at once); then each application's.
     private let grants: Locked<[Grant]>
@@ -61,13 +60,13 @@ public final class EndpointRoutes: Sendable {
             denied: HTTPResponse
     }
 
-    /// `applications`: the tokens of `endpoint.tokens`, beside `token`.
-    public init(secrets: SecretsClient, token: EndpointToken, applications: [Grant] = [], options: Options,
-                registry: PrometheusCollectorRegistry?) {
+    /// `grants`: the endpoint's own token first (the list a reload replaces),
+    /// then the applications' of `endpoint.tokens`.
+    public init(secrets: SecretsClient, grants: [Grant], options: Options, registry: PrometheusCollectorRegistry?) {
+        precondition(!grants.isEmpty, "the endpoint's own token comes first")
         self.secrets = secrets
         tokenHeaders = options.tokenHeaders.map { $0.lowercased() }
         self.options = options
-        let grants = [Grant(name: "default", token: token, allow: options.allow)] + applications
         self.grants = Locked(grants)
         metrics = EndpointMetrics(registry: registry, tokens: grants.map(\.name))
         secrets.prepareReads()

@@ -37,3 +37,11 @@ extension Double {
         }
     }
 }
+
+extension Sequence where Element: Hashable {
+    /// Each element once, in first-seen order.
+    package var uniqued: [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}

@@ -35,16 +35,7 @@ public enum ProbeCatalog {
     }
 }
 
-extension ProbeCatalog {
-    /// Whether `target`'s settings are what its kind's probe is built from (a test's check of `probe(for:)`'s cast).
-    static func accepts(_ target: VigilConfig.Probe) -> Bool {
-        (target.kind as? any KindProbe.Type)?.accepts(target.settings) ?? false
-    }
-}
-
 extension KindProbe {
-    fileprivate static func accepts(_ settings: any Sendable) -> Bool { settings is Settings }
-
     /// The configuration built `settings` with this kind's `read`.
     fileprivate static func make(_ target: VigilConfig.Probe, context: ProbeContext) -> Self? {
         guard let settings = target.settings as? Settings else { return nil }

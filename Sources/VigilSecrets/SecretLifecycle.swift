@@ -26,6 +26,8 @@ public struct SecretLifecycle: Sendable, Equatable {
         static let statuses = ["InSync", "InProgress", "Failed"]
         /// `status`, or `Failed` for a word AWS may add later.
         var fixedStatus: String { Self.statuses.contains(status) ? status : "Failed" }
+        /// A failover to this region would serve AWSCURRENT's value.
+        public var inSync: Bool { status == "InSync" }
     }
 
     public struct Pending: Sendable, Equatable {
@@ -36,20 +38,13 @@ public struct SecretLifecycle: Sendable, Equatable {
 
     public init() {}
 
-    /// This description following `previous`: a pending version seen before keeps the time it was first seen.
-    func following(_ previous: SecretLifecycle?) -> SecretLifecycle {
-        var next = self
-        if let pending, let earlier = previous?.pending, earlier.version == pending.version { next.pending = earlier }
-        return next
-    }
-
     /// What needs someone's attention, `now` (Unix seconds): each finding a fixed reason.
     public func findings(now: Double, rotationWindow: Double, rotationGrace: Double) -> [SecretFinding] {
         var findings: [SecretFinding] = []
         if let nextRotation, rotationEnabled, now - nextRotation > rotationGrace { findings.append(.rotationOverdue) }
         if let pending, now - pending.since > rotationWindow { findings.append(.rotationStuck) }
         if deletion != nil { findings.append(.deletionScheduled) }
-        if replicas.contains(where: { $0.status != "InSync" }) { findings.append(.replicaOutOfSync) }
+        if replicas.contains(where: { !$0.inSync }) { findings.append(.replicaOutOfSync) }
         return findings
     }
 }

@@ -353,10 +353,12 @@ struct SecretMachine: Sendable {
     }
 
     /// DescribeSecret answered (with a version check): its rotation,
-    /// deletion and replicas are kept, a pending version keeping the time it
-    /// was first seen.
-    mutating func described(_ answer: SecretLifecycle) {
-        lifecycle = answer.following(lifecycle)
+    /// deletion and replicas are kept, and the version AWSPENDING labels
+    /// apart from AWSCURRENT's with the time it was first seen.
+    mutating func described(_ answer: SecretLifecycle, pending version: String?, at now: UnixTime) {
+        let seen = lifecycle?.pending.flatMap { $0.version == version ? $0 : nil }
+        lifecycle = answer
+        lifecycle?.pending = version.map { seen ?? SecretLifecycle.Pending(version: $0, since: now.seconds) }
     }
 
     /// AWS answered the AWSPENDING read `id` (nil: none, or a failure, which

@@ -127,7 +127,6 @@ extension SecretsClient {
         let (checksVersion, failing) = state.withLock { $0.refreshPlan(item, forced: force) }
         do throws(AWSError) {
             if checksVersion, let described = try describe(item, regions: regions, failing: failing) {
-                state.withLock { $0.secrets[item.name]?.described(described.value.lifecycle) }
                 if let version = described.value.version(item.versionStage ?? "AWSCURRENT"), settle(item, { machine, now, policy, jitter in
                     machine.confirmed(current: version, region: described.region, at: now, policy, jitter: jitter)
                 }) != nil {
@@ -148,19 +147,20 @@ extension SecretsClient {
     /// (`vigil secrets list`); the service learns them from its version checks.
     public func describeItems() {
         guard let regions = self.api else { return }
-        for item in state.withLock({ $0.configuration.items }) {
-            guard let described = try? describe(item, regions: regions, failing: false) else { continue }
-            state.withLock { $0.secrets[item.name]?.described(described.value.lifecycle) }
-        }
+        for item in state.withLock({ $0.configuration.items }) { _ = try? describe(item, regions: regions, failing: false) }
     }
 
     /// DescribeSecret: the version the item's stage (AWSCURRENT) points at,
-    /// and the secret's life; nil (so the value is fetched) once DescribeSecret is denied.
+    /// and the secret's life, which the machine keeps; nil (so the value is
+    /// fetched) once DescribeSecret is denied.
+    @discardableResult
     private func describe(_ item: SecretsConfiguration.Item, regions: SecretsRegions,
                           failing: Bool) throws(AWSError) -> SecretsRegions.Answer<SecretsManagerAPI.Description>? {
-        let now = clock().seconds
         do throws(AWSError) {
-            return try regions.read(failing: failing) { api throws(AWSError) in try api.describe(item.secretID, at: now) }
+            let answer = try regions.read(failing: failing) { api throws(AWSError) in try api.describe(item.secretID) }
+            let now = clock()
+            state.withLock { $0.secrets[item.name]?.described(answer.value.lifecycle, pending: answer.value.pendingVersion, at: now) }
+            return answer
         } catch where SecretsFailure(error) == .accessDenied {
             // One application secret whose policy lacks DescribeSecret says nothing of the items'.
             if item.isRead { return nil }

@@ -121,6 +121,7 @@ public final class SecretsClient: Sendable {
             let state = machine.state(at: now, policy)
             let entry = machine.entry
             let aws = entry?.source == .aws
+            let missingKeys = aws ? entry?.missingKeys ?? [] : []
             return SecretStatus(name: item.name, secretID: item.secretID, required: item.required, state: state,
                                 source: state == .stale ? .emergencyCache : state == .missing ? nil : entry?.source,
                                 versionID: aws ? entry?.versionID : nil,
@@ -132,9 +133,9 @@ public final class SecretsClient: Sendable {
                                 pending: aws && machine.displaced != nil, lifecycle: machine.lifecycle,
                                 findings: (machine.lifecycle?.findings(now: now.seconds, rotationWindow: policy.rotationWindow,
                                                                        rotationGrace: policy.rotationGrace) ?? [])
-                                    + (aws && !(entry?.missingKeys.isEmpty ?? true) ? [.malformed] : []),
-                                missingKeys: aws ? entry?.missingKeys ?? [] : [], loginNeeds: !item.loginKeys.isEmpty,
-                                loginVersion: aws && !(entry?.missingKeys.isEmpty ?? true) ? machine.wellFormed?.versionID : nil)
+                                    + (missingKeys.isEmpty ? [] : [.malformed]),
+                                missingKeys: missingKeys, loginNeeds: !item.loginKeys.isEmpty,
+                                loginVersion: missingKeys.isEmpty ? nil : machine.wellFormed?.versionID)
         }
     }
 

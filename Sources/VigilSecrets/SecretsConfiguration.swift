@@ -1,3 +1,5 @@
+import VigilPlatform
+
 /// What the secrets client serves and how long it trusts what it has.
 public struct SecretsConfiguration: Sendable {
     /// One secret the application uses, by a short logical name.
@@ -13,7 +15,7 @@ public struct SecretsConfiguration: Sendable {
         /// keep the last version that had them.
         public var loginKeys: [String] = []
         /// Every key a version must hold.
-        var checkedKeys: [String] { requiredKeys + loginKeys.filter { !requiredKeys.contains($0) } }
+        var checkedKeys: [String] { (requiredKeys + loginKeys).uniqued }
         /// Environment variable holding the same JSON or a connection URL,
         /// used when AWS and the emergency cache cannot serve.
         public var fallbackVariable: String?

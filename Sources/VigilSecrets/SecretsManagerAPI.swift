@@ -94,9 +94,14 @@ struct SecretsManagerAPI: Sendable {
 
         /// The version labelled `stage` (AWSCURRENT): a cheap way to see whether a rotation happened.
         func version(_ stage: String) -> String? { stages.first { $0.value.contains(stage) }?.key }
+
+        /// The version AWSPENDING labels while it is not AWSCURRENT's: a rotation under way, or one that stopped.
+        var pendingVersion: String? {
+            version("AWSPENDING").flatMap { $0 == version("AWSCURRENT") ? nil : $0 }
+        }
     }
 
-    func describe(_ id: String, at now: Double) throws(AWSError) -> Description {
+    func describe(_ id: String) throws(AWSError) -> Description {
         let reply: DescribeReply = try call("DescribeSecret", Request(SecretId: regional(id)))
         let stages = reply.VersionIdsToStages ?? [:]
         var lifecycle = SecretLifecycle()
@@ -107,20 +112,16 @@ struct SecretsManagerAPI: Sendable {
         lifecycle.replicas = (reply.ReplicationStatus ?? []).compactMap { replica in
             replica.Region.map { SecretLifecycle.Replica(region: $0, status: replica.Status ?? "Unknown") }
         }
-        var description = Description(stages: stages, lifecycle: lifecycle)
-        if let pending = description.version("AWSPENDING"), pending != description.version("AWSCURRENT") {
-            description.lifecycle.pending = SecretLifecycle.Pending(version: pending, since: now)
-        }
-        return description
+        return Description(stages: stages, lifecycle: lifecycle)
     }
 
     /// The version currently labelled `stage` (AWSCURRENT).
     func currentVersion(_ id: String, stage: String = "AWSCURRENT") throws(AWSError) -> String? {
-        try describe(id, at: 0).version(stage)
+        try describe(id).version(stage)
     }
 
     /// Each version's staging labels (DescribeSecret's `VersionIdsToStages`).
-    func versionStages(_ id: String) throws(AWSError) -> [String: [String]] { try describe(id, at: 0).stages }
+    func versionStages(_ id: String) throws(AWSError) -> [String: [String]] { try describe(id).stages }
 
     /// A new secret without a version (the migration writes its first with `putSecretValue`).
     func createSecret(_ name: String, kmsKeyID: String?, tags: [(key: String, value: String)]) throws(AWSError) {

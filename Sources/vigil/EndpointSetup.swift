@@ -48,8 +48,9 @@ enum EndpointSetup {
         options.tokenHeaders = config.endpoint.tokenHeaders
         options.maxConnections = config.endpoint.maxConnections
         options.timeout = config.endpoint.timeout.timeInterval
-        options.allow = allowList(config, items: secrets.configuration.items)
-        let routes = EndpointRoutes(secrets: secrets, token: token, applications: applications, options: options, registry: registry)
+        let grants = [EndpointRoutes.Grant(name: "default", token: token, allow: allowList(config, items: secrets.configuration.items))]
+            + applications
+        let routes = EndpointRoutes(secrets: secrets, grants: grants, options: options, registry: registry)
         var server = HTTPServer.Options()
         server.threads = config.endpoint.threads
         // Room above the limit, so the limit is answered with 429, not a reset.
@@ -61,11 +62,11 @@ enum EndpointSetup {
         server.negotiatesContent = false  // the agent's API answers JSON or plain text whatever is asked
         let listener = try HTTPServer(addresses: [try ListenAddress(parsing: config.endpoint.listenAddress)], options: server,
                                       replier: routes.respond(to:))
-        for grant in [EndpointRoutes.Grant(name: "default", token: token, allow: options.allow)] + applications {
+        for grant in grants {
             grant.token.watch { logger.info("endpoint token reloaded", metadata: ["token": "\(grant.name)", "file": "\(grant.token.file ?? "")"]) }
         }
         logger.info("secrets endpoint listening", metadata: [
-            "address": "\(listener.boundAddress)", "allow": "\(options.allow.entries.joined(separator: ","))"])
+            "address": "\(listener.boundAddress)", "allow": "\(grants[0].allow.entries.joined(separator: ","))"])
         return (listener, routes)
     }
 }

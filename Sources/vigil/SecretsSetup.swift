@@ -86,9 +86,7 @@ enum SecretsSetup {
             for reference in probe.secretReferences { loginKeys[reference.item, default: []].append(reference.key) }
         }
         for index in configuration.items.indices {
-            configuration.items[index].loginKeys = (loginKeys[configuration.items[index].name] ?? []).reduce(into: []) { unique, key in
-                if !unique.contains(key) { unique.append(key) }
-            }
+            configuration.items[index].loginKeys = (loginKeys[configuration.items[index].name] ?? []).uniqued
         }
         return configuration
     }

@@ -36,3 +36,22 @@ import VigilAWS
         #expect(machine.forLogins(try #require(machine.entry)).versionID == "v4" && machine.wellFormed == nil)
     }
 }
+
+/// DescribeSecret's answers as the machine keeps them: AWSPENDING on
+/// another version is dated from when it was first seen, not from each answer.
+@Suite struct LifecycleTransitionTests {
+    @Test func aPendingVersionKeepsWhenItWasFirstSeen() throws {
+        var machine = SecretMachine()
+        var answer = SecretLifecycle()
+        answer.rotationEnabled = true
+        machine.described(answer, pending: "v2", at: UnixTime(seconds: 100))
+        machine.described(answer, pending: "v2", at: UnixTime(seconds: 4000))
+        #expect(machine.lifecycle?.pending == .init(version: "v2", since: 100) && machine.lifecycle?.rotationEnabled == true)
+        let stuck = try #require(machine.lifecycle).findings(now: 4000, rotationWindow: 3600, rotationGrace: 86_400)
+        #expect(stuck == [.rotationStuck])
+        machine.described(answer, pending: "v3", at: UnixTime(seconds: 5000))  // another rotation: dated anew
+        #expect(machine.lifecycle?.pending == .init(version: "v3", since: 5000))
+        machine.described(answer, pending: nil, at: UnixTime(seconds: 6000))
+        #expect(machine.lifecycle?.pending == nil)
+    }
+}

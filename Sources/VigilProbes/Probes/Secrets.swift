@@ -73,7 +73,7 @@ public final class SecretsProbe: KindProbe {
     static func fact(_ status: SecretStatus) -> ProbeFact {
         let life = status.lifecycle
         let date = { (seconds: Double?) in seconds.map { Date(timeIntervalSince1970: $0).formatted(.iso8601) } }
-        let outOfSync = life?.replicas.filter { $0.status != "InSync" }.map(\.region) ?? []
+        let outOfSync = life?.replicas.filter { !$0.inSync }.map(\.region) ?? []
         return ProbeFact(subject: status.name, [
             ("state", status.state.rawValue), ("source", status.source?.rawValue), ("region", status.region),
             ("replica", status.fromReplica ? "true" : nil), ("stage", status.pending ? "AWSPENDING" : nil),

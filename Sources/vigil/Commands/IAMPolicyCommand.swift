@@ -85,7 +85,7 @@ struct IAMPolicy {
     }
 
     func forServe(_ config: VigilConfig, kmsKeyARNs: [String]) -> String {
-        let secrets = unique(SecretsSetup.configuration(config.secrets).items.flatMap { readableARNs($0.secretID) })
+        let secrets = SecretsSetup.configuration(config.secrets).items.flatMap { readableARNs($0.secretID) }.uniqued
         var statements = [
             statement("ReadConfiguredSecrets", ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], secrets),
             // BatchGetSecretValue is authorised on "*"; each secret it returns still needs GetSecretValue above.
@@ -95,7 +95,7 @@ struct IAMPolicy {
             // What applications may read through the endpoint: endpoint.allow and each application token's, ids and prefixes.
             let entries = EndpointSetup.allowList(config, items: SecretsSetup.configuration(config.secrets).items).entries
                 + config.endpoint.tokens.flatMap(\.allow)
-            let allowed = unique(entries.flatMap(readableARNs))
+            let allowed = entries.flatMap(readableARNs).uniqued
             statements.append(statement("ServeApplicationsThroughTheEndpoint",
                                         ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], allowed))
         }
@@ -127,12 +127,6 @@ struct IAMPolicy {
             return statement(id + (index == 0 ? "" : "\(index + 1)"), actions, [key],
                              condition: ("StringEquals", "kms:ViaService", "secretsmanager.\(keyRegion).amazonaws.com"))
         }
-    }
-
-    /// In first-seen order, each once.
-    private func unique(_ values: [String]) -> [String] {
-        var seen = Set<String>()
-        return values.filter { seen.insert($0).inserted }
     }
 
     private func statement(_ id: String, _ actions: [String], _ resources: [String],
