@@ -504,6 +504,17 @@ def lifecycle_row():
             [(zero_unless("max by (secret, status) (%s > 0)" % sel("vigil_secrets_replicas"), anchor, "status",
                           "no replicas"), "{{secret}} {{status}}")],
             bars=True, stack=True, min_=0, width=8, height=7),
+        timeseries(
+            "Certificates: time left",
+            "Until the soonest not-after in each TLS certificate's chain (vigil_tls_not_after_timestamp_seconds, "
+            "certificate=\"earliest\"): per probe for the dependencies Vigil meets (PostgreSQL, Redis, SMTP, https "
+            "targets), per listener for the one it serves. VigilCertificateExpiringSoon warns under 14 days, "
+            "VigilCertificateExpiryCritical pages under 3.",
+            "s",
+            [(zero_unless("min by (probe, listener, issuer) (%s) - time()" % sel("vigil_tls_not_after_timestamp_seconds",
+                                                                                 'certificate="earliest"'),
+                          anchor, "probe", "no TLS met"), "{{probe}}{{listener}} ({{issuer}})")],
+            width=24, height=7),
     ])
 
 
@@ -860,6 +871,11 @@ def cloudwatch_dashboard(namespace=DEFAULTS["namespace"], environment=DEFAULTS["
                                                                 fleet="MAX"),
                             16, 20, 8, 6, stat="Maximum", y_axis={"min": 0, "showUnits": False},
                             annotations=[{"label": "needs attention", "value": 1, "color": "#d62728", "fill": "above"}]))
+    widgets.append(b.widget("CertificateDaysLeft", b.metric("CertificateDaysLeft", "Minimum", "days left, soonest certificate",
+                                                            fleet="MIN"),
+                            0, 26, 8, 6, stat="Minimum", y_axis={"showUnits": False},
+                            annotations=[{"label": "warning (14 days)", "value": 14, "color": "#ff7f0e", "fill": "below"},
+                                         {"label": "page (3 days)", "value": 3, "color": "#d62728", "fill": "below"}]))
     return {"start": "-PT6H", "periodOverride": "inherit", "widgets": widgets}
 
 

@@ -24,4 +24,7 @@ static inline CURLcode vigil_curl_get_long(CURL *h, CURLINFO i, long *v) {
 static inline CURLcode vigil_curl_get_double(CURL *h, CURLINFO i, double *v) {
   return curl_easy_getinfo(h, i, v);
 }
+static inline CURLcode vigil_curl_get_certinfo(CURL *h, struct curl_certinfo **v) {
+  return curl_easy_getinfo(h, CURLINFO_CERTINFO, v);
+}
 #endif

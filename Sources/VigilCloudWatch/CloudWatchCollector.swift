@@ -11,6 +11,7 @@ final class CloudWatchCollector {
         var secrets: SecretsClient?
         var aws: AWSMetrics?
         var latencies: ProbeLatencyWindow
+        var certificates: CertificateGauges?
     }
 
     private let sources: Sources
@@ -58,6 +59,10 @@ final class CloudWatchCollector {
             if let name = Self.namedHealthMetrics[component.name] { datums.append(datum(name, .none, healthy)) }
         }
         datums.append(datum("OverallHealthy", .none, snapshot.status == .unhealthy ? 0 : 1))
+        // The fewest days any certificate met or served has left (negative once expired): what a CloudWatch-only team alarms on.
+        if let earliest = sources.certificates?.earliest {
+            datums.append(datum("CertificateDaysLeft", .none, ((earliest - time.seconds) / 86_400 * 100).rounded() / 100))
+        }
         for (probe, statistics) in sources.latencies.drain().sorted(by: { $0.key < $1.key }) {
             datums.append(MetricDatum(name: "ProbeLatency", unit: .milliseconds, value: nil, statistics: statistics,
                                       dimensions: dimensions + [("Probe", probe)], timestamp: time))

@@ -48,12 +48,15 @@ public final class CloudWatchPublisher: Sendable {
         public var secrets: SecretsClient?
         public var awsMetrics: AWSMetrics?
         public var latencies: ProbeLatencyWindow
+        public var certificates: CertificateGauges?
 
-        public init(store: HealthStore, secrets: SecretsClient?, awsMetrics: AWSMetrics?, latencies: ProbeLatencyWindow) {
+        public init(store: HealthStore, secrets: SecretsClient?, awsMetrics: AWSMetrics?, latencies: ProbeLatencyWindow,
+                    certificates: CertificateGauges? = nil) {
             self.store = store
             self.secrets = secrets
             self.awsMetrics = awsMetrics
             self.latencies = latencies
+            self.certificates = certificates
         }
     }
 
@@ -64,7 +67,8 @@ public final class CloudWatchPublisher: Sendable {
         self.metrics = registry ?? PrometheusCollectorRegistry()
         buffer = DatumBuffer(collections: options.bufferIntervals)
         collector = Locked(CloudWatchCollector(
-            sources: .init(store: inputs.store, secrets: inputs.secrets, aws: inputs.awsMetrics, latencies: inputs.latencies),
+            sources: .init(store: inputs.store, secrets: inputs.secrets, aws: inputs.awsMetrics, latencies: inputs.latencies,
+                          certificates: inputs.certificates),
             dimensions: options.dimensions, errorCodeDimension: options.errorCodeDimension))
         if case .emf(let path) = options.mode { emf = EMFWriter(path: path, namespace: options.namespace) } else { emf = nil }
         metrics.gauge("vigil_cloudwatch_buffered_datums", "Datums waiting to be sent to CloudWatch.").set(to: 0)
@@ -105,12 +109,13 @@ public final class CloudWatchPublisher: Sendable {
 
     /// Custom metrics (distinct name and dimension sets) one dimension set
     /// produces (see CloudWatchCollector.collect): CacheLookups, CacheHitRate, Rotations, FallbackCount x 2,
-    /// AWSErrors, StaleSecretsServed, SecretsNeedingAttention, OverallHealthy; per probe target ComponentHealthy and
+    /// AWSErrors, StaleSecretsServed, SecretsNeedingAttention, OverallHealthy, CertificateDaysLeft (sent once a
+    /// probe meets or a listener serves a certificate); per probe target ComponentHealthy and
     /// ProbeLatency; and the named health metric of each of database, redis and secrets
     /// that is enabled. Error codes add one each with `cloudwatch.error_code_dimension`.
     /// CloudWatch bills each ($0.30 a month).
     public static func customMetricCount(probes: [String]) -> Int {
-        9 + 2 * probes.count + probes.filter { CloudWatchCollector.namedHealthMetrics[$0] != nil }.count
+        10 + 2 * probes.count + probes.filter { CloudWatchCollector.namedHealthMetrics[$0] != nil }.count
     }
 
     public func start() {

@@ -44,6 +44,7 @@ final class CurlEasy {
         set(CURLOPT_TCP_KEEPALIVE, 1)
         if let bundle = options.caBundle ?? SystemCABundle.path { set(CURLOPT_CAINFO, bundle) }
         if let socket = options.unixSocket { set(CURLOPT_UNIX_SOCKET_PATH, socket) }
+        if options.reportsCertificates { set(CURLOPT_CERTINFO, 1) }
         switch request.method {
         case "GET": break
         case "HEAD": set(CURLOPT_NOBODY, 1)
@@ -83,7 +84,25 @@ final class CurlEasy {
         var status = 0, connects = 0
         _ = vigil_curl_get_long(handle, CURLINFO_RESPONSE_CODE, &status)
         _ = vigil_curl_get_long(handle, CURLINFO_NUM_CONNECTS, &connects)
-        return .success(HTTPReply(status: status, headers: sink.headers, body: sink.body, newConnections: connects))
+        var reply = HTTPReply(status: status, headers: sink.headers, body: sink.body, newConnections: connects)
+        if options.reportsCertificates && connects > 0 { reply.peerCertificates = peerCertificates() }
+        return .success(reply)
+    }
+
+    /// The PEM of each certificate the server sent at this exchange's
+    /// handshake, leaf first (libcurl's "Cert:" field of `CURLINFO_CERTINFO`).
+    private func peerCertificates() -> [String] {
+        var info: UnsafeMutablePointer<curl_certinfo>?
+        guard vigil_curl_get_certinfo(handle, &info) == CURLE_OK, let info, let lists = info.pointee.certinfo else { return [] }
+        return (0..<Int(info.pointee.num_of_certs)).compactMap { index in
+            var entry = lists[index]
+            while let current = entry {
+                let field = String(cString: current.pointee.data)
+                if field.hasPrefix("Cert:") { return String(field.dropFirst(5)) }
+                entry = current.pointee.next
+            }
+            return nil
+        }
     }
 
     private func set(_ option: CURLoption, _ value: Int) { _ = vigil_curl_set_long(handle, option, value) }

@@ -26,6 +26,9 @@ public struct HTTPReply: Sendable {
     public var body: [UInt8]
     /// Connections opened for this exchange: 0 when a kept-alive one was reused.
     public var newConnections: Int
+    /// With `Options.reportsCertificates`, when this exchange shook hands
+    /// over TLS: the PEM of each certificate the server sent, leaf first.
+    public var peerCertificates: [String] = []
 
     public init(status: Int, headers: [String: String] = [:], body: [UInt8] = [], newConnections: Int = 0) {
         self.status = status
@@ -65,6 +68,8 @@ public final class CurlTransport: HTTPTransport {
         /// cut there (a probe wants the status), false fails `responseTooLarge`.
         public var truncatesBody = false
         public var maxIdleHandles = 8
+        /// Collect the server's certificates at each handshake (`peerCertificates`).
+        public var reportsCertificates = false
         public init() {}
     }
 

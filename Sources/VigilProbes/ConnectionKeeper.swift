@@ -3,11 +3,18 @@ import VigilResults
 import VigilSecrets
 
 /// Holds a probe's connection between runs: opens one when there is none
-/// (or it went bad), drops it after any failure so the next run reconnects.
+/// (or it went bad, or it is an hour old), drops it after any failure so
+/// the next run reconnects.
 final class ConnectionKeeper<Connection>: Sendable {
     /// Only the probe's own thread uses the connection; the mutex makes that
-    /// checkable and lets the keeper be shared with `vigil check`.
-    private let kept = Locked<Connection?>(nil)
+    /// checkable and lets the keeper be shared with `vigil check`. With the
+    /// steady-clock time it was opened.
+    private let kept = Locked<(connection: Connection, opened: Double)?>(nil)
+    /// A connection is replaced after this long, so its handshake, and the
+    /// server certificate it reports, is at most an hour old: a certificate
+    /// renewed on the server shows within the hour (PgBouncer's
+    /// `server_lifetime` is an hour too). One reconnect an hour costs nothing.
+    static var maxAge: Double { 3600 }
     /// Where the last connection went (`host:port`): what a run reports as its target.
     private let address = Locked<String?>(nil)
 
@@ -16,7 +23,7 @@ final class ConnectionKeeper<Connection>: Sendable {
     /// The kept connection's socket (`descriptor`), or nil when there is
     /// none or a run holds it: never waits for a run.
     func socket(_ descriptor: (Connection) -> Int32) -> Int32? {
-        kept.withLockIfAvailable { $0.map(descriptor) } ?? nil
+        kept.withLockIfAvailable { $0.map { descriptor($0.connection) } } ?? nil
     }
 
     /// Runs `body` on the kept connection, or on a new one. A kept
@@ -27,8 +34,8 @@ final class ConnectionKeeper<Connection>: Sendable {
     func use(deadline: Deadline, isUsable: (Connection) -> Bool = { _ in true },
              open: () throws(ProbeFailure) -> sending Connection,
              _ body: (Connection) throws(ProbeFailure) -> Void) throws(ProbeFailure) {
-        try kept.withLock { (kept: inout Connection?) throws(ProbeFailure) in
-            if let current = kept, isUsable(current) {
+        try kept.withLock { (kept: inout (connection: Connection, opened: Double)?) throws(ProbeFailure) in
+            if let (current, opened) = kept, isUsable(current), SteadyClock.now - opened < Self.maxAge {
                 do throws(ProbeFailure) {
                     try body(current)
                     return
@@ -40,9 +47,10 @@ final class ConnectionKeeper<Connection>: Sendable {
                 }
             }
             kept = nil
+            let opened = SteadyClock.now
             let fresh = try open()
             try body(fresh)
-            if isUsable(fresh) { kept = fresh }
+            if isUsable(fresh) { kept = (fresh, opened) }
         }
     }
 }

@@ -52,6 +52,9 @@ public struct ProbeResult: Sendable, Equatable {
     /// probe: each secret's state, source, region, stage), for
     /// `/health?verbose`: fixed words and names, never values.
     public var facts: [ProbeFact] = []
+    /// The peer's TLS certificates as the run's connection met them (at its
+    /// handshake, which a kept connection did earlier); nil without TLS.
+    public var certificate: CertificateExpiry?
 
     public var succeeded: Bool { reason == .ok }
     /// The component works: the run succeeded, or it serves in a degraded way
@@ -110,5 +113,22 @@ public struct ProbeMeasurement: Sendable, Equatable {
         self.help = help
         self.labels = labels
         self.value = value
+    }
+}
+
+/// When the TLS certificates one handshake met (or one listener serves)
+/// stop being valid: plain figures for gauges, alerts and CloudWatch.
+public struct CertificateExpiry: Sendable, Equatable {
+    /// Unix time the leaf certificate's validity ends (its not-after).
+    public var leaf: Double
+    /// The earliest not-after in the chain, the leaf's included: an
+    /// intermediate can expire first.
+    public var earliest: Double
+    /// The leaf's issuer: its common name (else its organisation), printable
+    /// and at most 64 characters, a label from the few CAs a host meets.
+    public var issuer: String
+
+    public init(leaf: Double, earliest: Double, issuer: String) {
+        (self.leaf, self.earliest, self.issuer) = (leaf, earliest, issuer)
     }
 }

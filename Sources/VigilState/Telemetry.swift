@@ -13,6 +13,8 @@ public protocol MetricsCollector: Sendable {
 /// Vigil reports, and the collectors run before each rendering.
 public final class Telemetry: Sendable {
     public let registry = PrometheusCollectorRegistry()
+    /// The TLS certificates probes met and listeners serve.
+    public let certificates: CertificateGauges
     private let collectors: [any MetricsCollector]
     private let probeLatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
     /// The last page's size: the next one is reserved at once rather than
@@ -21,6 +23,7 @@ public final class Telemetry: Sendable {
 
     public init(version: String, revision: String, collectors: [any MetricsCollector]? = nil) {
         self.collectors = collectors ?? [ProcessCollector(registry: registry)]
+        certificates = CertificateGauges(registry: registry)
         registry.gauge("vigil_build_info", "Build of the running Vigil; the value is always 1.", [("version", version), ("revision", revision)]).set(to: 1)
     }
 
@@ -69,6 +72,7 @@ public final class Telemetry: Sendable {
                 .set(measurement.value)
         }
         if let target = result.target { recordTarget(target, of: result.probe) }
+        if let certificate = result.certificate { certificates.record(certificate, of: .probe(result.probe)) }
         if result.refreshedCredentials {
             authRefreshes(probe).increment()
         }
@@ -153,6 +157,7 @@ public final class Telemetry: Sendable {
     func forget(_ owners: [String]) {
         let dropped = seriesOf.withLock { seriesOf in owners.flatMap { seriesOf.removeValue(forKey: $0)?.values.map { $0 } ?? [] } }
         targets.withLock { targets in for owner in owners { targets.removeValue(forKey: owner) } }
+        certificates.forget(probes: owners)
         for series in dropped {
             switch series {
             case .gauge(let gauge): registry.unregisterGauge(gauge)

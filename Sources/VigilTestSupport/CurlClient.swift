@@ -22,9 +22,11 @@ public final class CurlClient {
 
     private let transport: CurlTransport
 
-    public init() {
+    /// `caBundle`: the CAs an https server's certificate must chain to (nil: the system's).
+    public init(caBundle: String? = nil) {
         var options = CurlTransport.Options()
         options.maxIdleHandles = 1
+        options.caBundle = caBundle
         transport = CurlTransport(options: options)
     }
 

@@ -19,6 +19,9 @@ public final class VigilUnderTest {
 
     /// The configuration file it was started with.
     public let configFile: URL
+    /// The CA file its https listener's certificate chains to (`scheme` https).
+    public var caFile: String?
+    private var client: CurlClient { CurlClient(caBundle: caFile) }
 
     /// `config`: YAML written to a temporary file; `arguments`: added to
     /// `serve`'s; `launcher`: a command the binary runs under (e.g.
@@ -44,7 +47,7 @@ public final class VigilUnderTest {
 
     public func health() -> Health? {
         let started = DispatchTime.now().uptimeNanoseconds
-        guard let response = try? CurlClient().request(base + "/health", timeoutSeconds: 2),
+        guard let response = try? client.request(base + "/health", timeoutSeconds: 2),
               let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else { return nil }
         let latency = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
         let checks = (json["checks"] as? [String: [String: Any]] ?? [:]).mapValues {
@@ -54,7 +57,16 @@ public final class VigilUnderTest {
                       services: json["services"] as? [String: String] ?? [:], checks: checks, latency: latency)
     }
 
-    public var metrics: String { (try? CurlClient().request(base + "/metrics").text) ?? "" }
+    public var metrics: String { (try? client.request(base + "/metrics").text) ?? "" }
+
+    /// One component's check in `/health?verbose`: its status, reason and
+    /// facts (subject, then field); empty when it cannot be read.
+    public func verboseCheck(_ component: String) -> (status: String, reason: String, facts: [String: [String: String]]) {
+        guard let body = try? client.request(base + "/health?verbose").body,
+              let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+              let checks = json["checks"] as? [String: Any], let check = checks[component] as? [String: Any] else { return ("", "", [:]) }
+        return (check["status"] as? String ?? "", check["reason"] as? String ?? "", check["facts"] as? [String: [String: String]] ?? [:])
+    }
 
     /// The value of one series (`name{labels}` exactly as exported), or nil.
     public func value(_ series: String) -> Double? { Self.value(series, in: metrics) }

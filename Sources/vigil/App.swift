@@ -58,7 +58,8 @@ final class App: Sendable {
         let latencies = ProbeLatencyWindow()
         cloudWatch = config.cloudWatch.enabled
             ? CloudWatchSetup.publisher(config: config.cloudWatch, aws: aws, inputs: .init(
-                store: store, secrets: secrets, awsMetrics: aws?.metrics, latencies: latencies),
+                store: store, secrets: secrets, awsMetrics: aws?.metrics, latencies: latencies,
+                certificates: telemetry.certificates),
                 registry: telemetry.registry, logger: logger ?? quiet)
             : nil
         scheduler = ProbeScheduler(entries: plan.entries, sink: ProbeResultFanOut(
@@ -146,6 +147,7 @@ final class App: Sendable {
                                         handler: routes(config, web: web, reload: reload).respond(to:))
             running.web = web
             running.server = server
+            recordCertificate(web)
             running.reload = reload
             return server
         }
@@ -192,6 +194,7 @@ final class App: Sendable {
             running.config = config
             running.targets = plan.targets
             running.web = web
+            recordCertificate(web)
             return (restart.sorted(), plan.entries.count)
         }
     }
@@ -207,7 +210,15 @@ final class App: Sendable {
             try running.server?.update(tls: web.tls, users: web.users, headers: web.headers,
                                        handler: routes(running.config, web: web, reload: running.reload).respond(to:))
             running.web = web
+            recordCertificate(web)
         }
+    }
+
+    /// The web listener's certificate chain as loaded (`TLSSettings` holds
+    /// the file's text), whenever its TLS settings are applied: at start, at
+    /// a reload, after a renewal on disk.
+    private func recordCertificate(_ web: WebSecurity) {
+        telemetry.certificates.record(web.tls.flatMap { Certificates.parse(pem: [$0.certificate]) }, of: .listener("web"))
     }
 
     /// The files whose change means new TLS material.

@@ -33,12 +33,7 @@ struct LifecycleTests {
         return dates
     }
 
-    private func facts(_ vigil: VigilUnderTest) -> [String: [String: String]] {
-        guard let body = try? CurlClient().request(vigil.base + "/health?verbose").body,
-              let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let checks = json["checks"] as? [String: Any], let secrets = checks["secrets"] as? [String: Any] else { return [:] }
-        return secrets["facts"] as? [String: [String: String]] ?? [:]
-    }
+    private func facts(_ vigil: VigilUnderTest) -> [String: [String: String]] { vigil.verboseCheck("secrets").facts }
 
     @Test func rotationPendingReplicasAndDeletionAreFindingsWhileEveryValueIsServed() throws {
         let value = { (name: String) in #"{"token":"canary-lifecycle-\#(name)-\#(suffix)"}"# }

@@ -13,11 +13,7 @@ struct MalformedSecretTests {
     var prefix: String { "vigil/malformed-\(suffix)" }
 
     private func secretsCheck(_ vigil: VigilUnderTest) -> (status: String, reason: String, facts: [String: [String: String]]) {
-        guard let body = try? CurlClient().request(vigil.base + "/health?verbose").body,
-              let json = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let checks = json["checks"] as? [String: Any], let secrets = checks["secrets"] as? [String: Any] else { return ("", "", [:]) }
-        return (secrets["status"] as? String ?? "", secrets["reason"] as? String ?? "",
-                secrets["facts"] as? [String: [String: String]] ?? [:])
+        vigil.verboseCheck("secrets")
     }
 
     @Test func aWholeJSONReplacedByOneKeyIsMalformedWhileTheDatabaseStaysHealthy() throws {

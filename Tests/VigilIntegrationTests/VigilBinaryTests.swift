@@ -177,10 +177,10 @@ struct VigilBinaryTests {
         defer { try? FileManager.default.removeItem(at: file) }
         try "cloudwatch:\n  enabled: true\n".write(to: file, atomically: true, encoding: .utf8)
         let shared = try VigilProcess.run(["config", "check", file.path])
-        #expect(shared.output.contains("cloudwatch: 18 custom metrics, shared by every instance"), "\(shared.output)")
+        #expect(shared.output.contains("cloudwatch: 19 custom metrics, shared by every instance"), "\(shared.output)")
         try "cloudwatch:\n  enabled: true\n  instance_dimension: true\n".write(to: file, atomically: true, encoding: .utf8)
         let perInstance = try VigilProcess.run(["config", "check", file.path])
-        #expect(perInstance.output.contains("1 instance $5.40, 100 $540.00, 1000 $3800.00 a month"), "\(perInstance.output)")
+        #expect(perInstance.output.contains("1 instance $5.70, 100 $570.00, 1000 $3900.00 a month"), "\(perInstance.output)")
     }
 
     @Test func unreadableWebConfigFileExits78() throws {

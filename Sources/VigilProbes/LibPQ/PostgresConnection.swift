@@ -8,6 +8,10 @@ import VigilSecrets
 /// closed on deinit. Only this folder sees libpq types.
 final class PostgresConnection {
     private let handle: OpaquePointer
+    /// Whether the session is encrypted (`sslmode=prefer` falls back to
+    /// plain text), and the certificates the server presented.
+    private(set) var usesTLS = false
+    private(set) var certificate: CertificateExpiry?
 
     /// Connects with non-blocking libpq calls so the deadline holds even when
     /// the server accepts the TCP connection and never answers. Nothing but
@@ -47,6 +51,8 @@ final class PostgresConnection {
             }
             state = PQconnectPoll(handle)
         }
+        usesTLS = PQsslInUse(handle) == 1
+        if usesTLS, let ssl = PQsslStruct(handle, "OpenSSL") { certificate = Certificates.met(by: OpaquePointer(ssl)) }
     }
 
     deinit { PQfinish(handle) }

@@ -1,3 +1,5 @@
+import VigilResults
+
 /// A connected byte stream whose every operation is bounded by a deadline:
 /// plain TCP, or TLS on top of it.
 protocol ByteStream: AnyObject {
@@ -6,6 +8,8 @@ protocol ByteStream: AnyObject {
     func write(_ bytes: [UInt8], deadline: Deadline) throws(ProbeFailure)
     /// Appends whatever arrives first (at least one byte) before the deadline.
     func read(into buffer: inout [UInt8], deadline: Deadline) throws(ProbeFailure)
+    /// The peer's certificates as the handshake met them; nil over plain TCP.
+    var certificate: CertificateExpiry? { get }
 }
 
 extension ByteStream {

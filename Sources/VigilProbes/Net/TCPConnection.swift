@@ -1,9 +1,11 @@
 import Glibc
+import VigilResults
 
 /// A TCP client socket whose every operation is bounded by a deadline.
 final class TCPConnection: ByteStream {
     let fd: Int32
     var descriptor: Int32 { fd }
+    var certificate: CertificateExpiry? { nil }
 
     /// Resolves (within the deadline) and connects. The descriptor becomes
     /// this object's only once connected: a failed attempt closes its own

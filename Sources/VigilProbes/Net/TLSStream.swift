@@ -1,15 +1,18 @@
 internal import COpenSSL
 import Glibc
 import VigilPlatform
+import VigilResults
 
 /// TLS over a connected TCP socket with OpenSSL: peer certificate verified
 /// (system CAs or a CA file) and its name checked, handshake and I/O
-/// non-blocking under the probe's deadline. Only this file sees OpenSSL.
+/// non-blocking under the probe's deadline. Only this file and
+/// `Certificates.swift` see OpenSSL.
 final class TLSStream: ByteStream {
     private let tcp: TCPConnection
     var descriptor: Int32 { tcp.fd }
     private let context: OpaquePointer
     private let ssl: OpaquePointer
+    private(set) var certificate: CertificateExpiry?
 
     init(_ tcp: TCPConnection, host: String, caFile: String?, serverName: String?, deadline: Deadline) throws(ProbeFailure) {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw Self.failure("cannot create a TLS context") }
@@ -32,6 +35,7 @@ final class TLSStream: ByteStream {
             vigil_ssl_set_sni(ssl, name)
         }
         try drive(deadline) { SSL_connect(ssl) }
+        certificate = Certificates.met(by: ssl)
     }
 
     deinit {

@@ -59,6 +59,9 @@ public final class HTTPProbe: KindProbe {
     /// The secret items the headers refer to, by name: refreshed by force after a 401/403.
     private let sources: [String: CredentialsSource<SecretValue>]
     private let transport: CurlTransport
+    /// The server's certificates at the kept connection's handshake (libcurl
+    /// reports them only on the exchange that shook hands).
+    private let certificate = Locked<CertificateExpiry?>(nil)
 
     public init(target: ProbeTarget<Settings>, context: ProbeContext) {
         let settings = target.settings
@@ -76,6 +79,7 @@ public final class HTTPProbe: KindProbe {
         options.maxResponseBytes = 64 << 10  // the status is what counts; a larger body is cut
         options.truncatesBody = true
         options.maxIdleHandles = 1
+        options.reportsCertificates = url.lowercased().hasPrefix("https://")
         transport = CurlTransport(options: options)
     }
 
@@ -89,6 +93,7 @@ public final class HTTPProbe: KindProbe {
         }, attempt)
         result.phases = timer.phases
         result.target = origin
+        result.certificate = certificate.withLock { $0 }
         return result
     }
 
@@ -104,7 +109,9 @@ public final class HTTPProbe: KindProbe {
 
     private func perform(_ request: HTTPRequestSpec) throws(ProbeFailure) -> Int {
         switch transport.perform(request) {
-        case .success(let reply): return reply.status
+        case .success(let reply):
+            if !reply.peerCertificates.isEmpty { certificate.withLock { $0 = Certificates.parse(pem: reply.peerCertificates) } }
+            return reply.status
         case .failure(.timeout): throw ProbeFailure(reason: .timeout, detail: "no answer in time")
         case .failure(.dns): throw ProbeFailure(reason: .dns, detail: "cannot resolve the host")
         case .failure(.refused): throw ProbeFailure(reason: .refused, detail: "connection refused")

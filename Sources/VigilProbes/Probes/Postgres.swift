@@ -46,12 +46,18 @@ public final class PostgresProbe: KindProbe {
     public var keptSocket: Int32? { connection.socket(\.descriptor) }
 
     public func run(timeout: Duration) -> ProbeResult {
-        connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isHealthy,
-                       target: { HostPort(host: $0.host, port: $0.port) }) { (credentials, deadline) throws(ProbeFailure) in
+        var session: (tls: Bool, certificate: CertificateExpiry?)?
+        var result = connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isHealthy,
+                                    target: { HostPort(host: $0.host, port: $0.port) }) { (credentials, deadline) throws(ProbeFailure) in
             try PostgresConnection(credentials, tls: tls, deadline: deadline, connectTimeout: timeout)
         } check: { (connection, deadline, timer) throws(ProbeFailure) in
+            session = (connection.usesTLS, connection.certificate)
             try timer.time("query") { () throws(ProbeFailure) in try connection.query(Self.query(timeout: timeout), deadline: deadline) }
         }
+        result.certificate = session?.certificate
+        // Whether the session is encrypted, where `sslmode` leaves it to the server.
+        if let session, tls.isOptional { result.facts.append(ProbeFact(subject: name, [("tls", session.tls ? "true" : "false")])) }
+        return result
     }
 
     /// Everything the probe sends once connected (docs/configuration.md quotes it).
@@ -70,4 +76,7 @@ public struct PostgresTLS: Sendable {
         self.mode = mode
         self.rootCertificate = rootCertificate
     }
+
+    /// `allow` and `prefer` take TLS only where the server offers it.
+    var isOptional: Bool { mode == "allow" || mode == "prefer" }
 }

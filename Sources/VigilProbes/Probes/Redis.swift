@@ -51,11 +51,12 @@ public final class RedisProbe: KindProbe {
 
     public func run(timeout: Duration) -> ProbeResult {
         var measurements: [ProbeMeasurement] = []
-        var infoFailure: ProbeFailure?
+        var infoFailure: ProbeFailure?, certificate: CertificateExpiry?
         var result = connection.run(self, timeout: timeout, credentials: credentials, isUsable: \.isUsable,
                                     target: { HostPort(host: $0.host, port: $0.port) }) {
             (credentials, deadline) throws(ProbeFailure) in try RedisConnection(credentials, tls: tls, deadline: deadline)
         } check: { (connection, deadline, timer) throws(ProbeFailure) in
+            certificate = connection.certificate
             try timer.time("ping") { () throws(ProbeFailure) in try connection.ping(deadline: deadline) }
             guard reportInfo else { return }
             // Redis answered PING: a failed INFO degrades the run, and the
@@ -63,6 +64,7 @@ public final class RedisProbe: KindProbe {
             do throws(ProbeFailure) { measurements = try connection.info(deadline: deadline) } catch { infoFailure = error }
         }
         result.measurements = measurements
+        result.certificate = certificate
         if let infoFailure, result.succeeded {
             result.degraded = true
             result.reason = infoFailure.reason

@@ -80,7 +80,7 @@ public final class SMTPProbe: KindProbe {
     public func run(timeout: Duration) -> ProbeResult {
         let deadline = Deadline(after: timeout)
         let timer = PhaseTimer()
-        var target: HostPort?, usedTLS = false
+        var target: HostPort?, usedTLS = false, certificate: CertificateExpiry?
         var result = measureRefreshingCredentials({ credentials.refresh(deadline.remainingSeconds) },
                                                   accepted: credentials.accepted) { () throws(ProbeFailure) in
             let login = try credentials.get(deadline)
@@ -91,7 +91,7 @@ public final class SMTPProbe: KindProbe {
             let session = try SMTPConnection(host: address.host, port: address.port, tls: settings.tls,
                                              certificate: (settings.caFile, settings.serverName),
                                              ehloName: settings.ehloName ?? Self.hostName, deadline: deadline, timer: timer)
-            usedTLS = session.usesTLS
+            (usedTLS, certificate) = (session.usesTLS, session.certificate)
             try timer.time("auth") { () throws(ProbeFailure) in
                 try session.login(username: login.username, password: login.password.revealed(), mechanism: settings.mechanism,
                                   deadline: deadline)
@@ -100,6 +100,7 @@ public final class SMTPProbe: KindProbe {
         }
         result.phases = timer.phases
         result.target = target?.text
+        result.certificate = certificate
         // Whether the login went over TLS: with `starttls_if_offered` it may not have.
         if settings.tls == .starttlsIfOffered { result.facts = [ProbeFact(subject: name, [("tls", usedTLS ? "true" : "false")])] }
         return result

@@ -17,6 +17,8 @@ final class RedisConnection {
     private(set) var isUsable = true
     /// The socket, for `ConnectionWatcher`.
     var descriptor: Int32 { socket.descriptor }
+    /// The server's certificates (`rediss://`); nil in plain text.
+    var certificate: CertificateExpiry? { socket.certificate }
 
     init(_ credentials: RedisCredentials, tls: RedisTLS, deadline: Deadline) throws(ProbeFailure) {
         let tcp = try TCPConnection(host: credentials.host, port: credentials.port, deadline: deadline)

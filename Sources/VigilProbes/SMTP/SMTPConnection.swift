@@ -1,4 +1,5 @@
 import FoundationEssentials
+import VigilResults
 
 /// An SMTP session that goes as far as a login and no further: greeting,
 /// EHLO, STARTTLS, AUTH, QUIT; never MAIL, so nothing is ever sent. Every
@@ -17,6 +18,8 @@ final class SMTPConnection {
     /// The EHLO answer's keywords, upper-cased (`STARTTLS`, `AUTH PLAIN LOGIN`), first word first.
     private(set) var extensions: [[String]] = []
     private(set) var usesTLS = false
+    /// The server's certificates (STARTTLS or implicit TLS); nil in plain text.
+    var certificate: CertificateExpiry? { socket.certificate }
     /// A reply past this is cut off: EHLO answers are a few hundred bytes.
     static let maxReplyBytes = 64 * 1024
 
