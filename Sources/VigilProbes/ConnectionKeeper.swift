@@ -80,6 +80,8 @@ extension ConnectionKeeper {
         }
         result.phases = timer.phases
         result.target = address.withLock { $0 }
+        // The secret is malformed: say which earlier version the login holds.
+        result.addFacts(about: probe.name, [("login_version", credentials.standIn())])
         return result
     }
 }

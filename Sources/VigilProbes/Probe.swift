@@ -50,13 +50,17 @@ public struct CredentialsSource<Credentials: Sendable>: Sendable {
     public var fetch: @Sendable (_ maxWait: Double) throws(CredentialsError) -> Credentials
     public var refresh: @Sendable (_ maxWait: Double) -> Void
     public var accepted: @Sendable () -> Void
+    /// The version the last credentials came from when it stands in for an
+    /// AWSCURRENT that lacks keys (the secret is `malformed`); else nil.
+    public var standIn: @Sendable () -> String?
 
     public init(fetch: @escaping @Sendable (_ maxWait: Double) throws(CredentialsError) -> Credentials,
                 refresh: @escaping @Sendable (_ maxWait: Double) -> Void = { _ in },
-                accepted: @escaping @Sendable () -> Void = {}) {
+                accepted: @escaping @Sendable () -> Void = {}, standIn: @escaping @Sendable () -> String? = { nil }) {
         self.fetch = fetch
         self.refresh = refresh
         self.accepted = accepted
+        self.standIn = standIn
     }
 }
 

@@ -57,6 +57,14 @@ public struct ProbeResult: Sendable, Equatable {
     public var certificate: CertificateExpiry?
 
     public var succeeded: Bool { reason == .ok }
+
+    /// Adds fields (nil values left out) to the one fact about `subject`:
+    /// `/health?verbose` keys facts by subject.
+    public mutating func addFacts(about subject: String, _ fields: [(String, String?)]) {
+        let fact = ProbeFact(subject: subject, fields)
+        guard !fact.fields.isEmpty else { return }
+        if let index = facts.firstIndex(where: { $0.subject == subject }) { facts[index].fields += fact.fields } else { facts.append(fact) }
+    }
     /// The component works: the run succeeded, or it serves in a degraded way
     /// (a degraded run may carry a reason, such as secrets served stale
     /// because AWS timed out).

@@ -126,6 +126,13 @@ struct SecretMachine: Sendable {
 
     // MARK: Queries
 
+    /// The version logins use in place of AWSCURRENT while AWSCURRENT lacks
+    /// keys (the last well-formed one); nil while they use AWSCURRENT.
+    var loginStandIn: String? {
+        guard let entry, entry.source == .aws, !entry.missingKeys.isEmpty else { return nil }
+        return wellFormed?.versionID
+    }
+
     /// The entry while it is fresh (AWS confirmed it within the TTL).
     /// `served` as logins use it: while it lacks required keys, the last
     /// well-formed version's value and id in its place (fresh as `served` is).

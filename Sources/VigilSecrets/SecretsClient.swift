@@ -112,6 +112,10 @@ public final class SecretsClient: Sendable {
 
     func stateChanged() { for handler in state.withLock({ $0.handlers }) { handler() } }
 
+    /// The version logins of `name` use in place of an AWSCURRENT that
+    /// lacks keys (the last well-formed one), or nil while they use AWSCURRENT.
+    public func loginStandIn(_ name: String) -> String? { state.withLock { $0.secrets[name]?.loginStandIn } }
+
     /// What the client holds for every configured secret, values left out.
     public func statuses() -> [SecretStatus] {
         let now = clock()
@@ -135,7 +139,7 @@ public final class SecretsClient: Sendable {
                                                                        rotationGrace: policy.rotationGrace) ?? [])
                                     + (missingKeys.isEmpty ? [] : [.malformed]),
                                 missingKeys: missingKeys, loginNeeds: !item.loginKeys.isEmpty,
-                                loginVersion: missingKeys.isEmpty ? nil : machine.wellFormed?.versionID)
+                                loginVersion: machine.loginStandIn)
         }
     }
 

@@ -66,6 +66,10 @@ struct MalformedSecretTests {
         #expect(!samples.isEmpty && samples.allSatisfy { $0.code == 200 }, "\(Dictionary(grouping: samples, by: \.code).mapValues(\.count))")
         #expect(vigil.health()?.checks["database"]?.status == "healthy")
         #expect(VigilProcess.waitUntil(timeout: 5) { vigil.value(#"vigil_secrets_finding{secret="database",finding="malformed"}"#) == 1 })
+        // The database probe says it logs in with that earlier version, the one the secrets probe names.
+        let kept = try #require(check.facts["database"]?["login_version"])
+        #expect(VigilProcess.waitUntil(timeout: 5) { vigil.verboseCheck("database").facts["database"]?["login_version"] == kept },
+                "\(vigil.verboseCheck("database"))")
 
         // Applications get AWSCURRENT as AWS has it, told what it lacks.
         let read = try CurlClient().request("http://\(endpoint)/v1/\(prefix)/database", headers: ["X-Aws-Parameters-Secrets-Token: \(token)"])
@@ -80,6 +84,7 @@ struct MalformedSecretTests {
         #expect(VigilProcess.waitUntil(timeout: 10) { secretsCheck(vigil).facts["database"]?["missing_keys"] == nil },
                 "\(vigil.process.log.suffix(2000))")
         #expect(VigilProcess.waitUntil(timeout: 5) { vigil.value(#"vigil_secrets_finding{secret="database",finding="malformed"}"#) == 0 })
+        #expect(VigilProcess.waitUntil(timeout: 5) { vigil.verboseCheck("database").facts["database"]?["login_version"] == nil })
 
         let outputs = [vigil.process.log, vigil.metrics, (try? CurlClient().request(vigil.base + "/health?verbose").text) ?? "", list.output]
         #expect(vigil.process.stop() == 0)

@@ -56,7 +56,7 @@ public final class PostgresProbe: KindProbe {
         }
         result.certificate = session?.certificate
         // Whether the session is encrypted, where `sslmode` leaves it to the server.
-        if let session, tls.isOptional { result.facts.append(ProbeFact(subject: name, [("tls", session.tls ? "true" : "false")])) }
+        if let session, tls.isOptional { result.addFacts(about: name, [("tls", session.tls ? "true" : "false")]) }
         return result
     }
 

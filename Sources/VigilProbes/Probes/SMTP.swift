@@ -101,8 +101,10 @@ public final class SMTPProbe: KindProbe {
         result.phases = timer.phases
         result.target = target?.text
         result.certificate = certificate
-        // Whether the login went over TLS: with `starttls_if_offered` it may not have.
-        if settings.tls == .starttlsIfOffered { result.facts = [ProbeFact(subject: name, [("tls", usedTLS ? "true" : "false")])] }
+        // Whether the login went over TLS (with `starttls_if_offered` it may not
+        // have), and the earlier version it used while the secret is malformed.
+        result.addFacts(about: name, [("tls", settings.tls == .starttlsIfOffered ? (usedTLS ? "true" : "false") : nil),
+                                      ("login_version", credentials.standIn())])
         return result
     }
 
