@@ -147,7 +147,9 @@ public struct Schema: Sendable {
                 applies: .live, help: "While AWS fails, an expired value is still served up to this age."),
         Setting(key: "secrets.refresh_ahead", defaultValue: "5m",
                 applies: .live, help: "Entries are refreshed in the background this long before their TTL ends (at most half the TTL)."),
-        Setting(key: "secrets.max_entries", defaultValue: "1000", applies: .live, help: "Most secrets the cache holds."),
+        Setting(key: "secrets.max_entries", defaultValue: "1000", applies: .live,
+                help: "Most configured secrets (`secrets.items`), 1-100000: a file with more is refused, naming this key; "
+                    + "secrets read by id through the endpoint are bounded by `endpoint.cache_size`."),
         Setting(key: "secrets.max_backoff", defaultValue: "1m",
                 applies: .live, help: "Longest pause between AWS attempts for a failing secret; never longer than the secrets probe interval."),
         Setting(key: "secrets.rotation_window", defaultValue: "1h",

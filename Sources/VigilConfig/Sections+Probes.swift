@@ -21,6 +21,16 @@ extension VigilConfig {
         /// `headers.*` (http), sorted by name; values may hold `${secret:<item>.<key>}` and `${secret:<key>}`.
         var headers: [(name: String, value: String)]
 
+        /// Everything its probe is built from, resolved: the kind, the secret,
+        /// each kind setting as it applies (its default, or the legacy
+        /// `database.*` / `redis.*` key it falls back to) and the headers. A
+        /// reload that leaves it equal keeps the probe and its connection.
+        public var definition: [String: String] {
+            var definition = texts.merging([("kind", kind.name), ("secret", secret ?? "")]) { _, fixed in fixed }
+            for header in headers { definition["headers." + header.name] = header.value }
+            return definition
+        }
+
         /// The secret keys its headers read (`${secret:<item>.<key>}`, `${secret:<key>}`).
         public var secretReferences: [(item: String, key: String)] {
             headers.flatMap { SecretReference.parts($0.value, ownItem: secret) }.compactMap { part in

@@ -65,6 +65,9 @@ struct ClientState {
         let moved = Set(previous.keys.filter { items[$0]?.secretID != previous[$0]?.secretID })
         reads.aliases = reads.aliases.filter { !moved.contains($0.value) }
         for (name, item) in items where previous[name]?.secretID != item.secretID { secrets[name] = SecretMachine() }
+        for (name, item) in items where previous[name]?.secretID == item.secretID && previous[name]?.checkedKeys != item.checkedKeys {
+            secrets[name]?.requiredKeysChanged(to: item.checkedKeys)
+        }
         for name in secrets.keys where items[name] == nil && reads.entries[name] == nil { secrets.removeValue(forKey: name) }
         (self.configuration, self.items) = (configuration, items)
         policy = SecretPolicy(configuration, primaryRegion: policy.primaryRegion)

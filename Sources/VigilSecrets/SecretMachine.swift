@@ -247,6 +247,18 @@ struct SecretMachine: Sendable {
     /// - from a replica, a version created before the one held: replication
     ///   lags a rotation, so the newer value held stays;
     /// - anything else is the value from now on.
+    /// A reload changed the keys the item requires (its `keys`, or the probes
+    /// that log in with it): the value held is judged again at once, not at
+    /// its next version. A version that now has them all ends any stand-in;
+    /// one that now lacks some keeps the stand-in it had, if any (no earlier
+    /// version was judged by these keys: without one, logins keep it).
+    mutating func requiredKeysChanged(to keys: [String]) {
+        guard var held = entry, held.source == .aws, held.document?.binary != true else { return }
+        held.missingKeys = RequiredKeys.missing(in: held.value.revealed(), keys)
+        entry = held
+        if held.missingKeys.isEmpty { wellFormed = nil }
+    }
+
     /// `forced`: a forced fetch that finds the held version is remembered
     /// (`uselessForce`).
     mutating func fetched(_ fresh: CacheEntry, forced: Bool, at now: UnixTime, _ policy: SecretPolicy,

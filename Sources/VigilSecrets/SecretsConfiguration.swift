@@ -48,7 +48,6 @@ public struct SecretsConfiguration: Sendable {
     public var emergencyTTL: Double
     /// Entries are refreshed in the background this long before their TTL ends.
     public var refreshAhead: Double
-    public var maxEntries: Int
     /// Longest pause between two AWS attempts for a failing secret.
     public var maxBackoff: Double
     /// Secrets read by id (the endpoint) held besides the items, the least
@@ -61,12 +60,11 @@ public struct SecretsConfiguration: Sendable {
     public var rotationGrace: Double = 86_400
 
     public init(items: [Item], ttl: Double = 3600, emergencyTTL: Double = 86_400, refreshAhead: Double = 300,
-                maxEntries: Int = 1000, maxBackoff: Double = 60) {
+                maxBackoff: Double = 60) {
         self.items = items
         self.ttl = ttl
         self.emergencyTTL = emergencyTTL
         self.refreshAhead = min(refreshAhead, ttl / 2)
-        self.maxEntries = maxEntries
         self.maxBackoff = maxBackoff
     }
 

@@ -20,15 +20,22 @@ public final class PrivateService {
     deinit {
         try? stop()
         try? FileManager.default.removeItem(atPath: scratch)
+        try? FileManager.default.removeItem(atPath: scratch + ".err")
     }
 
     public func start() throws { try run("start") }
     public func stop() throws { try run("stop") }
 
+    /// Runs `scripts/services COMMAND NAME`, its errors kept in a file beside
+    /// the scratch folder (not a pipe: the servers it starts inherit the
+    /// descriptor and would hold a pipe open) and quoted when it fails.
     private func run(_ command: String) throws {
-        let status = runCommand([VigilProcess.packageRoot + "/scripts/services", command, name], environment: environment)
+        let errors = scratch + ".err"
+        let status = runCommand(["bash", "-c", #"exec "$0" "$1" "$2" >/dev/null 2>>"$3""#,
+                                 VigilProcess.packageRoot + "/scripts/services", command, name, errors], environment: environment)
         guard status == 0 else {
-            throw CurlClient.Failure(code: Int(status), description: "scripts/services \(command) \(name) failed")
+            let why = (try? String(contentsOfFile: errors, encoding: .utf8)).map { String($0.suffix(1500)) } ?? "no output"
+            throw CurlClient.Failure(code: Int(status), description: "scripts/services \(command) \(name) failed: \(why)")
         }
     }
 }

@@ -46,6 +46,14 @@ public struct ServicesEnvironment: Sendable {
     }
 
     /// The admin identity's keys, for an aws CLI call.
+    /// A top-level `secrets:` section with the seeded dev items (`database`,
+    /// `redis`, the SMTP login as `mail`) and `extra` items (name, secret id).
+    public func devSecrets(_ extra: [(name: String, id: String)] = []) -> String {
+        (["secrets:", "  environment: dev", "  items:", "    database: {id: vigil/dev/database/credentials}",
+          "    redis: {id: vigil/dev/redis/credentials}", "    mail: {id: vigil/dev/email, keys: [username, password]}"]
+            + extra.map { "    \($0.name): {id: \($0.id)}" }).joined(separator: "\n") + "\n"
+    }
+
     public var admin: [String: String] { ["AWS_ACCESS_KEY_ID": adminKeyID, "AWS_SECRET_ACCESS_KEY": adminSecret] }
 
     /// Values that must never appear in anything Vigil prints or serves.

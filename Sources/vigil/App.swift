@@ -89,7 +89,7 @@ final class App: Sendable {
         let context = ProbeContext(secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio)
         var plan = Plan(targets: [:], entries: [], components: [])
         for target in config.probes.filter(\.enabled) {
-            let definition = Self.definition(of: target.name, in: config)
+            let definition = Self.definition(of: target, in: config)
             let reused = previous[target.name].flatMap { $0.definition == definition ? $0.probe : nil }
             guard let probe = reused ?? ProbeCatalog.probe(for: target, context: context) else { continue }
             plan.targets[target.name] = Target(definition: definition, probe: probe)
@@ -108,11 +108,13 @@ final class App: Sendable {
         return plan
     }
 
-    /// What a probe is built from: its target's settings but the schedule
-    /// (which the scheduler applies) and, for the secrets probe, the hit ratio floor.
-    private static func definition(of name: String, in config: VigilConfig) -> [String: String] {
-        let schedule = ["enabled", "critical", "interval", "timeout"].map { "probes.\(name).\($0)" }
-        var definition = config.effective.filter { $0.key.hasPrefix("probes.\(name).") && !schedule.contains($0.key) }
+    /// What a probe is built from: its target's resolved settings (not the
+    /// schedule, which the scheduler applies) and, for the secrets probe,
+    /// the hit ratio floor. Built from the keys under `probes.<name>` alone,
+    /// a reload changing `database.sslmode` (which the database target
+    /// falls back to) kept the probe, and the old mode.
+    private static func definition(of target: VigilConfig.Probe, in config: VigilConfig) -> [String: String] {
+        var definition = target.definition
         definition["health.min_cache_hit_ratio"] = config.effective["health.min_cache_hit_ratio"]
         return definition
     }

@@ -46,7 +46,7 @@ enum SecretsSetup {
             : config.items.map { SecretsConfiguration.Item(name: $0.name, secretID: $0.id, requiredKeys: $0.keys,
                                                            fallbackVariable: $0.environmentVariable, required: $0.required) }
         var configuration = SecretsConfiguration(items: items, ttl: config.ttl.timeInterval, emergencyTTL: config.emergencyTTL.timeInterval,
-                                                 refreshAhead: config.refreshAhead.timeInterval, maxEntries: config.maxEntries,
+                                                 refreshAhead: config.refreshAhead.timeInterval,
                                                  maxBackoff: min(config.maxBackoff, retryEvery ?? config.maxBackoff).timeInterval)
         (configuration.rotationWindow, configuration.rotationGrace) = (config.rotationWindow.timeInterval, config.rotationGrace.timeInterval)
         return configuration

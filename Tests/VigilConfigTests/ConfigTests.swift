@@ -235,6 +235,9 @@ let schema = Schema(kinds: ProbeCatalog.kinds)
         #expect(config.secrets.items[1].id == "arn:aws:x" && !config.secrets.items[1].required)
         #expect(problems("secrets:\n  items:\n    db:\n      colour: red\n") == ["test.yml:4: secrets.items.db.colour: unknown key"])
         #expect(try load(nil, environment: ["VIGIL_SECRETS_TTL": "5s"]).secrets.ttl == .seconds(5))
+        // secrets.max_entries bounds the items: a file (or a reload) with more is refused.
+        #expect(problems("secrets:\n  max_entries: 1\n  items:\n    a: {id: a}\n    b: {id: b}\n").first?
+                    .contains("secrets.max_entries: fewer than the 2 configured items") == true)
     }
 
     @Test func failoverRegionsAndTheirEndpoints() throws {

@@ -31,13 +31,7 @@ struct CertificateTests {
               redis_tls: {kind: redis, ca_file: "\(env.tlsCA)"}
               mail: {kind: smtp, ca_file: "\(env.tlsCA)"}
             \(extra)
-            secrets:
-              environment: dev
-              items:
-                database: {id: vigil/dev/database/credentials}
-                redis: {id: vigil/dev/redis/credentials}
-                redis_tls: {id: \(redisID)}
-                mail: {id: vigil/dev/email, keys: [username, password]}
+            \(env.devSecrets([("redis_tls", redisID)]))
             """ }
         let vigil = try VigilUnderTest(config: config(""), arguments: ["--web.config.file", web], scheme: "https")
         vigil.caFile = pki.path("vigil-ca.pem")

@@ -106,6 +106,43 @@ struct ReloadTests {
         #expect(vigil.process.stop() == 0)
     }
 
+    /// Settings whose effect a reload reached only partly: `database.sslmode`
+    /// (the database target's fallback, outside `probes.database`) kept the
+    /// probe and its old mode; an item's `keys` were checked only against
+    /// the next version AWS served, so a secret stayed well-formed (or
+    /// malformed) by the old keys until it rotated.
+    @Test func aReloadAppliesFallbackSettingsAndJudgesHeldSecretsByTheNewKeys() throws {
+        let suffix = UUID().uuidString.prefix(6).lowercased()
+        let payments = "vigil/reload-\(suffix)/payments"
+        #expect(env.putSecret(payments, #"{"merchant":"m-1"}"#))
+        let config = { (sslmode: String, keys: String) in """
+            probes:
+              interval: 1s
+            database:
+              sslmode: \(sslmode)
+            secrets:
+              environment: dev
+              items:
+                database: {id: vigil/dev/database/credentials}
+                redis: {id: vigil/dev/redis/credentials}
+                payments: {id: \(payments), keys: [\(keys)]}
+            """ }
+        let vigil = try VigilUnderTest(config: config("prefer", ""))
+        let tls = { vigil.verboseCheck("database").facts["database"]?["tls"] }
+        let malformed = { vigil.value(#"vigil_secrets_finding{secret="payments",finding="malformed"}"#) }
+        #expect(VigilProcess.waitUntil(timeout: 15) { tls() == "true" && malformed() == 0 }, "\(vigil.process.log.suffix(1500))")
+
+        try vigil.reload(config: config("allow", "api_key"))
+        #expect(VigilProcess.waitUntil(timeout: 10) { tls() == "false" }, "sslmode allow not applied: tls=\(tls() ?? "nil")")
+        #expect(VigilProcess.waitUntil(timeout: 10) { malformed() == 1 }, "the held version not judged by the new keys")
+        #expect(VigilProcess.waitUntil(timeout: 5) { vigil.verboseCheck("secrets").facts["payments"]?["missing_keys"] == "api_key" })
+
+        try vigil.reload(config: config("allow", "merchant"))
+        #expect(VigilProcess.waitUntil(timeout: 10) { malformed() == 0 }, "the held version still judged by the old keys")
+        #expect(!vigil.process.log.contains("next restart"), "a reload named a setting it applied")
+        #expect(vigil.process.stop() == 0)
+    }
+
     @Test func reloadOverHTTPIsRefusedWithoutTheLifecycleFlag() throws {
         let vigil = try VigilUnderTest(config: "probes:\n  interval: 1s\n")
         #expect(try CurlClient().request(vigil.base + "/-/reload", method: "POST").status == 403)

@@ -29,6 +29,58 @@ import VigilSecrets
         }
     }
 
+    /// A reload keeps a probe whose definition is unchanged, so every kind
+    /// setting, its legacy key (`database.sslmode`, `redis.info`, ...), the
+    /// kind, the secret and the headers must each change it; the schedule
+    /// must not (the scheduler applies it, and the kept connection stays).
+    @Test func everySettingAProbeIsBuiltFromChangesItsDefinitionAndTheScheduleDoesNot() throws {
+        let schema = Schema(kinds: ProbeCatalog.kinds)
+        func definition(_ yaml: String) throws -> [String: String] {
+            var raw = RawConfig()
+            raw.addYAML(yaml, file: "test.yml")
+            return try #require(try VigilConfig(raw: raw, schema: schema).probes["t"]).definition
+        }
+        func other(_ check: ValueCheck, than value: String) -> String {
+            switch check {
+            case .bool: value == "true" ? "false" : "true"
+            case .choice(let choices): choices.first { $0 != value } ?? value
+            case .url: "http://127.0.0.1:2/other"
+            case .hostPort: "127.0.0.1:2"
+            case .statuses: "204"
+            case .absolutePath: "/run/other.sock"
+            case .any: value + "-other"
+            }
+        }
+        var changed = 0
+        for kind in ProbeCatalog.kinds {
+            let required = kind.settings.filter(\.required).map { setting in
+                (setting.name, { if case .url = setting.check { "http://127.0.0.1:1/" } else { "127.0.0.1:1" } }())
+            }
+            let secret = kind.credentials == .none ? "" : "\n    secret: database"
+            func yaml(_ extra: [(String, String)], top: String = "") -> String {
+                "\(top)probes:\n  t:\n    kind: \(kind.name)\(secret)\n" + (required + extra).map { "    \($0.0): \"\($0.1)\"\n" }.joined()
+            }
+            let base = try definition(yaml([]))
+            for setting in kind.settings where setting.name != "headers.*" && !setting.required {
+                let value = other(setting.check, than: setting.defaultValue)
+                #expect(try definition(yaml([(setting.name, value)])) != base, "\(kind.name).\(setting.name)")
+                if let legacy = setting.legacyKey {
+                    let parts = legacy.split(separator: ".")
+                    #expect(try definition(yaml([], top: "\(parts[0]):\n  \(parts[1]): \"\(value)\"\n")) != base, "\(legacy)")
+                }
+                changed += 1
+            }
+            for schedule in [("interval", "7s"), ("timeout", "3s"), ("retry_interval", "2s"), ("critical", "false"), ("enabled", "true")] {
+                #expect(try definition(yaml([schedule])) == base, "\(kind.name): \(schedule.0) rebuilt the probe")
+            }
+        }
+        #expect(changed >= 12, "the kinds declare fewer settings than expected: \(changed)")
+        let http = "probes:\n  t:\n    kind: http\n    url: http://127.0.0.1:1/\n"
+        #expect(try definition(http + "    headers:\n      X-Key: a\n") != definition(http + "    headers:\n      X-Key: b\n"))
+        #expect(try definition("probes:\n  t: {kind: tcp, address: \"127.0.0.1:1\"}\n")
+                    != definition("probes:\n  t: {kind: http, url: \"http://127.0.0.1:1/\"}\n"))
+    }
+
     @Test func statusRanges() {
         let ranges = StatusRanges("200-299, 301,418")
         #expect(ranges?.contains(204) == true && ranges?.contains(301) == true && ranges?.contains(418) == true)

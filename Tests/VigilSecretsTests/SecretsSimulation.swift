@@ -489,7 +489,14 @@ final class World {
             if id == "database" { password = pending }
         case .threads(let up): threadsUp = up
         case .reload:
-            state.reconfigure(state.configuration)
+            // A reload may change the policy and the read cache's size (secrets.ttl,
+            // emergency_ttl, refresh_ahead, endpoint.cache_size): the invariants read
+            // `state.policy`, so they hold the client to the new one from then on.
+            var configuration = state.configuration
+            let other = configuration.ttl == 6
+            (configuration.ttl, configuration.emergencyTTL, configuration.refreshAhead) = other ? (4, 10, 1) : (6, 15, 2)
+            configuration.readCapacity = other ? 2 : 3
+            state.reconfigure(configuration)
             poke()
         }
         if healthy && !wasHealthy { healthySince = now }
