@@ -86,7 +86,7 @@ public final class EndpointRoutes: Sendable {
     }
 
     /// The request headers the server must copy for these routes.
-    public var requestHeaders: [String] { options.tokenHeaders + ["X-Forwarded-For"] }
+    public var requestHeaders: [String] { options.tokenHeaders + ["X-Forwarded-For", "If-None-Match"] }
 
     /// Answers at once but for a read the cache cannot answer fresh, which
     /// runs later, off libmicrohttpd's event loop (it may wait on AWS).
@@ -145,8 +145,9 @@ public final class EndpointRoutes: Sendable {
         }
         switch parsed {
         case .failure(let refusal): return .now(response(for: refusal), .badRequest)
-        case .success(let read):
+        case .success(var read):
             guard allow.allows(read.query.secretID) else { return .now(canned.denied, .denied) }
+            read.ifNoneMatch = request.headers["if-none-match"]
             guard !read.refreshNow, let found = secrets.cachedRead(read.query) else { return .later(read, allow) }
             let (response, outcome) = checked(read, found, allow)
             return .now(response, outcome)
@@ -175,6 +176,7 @@ public final class EndpointRoutes: Sendable {
         let named = [found.document.name, found.document.arn].compactMap { $0 }
         // Without a name from AWS (an environment fallback) the id's own check above stands.
         guard named.isEmpty || named.contains(where: allow.allowsName) else { return (canned.denied, .denied) }
+        if let etag = SecretJSON.etag(found), read.holds(etag) { return (SecretJSON.notModified(found), outcome) }
         let stamp = SecretJSON.Stamp(found)
         if read.jsonKey == nil, let cached = rendered.withLock({ $0[read.query] }), cached.stamp == stamp { return (cached.response, outcome) }
         if let key = read.jsonKey {

@@ -1,3 +1,4 @@
+import VigilPlatform
 import VigilSecrets
 
 /// A read as the agent's two forms spell it: `/secretsmanager/get?secretId=ID`
@@ -15,6 +16,19 @@ struct ReadRequest: Sendable {
     var refreshNow: Bool
     /// A key of the JSON secret, a dotted path for nested ones: its value alone is the answer.
     var jsonKey: String?
+    /// `If-None-Match`: the entity tags (version ids) the client holds; one
+    /// that is the version served gets 304 and no value.
+    var ifNoneMatch: String?
+
+    /// True when `ifNoneMatch` names `etag` (`W/` ignored, as a GET's weak
+    /// comparison does) or is `*`.
+    func holds(_ etag: String) -> Bool {
+        guard let ifNoneMatch else { return false }
+        return ifNoneMatch.split(separator: ",").contains { tag in
+            let tag = tag.trimmed
+            return tag == "*" || (tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag) == etag
+        }
+    }
 
     private static let known: Set = ["versionId", "versionStage", "refreshNow", "jsonKey"]
 

@@ -24,9 +24,21 @@ enum SecretJSON {
         HTTPResponse(status: 200, contentType: "application/json", body: body(read), headers: servedHeaders(read))
     }
 
-    /// How a read was served (`X-Vigil-Source`, `Age`): on every answer of a read, whole or one `jsonKey`.
+    /// The entity tag of a read: its version id, quoted (nil for an
+    /// environment fallback, which has none; a digest of the value would
+    /// let anyone holding the tag test guesses of it).
+    static func etag(_ read: SecretRead) -> String? { read.document.versionID.map { "\"\($0)\"" } }
+
+    /// A client's `If-None-Match` holds the version served: no value, the same headers.
+    static func notModified(_ read: SecretRead) -> HTTPResponse {
+        HTTPResponse(status: 304, body: [], headers: servedHeaders(read))
+    }
+
+    /// How a read was served (`X-Vigil-Source`, `Age`) and its `ETag`: on
+    /// every answer of a read, whole, one `jsonKey` or not modified.
     static func servedHeaders(_ read: SecretRead) -> [(name: String, value: String)] {
         [(name: "X-Vigil-Source", value: read.source.rawValue), (name: "Age", value: String(Stamp(read).age))]
+            + (etag(read).map { [(name: "ETag", value: $0)] } ?? [])
             // AWSCURRENT as AWS has it, which lacks keys Vigil's probes need: names only.
             + (read.missingKeys.isEmpty ? [] : [(name: "X-Vigil-Missing-Keys", value: read.missingKeys.joined(separator: ","))])
     }

@@ -148,6 +148,32 @@ struct EndpointTests {
     /// Two refreshNow reads around a change in AWS, the second within a
     /// second of the first: it waits for its turn and answers the new value
     /// (it used to answer the first read's value, from before it arrived).
+    /// Every read carries `ETag` (its version id); `If-None-Match` with it
+    /// answers 304 without the value, on both forms and for one `jsonKey`;
+    /// once the version moves the old tag gets the new value, under its tag.
+    @Test func anETagIsTheVersionAndIfNoneMatchWithItIs304() throws {
+        let endpoint = try Endpoint(env)
+        let id = endpoint.prefix + "/tagged", first = #"{"password":"etag-first-\#(UUID().uuidString)"}"#
+        #expect(env.putSecret(id, first))
+        let read = try endpoint.get("/v1/\(id)")
+        let version = try #require(endpoint.json(read)["VersionId"] as? String)
+        let tag = "\"\(version)\""
+        #expect(read.status == 200 && read.headers["etag"] == tag)
+        for (path, holds) in [("/v1/\(id)", tag), ("/secretsmanager/get?secretId=\(encoded(id))", "W/\(tag)"),
+                              ("/v1/\(id)?jsonKey=password", "\"other\", \(tag)"), ("/v1/\(id)", "*")] {
+            let cached = try endpoint.get(path, extra: ["If-None-Match: \(holds)"])
+            #expect(cached.status == 304 && cached.body.isEmpty && cached.headers["etag"] == tag, "\(path) with \(holds): \(cached.status)")
+        }
+        #expect(try endpoint.get("/v1/\(id)", extra: [#"If-None-Match: "another-version""#]).status == 200)
+
+        let second = #"{"password":"etag-second-\#(UUID().uuidString)"}"#
+        #expect(env.putSecret(id, second))
+        let moved = try endpoint.get("/v1/\(id)?refreshNow=true", extra: ["If-None-Match: \(tag)"])
+        let newVersion = endpoint.json(moved)["VersionId"] as? String
+        #expect(moved.status == 200 && newVersion != version && moved.headers["etag"] == newVersion.map { "\"\($0)\"" })
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [first, second])
+    }
+
     @Test func refreshNowTwiceAroundAChangeAnswersTheNewValue() throws {
         let endpoint = try Endpoint(env)
         let id = endpoint.prefix + "/twice", first = "first-\(UUID().uuidString)", second = "second-\(UUID().uuidString)"
