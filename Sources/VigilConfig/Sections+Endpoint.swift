@@ -17,6 +17,8 @@ extension VigilConfig {
         public var maxConnections: Int
         public var timeout: Duration
         public var cacheSize: Int
+        public var maxWaiters: Int
+        public var maxWait: Duration
 
         init(_ reader: inout ConfigReader) {
             enabled = reader.bool("endpoint.enabled")
@@ -38,6 +40,8 @@ extension VigilConfig {
             maxConnections = reader.int("endpoint.max_connections", in: 1...10_000)
             timeout = reader.duration("endpoint.timeout", atLeast: .milliseconds(10), atMost: .seconds(300))
             cacheSize = reader.int("endpoint.cache_size", in: 1...100_000)
+            maxWaiters = reader.int("endpoint.max_waiters", in: 0...100_000)
+            maxWait = reader.duration("endpoint.max_wait", atLeast: .seconds(1), atMost: .seconds(3600))
             reader.checkListenAddress("endpoint.listen_address", listenAddress, forms: "HOST:PORT or unix:/PATH", unixSocket: true)
             reader.check("endpoint.path_prefix", pathPrefix.hasPrefix("/") && pathPrefix.count > 1
                          && !["/ping", "/secretsmanager/"].contains { pathPrefix.hasPrefix($0) },

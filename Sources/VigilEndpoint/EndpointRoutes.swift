@@ -17,6 +17,9 @@ public final class EndpointRoutes: Sendable {
         public var maxConnections = 800
         /// Seconds a read waits for AWS.
         public var timeout = 5.0
+        /// Long polls held at once, and the longest `wait` (seconds).
+        public var maxWaiters = 1000
+        public var maxWait = 300.0
         public init() {}
     }
 
@@ -40,6 +43,8 @@ public final class EndpointRoutes: Sendable {
     private let grants: Locked<[Grant]>
     private let metrics: EndpointMetrics
     private let active = Atomic<Int>(0)
+    /// Reads waiting for another version (`wait`): suspended, holding no thread.
+    private let polls: LongPolls
     private let canned: Canned
     /// The last answer per read, reused while it would be rendered the same:
     /// rendering and handing a new response to libmicrohttpd cost warm reads
@@ -76,6 +81,32 @@ public final class EndpointRoutes: Sendable {
                         missingID: Self.text(400, "missing parameter secretId"), missingPathID: Self.text(400, "missing secret ID"),
                         badRefresh: Self.text(400, "invalid refreshNow value"), badDecryption: Self.text(400, "invalid withDecryption value"),
                         denied: Self.error(403, "AccessDeniedException", "the secret is not in Vigil's endpoint.allow"))
+        polls = LongPolls(limit: options.maxWaiters, registry: registry)
+        polls.startSweeping { [self] waiter in current(waiter, expired: true) ?? Self.notModified }
+        secrets.onStateChange { [self] in polls.recheck { current($0, expired: false) } }
+    }
+
+    /// A long poll whose secret Vigil no longer holds, at its deadline.
+    private static let notModified = HTTPResponse(status: 304, body: [], headers: [])
+
+    /// A waiter's answer now: 200 once its secret serves another version
+    /// (through the same checks as any read), else its 304 when `expired`
+    /// (nil: it goes on waiting).
+    private func current(_ waiter: LongPolls.Waiter, expired: Bool) -> HTTPResponse? {
+        guard let found = secrets.cachedRead(waiter.read.query) else { return expired ? Self.notModified : nil }
+        let (response, _) = checked(waiter.read, found, waiter.allow)
+        return response.status == 304 && !expired ? nil : response
+    }
+
+    /// Suspends the request until its secret serves another version or
+    /// `wait` seconds pass; past `endpoint.max_waiters`, its 304 at once.
+    private func park(_ read: ReadRequest, _ allow: AllowList, wait: Double, now response: HTTPResponse) -> HTTPAnswer {
+        .parked { [self] answer in
+            let waiter = LongPolls.Waiter(read: read, allow: allow, deadline: SteadyClock.monotonicSeconds() + wait, answer: answer)
+            guard let id = polls.add(waiter) else { return answer(response) }
+            // A change between the read and `add` told nobody: look once more.
+            polls.recheck(only: id) { current($0, expired: false) }
+        }
     }
 
     /// What a reload allows from now on. Answers rendered under the old list
@@ -97,6 +128,9 @@ public final class EndpointRoutes: Sendable {
         case .now(let response, let outcome):
             finish(outcome, since: started)
             return .now(response)
+        case .wait(let read, let allow, let wait, let response, let outcome):
+            finish(outcome, since: started)  // counted now: a long poll holds no request slot
+            return park(read, allow, wait: wait, now: response)
         case .later(let read, let allow):
             return .later(work: { [self] in
                 let (response, outcome) = serve(read, allow)
@@ -110,6 +144,8 @@ public final class EndpointRoutes: Sendable {
         case now(HTTPResponse, EndpointOutcome)
         /// Past the allow-list (the one of the token presented), not a fresh hit.
         case later(ReadRequest, AllowList)
+        /// A fresh hit the client holds, which asked to wait (seconds) for another version.
+        case wait(ReadRequest, AllowList, Double, HTTPResponse, EndpointOutcome)
     }
 
     private func finish(_ outcome: EndpointOutcome, since started: Double) {
@@ -150,6 +186,7 @@ public final class EndpointRoutes: Sendable {
             read.ifNoneMatch = request.headers["if-none-match"]
             guard !read.refreshNow, let found = secrets.cachedRead(read.query) else { return .later(read, allow) }
             let (response, outcome) = checked(read, found, allow)
+            if response.status == 304, let wait = read.wait, wait > 0 { return .wait(read, allow, min(wait, options.maxWait), response, outcome) }
             return .now(response, outcome)
         }
     }
@@ -200,6 +237,7 @@ public final class EndpointRoutes: Sendable {
         case .missingPathID: canned.missingPathID
         case .badRefresh: canned.badRefresh
         case .badDecryption: canned.badDecryption
+        case .badWait: Self.text(400, "invalid wait value: seconds, or a duration such as 30s")
         case .unknownParameter(let name): Self.text(400, "unknown parameter: \(name)")
         case .tooLong: Self.error(400, "InvalidParameterException", "secret ids and versions are at most 2048 characters")
         }

@@ -1,3 +1,4 @@
+import VigilConfig
 import VigilPlatform
 import VigilSecrets
 
@@ -8,7 +9,7 @@ import VigilSecrets
 /// send it; a secret is decrypted either way).
 struct ReadRequest: Sendable {
     enum Refusal: Error, Equatable {
-        case missingID, missingPathID, badRefresh, badDecryption, tooLong
+        case missingID, missingPathID, badRefresh, badDecryption, badWait, tooLong
         case unknownParameter(String)
     }
 
@@ -19,6 +20,10 @@ struct ReadRequest: Sendable {
     /// `If-None-Match`: the entity tags (version ids) the client holds; one
     /// that is the version served gets 304 and no value.
     var ifNoneMatch: String?
+    /// `wait` (seconds, or a duration such as `30s`): with `If-None-Match`
+    /// holding the version served, the read waits up to this long for
+    /// another version instead of answering 304 at once (a long poll).
+    var wait: Double?
 
     /// True when `ifNoneMatch` names `etag` (`W/` ignored, as a GET's weak
     /// comparison does) or is `*`.
@@ -30,7 +35,7 @@ struct ReadRequest: Sendable {
         }
     }
 
-    private static let known: Set = ["versionId", "versionStage", "refreshNow", "jsonKey"]
+    private static let known: Set = ["versionId", "versionStage", "refreshNow", "jsonKey", "wait"]
 
     /// AWS's limit for a secret id (an ARN) and a version id.
     static let maxLength = 2048
@@ -59,7 +64,14 @@ struct ReadRequest: Sendable {
             default: return .failure(.badRefresh)
             }
         }
+        var wait: Double?
+        if let text = query["wait"] {
+            guard let seconds = Double(text).map(Duration.seconds) ?? DurationParser.parse(text), seconds >= .zero else {
+                return .failure(.badWait)
+            }
+            wait = seconds.timeInterval
+        }
         return .success(ReadRequest(query: SecretQuery(secretID: id, versionID: versionID, versionStage: stage),
-                                    refreshNow: refreshNow, jsonKey: query["jsonKey"].flatMap { $0.isEmpty ? nil : $0 }))
+                                    refreshNow: refreshNow, jsonKey: query["jsonKey"].flatMap { $0.isEmpty ? nil : $0 }, wait: wait))
     }
 }

@@ -224,6 +224,14 @@ private func reply(_ connection: OpaquePointer, _ context: RequestContext,
         }
         state.pointee = Unmanaged.passRetained(deferred).toOpaque()
         return .YES
+    case .parked(let park):
+        // Retained before `park` runs: it may answer, and resume the connection, at once.
+        let parked = context.deferrals.park(connection) { answer in park(answer) }
+        guard let parked else {
+            return MHD_queue_response(connection, UInt32(Deferrals.shuttingDown.status), Deferrals.shuttingDown.handle)
+        }
+        state.pointee = Unmanaged.passRetained(parked).toOpaque()
+        return .YES
     }
 }
 
@@ -231,8 +239,23 @@ extension HTTPAnswer {
     /// The response, a deferred one waited for on this thread (already one of its own).
     func waited() -> HTTPResponse {
         switch self {
-        case .now(let response): response
-        case .later(let work, _): work()
+        case .now(let response): return response
+        case .later(let work, _): return work()
+        case .parked(let park):
+            // Only after an authentication check, which already runs on a thread of its own.
+            let answered = Locked<HTTPResponse?>(nil), ready = Condition()
+            park { response in
+                ready.withLock {
+                    answered.withLock { $0 = response }
+                    ready.broadcast()
+                }
+            }
+            return ready.withLock {
+                while true {
+                    if let response = answered.withLock({ $0 }) { return response }
+                    ready.wait()
+                }
+            }
         }
     }
 }

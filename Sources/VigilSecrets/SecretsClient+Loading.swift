@@ -127,7 +127,7 @@ extension SecretsClient {
         let (checksVersion, failing) = state.withLock { $0.refreshPlan(item, forced: force) }
         do throws(AWSError) {
             if checksVersion, let described = try describe(item, regions: regions, failing: failing) {
-                if let version = described.value.version(item.versionStage ?? "AWSCURRENT"), settle(item, { machine, now, policy, jitter in
+                if let version = described.value.version(item.versionStage ?? "AWSCURRENT"), settle(item, { machine, now, policy, jitter, _ in
                     machine.confirmed(current: version, region: described.region, at: now, policy, jitter: jitter)
                 }) != nil {
                     return
@@ -172,10 +172,11 @@ extension SecretsClient {
         }
     }
 
-    /// Records a value AWS served for the item's stage.
+    /// Records a value AWS served for the item's stage, judged by the keys
+    /// the item requires now (a reload during the fetch may have changed them).
     private func record(_ item: SecretsConfiguration.Item, _ fetched: SecretsManagerAPI.Fetched, region: String, forced: Bool) {
-        settle(item) { machine, now, policy, jitter in
-            machine.fetched(CacheEntry(fetched, region: region, at: now, requiredKeys: item.checkedKeys), forced: forced, at: now,
+        settle(item) { machine, now, policy, jitter, keys in
+            machine.fetched(CacheEntry(fetched, region: region, at: now, requiredKeys: keys), forced: forced, at: now,
                             policy, jitter: jitter)
         }
     }
@@ -185,12 +186,13 @@ extension SecretsClient {
     /// and logged, the names AWS gave learnt, monitors told of a recovery.
     @discardableResult
     private func settle(_ item: SecretsConfiguration.Item,
-                        _ transition: (inout SecretMachine, UnixTime, SecretPolicy, Double) -> SecretMachine.Settled?)
+                        _ transition: (inout SecretMachine, UnixTime, SecretPolicy, Double, _ keys: [String]) -> SecretMachine.Settled?)
         -> SecretMachine.Settled? {
         let now = clock()
         let jitter = Double.random(in: 0..<1)
         let outcome = state.update { state -> (SecretMachine.Settled, region: String?)? in
-            guard var machine = state.secrets[item.name], let settled = transition(&machine, now, state.policy, jitter) else {
+            let keys = state.items[item.name]?.checkedKeys ?? item.checkedKeys
+            guard var machine = state.secrets[item.name], let settled = transition(&machine, now, state.policy, jitter, keys) else {
                 return nil
             }
             state.secrets[item.name] = machine
@@ -206,8 +208,9 @@ extension SecretsClient {
         }
         if settled.changed {
             logger.info("secret served from AWS", metadata: ["secret": "\(item.name)", "region": "\(region ?? "-")"])
-            stateChanged()
         }
+        // Another version served: the endpoint's long polls on it are answered now.
+        if settled.changed || settled.rotated { stateChanged() }
         return settled
     }
 

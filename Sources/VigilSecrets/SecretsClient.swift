@@ -104,8 +104,9 @@ public final class SecretsClient: Sendable {
     }
 
     /// Registers `handler` to run (on a refresh thread) whenever a secret
-    /// starts failing, fails for another reason, or is confirmed by AWS again:
-    /// a monitor can look at once instead of at its next round.
+    /// starts failing, fails for another reason, is confirmed by AWS again
+    /// or serves another version: a monitor (or a long poll) can look at
+    /// once instead of at its next round.
     public func onStateChange(_ handler: @escaping @Sendable () -> Void) {
         state.withLock { $0.handlers.append(handler) }
     }

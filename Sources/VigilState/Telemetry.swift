@@ -72,7 +72,9 @@ public final class Telemetry: Sendable {
                 .set(measurement.value)
         }
         if let target = result.target { recordTarget(target, of: result.probe) }
-        if let certificate = result.certificate { certificates.record(certificate, of: .probe(result.probe)) }
+        // A run that succeeded without TLS (https turned http, `prefer` fell back) drops the old series;
+        // a failed one keeps them (the server's certificate did not change because it is down).
+        if result.certificate != nil || result.succeeded { certificates.record(result.certificate, of: .probe(result.probe)) }
         if result.refreshedCredentials {
             authRefreshes(probe).increment()
         }

@@ -116,6 +116,8 @@ final class App: Sendable {
     private static func definition(of target: VigilConfig.Probe, in config: VigilConfig) -> [String: String] {
         var definition = target.definition
         definition["health.min_cache_hit_ratio"] = config.effective["health.min_cache_hit_ratio"]
+        // Its credentials are parsed with its item's keys, read when the probe is built.
+        definition["secret.keys"] = config.secrets.items.first { $0.name == target.secret }?.keys.joined(separator: ",")
         return definition
     }
 

@@ -48,13 +48,14 @@ enum EndpointSetup {
         options.tokenHeaders = config.endpoint.tokenHeaders
         options.maxConnections = config.endpoint.maxConnections
         options.timeout = config.endpoint.timeout.timeInterval
+        (options.maxWaiters, options.maxWait) = (config.endpoint.maxWaiters, config.endpoint.maxWait.timeInterval)
         let grants = [EndpointRoutes.Grant(name: "default", token: token, allow: allowList(config, items: secrets.configuration.items))]
             + applications
         let routes = EndpointRoutes(secrets: secrets, grants: grants, options: options, registry: registry)
         var server = HTTPServer.Options()
         server.threads = config.endpoint.threads
-        // Room above the limit, so the limit is answered with 429, not a reset.
-        server.connectionLimit = min(config.endpoint.maxConnections + 16, OpenFileLimit.connectionBudget)
+        // Room above the limit, so the limit is answered with 429, not a reset; and the long polls.
+        server.connectionLimit = min(config.endpoint.maxConnections + config.endpoint.maxWaiters + 16, OpenFileLimit.connectionBudget)
         server.perAddressLimit = 0
         server.hopLimit = 1  // as the agent: answers never travel past the local segment
         server.idleTimeoutSeconds = Int(config.web.idleTimeout.timeInterval)

@@ -5,7 +5,8 @@ import VigilTestSupport
 /// Every TLS certificate Vigil meets or serves, as `openssl x509 -enddate`
 /// reads it: PostgreSQL's (its SSLRequest, under libpq's default `prefer`),
 /// Redis's, an SMTP server's after STARTTLS, an https target's, and Vigil's
-/// own listener's, whose file holds its chain (the CA expiring first).
+/// own listener's, whose file holds its chain (the CA expiring first) and a
+/// stray certificate beside it, which expires sooner and does not count.
 @Suite(.enabled(if: ServicesEnvironment.available, "needs scripts/services; scripts/test provides it"))
 struct CertificateTests {
     let env = ServicesEnvironment()
@@ -19,8 +20,11 @@ struct CertificateTests {
         let pki = try TestPKI()
         try pki.authority("vigil-ca")
         try pki.leaf("server", signedBy: "vigil-ca", serial: 0x30, days: 30)
-        let chain = try pki.write("chain.pem", try String(contentsOfFile: pki.path("server.pem"), encoding: .utf8)
-                                    + String(contentsOfFile: pki.path("vigil-ca.pem"), encoding: .utf8))
+        // A stray certificate sent beside the chain, expiring first: no link of it, so it does not count.
+        try pki.authority("stray", days: 1)
+        let chain = try pki.write("chain.pem", try ["server", "vigil-ca", "stray"].map {
+            try String(contentsOfFile: pki.path("\($0).pem"), encoding: .utf8)
+        }.joined())
         let web = try pki.write("web.yml", "tls_server_config:\n  cert_file: \(chain)\n  key_file: server.key\n")
         let redisID = "vigil/certificates-\(suffix)/redis"
         #expect(env.putSecret(redisID, #"{"host":"127.0.0.1","port":\#(env.redisTLSPort),"password":"\#(env.redisPassword)","tls":true}"#))
@@ -55,6 +59,7 @@ struct CertificateTests {
         }
         #expect(seen, "\(vigil.metrics.split(separator: "\n").filter { $0.contains("vigil_tls") })")
         #expect(leaf - authority > 20 * 86_400, "the chain's CA expires first: earliest is not the leaf")
+        #expect((pki.endDate(pki.path("stray.pem")) ?? .infinity) < authority, "the stray expires before the chain's CA")
         // libpq's `prefer` took TLS, and says so.
         #expect(vigil.verboseCheck("database").facts["database"]?["tls"] == "true")
         #expect(vigil.health()?.checks["own"]?.status == "healthy")

@@ -174,6 +174,73 @@ struct EndpointTests {
         env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [first, second])
     }
 
+    /// Long polls: 1,000 reads holding the version served wait (suspended,
+    /// no thread each) until AWSCURRENT moves and Vigil sees it, then all
+    /// answer 200 with the new version; one whose deadline comes first
+    /// answers 304. Prints the time from Vigil seeing the change to the
+    /// last answer, the RSS they cost and `/health` latencies meanwhile.
+    @Test func aThousandLongPollsAreAnsweredWhenTheVersionMovesAndAtTheirDeadline304() throws {
+        let endpoint = try Endpoint(env)
+        let id = endpoint.prefix + "/polled", first = #"{"password":"poll-first-\#(UUID().uuidString)"}"#
+        #expect(env.putSecret(id, first))
+        let read = try endpoint.get("/v1/\(id)")
+        let tag = try #require(read.headers["etag"])
+        let started = Date()
+        let expired = try endpoint.get("/v1/\(id)?wait=1", extra: ["If-None-Match: \(tag)"])
+        let waited = Date().timeIntervalSince(started)
+        #expect(expired.status == 304 && expired.body.isEmpty && waited >= 0.9 && waited < 5, "304 after \(waited) s")
+        #expect(try endpoint.get("/v1/\(id)?wait=30", extra: [#"If-None-Match: "older""#]).status == 200, "a version the client lacks waits for nothing")
+        #expect(try endpoint.get("/v1/\(id)?wait=soon").status == 400)
+
+        let rss = { () -> Double in
+            let status = (try? String(contentsOfFile: "/proc/\(endpoint.vigil.process.process.pid)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+            return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
+        }
+        let idle = rss()
+        let polls = 1000
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-polls-\(UUID().uuidString.prefix(6)).curl")
+        // Headers and write-out apply to every URL of a curl config; each URL has its output.
+        let headers = "header = \"X-Aws-Parameters-Secrets-Token: \(EndpointTests.token)\"\n"
+            + "header = \"If-None-Match: \(tag.replacingOccurrences(of: "\"", with: "\\\""))\"\n"
+            + "write-out = \"%{http_code}\\n\"\n"
+        let entry = "url = \"\(endpoint.base)/v1/\(id)?wait=60\"\noutput = \"/dev/null\"\n"
+        // curl holds at most 300 transfers in parallel: four of 250.
+        try (headers + String(repeating: entry, count: polls / 4)).write(to: config, atomically: true, encoding: .utf8)
+        let clients = try (0..<4).map { _ in
+            try ChildProcess(["curl", "-s", "--no-progress-meter", "--parallel", "--parallel-immediate", "--parallel-max", "300",
+                              "--max-time", "90", "-K", config.path], stderr: false)
+        }
+        let gauge = { endpoint.vigil.value("vigil_endpoint_long_polls") ?? 0 }
+        #expect(VigilProcess.waitUntil(timeout: 30) { gauge() == Double(polls) }, "\(gauge()) long polls held")
+        let held = rss()
+        var latencies: [Double] = []
+        for _ in 0..<200 {
+            let before = Date()
+            _ = try? CurlClient().request(endpoint.vigil.base + "/health")
+            latencies.append(Date().timeIntervalSince(before) * 1000)
+        }
+        latencies.sort()
+
+        let second = #"{"password":"poll-second-\#(UUID().uuidString)"}"#
+        #expect(env.putSecret(id, second))
+        let fresh = try endpoint.get("/v1/\(id)?refreshNow=true")
+        let seen = Date()  // Vigil held the new version by the time this read returned
+        for client in clients { client.waitUntilExit() }
+        let answeredAfter = Date().timeIntervalSince(seen)
+        _ = VigilProcess.waitUntil(timeout: 10) { clients.allSatisfy(\.reachedEnd) }
+        let codes = clients.flatMap { $0.log.split(separator: "\n") }
+        #expect(codes.count == polls && codes.allSatisfy { $0 == "200" }, "\(Dictionary(grouping: codes, by: { $0 }).mapValues(\.count))")
+        #expect(fresh.headers["etag"] != tag)
+        #expect(VigilProcess.waitUntil(timeout: 5) { gauge() == 0 }, "\(gauge()) long polls still held")
+        print("long polls: \(polls) answered 200 \(Int(answeredAfter * 1000)) ms after Vigil saw the new version (curl's exit included); "
+              + "RSS \(String(format: "%.1f", idle)) MB idle, \(String(format: "%.1f", held)) MB with them waiting; "
+              + "/health while they waited: p50 \(String(format: "%.2f", latencies[100])) ms, p99 \(String(format: "%.2f", latencies[197])) ms")
+        #expect(answeredAfter < 5, "the long polls were answered \(answeredAfter) s after the change was seen")
+        try? FileManager.default.removeItem(at: config)
+        env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [first, second])
+    }
+
     @Test func refreshNowTwiceAroundAChangeAnswersTheNewValue() throws {
         let endpoint = try Endpoint(env)
         let id = endpoint.prefix + "/twice", first = "first-\(UUID().uuidString)", second = "second-\(UUID().uuidString)"

@@ -23,8 +23,8 @@ struct TestPKI {
 
     private let newKey = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
 
-    func authority(_ name: String) throws {
-        try openssl("openssl req -x509 \(newKey) -days 2 -subj /CN=\(name) -keyout \(name).key -out \(name).pem 2>&1")
+    func authority(_ name: String, days: Int = 2) throws {
+        try openssl("openssl req -x509 \(newKey) -days \(days) -subj /CN=\(name) -keyout \(name).key -out \(name).pem 2>&1")
     }
 
     /// A certificate for 127.0.0.1 signed by `authority`, for `usage`.

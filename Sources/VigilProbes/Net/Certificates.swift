@@ -1,5 +1,6 @@
 internal import COpenSSL
 import Glibc
+import VigilPlatform
 import VigilResults
 
 /// Reads expiry and issuer from X.509 certificates with OpenSSL, wherever
@@ -12,13 +13,21 @@ public enum Certificates {
     /// the peer sent (libpq's `sslmode=require` verifies nothing).
     static func met(by ssl: OpaquePointer) -> CertificateExpiry? {
         var certificates = certificates(in: SSL_get0_verified_chain(ssl))
-        if certificates.isEmpty { certificates = Self.certificates(in: SSL_get_peer_cert_chain(ssl)) }
+        if certificates.isEmpty { certificates = issuerPath(Self.certificates(in: SSL_get_peer_cert_chain(ssl))) }
         return expiry(of: certificates)
     }
 
     /// The certificates of PEM texts (libcurl's `CURLINFO_CERTINFO`, the
     /// `cert_file` a listener serves), in order: the first is the leaf.
-    public static func parse(pem texts: [String]) -> CertificateExpiry? {
+    public static func parse(pem texts: [String]) -> CertificateExpiry? { read(pem: texts, verifying: nil) }
+
+    /// The chain a client verifying against `caFile` (nil: the system's
+    /// CAs) builds from the certificates a server sent, leaf first: one the
+    /// server sends that no such chain uses (an old cross-signed root)
+    /// does not count; when none verifies, the chain as sent.
+    static func verified(pem texts: [String], caFile: String?) -> CertificateExpiry? { read(pem: texts, verifying: .some(caFile)) }
+
+    private static func read(pem texts: [String], verifying caFile: String??) -> CertificateExpiry? {
         var certificates: [OpaquePointer] = []
         defer { certificates.forEach { X509_free($0) } }
         for text in texts {
@@ -30,7 +39,41 @@ public enum Certificates {
             }
             ERR_clear_error()  // the end of the text reads as "no start line"
         }
-        return expiry(of: certificates)
+        if case .some(let caFile) = caFile, let leaf = certificates.first,
+           let verified = verified(leaf, untrusted: Array(certificates.dropFirst()), caFile: caFile) {
+            return verified
+        }
+        return expiry(of: issuerPath(certificates))
+    }
+
+    /// The certificates as sent, from the leaf up each one's issuer among
+    /// them, to a self-signed one or the last found: one sent beside the
+    /// chain (a stray or an old cross-signed root) is no link of it.
+    private static func issuerPath(_ certificates: [OpaquePointer]) -> [OpaquePointer] {
+        guard var current = certificates.first else { return [] }
+        var path = [current]
+        while X509_check_issued(current, current) != X509_V_OK,
+              let issuer = certificates.first(where: { !path.contains($0) && X509_check_issued($0, current) == X509_V_OK }) {
+            path.append(issuer)
+            current = issuer
+        }
+        return path
+    }
+
+    /// The expiry of the chain OpenSSL verifies `leaf` by, or nil.
+    private static func verified(_ leaf: OpaquePointer, untrusted: [OpaquePointer], caFile: String?) -> CertificateExpiry? {
+        guard let store = X509_STORE_new() else { return nil }
+        defer { X509_STORE_free(store) }
+        let loaded = (caFile ?? SystemCABundle.path).map { X509_STORE_load_file(store, $0) } ?? X509_STORE_set_default_paths(store)
+        guard loaded == 1, let context = X509_STORE_CTX_new(), let sent = OPENSSL_sk_new_null() else { ERR_clear_error(); return nil }
+        defer {
+            X509_STORE_CTX_free(context)
+            OPENSSL_sk_free(sent)
+        }
+        for certificate in untrusted { OPENSSL_sk_push(sent, UnsafeRawPointer(certificate)) }
+        defer { ERR_clear_error() }
+        guard X509_STORE_CTX_init(context, store, leaf, sent) == 1, X509_verify_cert(context) == 1 else { return nil }
+        return expiry(of: certificates(in: X509_STORE_CTX_get0_chain(context)))  // the context's: read before it is freed
     }
 
     private static func certificates(in chain: OpaquePointer?) -> [OpaquePointer] {

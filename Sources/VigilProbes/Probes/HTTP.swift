@@ -59,6 +59,8 @@ public final class HTTPProbe: KindProbe {
     /// The secret items the headers refer to, by name: refreshed by force after a 401/403.
     private let sources: [String: CredentialsSource<SecretValue>]
     private let transport: CurlTransport
+    /// The CAs its certificate is verified with (nil: the system's).
+    private let caFile: String?
     /// The server's certificates at the kept connection's handshake (libcurl
     /// reports them only on the exchange that shook hands).
     private let certificate = Locked<CertificateExpiry?>(nil)
@@ -75,6 +77,7 @@ public final class HTTPProbe: KindProbe {
         sources = Dictionary(uniqueKeysWithValues: items.map { ($0, .secret($0, in: context.secrets) { value, _ in value }) })
         var options = CurlTransport.Options()
         options.caBundle = settings.caFile
+        caFile = settings.caFile
         options.unixSocket = settings.unixSocket
         options.maxResponseBytes = 64 << 10  // the status is what counts; a larger body is cut
         options.truncatesBody = true
@@ -110,7 +113,10 @@ public final class HTTPProbe: KindProbe {
     private func perform(_ request: HTTPRequestSpec) throws(ProbeFailure) -> Int {
         switch transport.perform(request) {
         case .success(let reply):
-            if !reply.peerCertificates.isEmpty { certificate.withLock { $0 = Certificates.parse(pem: reply.peerCertificates) } }
+            if !reply.peerCertificates.isEmpty {
+                let expiry = Certificates.verified(pem: reply.peerCertificates, caFile: caFile)
+                certificate.withLock { $0 = expiry }
+            }
             return reply.status
         case .failure(.timeout): throw ProbeFailure(reason: .timeout, detail: "no answer in time")
         case .failure(.dns): throw ProbeFailure(reason: .dns, detail: "cannot resolve the host")
