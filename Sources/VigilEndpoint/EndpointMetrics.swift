@@ -23,6 +23,8 @@ public enum EndpointOutcome: String, Sendable, CaseIterable {
     case error
     /// `/ping`.
     case ping
+    /// `/secretsmanager/batch`, whatever each of its secrets came to.
+    case batch
 }
 
 /// `vigil_endpoint_requests_total{outcome}` and the request latency, every

@@ -128,6 +128,12 @@ public final class EndpointRoutes: Sendable {
         case .now(let response, let outcome):
             finish(outcome, since: started)
             return .now(response)
+        case .batch(let ids, let allow):
+            return .later(work: { [self] in
+                let response = batch(ids, allow)
+                finish(.batch, since: started)
+                return response
+            }, abandoned: { [self] in finish(.error, since: started) })
         case .wait(let read, let allow, let wait, let response, let outcome):
             finish(outcome, since: started)  // counted now: a long poll holds no request slot
             return park(read, allow, wait: wait, now: response)
@@ -144,6 +150,8 @@ public final class EndpointRoutes: Sendable {
         case now(HTTPResponse, EndpointOutcome)
         /// Past the allow-list (the one of the token presented), not a fresh hit.
         case later(ReadRequest, AllowList)
+        /// `/secretsmanager/batch`: these ids, read at once off the event loop.
+        case batch([String], AllowList)
         /// A fresh hit the client holds, which asked to wait (seconds) for another version.
         case wait(ReadRequest, AllowList, Double, HTTPResponse, EndpointOutcome)
     }
@@ -170,6 +178,7 @@ public final class EndpointRoutes: Sendable {
         }
         guard request.method == .get else { return .now(canned.notAllowed, .badRequest) }
         if ping { return .now(canned.healthy, .ping) }
+        if request.path == "/secretsmanager/batch" { return batchRequest(request, allow) }
         let parsed: Result<ReadRequest, ReadRequest.Refusal>
         if request.path == "/secretsmanager/get" {
             parsed = ReadRequest.parse(id: request.query["secretId"], query: request.query, idParameter: "secretId")
@@ -229,6 +238,50 @@ public final class EndpointRoutes: Sendable {
             rendered[read.query] = (stamp, response)
         }
         return (response, outcome)
+    }
+
+    /// Most ids one batch request may name: five BatchGetSecretValue calls.
+    static let maxBatch = 100
+
+    /// `GET /secretsmanager/batch?secretId=A&secretId=B...`, checked.
+    private func batchRequest(_ request: HTTPRequest, _ allow: AllowList) -> Answer {
+        if let unknown = request.query.keys.filter({ $0 != "secretId" }).min() {
+            return .now(Self.text(400, "unknown parameter: \(unknown)"), .badRequest)
+        }
+        let ids = request.values(of: "secretId")
+        guard !ids.isEmpty, !ids.contains(where: \.isEmpty) else { return .now(canned.missingID, .badRequest) }
+        guard ids.count <= Self.maxBatch, ids.allSatisfy({ $0.utf8.count <= ReadRequest.maxLength }) else {
+            return .now(Self.error(400, "InvalidParameterException", "at most \(Self.maxBatch) secret ids of at most 2048 characters"),
+                        .badRequest)
+        }
+        return .batch(ids, allow)
+    }
+
+    /// BatchGetSecretValue's answer for `ids`: the ids outside the allow-list
+    /// in `Errors` without an AWS call, the others read together (the cold
+    /// ones in one BatchGetSecretValue per 20), each in `SecretValues` as
+    /// GetSecretValue's fields or in `Errors` with AWS's code.
+    private func batch(_ ids: [String], _ allow: AllowList) -> HTTPResponse {
+        let allowed = ids.filter(allow.allows)
+        let reads = secrets.readBatch(allowed.map { SecretQuery(secretID: $0, versionID: nil, versionStage: nil) }, maxWait: options.timeout)
+        func error(_ id: String, _ code: String, _ message: String) -> String {
+            JSONWriter.object([("SecretId", JSONWriter.quote(id)), ("ErrorCode", JSONWriter.quote(code)), ("Message", JSONWriter.quote(message))])
+        }
+        let refusal = "the secret is not in Vigil's endpoint.allow"
+        var values: [String] = [], errors = ids.filter { !allow.allows($0) }.map { error($0, "AccessDeniedException", refusal) }
+        for (id, result) in zip(allowed, reads) {
+            switch result {
+            case .success(let found):
+                let named = [found.document.name, found.document.arn].compactMap { $0 }
+                if named.isEmpty || named.contains(where: allow.allowsName) { values.append(SecretJSON.body(found)) } else {
+                    errors.append(error(id, "AccessDeniedException", refusal))
+                }
+            case .failure(let failure): errors.append(error(id, failure.code, failure.message))
+            }
+        }
+        return HTTPResponse(status: 200, contentType: "application/json",
+                            body: JSONWriter.object([("SecretValues", "[" + values.joined(separator: ",") + "]"),
+                                                     ("Errors", "[" + errors.joined(separator: ",") + "]")]))
     }
 
     private func response(for refusal: ReadRequest.Refusal) -> HTTPResponse {

@@ -201,14 +201,17 @@ let onRequest: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _,
 /// The request as routes see it, copied out of libmicrohttpd on its thread.
 private func copyRequest(_ connection: OpaquePointer, _ method: UnsafePointer<CChar>?, _ path: String,
                          _ settings: SharedSettings.State, authorized: Bool) -> HTTPRequest {
-    HTTPRequest(
+    let arguments = queryArguments(connection)
+    var request = HTTPRequest(
         method: .init(method.map { String(cString: $0) } ?? ""),
         path: path,
-        query: queryArguments(connection),
+        query: arguments.last,
         accept: settings.negotiatesContent ? header(connection, "Accept") : nil,
         acceptEncoding: settings.negotiatesContent ? header(connection, "Accept-Encoding") : nil,
         headers: headers(connection, settings.requestHeaders),
         authorized: authorized)
+    request.repeated = arguments.repeated
+    return request
 }
 
 /// Queues an answer now, or suspends the request while its work runs on a
@@ -300,16 +303,19 @@ private func headers(_ connection: OpaquePointer, _ names: [(name: String, key: 
     return found
 }
 
-private func queryArguments(_ connection: OpaquePointer) -> [String: String] {
-    guard MHD_get_connection_values(connection, MHD_ValueKind.GET_ARGUMENT_KIND, nil, nil) > 0 else { return [:] }
-    var arguments: [String: String] = [:]
-    withUnsafeMutablePointer(to: &arguments) { pointer in
+/// The query's arguments: the last value of each, and every value of those given more than once.
+private func queryArguments(_ connection: OpaquePointer) -> (last: [String: String], repeated: [String: [String]]) {
+    guard MHD_get_connection_values(connection, MHD_ValueKind.GET_ARGUMENT_KIND, nil, nil) > 0 else { return ([:], [:]) }
+    var pairs: [(String, String)] = []
+    withUnsafeMutablePointer(to: &pairs) { pointer in
         _ = MHD_get_connection_values(connection, MHD_ValueKind.GET_ARGUMENT_KIND, { cls, _, key, value in
             guard let cls, let key else { return .YES }
-            let arguments = cls.assumingMemoryBound(to: [String: String].self)
-            arguments.pointee[String(cString: key)] = value.map { String(cString: $0) } ?? ""
+            let pairs = cls.assumingMemoryBound(to: [(String, String)].self)
+            pairs.pointee.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
             return .YES
         }, pointer)
     }
-    return arguments
+    let last = Dictionary(pairs) { _, later in later }
+    guard last.count < pairs.count else { return (last, [:]) }
+    return (last, Dictionary(grouping: pairs, by: \.0).filter { $0.value.count > 1 }.mapValues { $0.map(\.1) })
 }

@@ -16,8 +16,11 @@ public struct HTTPRequest: Sendable {
     public var method: Method
     /// The path without the query string.
     public var path: String
-    /// Query arguments; a bare `?verbose` maps to "".
+    /// Query arguments; a bare `?verbose` maps to "". One given more than
+    /// once holds its last value here, and all of them in `repeated`.
     public var query: [String: String]
+    /// The arguments given more than once (`?secretId=A&secretId=B`), each value in order.
+    public var repeated: [String: [String]] = [:]
     /// Only the headers routes need, looked up by name on demand would leak
     /// the C connection upwards, so the server copies these two (and those
     /// in `headers`).
@@ -43,6 +46,9 @@ public struct HTTPRequest: Sendable {
         self.accept = accept
         self.acceptEncoding = acceptEncoding
     }
+
+    /// Every value of the argument `name`, in order (none when absent).
+    public func values(of name: String) -> [String] { repeated[name] ?? query[name].map { [$0] } ?? [] }
 
     /// True when the client accepts gzip (`gzip;q=0` counts as a refusal).
     public var acceptsGzip: Bool {

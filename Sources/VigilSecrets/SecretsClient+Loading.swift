@@ -13,25 +13,31 @@ extension SecretsClient {
         let started = ContinuousClock.now
         let now = clock()
         let items = configuration.items
-        if let api, !items.isEmpty {
-            let chunks = stride(from: 0, to: items.count, by: 20).map { Array(items[$0..<min($0 + 20, items.count)]) }
-            let claims = state.withLock { state in
-                chunks.map { chunk in chunk.compactMap { state.launch($0, forced: false, at: now) } }
-            }
-            for claimed in claims where !claimed.isEmpty {
-                let running = startDetachedThread(name: "secret-refresh") { [self] in
-                    preloadChunk(claimed, regions: api)
-                }
-                if !running { refused(claimed) }
-            }
-            let deadline = maxWait.map { started + .seconds($0) }
-            for launch in claims.joined() { waitFor(launch.item.name, flight: launch.id, until: deadline) }
-        }
+        let deadline = maxWait.map { started + .seconds($0) }
+        for launch in loadInBatches(items, at: now) { waitFor(launch.item.name, flight: launch.id, until: deadline) }
         let seconds = started.duration(to: .now).timeInterval
         metrics.startup(seconds: seconds)
         publishGauges()
         logger.info("secrets loaded", metadata: ["count": "\(items.count)", "seconds": "\(seconds.decimalString(digits: 3))"])
         return seconds
+    }
+
+    /// Claims a refresh of each of `items` not already under way and loads
+    /// them with one BatchGetSecretValue per 20, each batch on a thread of
+    /// its own; returns the claims, for waiting on.
+    func loadInBatches(_ items: [SecretsConfiguration.Item], at now: UnixTime) -> [Launch] {
+        guard let api, !items.isEmpty else { return [] }
+        let chunks = stride(from: 0, to: items.count, by: 20).map { Array(items[$0..<min($0 + 20, items.count)]) }
+        let claims = state.withLock { state in
+            chunks.map { chunk in chunk.compactMap { state.launch($0, forced: false, at: now) } }
+        }
+        for claimed in claims where !claimed.isEmpty {
+            let running = startDetachedThread(name: "secret-refresh") { [self] in
+                preloadChunk(claimed, regions: api)
+            }
+            if !running { refused(claimed) }
+        }
+        return Array(claims.joined())
     }
 
     /// One tick of the schedule: drops entries past the emergency TTL and

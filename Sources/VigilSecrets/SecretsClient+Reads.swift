@@ -191,6 +191,32 @@ extension SecretsClient {
         return try slowRead(query, at: now, maxWait: maxWait, refreshNow: refreshNow)
     }
 
+    /// Reads of several secrets' AWSCURRENT by id at once (the endpoint's
+    /// batch): the fresh ones from the cache, all the others with one
+    /// BatchGetSecretValue per 20 (as the start-up load), each then answered
+    /// as `read` would, within `maxWait` seconds for all.
+    public func readBatch(_ queries: [SecretQuery], maxWait: Double) -> [Result<SecretRead, SecretReadError>] {
+        let now = clock()
+        let deadline = ContinuousClock.now + .seconds(maxWait)
+        let (resolved, ttl) = state.withLock { state in
+            (queries.map { state.readItem(for: $0, at: now, refreshNow: false) }, state.policy.ttl)
+        }
+        var cold: [String: SecretsConfiguration.Item] = [:]
+        for (item, machine, _, _) in resolved {
+            let fresh = machine.isFresh(at: now, ttl: ttl)
+            metrics.lookup(hit: fresh, own: false)
+            if !fresh { cold[item.name] = item }
+        }
+        _ = loadInBatches(Array(cold.values), at: now)
+        // Each cold one's refresh: those claimed above, or one already under way.
+        for name in cold.keys {
+            if let flight = state.withLock({ $0.secrets[name]?.flight?.id }) { waitFor(name, flight: flight, until: deadline) }
+        }
+        return resolved.map { item, machine, _, _ in
+            Result { () throws(SecretReadError) in try answer(item, confirmedBefore: machine.entry?.confirmedAt) }
+        }
+    }
+
     /// A fresh entry's answer, or nil at once when the read needs more
     /// (AWS, a stale value, a refresh to start): `read` gives that, and the
     /// endpoint runs it off its event loop. Nearly every read is this one.
@@ -294,8 +320,14 @@ extension SecretsClient {
         case .emergencyCache: .stale
         case .environment: .environment
         }
-        let document = value.source == .environment ? SecretDocument(name: item.secretID)
-            : machine.entry?.document ?? SecretDocument(name: item.secretID)
+        // The document of the version served (its id is the answer's ETag): `serve` took the lock
+        // again, and the entry may have moved between the two (a stand-in dropped, AWSCURRENT moved).
+        let held = state.withLock { $0.secrets[item.name]?.entry?.document }
+        var document = SecretDocument(name: item.secretID)
+        if value.source != .environment {
+            document = [held, machine.entry?.document].compactMap { $0 }.first { $0.versionID == value.versionID }
+                ?? { var bare = document; bare.versionID = value.versionID; return bare }()
+        }
         return SecretRead(value: value.value, document: document, source: source,
                           age: value.confirmedAt.map { max(0, now.seconds - $0.seconds) },
                           missingKeys: value.source == .environment ? [] : machine.entry?.missingKeys ?? [])

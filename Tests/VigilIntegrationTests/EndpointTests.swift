@@ -241,6 +241,34 @@ struct EndpointTests {
         env.assertNoCanary(in: [endpoint.vigil.process.log, endpoint.vigil.metrics], extra: [first, second])
     }
 
+    /// `/secretsmanager/batch`: ten cold ids, three outside the allow-list,
+    /// are one BatchGetSecretValue for the seven (no GetSecretValue) and
+    /// three AccessDeniedException in `Errors`, never asked of AWS; the same
+    /// batch again comes from the cache.
+    @Test func aBatchOfColdSecretsIsOneBatchGetSecretValueAndTheDeniedAreNeverAsked() throws {
+        let allowed = "vigil/dev/batch-\(UUID().uuidString.prefix(6))"
+        let endpoint = try Endpoint(env, config: "  allow: [\"\(allowed)/*\"]")
+        let ids = (0..<7).map { "\(allowed)/ok-\($0)" } + (0..<3).map { "\(endpoint.prefix)/no-\($0)" }
+        for id in ids { #expect(env.putSecret(id, "batch-value-\(id.suffix(4))")) }
+        try endpoint.proxy.clear()
+        let query = ids.map { "secretId=\(encoded($0))" }.joined(separator: "&")
+        let reply = try endpoint.get("/secretsmanager/batch?\(query)")
+        let body = endpoint.json(reply)
+        let values = body["SecretValues"] as? [[String: Any]] ?? [], errors = body["Errors"] as? [[String: Any]] ?? []
+        #expect(reply.status == 200 && values.count == 7 && errors.count == 3, "\(reply.text.prefix(300))")
+        #expect(Set(values.compactMap { $0["Name"] as? String }) == Set(ids.prefix(7)))
+        #expect(values.allSatisfy { ($0["SecretString"] as? String) == "batch-value-\((($0["Name"] as? String) ?? "").suffix(4))" })
+        #expect(Set(errors.compactMap { $0["SecretId"] as? String }) == Set(ids.suffix(3))
+                && errors.allSatisfy { $0["ErrorCode"] as? String == "AccessDeniedException" })
+        let log = try endpoint.proxy.log()
+        #expect(log.filter { $0.target.hasSuffix("BatchGetSecretValue") }.count == 1, "\(log.map(\.target))")
+        #expect(log.filter { $0.target.hasSuffix(".GetSecretValue") }.isEmpty && !log.contains { $0.secretID.contains("/no-") })
+        try endpoint.proxy.clear()
+        #expect(endpoint.json(try endpoint.get("/secretsmanager/batch?\(query)"))["SecretValues"].map { ($0 as? [Any])?.count } == 7)
+        #expect(try endpoint.proxy.log().isEmpty, "a warm batch asked AWS")
+        #expect(try endpoint.get("/secretsmanager/batch").status == 400 && endpoint.get("/secretsmanager/batch?secretId=a&x=1").status == 400)
+    }
+
     @Test func refreshNowTwiceAroundAChangeAnswersTheNewValue() throws {
         let endpoint = try Endpoint(env)
         let id = endpoint.prefix + "/twice", first = "first-\(UUID().uuidString)", second = "second-\(UUID().uuidString)"
