@@ -201,7 +201,7 @@ public struct Schema: Sendable {
                 applies: .restart, help: "Longest a read waits for AWS (a cold read, `refreshNow`); past it 504 `TimeoutError`, the read going on in the background."),
         Setting(key: "endpoint.max_waiters", defaultValue: "1000",
                 applies: .restart, help: "Long polls (a read with `If-None-Match` and `wait`) held at once, 0-100000; past it a long poll "
-                    + "is answered at once, as a read without `wait`. They hold no thread, and do not count against `max_connections`."),
+                    + "is answered 503 with `Retry-After`. They hold no thread, and do not count against `max_connections`."),
         Setting(key: "endpoint.max_wait", defaultValue: "5m",
                 applies: .restart, help: "Longest `wait` a long poll may ask (1s-1h); a longer one is cut to it."),
         Setting(key: "endpoint.cache_size", defaultValue: "1000",

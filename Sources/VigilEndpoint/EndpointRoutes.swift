@@ -62,7 +62,7 @@ public final class EndpointRoutes: Sendable {
     /// The answers that never change, built once.
     private struct Canned {
         let healthy, tooMany, forwarded, badToken, notAllowed, notFound, missingID, missingPathID, badRefresh, badDecryption,
-            denied: HTTPResponse
+            denied, tooManyWaiters: HTTPResponse
     }
 
     /// `grants`: the endpoint's own token first (the list a reload replaces),
@@ -80,7 +80,10 @@ public final class EndpointRoutes: Sendable {
                         notAllowed: Self.text(405, "Not allowed"), notFound: Self.text(404, "Not found"),
                         missingID: Self.text(400, "missing parameter secretId"), missingPathID: Self.text(400, "missing secret ID"),
                         badRefresh: Self.text(400, "invalid refreshNow value"), badDecryption: Self.text(400, "invalid withDecryption value"),
-                        denied: Self.error(403, "AccessDeniedException", "the secret is not in Vigil's endpoint.allow"))
+                        denied: Self.error(403, "AccessDeniedException", "the secret is not in Vigil's endpoint.allow"),
+                        // Past endpoint.max_waiters: a 304 at once would have the client poll in a loop.
+                        tooManyWaiters: HTTPResponse(status: 503, contentType: "text/plain; charset=utf-8",
+                                                     body: "too many long polls waiting: retry later", headers: [("Retry-After", "5")]))
         polls = LongPolls(limit: options.maxWaiters, registry: registry)
         polls.startSweeping { [self] waiter in current(waiter, expired: true) ?? Self.notModified }
         secrets.onStateChange { [self] in polls.recheck { current($0, expired: false) } }
@@ -103,7 +106,7 @@ public final class EndpointRoutes: Sendable {
     private func park(_ read: ReadRequest, _ allow: AllowList, wait: Double, now response: HTTPResponse) -> HTTPAnswer {
         .parked { [self] answer in
             let waiter = LongPolls.Waiter(read: read, allow: allow, deadline: SteadyClock.monotonicSeconds() + wait, answer: answer)
-            guard let id = polls.add(waiter) else { return answer(response) }
+            guard let id = polls.add(waiter) else { return answer(canned.tooManyWaiters) }
             // A change between the read and `add` told nobody: look once more.
             polls.recheck(only: id) { current($0, expired: false) }
         }
@@ -114,6 +117,8 @@ public final class EndpointRoutes: Sendable {
     public func update(allow list: AllowList) {
         grants.withLock { $0[0].allow = list }
         rendered.withLock { $0.removeAll() }
+        // Long polls passed the old list: each is answered 304 now, and asks again under the new one.
+        polls.recheck { _ in Self.notModified }
     }
 
     /// The request headers the server must copy for these routes.
@@ -248,7 +253,8 @@ public final class EndpointRoutes: Sendable {
         if let unknown = request.query.keys.filter({ $0 != "secretId" }).min() {
             return .now(Self.text(400, "unknown parameter: \(unknown)"), .badRequest)
         }
-        let ids = request.values(of: "secretId")
+        var seen = Set<String>()
+        let ids = request.values(of: "secretId").filter { seen.insert($0).inserted }  // each once, in order
         guard !ids.isEmpty, !ids.contains(where: \.isEmpty) else { return .now(canned.missingID, .badRequest) }
         guard ids.count <= Self.maxBatch, ids.allSatisfy({ $0.utf8.count <= ReadRequest.maxLength }) else {
             return .now(Self.error(400, "InvalidParameterException", "at most \(Self.maxBatch) secret ids of at most 2048 characters"),

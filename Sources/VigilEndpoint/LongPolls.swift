@@ -18,6 +18,8 @@ final class LongPolls: Sendable {
     }
 
     private let waiting = Locked<(next: Int, waiters: [Int: Waiter])>((0, [:]))
+    /// False until the sweep runs: without it no deadline would end a wait, so none is taken.
+    private let sweeping = Locked(false)
     private let limit: Int
     private let gauge: Gauge?
     /// How often the sweep looks for deadlines: a poll ends at most this late.
@@ -31,6 +33,7 @@ final class LongPolls: Sendable {
 
     /// Holds `waiter` and gives its number, or nil when `limit` already wait.
     func add(_ waiter: Waiter) -> Int? {
+        guard sweeping.withLock({ $0 }) else { return nil }
         let added = waiting.withLock { waiting -> (id: Int, count: Int)? in
             guard waiting.waiters.count < limit else { return nil }
             waiting.next += 1
@@ -52,7 +55,7 @@ final class LongPolls: Sendable {
     /// Answers the waiters past their deadline with `response` (304), every
     /// `sweepInterval`, on a thread of its own.
     func startSweeping(_ response: @escaping @Sendable (Waiter) -> HTTPResponse) {
-        _ = startDetachedThread(name: "endpoint-polls") { [self] in
+        let started = startDetachedThread(name: "endpoint-polls") { [self] in
             while true {
                 usleep(Self.sweepInterval)
                 let now = SteadyClock.monotonicSeconds()
@@ -60,6 +63,7 @@ final class LongPolls: Sendable {
                 answer(expired.map { ($0.key, $0.value, response($0.value)) })
             }
         }
+        sweeping.withLock { $0 = started }
     }
 
     /// Each answered once: only the call that removes a waiter answers it.

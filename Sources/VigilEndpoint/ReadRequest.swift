@@ -39,6 +39,8 @@ struct ReadRequest: Sendable {
 
     /// AWS's limit for a secret id (an ARN) and a version id.
     static let maxLength = 2048
+    /// The longest `wait` a request may name (a day); `endpoint.max_wait` then cuts it.
+    static let maxWait = 86_400.0
 
     /// `idParameter`: the query parameter holding the id (nil: the id is in the path).
     static func parse(id: String?, query: [String: String], idParameter: String?) -> Result<ReadRequest, Refusal> {
@@ -66,10 +68,10 @@ struct ReadRequest: Sendable {
         }
         var wait: Double?
         if let text = query["wait"] {
-            guard let seconds = Double(text).map(Duration.seconds) ?? DurationParser.parse(text), seconds >= .zero else {
-                return .failure(.badWait)
-            }
-            wait = seconds.timeInterval
+            // A number is checked as a Double first: `nan`, `inf` or 1e300 made into a Duration trap.
+            let seconds = Double(text).flatMap { $0.isFinite ? $0 : nil } ?? DurationParser.parse(text)?.timeInterval
+            guard let seconds, seconds >= 0, seconds <= maxWait else { return .failure(.badWait) }
+            wait = seconds
         }
         return .success(ReadRequest(query: SecretQuery(secretID: id, versionID: versionID, versionStage: stage),
                                     refreshNow: refreshNow, jsonKey: query["jsonKey"].flatMap { $0.isEmpty ? nil : $0 }, wait: wait))

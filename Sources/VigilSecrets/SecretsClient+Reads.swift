@@ -201,17 +201,18 @@ extension SecretsClient {
         let (resolved, ttl) = state.withLock { state in
             (queries.map { state.readItem(for: $0, at: now, refreshNow: false) }, state.policy.ttl)
         }
-        var cold: [String: SecretsConfiguration.Item] = [:]
+        var cold: [String: (item: SecretsConfiguration.Item, machine: SecretMachine)] = [:]
         for (item, machine, _, _) in resolved {
             let fresh = machine.isFresh(at: now, ttl: ttl)
             metrics.lookup(hit: fresh, own: false)
-            if !fresh { cold[item.name] = item }
+            if !fresh { cold[item.name] = (item, machine) }
         }
-        _ = loadInBatches(Array(cold.values), at: now)
-        // Each cold one's refresh: those claimed above, or one already under way.
-        for name in cold.keys {
-            if let flight = state.withLock({ $0.secrets[name]?.flight?.id }) { waitFor(name, flight: flight, until: deadline) }
-        }
+        // Those due (not within a failing secret's backoff) in one batch, unless a smaller read
+        // cache evicted their entry while the batch was resolved; then each as `read` would:
+        // waited for, or served at once when it can be (stale while AWS fails, the environment).
+        let held = state.withLock { state in cold.values.filter { state.secrets[$0.item.name] != nil } }
+        _ = loadInBatches(held.filter { $0.machine.wantsRefresh(at: now) }.map(\.item), at: now)
+        for (item, machine) in held { revalidate(item, machine, at: now, until: deadline) }
         return resolved.map { item, machine, _, _ in
             Result { () throws(SecretReadError) in try answer(item, confirmedBefore: machine.entry?.confirmedAt) }
         }

@@ -190,7 +190,9 @@ struct EndpointTests {
         let waited = Date().timeIntervalSince(started)
         #expect(expired.status == 304 && expired.body.isEmpty && waited >= 0.9 && waited < 5, "304 after \(waited) s")
         #expect(try endpoint.get("/v1/\(id)?wait=30", extra: [#"If-None-Match: "older""#]).status == 200, "a version the client lacks waits for nothing")
-        #expect(try endpoint.get("/v1/\(id)?wait=soon").status == 400)
+        for bad in ["soon", "nan", "inf", "-1", "1e300"] {  // a Duration from nan, inf or 1e300 s traps: each refused first
+            #expect(try endpoint.get("/v1/\(id)?wait=\(bad)", extra: ["If-None-Match: \(tag)"]).status == 400, "wait=\(bad)")
+        }
 
         let rss = { () -> Double in
             let status = (try? String(contentsOfFile: "/proc/\(endpoint.vigil.process.process.pid)/status", encoding: .utf8)) ?? ""
@@ -267,6 +269,23 @@ struct EndpointTests {
         #expect(endpoint.json(try endpoint.get("/secretsmanager/batch?\(query)"))["SecretValues"].map { ($0 as? [Any])?.count } == 7)
         #expect(try endpoint.proxy.log().isEmpty, "a warm batch asked AWS")
         #expect(try endpoint.get("/secretsmanager/batch").status == 400 && endpoint.get("/secretsmanager/batch?secretId=a&x=1").status == 400)
+    }
+
+    /// Past `endpoint.max_waiters` a long poll is told to come back later
+    /// (503, `Retry-After`), not answered 304 at once for a client to spin on.
+    @Test func pastMaxWaitersALongPollIs503WithRetryAfter() throws {
+        let endpoint = try Endpoint(env, config: "  max_waiters: 1\n")
+        let id = endpoint.prefix + "/crowded"
+        #expect(env.putSecret(id, #"{"k":"crowded-\#(UUID().uuidString)"}"#))
+        let tag = try #require(try endpoint.get("/v1/\(id)").headers["etag"])
+        let first = try ChildProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30",
+                                      "-H", "X-Aws-Parameters-Secrets-Token: \(EndpointTests.token)", "-H", "If-None-Match: \(tag)",
+                                      endpoint.base + "/v1/\(id)?wait=3"])
+        #expect(VigilProcess.waitUntil(timeout: 10) { endpoint.vigil.value("vigil_endpoint_long_polls") == 1 })
+        let second = try endpoint.get("/v1/\(id)?wait=3", extra: ["If-None-Match: \(tag)"])
+        #expect(second.status == 503 && second.headers["retry-after"] == "5")
+        first.waitUntilExit()
+        #expect(VigilProcess.waitUntil(timeout: 5) { first.log == "304" }, "\(first.log)")
     }
 
     @Test func refreshNowTwiceAroundAChangeAnswersTheNewValue() throws {

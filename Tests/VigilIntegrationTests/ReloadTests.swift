@@ -81,9 +81,17 @@ struct ReloadTests {
         }
         let old = "vigil/dev/database/credentials"
         #expect(status(old) == 200 && status(moved) == 403)
+        // A long poll on the old environment's secret passed the old list: the reload answers it (304).
+        let tag = try #require(try CurlClient().request("http://\(address)/v1/\(old)", headers: ["X-Aws-Parameters-Secrets-Token: \(token)"])
+            .headers["etag"])
+        let poll = try ChildProcess(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "60",
+                                     "-H", "X-Aws-Parameters-Secrets-Token: \(token)", "-H", "If-None-Match: \(tag)",
+                                     "http://\(address)/v1/\(old)?wait=50"])
+        #expect(VigilProcess.waitUntil(timeout: 10) { vigil.value("vigil_endpoint_long_polls") == 1 })
 
         let started = Date()
         try vigil.reload(config: "secrets:\n  environment: \(environment)\n" + endpoint)
+        #expect(VigilProcess.waitUntil(timeout: 10) { poll.reachedEnd && poll.log == "304" }, "the long poll: \(poll.log)")
         #expect(VigilProcess.waitUntil(timeout: 10) { status(moved) == 200 }, "\(vigil.process.log.suffix(1000))")
         print("allow-list moved \(Int(Date().timeIntervalSince(started) * 1000)) ms after SIGHUP")
         #expect(status(old) == 403, "the old environment's secret is still readable")
