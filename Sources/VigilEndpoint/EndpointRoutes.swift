@@ -80,7 +80,7 @@ public final class EndpointRoutes: Sendable {
                         notAllowed: Self.text(405, "Not allowed"), notFound: Self.text(404, "Not found"),
                         missingID: Self.text(400, "missing parameter secretId"), missingPathID: Self.text(400, "missing secret ID"),
                         badRefresh: Self.text(400, "invalid refreshNow value"), badDecryption: Self.text(400, "invalid withDecryption value"),
-                        denied: Self.error(403, "AccessDeniedException", "the secret is not in Vigil's endpoint.allow"),
+                        denied: Self.error(403, "AccessDeniedException", Self.outsideAllowList),
                         // Past endpoint.max_waiters: a 304 at once would have the client poll in a loop.
                         tooManyWaiters: HTTPResponse(status: 503, contentType: "text/plain; charset=utf-8",
                                                      body: "too many long polls waiting: retry later", headers: [("Retry-After", "5")]))
@@ -102,8 +102,8 @@ public final class EndpointRoutes: Sendable {
     }
 
     /// Suspends the request until its secret serves another version or
-    /// `wait` seconds pass; past `endpoint.max_waiters`, its 304 at once.
-    private func park(_ read: ReadRequest, _ allow: AllowList, wait: Double, now response: HTTPResponse) -> HTTPAnswer {
+    /// `wait` seconds pass; past `endpoint.max_waiters`, 503 at once.
+    private func park(_ read: ReadRequest, _ allow: AllowList, wait: Double) -> HTTPAnswer {
         .parked { [self] answer in
             let waiter = LongPolls.Waiter(read: read, allow: allow, deadline: SteadyClock.monotonicSeconds() + wait, answer: answer)
             guard let id = polls.add(waiter) else { return answer(canned.tooManyWaiters) }
@@ -139,9 +139,9 @@ public final class EndpointRoutes: Sendable {
                 finish(.batch, since: started)
                 return response
             }, abandoned: { [self] in finish(.error, since: started) })
-        case .wait(let read, let allow, let wait, let response, let outcome):
+        case .wait(let read, let allow, let wait, let outcome):
             finish(outcome, since: started)  // counted now: a long poll holds no request slot
-            return park(read, allow, wait: wait, now: response)
+            return park(read, allow, wait: wait)
         case .later(let read, let allow):
             return .later(work: { [self] in
                 let (response, outcome) = serve(read, allow)
@@ -158,7 +158,7 @@ public final class EndpointRoutes: Sendable {
         /// `/secretsmanager/batch`: these ids, read at once off the event loop.
         case batch([String], AllowList)
         /// A fresh hit the client holds, which asked to wait (seconds) for another version.
-        case wait(ReadRequest, AllowList, Double, HTTPResponse, EndpointOutcome)
+        case wait(ReadRequest, AllowList, Double, EndpointOutcome)
     }
 
     private func finish(_ outcome: EndpointOutcome, since started: Double) {
@@ -200,7 +200,7 @@ public final class EndpointRoutes: Sendable {
             read.ifNoneMatch = request.headers["if-none-match"]
             guard !read.refreshNow, let found = secrets.cachedRead(read.query) else { return .later(read, allow) }
             let (response, outcome) = checked(read, found, allow)
-            if response.status == 304, let wait = read.wait, wait > 0 { return .wait(read, allow, min(wait, options.maxWait), response, outcome) }
+            if response.status == 304, let wait = read.wait, wait > 0 { return .wait(read, allow, min(wait, options.maxWait), outcome) }
             return .now(response, outcome)
         }
     }
@@ -224,9 +224,7 @@ public final class EndpointRoutes: Sendable {
         case .environment: .environment
         case .aws: read.refreshNow ? .refresh : .miss
         }
-        let named = [found.document.name, found.document.arn].compactMap { $0 }
-        // Without a name from AWS (an environment fallback) the id's own check above stands.
-        guard named.isEmpty || named.contains(where: allow.allowsName) else { return (canned.denied, .denied) }
+        guard Self.allows(found, allow) else { return (canned.denied, .denied) }
         if let etag = SecretJSON.etag(found), read.holds(etag) { return (SecretJSON.notModified(found), outcome) }
         let stamp = SecretJSON.Stamp(found)
         if read.jsonKey == nil, let cached = rendered.withLock({ $0[read.query] }), cached.stamp == stamp { return (cached.response, outcome) }
@@ -243,6 +241,16 @@ public final class EndpointRoutes: Sendable {
             rendered[read.query] = (stamp, response)
         }
         return (response, outcome)
+    }
+
+    /// Why an id, or the name AWS gave the secret, is refused.
+    private static let outsideAllowList = "the secret is not in Vigil's endpoint.allow"
+
+    /// The name and ARN AWS gave `found` pass `allow` too; without them (an
+    /// environment fallback) the id's own check stands.
+    private static func allows(_ found: SecretRead, _ allow: AllowList) -> Bool {
+        let named = [found.document.name, found.document.arn].compactMap { $0 }
+        return named.isEmpty || named.contains(where: allow.allowsName)
     }
 
     /// Most ids one batch request may name: five BatchGetSecretValue calls.
@@ -273,14 +281,12 @@ public final class EndpointRoutes: Sendable {
         func error(_ id: String, _ code: String, _ message: String) -> String {
             JSONWriter.object([("SecretId", JSONWriter.quote(id)), ("ErrorCode", JSONWriter.quote(code)), ("Message", JSONWriter.quote(message))])
         }
-        let refusal = "the secret is not in Vigil's endpoint.allow"
-        var values: [String] = [], errors = ids.filter { !allow.allows($0) }.map { error($0, "AccessDeniedException", refusal) }
+        var values: [String] = [], errors = ids.filter { !allow.allows($0) }.map { error($0, "AccessDeniedException", Self.outsideAllowList) }
         for (id, result) in zip(allowed, reads) {
             switch result {
             case .success(let found):
-                let named = [found.document.name, found.document.arn].compactMap { $0 }
-                if named.isEmpty || named.contains(where: allow.allowsName) { values.append(SecretJSON.body(found)) } else {
-                    errors.append(error(id, "AccessDeniedException", refusal))
+                if Self.allows(found, allow) { values.append(SecretJSON.body(found)) } else {
+                    errors.append(error(id, "AccessDeniedException", Self.outsideAllowList))
                 }
             case .failure(let failure): errors.append(error(id, failure.code, failure.message))
             }

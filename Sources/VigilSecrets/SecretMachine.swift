@@ -27,8 +27,13 @@ extension CacheEntry {
     /// A value GetSecretValue served from `region`, confirmed `now`, checked for the keys the item requires.
     init(_ fetched: SecretsManagerAPI.Fetched, region: String, at now: UnixTime, requiredKeys: [String]) {
         self.init(value: SecretString(fetched.value), versionID: fetched.versionID, source: .aws, confirmedAt: now,
-                  document: SecretDocument(fetched), region: region,
-                  missingKeys: fetched.binary ? [] : RequiredKeys.missing(in: fetched.value, requiredKeys))
+                  document: SecretDocument(fetched), region: region)
+        judge(by: requiredKeys)
+    }
+
+    /// Sets `missingKeys` to the keys the value lacks of `keys` (none for a binary secret).
+    mutating func judge(by keys: [String]) {
+        missingKeys = document?.binary == true ? [] : RequiredKeys.missing(in: value.revealed(), keys)
     }
 }
 
@@ -240,6 +245,17 @@ struct SecretMachine: Sendable {
         return settle(at: now, policy, jitter: jitter, previousRegion: previousRegion, rotated: false)
     }
 
+    /// A reload changed the keys the item requires (its `keys`, or the probes
+    /// that log in with it): the value held is judged again at once, not at
+    /// its next version. A version that now has them all ends any stand-in;
+    /// one that now lacks some keeps the stand-in it had, if any (no earlier
+    /// version was judged by these keys: without one, logins keep it).
+    mutating func requiredKeysChanged(to keys: [String]) {
+        guard entry?.source == .aws else { return }
+        entry?.judge(by: keys)
+        if entry?.missingKeys.isEmpty == true { wellFormed = nil }
+    }
+
     /// A value AWS served for the stage, weighed against what is held by now
     /// (a forced read, a stand-in or its drop may have come meanwhile):
     /// - the version a stand-in displaced: AWSCURRENT has not moved, so the
@@ -247,18 +263,6 @@ struct SecretMachine: Sendable {
     /// - from a replica, a version created before the one held: replication
     ///   lags a rotation, so the newer value held stays;
     /// - anything else is the value from now on.
-    /// A reload changed the keys the item requires (its `keys`, or the probes
-    /// that log in with it): the value held is judged again at once, not at
-    /// its next version. A version that now has them all ends any stand-in;
-    /// one that now lacks some keeps the stand-in it had, if any (no earlier
-    /// version was judged by these keys: without one, logins keep it).
-    mutating func requiredKeysChanged(to keys: [String]) {
-        guard var held = entry, held.source == .aws, held.document?.binary != true else { return }
-        held.missingKeys = RequiredKeys.missing(in: held.value.revealed(), keys)
-        entry = held
-        if held.missingKeys.isEmpty { wellFormed = nil }
-    }
-
     /// `forced`: a forced fetch that finds the held version is remembered
     /// (`uselessForce`).
     mutating func fetched(_ fresh: CacheEntry, forced: Bool, at now: UnixTime, _ policy: SecretPolicy,

@@ -321,16 +321,14 @@ extension SecretsClient {
         case .emergencyCache: .stale
         case .environment: .environment
         }
-        // The document of the version served (its id is the answer's ETag): `serve` took the lock
-        // again, and the entry may have moved between the two (a stand-in dropped, AWSCURRENT moved).
-        let held = state.withLock { $0.secrets[item.name]?.entry?.document }
-        var document = SecretDocument(name: item.secretID)
-        if value.source != .environment {
-            document = [held, machine.entry?.document].compactMap { $0 }.first { $0.versionID == value.versionID }
-                ?? { var bare = document; bare.versionID = value.versionID; return bare }()
-        }
+        // The entry of the version served: its document (whose id is the answer's ETag) and the keys it
+        // lacks. `serve` took the lock again, and the entry may have moved between the two (a stand-in
+        // dropped, AWSCURRENT moved).
+        let entry = value.source == .environment ? nil
+            : [state.withLock { $0.secrets[item.name]?.entry }, machine.entry].compactMap { $0 }.first { $0.versionID == value.versionID }
+        var document = entry?.document ?? SecretDocument(name: item.secretID)
+        if value.source != .environment { document.versionID = value.versionID }
         return SecretRead(value: value.value, document: document, source: source,
-                          age: value.confirmedAt.map { max(0, now.seconds - $0.seconds) },
-                          missingKeys: value.source == .environment ? [] : machine.entry?.missingKeys ?? [])
+                          age: value.confirmedAt.map { max(0, now.seconds - $0.seconds) }, missingKeys: entry?.missingKeys ?? [])
     }
 }
