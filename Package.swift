@@ -4,7 +4,7 @@
 //
 // Data flow, one module per step (docs/architecture.md draws the graph):
 //   VigilConfig -> VigilSecrets -> VigilProbes -> VigilResults -> VigilState
-//     -> VigilWeb (/health, /metrics) / VigilCloudWatch / VigilEndpoint
+//     -> VigilWeb (/health, /metrics) / VigilCloudWatch / VigilEndpoint / VigilHooks
 // on VigilAWS (SigV4, credentials), VigilCurl (libcurl), VigilHTTP (the
 // generic libmicrohttpd server) and VigilPlatform (threads, clocks, SecretString).
 // C libraries sit behind one `.systemLibrary` target each (C*), each
@@ -68,12 +68,15 @@ let package = Package(
         .target(name: "VigilWeb", dependencies: ["VigilHTTP", "VigilState", "VigilGzip", "VigilPlatform"]),
         .target(name: "VigilEndpoint", dependencies: ["VigilHTTP", "VigilConfig", "VigilSecrets", "VigilProbes", "VigilResults", "VigilPlatform",
                                                       .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "VigilHooks", dependencies: ["VigilConfig", "VigilSecrets", "VigilPlatform",
+                                                   .product(name: "Logging", package: "swift-log"),
+                                                   .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "VigilCloudWatch", dependencies: ["VigilAWS", "VigilSecrets", "VigilResults", "VigilState", "VigilPlatform",
                                                         .product(name: "Logging", package: "swift-log"),
                                                         .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(name: "vigil",
                           dependencies: ["VigilConfig", "VigilAWS", "VigilCurl", "VigilSecrets", "VigilProbes", "VigilResults",
-                                         "VigilState", "VigilHTTP", "VigilWeb", "VigilEndpoint", "VigilCloudWatch", "VigilPlatform",
+                                         "VigilState", "VigilHTTP", "VigilWeb", "VigilEndpoint", "VigilHooks", "VigilCloudWatch", "VigilPlatform",
                                          .product(name: "Prometheus", package: "swift-prometheus"),
                                          .product(name: "Logging", package: "swift-log"),
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -98,6 +101,7 @@ let package = Package(
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilResults"]),
         .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilResults", "VigilConfig", "VigilPlatform",
                                                             "VigilSecrets", "VigilTestSupport"]),
+        .testTarget(name: "VigilHooksTests", dependencies: ["VigilHooks", "VigilConfig"]),
         .testTarget(name: "VigilEndpointTests", dependencies: ["VigilEndpoint"]),
         .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilWeb", "VigilState", "VigilResults", "VigilConfig",
                                                           "VigilAWS", "VigilCurl", "VigilPlatform", "VigilTestSupport"]),

@@ -1,5 +1,6 @@
 #ifndef VIGIL_CLINUX_SHIM_H
 #define VIGIL_CLINUX_SHIM_H
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -12,6 +13,14 @@ static inline int vigil_disable_core_dumps(void) {
   int limited = setrlimit(RLIMIT_CORE, &none);
   int hidden = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   return limited == 0 && hidden == 0 ? 0 : -1;
+}
+
+/* glibc declares it under _GNU_SOURCE only, which Swift's Glibc module
+   lacks (glibc 2.34+: Debian 12 and Amazon Linux 2023 both have it). A
+   spawned hook or application gets no descriptor of Vigil's past stderr. */
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *, int);
+static inline int vigil_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
+  return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }
 
 #endif

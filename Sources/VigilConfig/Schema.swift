@@ -21,7 +21,7 @@ public struct Setting: Sendable {
     public var isPattern: Bool { key.contains("*") }
     /// Takes a YAML list.
     public var isList: Bool {
-        key.hasSuffix(".keys") || key == "endpoint.tokens.*.allow" || ["web.listen_address", "aws.failover_regions", "endpoint.allow", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
+        key.hasSuffix(".keys") || ["endpoint.tokens.*.allow", "hooks.*.secrets", "hooks.*.command"].contains(key) || ["web.listen_address", "aws.failover_regions", "endpoint.allow", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
     }
     /// `VIGIL_PROBES_<NAME>_TIMEOUT` for `probes.*.timeout`; empty for other patterns.
     public var environmentName: String {
@@ -50,7 +50,7 @@ public struct Schema: Sendable {
     public init(kinds: [any ProbeKind.Type]) {
         self.kinds = kinds
         settings = Self.web + Self.log + Self.probes(kinds) + Self.health + Self.aws + Self.secrets + Self.endpoint
-            + Self.cloudwatch + Self.peers
+            + Self.cloudwatch + Self.hooks + Self.peers
     }
 
     func kind(_ name: String) -> (any ProbeKind.Type)? { kinds.first { $0.name == name } }
@@ -227,6 +227,27 @@ public struct Schema: Sendable {
         Setting(key: "cloudwatch.error_code_dimension", defaultValue: "false",
                 applies: .restart, help: "Also publish AWSErrors per error code (an `ErrorCode` dimension)."),
         Setting(key: "cloudwatch.flush_timeout", defaultValue: "2s", applies: .restart, help: "Bound on the final flush at shutdown (shutdown as a whole stays under 5 s)."),
+    ]
+
+    /// Commands run, or signals sent, when a secret's version changes (docs/hooks.md).
+    static let hooks = [
+        Setting(key: "hooks.*.secrets", defaultValue: "",
+                applies: .live, help: "The `secrets.items` whose version change runs the hook `hooks.<name>` (a list, required): AWSCURRENT moved, "
+                    + "AWSPENDING taking over in a single-user rotation, or a stand-in for a malformed version adopted or dropped."),
+        Setting(key: "hooks.*.command", defaultValue: "",
+                applies: .live, help: "The command, an argv run without a shell (`[pm2, reload, app]`), with only `PATH`, `HOME`, `USER`, "
+                    + "`LOGNAME`, `LANG`, `TZ`, `PM2_HOME`, `XDG_RUNTIME_DIR` of Vigil's environment and the changed secret's "
+                    + "`VIGIL_SECRET_NAME`, `VIGIL_SECRET_ID`, `VIGIL_SECRET_VERSION_ID`, `VIGIL_SECRET_VERSION_STAGE`; never a value. "
+                    + "Its output goes to Vigil's stderr."),
+        Setting(key: "hooks.*.pid_file", defaultValue: "",
+                applies: .live, help: "Instead of a command: the file holding the pid of the process to signal."),
+        Setting(key: "hooks.*.signal", defaultValue: "",
+                applies: .live, help: "The signal sent to the `pid_file`'s process: `HUP` (when empty), `USR1`, `USR2`, `TERM`, ..."),
+        Setting(key: "hooks.*.timeout", defaultValue: "30s",
+                applies: .live, help: "A command still running after this long is killed (its whole process group) and counted as `timeout`."),
+        Setting(key: "hooks.*.debounce", defaultValue: "200ms",
+                applies: .live, help: "Changes within this long of each other run the hook once (at most 4 times this after the first); "
+                    + "a change while it runs runs it once more afterwards."),
     ]
 
     static let peers = [

@@ -11,6 +11,7 @@ public struct VigilConfig: Sendable {
     public var secrets: Secrets
     public var endpoint: Endpoint
     public var cloudWatch: CloudWatch
+    public var hooks: [Hook]
     /// Where each set key came from, for `vigil config check`.
     public var origins: [String: String]
     /// The effective text of every key (set or default), for `vigil config check`.
@@ -52,6 +53,7 @@ public struct VigilConfig: Sendable {
         aws = AWS(&reader)
         endpoint = Endpoint(&reader)
         cloudWatch = CloudWatch(&reader, environment: secrets.environment)
+        hooks = Hook.read(&reader, items: secrets.itemNames)
         origins = raw.entries.mapValues(\.origin)
         effective = Dictionary(uniqueKeysWithValues: schema.keys.map { ($0, reader.text($0)) })
         effective["probes.timeout"] = DurationParser.format(probes.timeout)  // shrunk to fit a short interval when unset

@@ -60,5 +60,6 @@ extension SecretsClient {
         guard adopted else { return }
         logger.notice("login failed with AWSCURRENT, which has not moved: trying AWSPENDING (a rotation under way)",
                       metadata: ["secret": "\(item.name)", "version": "\(pending?.versionID ?? "-")"])
+        stateChanged()  // another version served: long polls answer, hooks run
     }
 }

@@ -96,6 +96,7 @@ public final class SecretsClient: Sendable {
         if dropped {
             logger.warning("login failed with AWSPENDING: AWSCURRENT served again",
                            metadata: ["secret": "\(name)", "version": "\(failedVersion ?? "-")"])
+            stateChanged()
         }
         start(launched)
         if let flight { waitFor(name, flight: flight, until: deadline) }

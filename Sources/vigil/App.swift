@@ -5,6 +5,7 @@ import VigilCloudWatch
 import VigilConfig
 import VigilEndpoint
 import VigilHTTP
+import VigilHooks
 import VigilPlatform
 import VigilProbes
 import VigilResults
@@ -20,6 +21,8 @@ final class App: Sendable {
     let store: HealthStore
     let scheduler: ProbeScheduler
     let cloudWatch: CloudWatchPublisher?
+    /// `hooks:`; started by `serve` alone (`vigil check` runs none).
+    let hooks: HookRunner
     /// The secrets endpoint's component (`endpoint.enabled`), kept across reloads.
     let endpointProbe: EndpointProbe?
     /// systemd's `Type=notify` channel (no-op unless started with `NOTIFY_SOCKET`).
@@ -64,6 +67,9 @@ final class App: Sendable {
             : nil
         scheduler = ProbeScheduler(entries: plan.entries, sink: ProbeResultFanOut(
             [LoggingSink(store: store, logger: logger, notifier: notifier)] + (cloudWatch == nil ? [] : [latencies])))
+        hooks = HookRunner(hooks: config.hooks, secrets: secrets, environment: ProcessInfo.processInfo.environment,
+                           fallbackVariables: Set(secrets.configuration.items.compactMap(\.fallbackVariable)),
+                           registry: telemetry.registry, logger: logger ?? quiet)
         running = Locked(Running(config: config, targets: plan.targets))
         publishThresholds(config, plan.entries)
         telemetry.configurationLoaded(successfully: true, at: Date().timeIntervalSince1970)
@@ -189,6 +195,7 @@ final class App: Sendable {
             secrets.reconfigure(SecretsSetup.configuration(for: config))
             // The default allow-list follows the items and secrets.environment; endpoint.allow replaces it.
             running.endpoint?.update(allow: EndpointSetup.allowList(config, items: secrets.configuration.items))
+            hooks.configure(config.hooks)
             let plan = Self.plan(config, secrets: secrets, reusing: running.targets, endpoint: endpointProbe)
             telemetry.prepare(probes: plan.entries.map { ($0.probe.name, $0.probe.failureReasons) })
             store.reconfigure(plan.components)

@@ -13,7 +13,7 @@ struct DocumentedClientsTests {
     let password = "canary-docs-\(UUID().uuidString.prefix(8))"
 
     /// The doc's fenced blocks of one language, in order.
-    private func blocks(_ language: String, in doc: String = "docs/endpoint.md") throws -> [String] {
+    static func blocks(_ language: String, in doc: String = "docs/endpoint.md") throws -> [String] {
         let text = try String(contentsOf: Self.root.appendingPathComponent(doc), encoding: .utf8)
         return text.components(separatedBy: "```\(language)\n").dropFirst().map { $0.components(separatedBy: "\n```")[0] + "\n" }
     }
@@ -34,7 +34,7 @@ struct DocumentedClientsTests {
         let tokenFile = folder.appendingPathComponent("token").path
         try EndpointTests.token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
 
-        let javascript = try blocks("js")
+        let javascript = try Self.blocks("js")
         #expect(javascript.count == 2, "the module and its use")
         try javascript[0].write(to: folder.appendingPathComponent("vigil-secrets.js"), atomically: true, encoding: .utf8)
         try javascript[1].write(to: folder.appendingPathComponent("app.js"), atomically: true, encoding: .utf8)
@@ -51,7 +51,7 @@ struct DocumentedClientsTests {
 
         #expect(try node("read.js", [id]).output == "match")
         // docs/deployment.md's PM2 ecosystem file sets exactly what the module reads.
-        try blocks("js", in: "docs/deployment.md")[0].write(to: folder.appendingPathComponent("ecosystem.config.js"), atomically: true, encoding: .utf8)
+        try Self.blocks("js", in: "docs/deployment.md")[0].write(to: folder.appendingPathComponent("ecosystem.config.js"), atomically: true, encoding: .utf8)
         let apps = "require('\(folder.appendingPathComponent("ecosystem.config.js").path)').apps"
         let ecosystem = try ChildProcess.run(["node", "-e", "process.stdout.write(Object.keys(\(apps)[0].env).sort().join(','))"])
         #expect(ecosystem.output == "VIGIL_ENDPOINT,VIGIL_TOKEN_FILE" && javascript[0].contains("process.env.VIGIL_ENDPOINT")
@@ -64,10 +64,10 @@ struct DocumentedClientsTests {
         let noToken = try node("read.js", [id], ["VIGIL_TOKEN_FILE": folder.appendingPathComponent("absent").path])
         #expect(noToken.status == 1 && noToken.output.contains("cannot read the Vigil token") && noToken.output.contains("ENOENT"))
 
-        let python = try blocks("python")[0].replacingOccurrences(of: "http://127.0.0.1:2773", with: endpoint.base)
+        let python = try Self.blocks("python")[0].replacingOccurrences(of: "http://127.0.0.1:2773", with: endpoint.base)
             .replacingOccurrences(of: "/run/vigil/token", with: tokenFile) + "print('match' if credentials['password'] == '\(password)' else 'differs', end='')\n"
         #expect(try ChildProcess.run(["python3", "-c", python]).output == "match")
-        let shell = try blocks("sh").first { $0.contains("/run/vigil/token") }.map {
+        let shell = try Self.blocks("sh").first { $0.contains("/run/vigil/token") }.map {
             $0.replacingOccurrences(of: "http://127.0.0.1:2773", with: endpoint.base).replacingOccurrences(of: "/run/vigil/token", with: tokenFile)
         }
         let curl = try ChildProcess.run(["bash", "-c", try #require(shell)])

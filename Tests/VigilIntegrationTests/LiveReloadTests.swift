@@ -239,7 +239,53 @@ struct LiveReloadTests {
         env.assertNoCanary(in: [vigil.process.log])
     }
 
-    /// The three tests above and `elsewhere` account for every setting the
+    /// Every `hooks.*` setting, changed by SIGHUP: the secrets a hook
+    /// watches, its command, timeout and debounce, its pid file and signal.
+    @Test func hooks() throws {
+        let prefix = "vigil/live-hooks-\(suffix)"
+        #expect(env.putSecret("\(prefix)/one", #"{"x":"1"}"#) && env.putSecret("\(prefix)/two", #"{"y":"1"}"#))
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-live-hooks-\(suffix)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (ran, slow, target) = (folder.appendingPathComponent("ran").path, folder.appendingPathComponent("slow").path,
+                                   folder.appendingPathComponent("target.pid").path)
+        // Ignores SIGHUP (the default signal), ends on SIGUSR1.
+        let process = try ChildProcess(["sh", "-c", #"trap "" HUP; echo $$ > "$0"; while :; do sleep 0.05; done"#, target])
+        defer { kill(process.pid, SIGKILL) }
+        let items = "secrets: {ttl: 1s, items: {one: {id: \(prefix)/one}, two: {id: \(prefix)/two}}}\nprobes: {interval: 1s}\n"
+        let vigil = try VigilUnderTest(config: items + """
+            hooks:
+              cmd: {secrets: [one], command: [sh, -c, 'echo run >> "$0"', \(ran)], debounce: 0s}
+              sig: {secrets: [one], pid_file: \(target)}
+            """)
+        #expect(VigilProcess.waitUntil(timeout: 15) { vigil.health()?.checks["secrets"]?.status == "healthy" && FileManager.default.fileExists(atPath: target) })
+        let runs = { (hook: String, outcome: String) in vigil.value(#"vigil_hook_runs_total{hook="\#(hook)",outcome="\#(outcome)"}"#) ?? 0 }
+        try vigil.reload(config: items + """
+            hooks:
+              cmd: {secrets: [two], command: [sh, -c, 'echo $$ > "$0"; exec sleep 60', \(slow)], timeout: 1s, debounce: 2s}
+              sig: {secrets: [two], pid_file: \(target), signal: USR1}
+            """)
+        #expect(VigilProcess.waitUntil(timeout: 10) { (vigil.value("vigil_config_last_reload_success_timestamp_seconds") ?? 0) > 0 })
+        let changed = Date()
+        #expect(env.putSecret("\(prefix)/one", #"{"x":"2"}"#) && env.putSecret("\(prefix)/two", #"{"y":"2"}"#))
+        let effects = [
+            Effect(keys: ["hooks.*.secrets", "hooks.*.pid_file", "hooks.*.signal"]) { runs("sig", "ok") == 1 && !process.isRunning },
+            Effect(keys: ["hooks.*.command"]) { FileManager.default.fileExists(atPath: slow) && !FileManager.default.fileExists(atPath: ran) },
+            Effect(keys: ["hooks.*.timeout"]) { runs("cmd", "timeout") == 1 },
+            // Without the debounce the run follows the change within the 1 s TTL.
+            Effect(keys: ["hooks.*.debounce"]) {
+                let created = (try? FileManager.default.attributesOfItem(atPath: slow)[.modificationDate]) as? Date
+                return created.map { $0.timeIntervalSince(changed) >= 2 } ?? false
+            },
+        ]
+        for effect in effects {
+            #expect(VigilProcess.waitUntil(timeout: 15) { effect.holds() }, "\(effect.keys) not in effect after SIGHUP\n\(vigil.process.log.suffix(1500))")
+        }
+        #expect(runs("cmd", "ok") + runs("cmd", "failed") + runs("sig", "error") == 0, "the first configuration's hooks never ran")
+        #expect(vigil.process.stop() == 0)
+    }
+
+    /// The four tests above and `elsewhere` account for every setting the
     /// schema declares live; a new one fails here until it is seen somewhere.
     @Test func everyLiveSettingIsSeenInEffectOrCoveredElsewhere() throws {
         let observed: Set<String> = [
@@ -249,7 +295,8 @@ struct LiveReloadTests {
             "probes.*.address", "probes.*.tls", "health.latency_threshold", "database.sslmode", "probes.*.sslmode",
             "secrets.prefix", "secrets.environment", "secrets.ttl", "health.show_details", "health.min_cache_hit_ratio",
             "secrets.items.*.id", "secrets.items.*.keys", "secrets.items.*.env", "secrets.items.*.required",
-            "secrets.rotation_window", "endpoint.allow",
+            "secrets.rotation_window", "endpoint.allow", "hooks.*.secrets", "hooks.*.pid_file", "hooks.*.signal", "hooks.*.command",
+            "hooks.*.timeout", "hooks.*.debounce",
         ]
         let live = try Self.liveKeys()
         #expect(live.count > 40, "docs/configuration.md lists \(live.count) live settings")

@@ -28,7 +28,7 @@ struct RotationTests {
     /// Vigil probing the database every 2 s (and at once when its connection
     /// is ended) with `secretID`'s credentials; Redis not probed. The secrets
     /// endpoint on too: applications get the same value as the probes.
-    private func serve(_ secretID: String, ttl: String = "1h", emergencyTTL: String = "24h") throws -> VigilUnderTest {
+    private func serve(_ secretID: String, ttl: String = "1h", emergencyTTL: String = "24h", extra: String = "") throws -> VigilUnderTest {
         let vigil = try VigilUnderTest(config: """
             secrets:
               ttl: \(ttl)
@@ -41,6 +41,7 @@ struct RotationTests {
               timeout: 2s
               redis: {enabled: false}
             endpoint: {enabled: true, listen_address: "127.0.0.1:0"}
+            \(extra)
             """, environment: ["AWS_TOKEN": Self.token])
         #expect(vigil.seconds(until: { $0.code == 200 && $0.services["database"] == "connected" }, timeout: 20) != nil,
                 "\(vigil.process.log.suffix(3000))")
@@ -94,10 +95,21 @@ struct RotationTests {
         return (role, old, new, secretID)
     }
 
+    /// With a hook on the secret (docs/hooks.md): it runs once, when
+    /// AWSPENDING takes over (the move of AWSCURRENT to the same version is
+    /// no change), with the name and version and no value in its environment.
     @Test func aSingleUserRotationNeverTurnsHealthUnhealthy() throws {
         let (role, old, new, secretID) = try singleUser("su")
         defer { _ = try? psql("DROP ROLE IF EXISTS \(role)") }
-        let vigil = try serve(secretID)
+        let runs = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-hook-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: runs) }
+        let vigil = try serve(secretID, extra: """
+            hooks:
+              app:
+                secrets: [database]
+                command: [sh, -c, 'env > "$0.$$"', \(runs.path)/run]
+            """)
 
         // Between the password change and the move, the endpoint serves the application what the probe logs in with.
         var served: [String: Any] = [:]
@@ -117,8 +129,17 @@ struct RotationTests {
         #expect(vigil.waitForRotation(of: "database", after: 0, timeout: 10), "\(vigil.process.log.suffix(3000))")
         let outputs = [vigil.metrics, (try? CurlClient().request(vigil.base + "/health?verbose").text) ?? ""]
         #expect(outputs[1].contains(#""database":{"state":"fresh","source":"aws","region":"us-east-1"}"#), "\(outputs[1])")
+        let version = try aws(["get-secret-value", "--secret-id", secretID, "--version-stage", "AWSCURRENT", "--query", "VersionId"])
+        #expect(vigil.value(#"vigil_hook_runs_total{hook="app",outcome="ok"}"#) == 1, "\(vigil.process.log.suffix(2000))")
         #expect(vigil.process.stop() == 0)
-        env.assertNoCanary(in: outputs + [vigil.process.log], extra: [old, new])
+        let environments = try FileManager.default.contentsOfDirectory(atPath: runs.path)
+            .map { try String(contentsOf: runs.appendingPathComponent($0), encoding: .utf8) }
+        #expect(environments.count == 1, "one run for one version change, not \(environments.count)")
+        let hook = Set((environments.first ?? "").split(separator: "\n").map(String.init))
+        #expect(hook.isSuperset(of: ["VIGIL_HOOK=app", "VIGIL_SECRET_NAME=database", "VIGIL_SECRET_ID=\(secretID)",
+                                     "VIGIL_SECRET_VERSION_ID=\(version)", "VIGIL_SECRET_VERSION_STAGE=AWSPENDING"]), "\(hook.sorted())")
+        #expect(!hook.contains { $0.hasPrefix("AWS_") }, "Vigil's AWS variables are not passed on")
+        env.assertNoCanary(in: outputs + environments + [vigil.process.log], extra: [old, new])
     }
 
     /// The rotation function fails after `set_secret`: the database has

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VigilConfig
 import VigilPlatform
 import VigilProbes
 import VigilState
@@ -21,6 +22,7 @@ struct Check: ParsableCommand {
         for result in ProbeScheduler.runOnce(app.scheduler.entries) { app.store.record(result) }
         let snapshot = app.store.snapshot()
         print(CheckTable.render(snapshot))
+        if !config.hooks.isEmpty { print("\n" + CheckTable.render(config.hooks)) }
         throw ExitCode(snapshot.status.exitCode)
     }
 }
@@ -35,5 +37,17 @@ enum CheckTable {
         }
         let table = TextTable.render(header: ["COMPONENT", "CRITICAL", "STATE", "REASON", "LATENCY", "DETAIL"], rows: rows)
         return table + "\n\noverall: \(snapshot.status.rawValue)"
+    }
+
+    /// What each hook would do on a change (`vigil check` runs none).
+    static func render(_ hooks: [VigilConfig.Hook]) -> String {
+        let rows = hooks.map { hook -> [String] in
+            let action = switch hook.action {
+            case .command(let argv): "run " + argv.joined(separator: " ")
+            case .signal(let signal, let pidFile): "signal \(SignalName.known.first { $0.value == signal }?.key ?? "\(signal)") to the pid in \(pidFile)"
+            }
+            return [hook.name, hook.secrets.joined(separator: ","), DurationParser.format(hook.timeout), DurationParser.format(hook.debounce), action]
+        }
+        return TextTable.render(header: ["HOOK", "ON A NEW VERSION OF", "TIMEOUT", "DEBOUNCE", "ACTION"], rows: rows)
     }
 }

@@ -55,6 +55,7 @@ struct Serve: ParsableCommand {
             app.secrets.preload(maxWait: app.config.aws.timeout.timeInterval)
             app.secrets.startRefreshing()
             app.scheduler.start()
+            app.hooks.start()
         }
         app.cloudWatch?.start()
         reloader.watchWebFiles()
