@@ -43,6 +43,9 @@ public final class EndpointToken: Sendable {
         value = Locked((token, file.flatMap(fileStamp)))
     }
 
+    /// The token, for a client that sends it (`vigil exec` reading through the endpoint).
+    public var current: SecretString { SecretString(String(decoding: value.withLock { $0.token }, as: UTF8.self)) }
+
     /// True when `candidate` is the token: every byte of the token is
     /// compared whatever the candidate, so the time taken tells nothing but
     /// the token's length.

@@ -11,7 +11,7 @@ struct Vigil: ParsableCommand {
         commandName: "vigil",
         abstract: "Health monitor and Prometheus exporter for services whose credentials live in AWS Secrets Manager.",
         version: BuildInfo.version,
-        subcommands: [Serve.self, Check.self, SecretsCommand.self, ConfigCommand.self, IAMPolicyCommand.self, TokenCommand.self, HealthcheckCommand.self, VersionCommand.self],
+        subcommands: [Serve.self, Check.self, SecretsCommand.self, ConfigCommand.self, IAMPolicyCommand.self, TokenCommand.self, ExecCommand.self, HealthcheckCommand.self, VersionCommand.self],
         defaultSubcommand: Serve.self)
 
     /// A peer resetting a connection (a TLS Redis, libpq, libcurl) must cost

@@ -12,24 +12,12 @@ struct HookTests {
     let env = ServicesEnvironment()
     static let token = "hook-token-\(UUID().uuidString)"
 
-    private func aws(_ arguments: [String]) throws -> String {
-        let result = try ChildProcess.run(["aws", "secretsmanager"] + arguments + ["--output", "text"], environment: env.admin, stderr: false)
-        #expect(result.status == 0, "aws secretsmanager \(arguments[0]) failed")
-        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    private static func fingerprint(_ password: String) throws -> String {
-        let digest = try ChildProcess.run(["node", "-e", "process.stdout.write(require('crypto').createHash('sha256')"
-                                           + ".update(process.argv[1]).digest('hex').slice(0, 12))", password])
-        return digest.output
-    }
-
     @Test func theWorkerFollowsARotationAndBrokenHooksAreBounded() throws {
         let suffix = String(UUID().uuidString.prefix(8)).lowercased()
         let (old, new) = ("canary-hook-old-\(suffix)", "canary-hook-new-\(suffix)")
         let id = "vigil/dev/hooks-\(suffix)"
         func value(_ password: String) -> String { #"{"username":"app","password":"\#(password)"}"# }
-        let first = try aws(["create-secret", "--name", id, "--secret-string", value(old), "--query", "VersionId"])
+        let first = try ExecTests.aws(env, ["create-secret", "--name", id, "--secret-string", value(old), "--query", "VersionId"])
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-hooks-\(suffix)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -78,19 +66,13 @@ struct HookTests {
             "SECRET_ID": id, "PID_FILE": pidFile, "VIGIL_ENDPOINT": "http://\(endpoint)", "VIGIL_TOKEN_FILE": tokenFile,
         ])
         defer { kill(worker.pid, SIGTERM) }
-        let (before, after) = (try Self.fingerprint(old), try Self.fingerprint(new))
+        let (before, after) = (try ExecTests.fingerprint(old, length: 12), try ExecTests.fingerprint(new, length: 12))
         #expect(VigilProcess.waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: pidFile) && worker.log.contains(before) },
                 "the worker did not start: \(worker.log)")
 
         // A long poll on the endpoint answers the moment Vigil holds the new version.
-        let watch = Answered()
-        let poll = Thread {
-            let answer = try? CurlClient().request("http://\(endpoint)/v1/\(id)?wait=30",
-                                                   headers: ["X-Aws-Parameters-Secrets-Token: \(Self.token)", "If-None-Match: \"\(first)\""])
-            if answer?.status == 200 { watch.record() }
-        }
-        poll.start()
-        _ = try aws(["put-secret-value", "--secret-id", id, "--secret-string", value(new)])
+        let watch = LongPollWatch(endpoint: endpoint, id: id, version: first, token: Self.token)
+        _ = try ExecTests.aws(env, ["put-secret-value", "--secret-id", id, "--secret-string", value(new)])
         #expect(VigilProcess.waitUntil(timeout: 10) { worker.log.contains(after) }, "the worker never reloaded: \(worker.log)")
         let reloaded = Date()
         #expect(VigilProcess.waitUntil(timeout: 5) { watch.at != nil })
@@ -116,10 +98,3 @@ struct HookTests {
     }
 }
 
-/// When the long poll was answered 200.
-private final class Answered: @unchecked Sendable {
-    private let lock = NSLock()
-    private var date: Date?
-    var at: Date? { lock.withLock { date } }
-    func record() { lock.withLock { date = Date() } }
-}

@@ -1,0 +1,76 @@
+import VigilPlatform
+
+/// The variables an application's `.env` held for a secret, rebuilt from
+/// the secret: what `vigil exec` puts in the application's environment, the
+/// reverse of `SecretsMigration` (a variable a migration turned into keys
+/// comes back as the same variable).
+public enum SecretEnvironment {
+    /// How one secret becomes variables.
+    public enum Form: Sendable, Equatable {
+        /// One variable holding a `postgres://` URL built from the credentials (JSON or a URL).
+        case databaseURL(String)
+        /// One variable holding a `redis://` (`rediss://` with TLS) URL.
+        case redisURL(String)
+        /// One variable holding the value as it is (JSON: the fallbacks read it so).
+        case text(String)
+        /// One variable per key of a JSON object, `<PREFIX>_<KEY>` upper-cased (a key
+        /// that already starts with the prefix kept as it is, as `migrate --all` wrote
+        /// it); a value that is not an object, `<PREFIX>` alone.
+        case keys(prefix: String)
+    }
+
+    /// The variables of `secret` in `form`; an error names the secret and what is wrong, never a value.
+    public static func variables(_ secret: SecretValue, form: Form) throws(CredentialsError) -> [(name: String, value: SecretString)] {
+        switch form {
+        case .databaseURL(let name): return [(name, SecretString(url(try TypedCredentials.database(secret, requiredKeys: ["username"]))))]
+        case .redisURL(let name): return [(name, SecretString(url(try TypedCredentials.redis(secret, requiredKeys: []))))]
+        case .text(let name): return [(name, secret.value)]
+        case .keys(let prefix):
+            let prefix = variableName(prefix)
+            guard let members = JSONMembers(secret.value.revealed()) else { return [(prefix, secret.value)] }
+            return members.members.map { member in
+                let key = variableName(member.key)
+                return (key.hasPrefix(prefix + "_") ? key : "\(prefix)_\(key)", SecretString(JSONMembers.decodedString(member.raw) ?? member.raw))
+            }
+        }
+    }
+
+    /// `postgres://user:password@host:port/dbname`, user and password percent-encoded.
+    static func url(_ credentials: DatabaseCredentials) -> String {
+        "postgres://\(encoded(credentials.username)):\(encoded(credentials.password.revealed()))@\(host(credentials.host))"
+            + ":\(credentials.port)/\(encoded(credentials.database))"
+    }
+
+    /// `redis://[user]:password@host:port/db`, `rediss://` with TLS.
+    static func url(_ credentials: RedisCredentials) -> String {
+        let login = credentials.password.map { "\(encoded(credentials.username ?? "")):\(encoded($0.revealed()))@" } ?? ""
+        return "\(credentials.tls ? "rediss" : "redis")://\(login)\(host(credentials.host)):\(credentials.port)/\(credentials.database)"
+    }
+
+    /// A name as a variable: upper-cased, anything but letters, digits and `_` made `_`.
+    static func variableName(_ text: String) -> String {
+        String(text.uppercased().unicodeScalars.map { $0.isASCII && (isAlphanumeric(UInt8($0.value)) || $0 == "_") ? Character($0) : "_" })
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+    }
+
+    private static func host(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+
+    /// RFC 3986: every byte but the unreserved ones as `%XX`.
+    private static func encoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            let scalar = Unicode.Scalar(byte)
+            if isAlphanumeric(byte) || "-._~".unicodeScalars.contains(scalar) { out.unicodeScalars.append(scalar) }
+            else { out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2) }
+        }
+        return out
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}

@@ -1,0 +1,131 @@
+import Glibc
+import Logging
+import VigilPlatform
+
+/// The application `vigil exec` runs: started with its secrets in its
+/// environment, restarted with the new ones (or sent a signal) when one
+/// changes, passed every signal `vigil exec` receives; its exit status is
+/// `vigil exec`'s. The values exist only in the environment block handed
+/// to posix_spawn: never in `vigil exec`'s own environment or its argv.
+final class Supervisor: Sendable {
+    enum OnChange: Sendable, Equatable {
+        /// Stop the application (`killSignal`, then SIGKILL past `grace`) and start it with the new values.
+        case restart
+        /// Send this signal: an application that re-reads its secrets itself (from the endpoint).
+        case signal(Int32)
+    }
+
+    struct Options: Sendable {
+        var onChange: OnChange
+        var killSignal: Int32
+        var grace: Duration
+    }
+
+    /// Passed on to the application. Blocked in every thread of `vigil exec`
+    /// (`blockSignals`, before any thread starts) and taken by `sigwait`.
+    static let passedOn: [Int32] = [SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH]
+
+    private let command: [String]
+    private let options: Options
+    private let logger: Logger
+    /// The application's environment, the secrets read anew: called at each (re)start.
+    private let environment: @Sendable () throws(ExecFailure) -> [String]
+    private let wake = Condition()
+    private let state = Locked<(child: SpawnedProcess?, changed: [String], stopping: Bool)>((nil, [], false))
+
+    init(command: [String], options: Options, logger: Logger, environment: @escaping @Sendable () throws(ExecFailure) -> [String]) {
+        (self.command, self.options, self.logger, self.environment) = (command, options, logger, environment)
+    }
+
+    static func blockSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in passedOn { sigaddset(&set, signal) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    /// A secret the application uses serves another version (called from the feed's threads).
+    func changed(_ secret: String) {
+        wake.withLock {
+            state.withLock { $0.changed.append(secret) }
+            wake.broadcast()
+        }
+    }
+
+    /// Runs the application until it exits other than by a restart; its status (128 + the signal that ended it).
+    func run(_ initial: [String]) throws(ExecFailure) -> Int32 {
+        var child = try start(initial)
+        startPassingSignals()
+        while true {
+            if let exit = child.poll() {
+                logger.info("application exited", metadata: ["pid": "\(child.pid)", "status": "\(exit)"])
+                return exit.status
+            }
+            let changed = wake.withLock { () -> [String] in
+                let (changed, stopping) = state.withLock { state in
+                    defer { state.changed = [] }
+                    return (state.changed, state.stopping)
+                }
+                if changed.isEmpty { wake.wait(until: .now + .milliseconds(20)) }
+                return stopping ? [] : changed
+            }
+            guard !changed.isEmpty else { continue }
+            child = try apply(changed, to: child)
+        }
+    }
+
+    private func apply(_ secrets: [String], to child: SpawnedProcess) throws(ExecFailure) -> SpawnedProcess {
+        let metadata: Logger.Metadata = ["secrets": "\(Array(Set(secrets)).sorted().joined(separator: ","))", "pid": "\(child.pid)"]
+        if case .signal(let signal) = options.onChange {
+            logger.info("secret changed: signalling the application", metadata: metadata.merging(["signal": "\(signal)"]) { $1 })
+            child.signal(signal)
+            return child
+        }
+        let fresh: [String]
+        do throws(ExecFailure) {
+            fresh = try environment()
+        } catch {
+            // The application keeps what it has rather than being stopped for values that cannot be read.
+            logger.error("secret changed but cannot be read: the application keeps running", metadata: ["error": "\(error)"])
+            return child
+        }
+        logger.info("secret changed: restarting the application", metadata: metadata)
+        child.signal(options.killSignal)
+        if child.wait(until: .now + options.grace) == nil {
+            logger.warning("application still running after the grace period: killed", metadata: metadata)
+            child.signal(SIGKILL)
+            _ = child.wait()
+        }
+        return try start(fresh)
+    }
+
+    private func start(_ environment: [String]) throws(ExecFailure) -> SpawnedProcess {
+        do throws(SpawnedProcess.SpawnError) {
+            let child = try SpawnedProcess.spawn(command, environment: environment)
+            state.withLock { $0.child = child }
+            logger.info("application started", metadata: ["pid": "\(child.pid)", "command": "\(command[0])"])
+            return child
+        } catch {
+            throw ExecFailure(description: "\(error)")
+        }
+    }
+
+    /// Each signal `vigil exec` receives goes to the application; after
+    /// SIGINT, SIGTERM or SIGQUIT no change restarts it (it is stopping).
+    private func startPassingSignals() {
+        startDetachedThread(name: "exec-signals") { [self] in
+            var set = sigset_t()
+            sigemptyset(&set)
+            for signal in Self.passedOn { sigaddset(&set, signal) }
+            while true {
+                var received: Int32 = 0
+                guard sigwait(&set, &received) == 0 else { continue }
+                let child = state.withLock { state in
+                    if [SIGINT, SIGTERM, SIGQUIT].contains(received) { state.stopping = true }
+                    return state.child
+                }
+                child?.signal(received)
+            }
+        }
+    }
+}
