@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "VigilProbesTests", dependencies: ["VigilProbes", "VigilResults", "VigilConfig", "VigilPlatform",
                                                             "VigilSecrets", "VigilTestSupport"]),
         .testTarget(name: "VigilHooksTests", dependencies: ["VigilHooks", "VigilConfig"]),
-        .testTarget(name: "VigilEndpointTests", dependencies: ["VigilEndpoint"]),
+        .testTarget(name: "VigilEndpointTests", dependencies: ["VigilEndpoint", "VigilSecrets"]),
         .testTarget(name: "VigilHTTPTests", dependencies: ["VigilHTTP", "VigilWeb", "VigilState", "VigilResults", "VigilConfig",
                                                           "VigilAWS", "VigilCurl", "VigilPlatform", "VigilTestSupport"]),
         .testTarget(name: "VigilIntegrationTests", dependencies: ["VigilTestSupport"]),

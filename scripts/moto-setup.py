@@ -45,6 +45,7 @@ def create_identities():
     for user, actions in [("vigil-admin", ["*"]),
                           ("vigil-app", ["secretsmanager:GetSecretValue", "secretsmanager:BatchGetSecretValue",
                                          "secretsmanager:DescribeSecret", "secretsmanager:ListSecrets",
+                                         "ssm:GetParameter", "kms:Decrypt",
                                          "cloudwatch:PutMetricData", "monitoring:PutMetricData"]),
                           ("vigil-metrics", ["cloudwatch:PutMetricData", "monitoring:PutMetricData"])]:
         iam.create_user(UserName=user)

@@ -21,7 +21,7 @@ public struct Setting: Sendable {
     public var isPattern: Bool { key.contains("*") }
     /// Takes a YAML list.
     public var isList: Bool {
-        key.hasSuffix(".keys") || ["endpoint.tokens.*.allow", "hooks.*.secrets", "hooks.*.command"].contains(key) || ["web.listen_address", "aws.failover_regions", "endpoint.allow", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
+        key.hasSuffix(".keys") || ["endpoint.tokens.*.allow", "hooks.*.secrets", "hooks.*.command"].contains(key) || ["web.listen_address", "aws.failover_regions", "endpoint.allow", "endpoint.allow_parameters", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
     }
     /// `VIGIL_PROBES_<NAME>_TIMEOUT` for `probes.*.timeout`; empty for other patterns.
     public var environmentName: String {
@@ -187,6 +187,10 @@ public struct Schema: Sendable {
         Setting(key: "endpoint.allow", defaultValue: "",
                 applies: .live, help: "Secret ids applications may read, or prefixes ending in `*` (a list); empty = the configured items' ids "
                     + "and `<prefix>/<environment>/*`. Anything else is refused without an AWS call."),
+        Setting(key: "endpoint.allow_parameters", defaultValue: "",
+                applies: .live, help: "Parameter Store names the endpoint's token may read at `/systemsmanager/parameters/get` "
+                    + "(the Lambda extension's API), or prefixes ending in `*` (a list); empty = none. Cached as secrets are; "
+                    + "an application's own token reads none."),
         Setting(key: "endpoint.tokens.*.token_file", defaultValue: "",
                 applies: .restart, help: "An application's own token (`endpoint.tokens.<app>`), in a file re-read when it changes: "
                     + "it reads only its `allow` list, beside the endpoint's token, which keeps reading `endpoint.allow`."),

@@ -11,6 +11,8 @@ extension VigilConfig {
         public var tokenHeaders: [String]
         /// Empty: the configured items' ids and `<prefix>/<environment>/*`.
         public var allow: [String]
+        /// Parameter Store names (or prefixes ending in `*`) the endpoint's token may read; empty: none.
+        public var allowParameters: [String]
         /// Applications' own tokens (`endpoint.tokens.<app>`), each with what it may read.
         public var tokens: [Token]
         public var threads: Int
@@ -28,6 +30,7 @@ extension VigilConfig {
             tokenVariables = reader.list("endpoint.token_variables")
             tokenHeaders = reader.list("endpoint.token_headers")
             allow = reader.list("endpoint.allow")
+            allowParameters = reader.list("endpoint.allow_parameters")
             tokens = reader.raw.names(under: "endpoint.tokens").sorted().map { name in
                 let base = "endpoint.tokens.\(name)"
                 let token = Token(name: name, file: reader.text("\(base).token_file"), allow: reader.list("\(base).allow"))
@@ -48,6 +51,7 @@ extension VigilConfig {
                          "must start with / and not be /, /ping or under /secretsmanager/")
             reader.check("endpoint.token_headers", !tokenHeaders.isEmpty, "needs at least one header name")
             reader.check("endpoint.allow", allow.allSatisfy(Self.isAllowEntry), "a `*` may only end an entry (a prefix)")
+            reader.check("endpoint.allow_parameters", allowParameters.allSatisfy(Self.isAllowEntry), "a `*` may only end an entry (a prefix)")
         }
 
         /// An application's token: its file and what it may read.

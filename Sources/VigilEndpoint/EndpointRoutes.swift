@@ -41,6 +41,9 @@ public final class EndpointRoutes: Sendable {
     /// replaces (`update(allow:)`: a new `secrets.environment` or
     /// `endpoint.allow` takes effect at once); then each application's.
     private let grants: Locked<[Grant]>
+    /// The parameters the endpoint's own token may read (`endpoint.allow_parameters`);
+    /// an application's token reads none.
+    private let parameters: Locked<AllowList>
     private let metrics: EndpointMetrics
     private let active = Atomic<Int>(0)
     /// Reads waiting for another version (`wait`): suspended, holding no thread.
@@ -62,14 +65,16 @@ public final class EndpointRoutes: Sendable {
     /// The answers that never change, built once.
     private struct Canned {
         let healthy, tooMany, forwarded, badToken, notAllowed, notFound, missingID, missingPathID, badRefresh, badDecryption,
-            denied, tooManyWaiters: HTTPResponse
+            denied, deniedParameter, tooManyWaiters: HTTPResponse
     }
 
     /// `grants`: the endpoint's own token first (the list a reload replaces),
     /// then the applications' of `endpoint.tokens`.
-    public init(secrets: SecretsClient, grants: [Grant], options: Options, registry: PrometheusCollectorRegistry?) {
+    public init(secrets: SecretsClient, grants: [Grant], parameters: AllowList = AllowList([]), options: Options,
+                registry: PrometheusCollectorRegistry?) {
         precondition(!grants.isEmpty, "the endpoint's own token comes first")
         self.secrets = secrets
+        self.parameters = Locked(parameters)
         tokenHeaders = options.tokenHeaders.map { $0.lowercased() }
         self.options = options
         self.grants = Locked(grants)
@@ -81,6 +86,8 @@ public final class EndpointRoutes: Sendable {
                         missingID: Self.text(400, "missing parameter secretId"), missingPathID: Self.text(400, "missing secret ID"),
                         badRefresh: Self.text(400, "invalid refreshNow value"), badDecryption: Self.text(400, "invalid withDecryption value"),
                         denied: Self.error(403, "AccessDeniedException", Self.outsideAllowList),
+                        deniedParameter: Self.error(403, "AccessDeniedException",
+                                                    "the parameter is not in Vigil's endpoint.allow_parameters (read with the endpoint's own token)"),
                         // Past endpoint.max_waiters: a 304 at once would have the client poll in a loop.
                         tooManyWaiters: HTTPResponse(status: 503, contentType: "text/plain; charset=utf-8",
                                                      body: "too many long polls waiting: retry later", headers: [("Retry-After", "5")]))
@@ -114,8 +121,9 @@ public final class EndpointRoutes: Sendable {
 
     /// What a reload allows from now on. Answers rendered under the old list
     /// are dropped: they passed a check that may no longer hold.
-    public func update(allow list: AllowList) {
+    public func update(allow list: AllowList, parameters: AllowList) {
         grants.withLock { $0[0].allow = list }
+        self.parameters.withLock { $0 = parameters }
         rendered.withLock { $0.removeAll() }
         // Long polls passed the old list: each is answered 304 now, and asks again under the new one.
         polls.recheck { _ in Self.notModified }
@@ -171,6 +179,7 @@ public final class EndpointRoutes: Sendable {
         // Two more for health checks, as the agent allows them.
         guard concurrent <= options.maxConnections + (ping ? 2 : 0) else { return .now(canned.tooMany, .badRequest) }
         var allow = AllowList([])
+        var ownToken = false
         if !ping {
             guard request.headers["x-forwarded-for"] == nil else { return .now(canned.forwarded, .badRequest) }
             guard let grant = grants.withLock({ grants in
@@ -180,6 +189,7 @@ public final class EndpointRoutes: Sendable {
             }
             metrics.authorised(grant.name)
             allow = grant.allow
+            ownToken = grant.name == grants.withLock { $0[0].name }
         }
         guard request.method == .get else { return .now(canned.notAllowed, .badRequest) }
         if ping { return .now(canned.healthy, .ping) }
@@ -187,6 +197,9 @@ public final class EndpointRoutes: Sendable {
         let parsed: Result<ReadRequest, ReadRequest.Refusal>
         if request.path == "/secretsmanager/get" {
             parsed = ReadRequest.parse(id: request.query["secretId"], query: request.query, idParameter: "secretId")
+        } else if request.path == "/systemsmanager/parameters/get" {
+            parsed = ReadRequest.parseParameter(request.query)
+            allow = ownToken ? parameters.withLock { $0 } : AllowList([])
         } else if request.path.hasPrefix(options.pathPrefix) {
             parsed = ReadRequest.parse(id: String(request.path.dropFirst(options.pathPrefix.count)), query: request.query,
                                        idParameter: nil)
@@ -196,7 +209,7 @@ public final class EndpointRoutes: Sendable {
         switch parsed {
         case .failure(let refusal): return .now(response(for: refusal), .badRequest)
         case .success(var read):
-            guard allow.allows(read.query.secretID) else { return .now(canned.denied, .denied) }
+            guard allow.allows(read.query.secretID) else { return .now(denied(read), .denied) }
             read.ifNoneMatch = request.headers["if-none-match"]
             guard !read.refreshNow, let found = secrets.cachedRead(read.query) else { return .later(read, allow) }
             let (response, outcome) = checked(read, found, allow)
@@ -224,7 +237,7 @@ public final class EndpointRoutes: Sendable {
         case .environment: .environment
         case .aws: read.refreshNow ? .refresh : .miss
         }
-        guard Self.allows(found, allow) else { return (canned.denied, .denied) }
+        guard Self.allows(found, allow) else { return (denied(read), .denied) }
         if let etag = SecretJSON.etag(found), read.holds(etag) { return (SecretJSON.notModified(found), outcome) }
         let stamp = SecretJSON.Stamp(found)
         if read.jsonKey == nil, let cached = rendered.withLock({ $0[read.query] }), cached.stamp == stamp { return (cached.response, outcome) }
@@ -234,7 +247,7 @@ public final class EndpointRoutes: Sendable {
             case .failure(let refusal): return (JSONKey.response(refusal, secret: read.query.secretID), .badRequest)
             }
         }
-        let response = SecretJSON.response(found)
+        let response = read.query.store == .secretsManager ? SecretJSON.response(found) : ParameterJSON.response(found)
         let limit = renderedLimit
         rendered.withLock { rendered in
             if rendered.count >= limit && rendered[read.query] == nil { rendered.removeAll() }
@@ -242,6 +255,8 @@ public final class EndpointRoutes: Sendable {
         }
         return (response, outcome)
     }
+
+    private func denied(_ read: ReadRequest) -> HTTPResponse { read.query.store == .secretsManager ? canned.denied : canned.deniedParameter }
 
     /// Why an id, or the name AWS gave the secret, is refused.
     private static let outsideAllowList = "the secret is not in Vigil's endpoint.allow"
@@ -305,6 +320,8 @@ public final class EndpointRoutes: Sendable {
         case .badWait: Self.text(400, "invalid wait value: seconds, or a duration such as 30s")
         case .unknownParameter(let name): Self.text(400, "unknown parameter: \(name)")
         case .tooLong: Self.error(400, "InvalidParameterException", "secret ids and versions are at most 2048 characters")
+        case .missingName: Self.text(400, "missing parameter name")
+        case .badSelector: Self.error(400, "ValidationException", "version must be a number, and version and label cannot both be given")
         }
     }
 

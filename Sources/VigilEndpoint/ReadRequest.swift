@@ -9,7 +9,7 @@ import VigilSecrets
 /// send it; a secret is decrypted either way).
 struct ReadRequest: Sendable {
     enum Refusal: Error, Equatable {
-        case missingID, missingPathID, badRefresh, badDecryption, badWait, tooLong
+        case missingID, missingPathID, badRefresh, badDecryption, badWait, tooLong, missingName, badSelector
         case unknownParameter(String)
     }
 
@@ -75,5 +75,20 @@ struct ReadRequest: Sendable {
         }
         return .success(ReadRequest(query: SecretQuery(secretID: id, versionID: versionID, versionStage: stage),
                                     refreshNow: refreshNow, jsonKey: query["jsonKey"].flatMap { $0.isEmpty ? nil : $0 }, wait: wait))
+    }
+
+    /// The Lambda extension's `/systemsmanager/parameters/get?name=N[&version=V][&label=L][&withDecryption=true]`.
+    static func parseParameter(_ query: [String: String]) -> Result<ReadRequest, Refusal> {
+        if let unknown = query.keys.filter({ !["name", "version", "label", "withDecryption"].contains($0) }).min() {
+            return .failure(.unknownParameter(unknown))
+        }
+        guard let name = query["name"], !name.isEmpty else { return .failure(.missingName) }
+        let decryption = query["withDecryption"]?.lowercased() ?? "false"
+        guard ["true", "false"].contains(decryption) else { return .failure(.badDecryption) }
+        let version = query["version"].flatMap { $0.isEmpty ? nil : $0 }, label = query["label"].flatMap { $0.isEmpty ? nil : $0 }
+        guard version.map({ UInt64($0) != nil }) ?? true, version == nil || label == nil else { return .failure(.badSelector) }
+        guard ([name] + [label].compactMap { $0 }).allSatisfy({ $0.utf8.count <= maxLength }) else { return .failure(.tooLong) }
+        let read = SecretQuery(secretID: name, versionID: version, versionStage: label, store: .parameterStore(decrypt: decryption == "true"))
+        return .success(ReadRequest(query: read, refreshNow: false))
     }
 }

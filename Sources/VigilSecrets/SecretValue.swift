@@ -104,7 +104,7 @@ public enum SecretsFailure: String, Sendable, CaseIterable, Comparable {
         case .client:
             switch error.code {
             case "AccessDenied", "AccessDeniedException": self = .accessDenied
-            case "ResourceNotFoundException": self = .notFound
+            case "ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound": self = .notFound
             // "You can't perform this operation on the secret because it was marked for deletion."
             case "InvalidRequestException" where error.message.contains("deletion"): self = .notFound
             case _ where AWSError.authenticationCodes.contains(error.code): self = .authentication

@@ -131,6 +131,16 @@ extension SecretsClient {
     func refresh(_ item: SecretsConfiguration.Item, force: Bool) {
         guard let regions = self.api else { return }
         let (checksVersion, failing) = state.withLock { $0.refreshPlan(item, forced: force) }
+        if case .parameterStore(let decrypt) = item.store {
+            // One call says all: no version check, no replica (parameters are regional).
+            do throws(AWSError) {
+                let fetched = try ParameterStoreAPI(aws: regions.apis[0].aws)
+                    .getParameter(item.secretID, version: item.versionID, label: item.versionStage, decrypt: decrypt)
+                return record(item, fetched, region: regions.primaryRegion, forced: force)
+            } catch {
+                return failed(item, error)
+            }
+        }
         do throws(AWSError) {
             if checksVersion, let described = try describe(item, regions: regions, failing: failing) {
                 if let version = described.value.version(item.versionStage ?? "AWSCURRENT"), settle(item, { machine, now, policy, jitter, _ in

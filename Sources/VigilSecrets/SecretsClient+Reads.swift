@@ -1,24 +1,43 @@
 import VigilAWS
 import VigilPlatform
 
+/// Where a value lives.
+public enum ValueStore: Sendable, Hashable {
+    case secretsManager
+    /// Parameter Store's GetParameter, a SecureString decrypted or not (`WithDecryption`): two entries.
+    case parameterStore(decrypt: Bool)
+}
+
 /// A read of any secret by id, as the endpoint asks for it: a version by
-/// id or by stage, else AWSCURRENT.
+/// id or by stage, else AWSCURRENT. For a parameter, by name: a version
+/// (a number) or a label, else the latest.
 public struct SecretQuery: Sendable, Hashable {
     public var secretID: String
     public var versionID: String?
     public var versionStage: String?
+    public var store: ValueStore
 
-    public init(secretID: String, versionID: String? = nil, versionStage: String? = nil) {
+    public init(secretID: String, versionID: String? = nil, versionStage: String? = nil, store: ValueStore = .secretsManager) {
         self.secretID = secretID
         self.versionID = versionID
         // AWSCURRENT asked for by name is the default read: one entry for both.
-        self.versionStage = versionID == nil && versionStage == "AWSCURRENT" ? nil : versionStage
+        self.versionStage = versionID == nil && versionStage == "AWSCURRENT" && store == .secretsManager ? nil : versionStage
+        self.store = store
     }
 
     /// Follows AWSCURRENT: a configured item can answer it.
-    var followsCurrent: Bool { versionID == nil && versionStage == nil }
+    var followsCurrent: Bool { versionID == nil && versionStage == nil && store == .secretsManager }
 
-    func with(secretID: String) -> SecretQuery { SecretQuery(secretID: secretID, versionID: versionID, versionStage: versionStage) }
+    func with(secretID: String) -> SecretQuery { SecretQuery(secretID: secretID, versionID: versionID, versionStage: versionStage, store: store) }
+}
+
+/// What GetParameter said of a parameter besides its value.
+public struct ParameterFacts: Sendable, Equatable {
+    /// `String`, `StringList` or `SecureString`.
+    public var type: String
+    public var dataType: String?
+    /// `:3` or `:label` when the read named a version or a label.
+    public var selector: String?
 }
 
 /// What GetSecretValue said about a value besides the value itself.
@@ -29,8 +48,10 @@ public struct SecretDocument: Sendable, Equatable {
     /// The value is SecretBinary, base64 as AWS sends it.
     public var binary: Bool
     public var stages: [String]
-    /// Epoch seconds with a fraction, as AWS sent it.
+    /// Epoch seconds with a fraction, as AWS sent it (a parameter's `LastModifiedDate`).
     public var createdDate: Double?
+    /// A parameter's type and selector; nil for a secret.
+    public var parameter: ParameterFacts?
 
     init(_ fetched: SecretsManagerAPI.Fetched) {
         arn = fetched.arn
@@ -39,6 +60,7 @@ public struct SecretDocument: Sendable, Equatable {
         binary = fetched.binary
         stages = fetched.stages
         createdDate = fetched.createdDate
+        parameter = fetched.parameter
     }
 
     init(name: String) {
@@ -118,7 +140,11 @@ struct ReadTable: Sendable {
     var aliases: [SecretQuery: String] = [:]
 
     static func name(of query: SecretQuery) -> String {
-        "read:" + query.secretID + (query.versionID.map { "@id:" + $0 } ?? "") + (query.versionStage.map { "@stage:" + $0 } ?? "")
+        let kind = switch query.store {
+        case .secretsManager: "read:"
+        case .parameterStore(let decrypt): decrypt ? "parameter+decrypted:" : "parameter:"
+        }
+        return kind + query.secretID + (query.versionID.map { "@id:" + $0 } ?? "") + (query.versionStage.map { "@stage:" + $0 } ?? "")
     }
 
     /// Drops the least recently read entries past `capacity`, never one
@@ -139,7 +165,7 @@ struct ReadTable: Sendable {
     /// the random suffix) find the same entry (not for an entry evicted meanwhile).
     mutating func learnAliases(of item: SecretsConfiguration.Item, _ document: SecretDocument) {
         guard !item.isRead || entries[item.name] != nil else { return }
-        let query = SecretQuery(secretID: item.secretID, versionID: item.versionID, versionStage: item.versionStage)
+        let query = SecretQuery(secretID: item.secretID, versionID: item.versionID, versionStage: item.versionStage, store: item.store)
         var forms = [document.name, document.arn].compactMap { $0 }
         if let arn = document.arn, arn.count > 7 { forms.append(String(arn.dropLast(7))) }
         for form in forms where form != item.secretID { aliases[query.with(secretID: form)] = item.name }
@@ -168,6 +194,7 @@ struct ReadTable: Sendable {
         var item = SecretsConfiguration.Item(name: name, secretID: query.secretID, required: false)
         item.versionID = query.versionID
         item.versionStage = query.versionStage
+        item.store = query.store
         item.isRead = true
         return item
     }

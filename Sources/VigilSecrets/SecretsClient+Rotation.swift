@@ -18,7 +18,7 @@ extension SecretsClient {
     /// Reads AWSPENDING for `item` when a forced read found AWSCURRENT
     /// unchanged, at most every `refreshNowInterval`; waits for it until `deadline`.
     func tryPending(_ item: SecretsConfiguration.Item, until deadline: ContinuousClock.Instant?) {
-        guard let regions = api, item.versionID == nil, item.versionStage == nil else { return }
+        guard let regions = api, item.versionID == nil, item.versionStage == nil, item.store == .secretsManager else { return }
         let now = clock()
         let id = state.withLock { $0.pending(item.name, at: now, interval: Self.refreshNowInterval) }
         guard let id else { return }

@@ -23,8 +23,10 @@ public struct SecretsConfiguration: Sendable {
         public var required: Bool
         /// A pinned version (an endpoint read with `versionId`).
         public var versionID: String?
-        /// The stage followed; nil is AWSCURRENT.
+        /// The stage followed; nil is AWSCURRENT. For a parameter, its label.
         public var versionStage: String?
+        /// Secrets Manager, or Parameter Store for an endpoint read of a parameter.
+        public var store: ValueStore = .secretsManager
         /// Read through the endpoint and not configured: such reads share
         /// one metric label (`SecretsMetrics.otherLabel`), labels stay a fixed set.
         var isRead = false

@@ -39,6 +39,12 @@ struct SecretsManagerAPI: Sendable {
         var stages: [String] = []
         /// As AWS sent it: epoch seconds with a fraction.
         var createdDate: Double?
+        /// A Parameter Store read's type and selector (`ParameterStoreAPI`).
+        var parameter: ParameterFacts?
+
+        init(id: String, name: String?, arn: String?, value: String, versionID: String?, createdDate: Double?) {
+            (self.id, self.name, self.arn, self.value, self.versionID, self.createdDate) = (id, name, arn, value, versionID, createdDate)
+        }
 
         init(id: String, reply: ValueReply) {
             self.id = id

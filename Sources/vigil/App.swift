@@ -51,7 +51,8 @@ final class App: Sendable {
     init(config: VigilConfig, logger: Logger?) {
         telemetry = Telemetry(version: BuildInfo.version, revision: BuildInfo.revision)
         let quiet = Logger(label: "vigil") { _ in SwiftLogNoOpLogHandler() }
-        let aws = SecretsSetup.aws(config: config.aws, registry: telemetry.registry)
+        let aws = SecretsSetup.aws(config: config.aws, registry: telemetry.registry,
+                                   parameters: config.endpoint.enabled && !config.endpoint.allowParameters.isEmpty)
         secrets = SecretsSetup.client(config: config, aws: aws, registry: telemetry.registry, logger: logger ?? quiet)
         endpointProbe = config.endpoint.enabled
             ? EndpointProbe(context: ProbeContext(secrets: secrets, minimumHitRatio: config.health.minimumCacheHitRatio)) : nil
@@ -194,7 +195,8 @@ final class App: Sendable {
             let restart = config.effective.keys.filter { config.schema.setting($0).applies == .restart && config.effective[$0] != running.config.effective[$0] }
             secrets.reconfigure(SecretsSetup.configuration(for: config))
             // The default allow-list follows the items and secrets.environment; endpoint.allow replaces it.
-            running.endpoint?.update(allow: EndpointSetup.allowList(config, items: secrets.configuration.items))
+            running.endpoint?.update(allow: EndpointSetup.allowList(config, items: secrets.configuration.items),
+                                     parameters: AllowList(config.endpoint.allowParameters))
             hooks.configure(config.hooks)
             let plan = Self.plan(config, secrets: secrets, reusing: running.targets, endpoint: endpointProbe)
             telemetry.prepare(probes: plan.entries.map { ($0.probe.name, $0.probe.failureReasons) })

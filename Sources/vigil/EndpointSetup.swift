@@ -51,7 +51,8 @@ enum EndpointSetup {
         (options.maxWaiters, options.maxWait) = (config.endpoint.maxWaiters, config.endpoint.maxWait.timeInterval)
         let grants = [EndpointRoutes.Grant(name: "default", token: token, allow: allowList(config, items: secrets.configuration.items))]
             + applications
-        let routes = EndpointRoutes(secrets: secrets, grants: grants, options: options, registry: registry)
+        let routes = EndpointRoutes(secrets: secrets, grants: grants, parameters: AllowList(config.endpoint.allowParameters), options: options,
+                                    registry: registry)
         var server = HTTPServer.Options()
         server.threads = config.endpoint.threads
         // Room above the limit, so the limit is answered with 429, not a reset; and the long polls.

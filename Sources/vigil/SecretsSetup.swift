@@ -13,7 +13,8 @@ enum SecretsSetup {
         client(config: config, aws: aws(config: config.aws, registry: registry), registry: registry, logger: logger)
     }
 
-    static func aws(config: VigilConfig.AWS, registry: PrometheusCollectorRegistry?,
+    /// `parameters`: the endpoint serves Parameter Store too, so SSM is among the services described.
+    static func aws(config: VigilConfig.AWS, registry: PrometheusCollectorRegistry?, parameters: Bool = false,
                     environment: [String: String] = ProcessInfo.processInfo.environment) -> AWSClient? {
         var options = CurlTransport.Options()
         options.caBundle = config.caBundle
@@ -27,7 +28,7 @@ enum SecretsSetup {
         configured[.cloudWatch] = config.cloudWatchEndpoint
         configured[.sts] = config.stsEndpoint
         let endpoints = EndpointResolver(configured: configured, environment: environment)
-        metrics?.describe(region: region, endpoints: endpoints)
+        metrics?.describe(region: region, endpoints: endpoints, services: [.secretsManager, .cloudWatch, .sts] + (parameters ? [.ssm] : []))
         return AWSClient(region: region,
                          credentials: CredentialChain.standard(environment: environment, transport: transport, region: region,
                                                                endpoints: endpoints, metrics: metrics),

@@ -1,5 +1,6 @@
 import Testing
 @testable import VigilEndpoint
+import VigilSecrets
 
 /// The endpoint's checks that need no server: the allow-list, the token
 /// compare and the agent's parameter rules.
@@ -70,6 +71,20 @@ struct ReadRequestTests {
         #expect(throws: ReadRequest.Refusal.tooLong) {
             try ReadRequest.parse(id: String(repeating: "a", count: 2049), query: [:], idParameter: nil).get()
         }
+    }
+
+    /// `/systemsmanager/parameters/get`: a name, a numeric version or a label (not both), decrypted or not (two entries).
+    @Test func theParameterStoreRules() throws {
+        let read = try ReadRequest.parseParameter(["name": "/app/db", "version": "3", "withDecryption": "TRUE"]).get()
+        #expect(read.query == SecretQuery(secretID: "/app/db", versionID: "3", store: .parameterStore(decrypt: true)))
+        #expect(try ReadRequest.parseParameter(["name": "/app/db", "label": "prod"]).get().query
+                == SecretQuery(secretID: "/app/db", versionStage: "prod", store: .parameterStore(decrypt: false)))
+        #expect(try ReadRequest.parseParameter(["name": "n", "version": "", "label": ""]).get().query.versionID == nil, "empty is absent")
+        #expect(throws: ReadRequest.Refusal.missingName) { try ReadRequest.parseParameter(["name": ""]).get() }
+        #expect(throws: ReadRequest.Refusal.badSelector) { try ReadRequest.parseParameter(["name": "n", "version": "-1"]).get() }
+        #expect(throws: ReadRequest.Refusal.badSelector) { try ReadRequest.parseParameter(["name": "n", "version": "1", "label": "l"]).get() }
+        #expect(throws: ReadRequest.Refusal.badDecryption) { try ReadRequest.parseParameter(["name": "n", "withDecryption": "1"]).get() }
+        #expect(throws: ReadRequest.Refusal.unknownParameter("secretId")) { try ReadRequest.parseParameter(["name": "n", "secretId": "x"]).get() }
     }
 
     /// The Lambda extension's clients (middy) send withDecryption; only on its path, only true or false.

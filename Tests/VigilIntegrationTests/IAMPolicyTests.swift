@@ -69,6 +69,7 @@ struct IAMPolicyTests {
     /// prefixes as ARN patterns, names with their suffix.
     @Test func theEndpointsAllowListIsInThePolicy() throws {
         let config = "secrets:\n  environment: dev\nendpoint:\n  enabled: true\n  allow: [\"vigil/dev/app/*\", \"partner/key\"]\n"
+            + "  allow_parameters: [\"/app/prod/*\", \"feature-flags\"]\n"
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-iam-endpoint-\(suffix).yml")
         try config.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -78,6 +79,15 @@ struct IAMPolicyTests {
         let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
         #expect(Set(statement?["Resource"] as? [String] ?? []) == ["\(arn)partner/key-??????", "\(arn)vigil/dev/app/*"], "\(printed.output)")
         #expect(statement?["Action"] as? [String] == ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"])
+        // Parameters: GetParameter on the names (no leading `/` after `parameter`), their SecureStrings' keys only through SSM.
+        let statements = policy["Statement"] as? [[String: Any]] ?? []
+        let parameters = statements.first { $0["Sid"] as? String == "ServeParametersThroughTheEndpoint" }
+        #expect(parameters?["Action"] as? [String] == ["ssm:GetParameter"])
+        #expect(Set(parameters?["Resource"] as? [String] ?? []) == ["arn:aws:ssm:us-east-1:123456789012:parameter/app/prod/*",
+                                                                   "arn:aws:ssm:us-east-1:123456789012:parameter/feature-flags"])
+        let decrypt = statements.first { $0["Sid"] as? String == "DecryptThroughParameterStore" }
+        #expect(decrypt?["Action"] as? [String] == ["kms:Decrypt"] && printed.output.contains(#""kms:ViaService": "ssm.us-east-1.amazonaws.com""#),
+                "\(printed.output)")
     }
 
     /// With failover regions, the secrets (names and primary-region ARNs)

@@ -196,10 +196,13 @@ struct LiveReloadTests {
                                             "--secret-string", #"{"token":"t-2"}"#, "--version-stages", "AWSPENDING"],
                                            environment: env.admin, stderr: false)
         #expect(pending.status == 0, "\(pending.output)")
+        let parameter = "/live-items-\(suffix)/flag"
+        #expect(try ChildProcess.run(["aws", "ssm", "put-parameter", "--name", parameter, "--value", "on", "--type", "String"],
+                                     environment: env.admin, stderr: false).status == 0)
         let token = "live-items-\(suffix)"
         let config = { (moved: String, keys: String, variable: String, required: Bool, window: String, allow: String) in """
             probes: {interval: 1s}
-            endpoint: {enabled: true, listen_address: 127.0.0.1:0, allow: [\(allow)]}
+            endpoint: {enabled: true, listen_address: 127.0.0.1:0, allow: [\(allow)], allow_parameters: [\(required ? parameter : "/elsewhere/*")]}
             secrets:
               ttl: 2s
               refresh_ahead: 1s
@@ -233,6 +236,10 @@ struct LiveReloadTests {
             Effect(keys: ["secrets.items.*.required"]) { vigil.value(#"vigil_probe_success{probe="secrets"}"#) == 0 },
             Effect(keys: ["secrets.rotation_window"]) { finding("pending", "rotation_stuck") },
             Effect(keys: ["endpoint.allow"]) { status("\(prefix)/one") == 403 && status("\(prefix)/two") == 200 },
+            Effect(keys: ["endpoint.allow_parameters"]) {
+                (try? CurlClient().request("http://\(address)/systemsmanager/parameters/get?name=\(parameter)",
+                                           headers: ["X-Aws-Parameters-Secrets-Token: \(token)"]).status) == 200
+            },
         ]
         _ = try exercise(vigil, effects, second: config("two", "api_key", "VIGIL_LIVE_SET", true, "1s", "\(prefix)/two, \(prefix)/absent"))
         #expect(vigil.process.stop() == 0)
@@ -295,7 +302,7 @@ struct LiveReloadTests {
             "probes.*.address", "probes.*.tls", "health.latency_threshold", "database.sslmode", "probes.*.sslmode",
             "secrets.prefix", "secrets.environment", "secrets.ttl", "health.show_details", "health.min_cache_hit_ratio",
             "secrets.items.*.id", "secrets.items.*.keys", "secrets.items.*.env", "secrets.items.*.required",
-            "secrets.rotation_window", "endpoint.allow", "hooks.*.secrets", "hooks.*.pid_file", "hooks.*.signal", "hooks.*.command",
+            "secrets.rotation_window", "endpoint.allow", "endpoint.allow_parameters", "hooks.*.secrets", "hooks.*.pid_file", "hooks.*.signal", "hooks.*.command",
             "hooks.*.timeout", "hooks.*.debounce",
         ]
         let live = try Self.liveKeys()

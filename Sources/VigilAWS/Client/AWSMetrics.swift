@@ -18,7 +18,7 @@ public final class AWSMetrics: Sendable {
 
     /// Where each service's calls go, for the fleet rules and dashboards:
     /// instances with the same region and endpoint share an AWS dependency.
-    public func describe(region: String, endpoints: EndpointResolver, services: [AWSService] = [.secretsManager, .cloudWatch, .sts]) {
+    public func describe(region: String, endpoints: EndpointResolver, services: [AWSService]) {
         for service in services {
             registry.gauge("vigil_aws_endpoint_info", "The region and endpoint of each AWS service Vigil calls; the value is always 1.",
                            [("service", service.label), ("region", region),

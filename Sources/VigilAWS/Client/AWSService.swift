@@ -14,6 +14,8 @@ public struct AWSService: Sendable, Hashable {
                                                   label: "secretsmanager")
     public static let cloudWatch = AWSService(signingName: "monitoring", environmentKey: "CLOUDWATCH", label: "cloudwatch")
     public static let sts = AWSService(signingName: "sts", environmentKey: "STS", label: "sts")
+    /// Parameter Store (GetParameter), for the endpoint's `/systemsmanager/parameters/get`.
+    public static let ssm = AWSService(signingName: "ssm", environmentKey: "SSM", label: "ssm")
 }
 
 /// Where to send a service's requests, in the SDKs' order:

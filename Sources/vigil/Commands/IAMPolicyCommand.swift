@@ -100,6 +100,13 @@ struct IAMPolicy {
                                         ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], allowed))
         }
         statements += keyStatements("DecryptThroughSecretsManager", ["kms:Decrypt"], kmsKeyARNs)
+        if config.endpoint.enabled && !config.endpoint.allowParameters.isEmpty {
+            statements.append(statement("ServeParametersThroughTheEndpoint", ["ssm:GetParameter"],
+                                        config.endpoint.allowParameters.map(parameterARN).uniqued))
+            // SecureStrings: their key, only through Parameter Store (any key of the account's when none is named).
+            statements += keyStatements("DecryptThroughParameterStore", ["kms:Decrypt"],
+                                        kmsKeyARNs.isEmpty ? ["arn:\(partition):kms:\(region):\(account):key/*"] : kmsKeyARNs, via: "ssm")
+        }
         if config.cloudWatch.enabled && config.cloudWatch.mode == .api {
             statements.append(statement("PublishMetrics", ["cloudwatch:PutMetricData"], ["*"],
                                         condition: ("StringEquals", "cloudwatch:namespace", config.cloudWatch.namespace)))
@@ -119,13 +126,18 @@ struct IAMPolicy {
         ] + keyStatements("EncryptThroughSecretsManager", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], kmsKeyARNs))
     }
 
-    /// One statement per key, usable only through Secrets Manager in the key's own region (field 4 of its ARN).
-    private func keyStatements(_ id: String, _ actions: [String], _ keys: [String]) -> [String] {
+    /// A parameter name (or a prefix ending in `*`) as a resource: `parameter/` then the name without its leading `/`.
+    func parameterARN(_ name: String) -> String {
+        "arn:\(partition):ssm:\(region):\(account):parameter/" + (name.hasPrefix("/") ? String(name.dropFirst()) : name)
+    }
+
+    /// One statement per key, usable only through `via` (Secrets Manager) in the key's own region (field 4 of its ARN).
+    private func keyStatements(_ id: String, _ actions: [String], _ keys: [String], via service: String = "secretsmanager") -> [String] {
         keys.enumerated().map { index, key in
             let fields = key.split(separator: ":", omittingEmptySubsequences: false)
             let keyRegion = fields.count > 3 && !fields[3].isEmpty ? String(fields[3]) : region
             return statement(id + (index == 0 ? "" : "\(index + 1)"), actions, [key],
-                             condition: ("StringEquals", "kms:ViaService", "secretsmanager.\(keyRegion).amazonaws.com"))
+                             condition: ("StringEquals", "kms:ViaService", "\(service).\(keyRegion).amazonaws.com"))
         }
     }
 

@@ -74,6 +74,7 @@ struct EndpointFeed: SecretFeed {
     /// One read; with `holding` and `wait`, a long poll: nil when it ended 304 (nothing new).
     private func get(_ item: SecretsConfiguration.Item, holding version: String?, wait: Double = 0)
         throws(ExecFailure) -> (version: String?, value: SecretValue?)? {
+        token.refresh()  // a token file replaced meanwhile (`vigil token init --rotate`)
         var headers = [(name: header, value: token.current.revealed())]
         var url = base + pathPrefix + item.secretID
         if let version, wait > 0 {
