@@ -182,14 +182,14 @@ public final class EndpointRoutes: Sendable {
         var ownToken = false
         if !ping {
             guard request.headers["x-forwarded-for"] == nil else { return .now(canned.forwarded, .badRequest) }
-            guard let grant = grants.withLock({ grants in
-                grants.first { grant in tokenHeaders.contains { request.headers[$0].map(grant.token.matches) ?? false } }
+            guard let (index, grant) = grants.withLock({ grants in
+                grants.enumerated().first { _, grant in tokenHeaders.contains { request.headers[$0].map(grant.token.matches) ?? false } }
             }) else {
                 return .now(canned.badToken, .badToken)
             }
             metrics.authorised(grant.name)
             allow = grant.allow
-            ownToken = grant.name == grants.withLock { $0[0].name }
+            ownToken = index == 0  // the endpoint's own token (an application's may be named anything)
         }
         guard request.method == .get else { return .now(canned.notAllowed, .badRequest) }
         if ping { return .now(canned.healthy, .ping) }
@@ -321,6 +321,7 @@ public final class EndpointRoutes: Sendable {
         case .unknownParameter(let name): Self.text(400, "unknown parameter: \(name)")
         case .tooLong: Self.error(400, "InvalidParameterException", "secret ids and versions are at most 2048 characters")
         case .missingName: Self.text(400, "missing parameter name")
+        case .secretReference: Self.error(400, "ValidationException", "read secrets at /secretsmanager/get, not through /aws/reference/secretsmanager/")
         case .badSelector: Self.error(400, "ValidationException", "version must be a number, and version and label cannot both be given")
         }
     }

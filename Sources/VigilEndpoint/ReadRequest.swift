@@ -9,7 +9,7 @@ import VigilSecrets
 /// send it; a secret is decrypted either way).
 struct ReadRequest: Sendable {
     enum Refusal: Error, Equatable {
-        case missingID, missingPathID, badRefresh, badDecryption, badWait, tooLong, missingName, badSelector
+        case missingID, missingPathID, badRefresh, badDecryption, badWait, tooLong, missingName, badSelector, secretReference
         case unknownParameter(String)
     }
 
@@ -83,6 +83,8 @@ struct ReadRequest: Sendable {
             return .failure(.unknownParameter(unknown))
         }
         guard let name = query["name"], !name.isEmpty else { return .failure(.missingName) }
+        // Parameter Store's door to Secrets Manager would pass secrets by endpoint.allow_parameters, not endpoint.allow.
+        guard !name.hasPrefix("/aws/reference/secretsmanager/") else { return .failure(.secretReference) }
         let decryption = query["withDecryption"]?.lowercased() ?? "false"
         guard ["true", "false"].contains(decryption) else { return .failure(.badDecryption) }
         let version = query["version"].flatMap { $0.isEmpty ? nil : $0 }, label = query["label"].flatMap { $0.isEmpty ? nil : $0 }

@@ -96,14 +96,17 @@ public final class HookRunner: Sendable {
         }
     }
 
-    /// The versions the cache holds now, fed to the schedule.
+    /// The versions the cache holds now, fed to the schedule. Read under
+    /// `wake`: two refresh threads reporting at once must not feed an older
+    /// snapshot after a newer one (a version seen to move back and forth).
     private func observe() {
-        let versions = secrets.statuses().compactMap { status in
-            status.versionID.map { HookSchedule.Change(name: status.name, secretID: status.secretID, versionID: $0,
-                                                       stage: status.pending ? "AWSPENDING" : "AWSCURRENT") }
+        change { schedule in
+            let versions = secrets.statuses().compactMap { status in
+                status.versionID.map { HookSchedule.Change(name: status.name, secretID: status.secretID, versionID: $0,
+                                                           stage: status.pending ? "AWSPENDING" : "AWSCURRENT") }
+            }
+            schedule.observe(versions, at: SteadyClock.monotonicSeconds())
         }
-        let now = SteadyClock.monotonicSeconds()
-        change { $0.observe(versions, at: now) }
     }
 
     private func change(_ body: (inout HookSchedule) -> Void) {

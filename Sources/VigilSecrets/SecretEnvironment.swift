@@ -21,18 +21,42 @@ public enum SecretEnvironment {
 
     /// The variables of `secret` in `form`; an error names the secret and what is wrong, never a value.
     public static func variables(_ secret: SecretValue, form: Form) throws(CredentialsError) -> [(name: String, value: SecretString)] {
+        // A secret that holds a URL already (an environment fallback's form) is given as it is, query and all.
+        let json = JSONMembers(secret.value.revealed())
         switch form {
-        case .databaseURL(let name): return [(name, SecretString(url(try TypedCredentials.database(secret, requiredKeys: ["username"]))))]
-        case .redisURL(let name): return [(name, SecretString(url(try TypedCredentials.redis(secret, requiredKeys: []))))]
+        case .databaseURL(let name):
+            guard let json else { return [(name, secret.value)] }
+            let credentials = try TypedCredentials.database(secret, requiredKeys: ["username"])
+            return [(name, SecretString(url(credentials) + query(json.members.filter { connectionParameters.contains($0.key) })))]
+        case .redisURL(let name):
+            guard json != nil else { return [(name, secret.value)] }
+            return [(name, SecretString(url(try TypedCredentials.redis(secret, requiredKeys: []))))]
         case .text(let name): return [(name, secret.value)]
         case .keys(let prefix):
             let prefix = variableName(prefix)
-            guard let members = JSONMembers(secret.value.revealed()) else { return [(prefix, secret.value)] }
+            guard let members = json else { return [(prefix, secret.value)] }
             return members.members.map { member in
                 let key = variableName(member.key)
                 return (key.hasPrefix(prefix + "_") ? key : "\(prefix)_\(key)", SecretString(JSONMembers.decodedString(member.raw) ?? member.raw))
             }
         }
+    }
+
+    /// libpq's connection keywords besides the credentials' own: the keys a
+    /// migrated URL's query became (`sslmode=verify-full` must survive the
+    /// round trip), and no others (libpq refuses an unknown one, and RDS
+    /// secrets carry `engine` and `dbInstanceIdentifier`).
+    static let connectionParameters: Set = [
+        "application_name", "channel_binding", "client_encoding", "connect_timeout", "fallback_application_name", "gssencmode",
+        "keepalives", "keepalives_count", "keepalives_idle", "keepalives_interval", "load_balance_hosts", "options", "passfile",
+        "require_auth", "sslcert", "sslcertmode", "sslcompression", "sslcrl", "sslcrldir", "sslkey", "sslmode", "sslnegotiation",
+        "sslrootcert", "sslsni", "ssl_max_protocol_version", "ssl_min_protocol_version", "target_session_attrs", "tcp_user_timeout",
+    ]
+
+    /// `?key=value&...` of the members, percent-encoded; empty for none.
+    static func query(_ members: [(key: String, raw: String)]) -> String {
+        let pairs = members.map { "\(encoded($0.key))=\(encoded(JSONMembers.decodedString($0.raw) ?? $0.raw))" }
+        return pairs.isEmpty ? "" : "?" + pairs.joined(separator: "&")
     }
 
     /// `postgres://user:password@host:port/dbname`, user and password percent-encoded.

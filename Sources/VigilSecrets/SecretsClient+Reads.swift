@@ -162,9 +162,11 @@ struct ReadTable: Sendable {
     }
 
     /// Once AWS has named a secret, its name, ARN and partial ARN (without
-    /// the random suffix) find the same entry (not for an entry evicted meanwhile).
+    /// the random suffix) find the same entry (not for an entry evicted
+    /// meanwhile, nor for a parameter: its entry is found by the name asked).
     mutating func learnAliases(of item: SecretsConfiguration.Item, _ document: SecretDocument) {
-        guard !item.isRead || entries[item.name] != nil else { return }
+        // A parameter read by `name:3` is answered with the name alone: an alias would pin every later read to version 3.
+        guard !item.isRead || entries[item.name] != nil, item.store == .secretsManager else { return }
         let query = SecretQuery(secretID: item.secretID, versionID: item.versionID, versionStage: item.versionStage, store: item.store)
         var forms = [document.name, document.arn].compactMap { $0 }
         if let arn = document.arn, arn.count > 7 { forms.append(String(arn.dropLast(7))) }

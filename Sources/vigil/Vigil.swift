@@ -25,6 +25,9 @@ struct Vigil: ParsableCommand {
             Glibc.exit(71)  // EX_OSERR
         }
         signal(SIGPIPE, SIG_IGN)
+        // Ignored SIGCHLD survives exec (a parent may start Vigil so): children would be reaped
+        // by the kernel, and a hook's or `vigil exec`'s application's status lost.
+        signal(SIGCHLD, SIG_DFL)
         keepOpenSSLAtExit()
         main(nil)
     }

@@ -85,6 +85,9 @@ struct ReadRequestTests {
         #expect(throws: ReadRequest.Refusal.badSelector) { try ReadRequest.parseParameter(["name": "n", "version": "1", "label": "l"]).get() }
         #expect(throws: ReadRequest.Refusal.badDecryption) { try ReadRequest.parseParameter(["name": "n", "withDecryption": "1"]).get() }
         #expect(throws: ReadRequest.Refusal.unknownParameter("secretId")) { try ReadRequest.parseParameter(["name": "n", "secretId": "x"]).get() }
+        #expect(throws: ReadRequest.Refusal.secretReference, "secrets go by endpoint.allow") {
+            try ReadRequest.parseParameter(["name": "/aws/reference/secretsmanager/app/db"]).get()
+        }
     }
 
     /// The Lambda extension's clients (middy) send withDecryption; only on its path, only true or false.

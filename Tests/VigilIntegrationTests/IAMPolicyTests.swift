@@ -86,8 +86,15 @@ struct IAMPolicyTests {
         #expect(Set(parameters?["Resource"] as? [String] ?? []) == ["arn:aws:ssm:us-east-1:123456789012:parameter/app/prod/*",
                                                                    "arn:aws:ssm:us-east-1:123456789012:parameter/feature-flags"])
         let decrypt = statements.first { $0["Sid"] as? String == "DecryptThroughParameterStore" }
-        #expect(decrypt?["Action"] as? [String] == ["kms:Decrypt"] && printed.output.contains(#""kms:ViaService": "ssm.us-east-1.amazonaws.com""#),
-                "\(printed.output)")
+        #expect(decrypt?["Action"] as? [String] == ["kms:Decrypt"] && printed.output.contains(#""kms:ViaService": "ssm.us-east-1.amazonaws.com""#)
+                && decrypt?["Resource"] as? [String] == ["arn:aws:kms:us-east-1:123456789012:key/*"], "\(printed.output)")
+        // Their own key, apart from the secrets' (which --kms-key-arn names).
+        let key = "arn:aws:kms:us-east-1:123456789012:key/params"
+        let keyed = try VigilProcess.run(["iam-policy", "--config", file.path, "--account", "123456789012", "--parameters-kms-key-arn", key,
+                                          "--kms-key-arn", "arn:aws:kms:us-east-1:123456789012:key/secrets"])
+        let keyedPolicy = try #require(try JSONSerialization.jsonObject(with: Data(keyed.output.utf8)) as? [String: Any])
+        let keyedDecrypt = (keyedPolicy["Statement"] as? [[String: Any]] ?? []).first { $0["Sid"] as? String == "DecryptThroughParameterStore" }
+        #expect(keyedDecrypt?["Resource"] as? [String] == [key], "\(keyed.output)")
     }
 
     /// With failover regions, the secrets (names and primary-region ARNs)

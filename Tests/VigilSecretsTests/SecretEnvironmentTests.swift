@@ -25,11 +25,23 @@ struct SecretEnvironmentTests {
         #expect(try SecretsMigration.json(url, variable: "DATABASE_URL") == JSONMembers(json)!)
     }
 
+    /// A migrated URL's query (TLS settings) comes back; an RDS secret's other keys do not (libpq refuses them); a URL is given as it is.
+    @Test func connectionParametersSurviveTheRoundTrip() throws {
+        let original = "postgres://app:pw@db:5432/orders?sslmode=verify-full&sslrootcert=/etc/ssl/rds.pem"
+        let json = try SecretsMigration.json(original, variable: "DATABASE_URL").text
+        let url = try #require(try variables(json, .databaseURL("DATABASE_URL"))["DATABASE_URL"])
+        #expect(url == "postgres://app:pw@db:5432/orders?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Frds.pem")
+        #expect(try SecretsMigration.json(url, variable: "DATABASE_URL") == JSONMembers(json)!)
+        let rds = #"{"engine":"postgres","host":"db","port":5432,"username":"app","password":"pw","dbname":"orders","dbInstanceIdentifier":"db-1"}"#
+        #expect(try variables(rds, .databaseURL("DATABASE_URL")) == ["DATABASE_URL": "postgres://app:pw@db:5432/orders"])
+        #expect(try variables(original, .databaseURL("DATABASE_URL")) == ["DATABASE_URL": original])
+    }
+
     @Test func redisURLsKeepTLSUserAndDatabase() throws {
         #expect(try variables(#"{"host":"cache","port":6380,"password":"p/w","tls":true,"db":2}"#, .redisURL("REDIS_URL"))
                 == ["REDIS_URL": "rediss://:p%2Fw@cache:6380/2"])
         #expect(try variables(#"{"host":"::1","username":"u"}"#, .redisURL("REDIS_URL")) == ["REDIS_URL": "redis://[::1]:6379/0"])
-        #expect(try variables("redis://:pw@cache:6379/1", .redisURL("REDIS_URL")) == ["REDIS_URL": "redis://:pw@cache:6379/1"])
+        #expect(try variables("rediss://:pw@cache:6379/1", .redisURL("REDIS_URL")) == ["REDIS_URL": "rediss://:pw@cache:6379/1"])
     }
 
     @Test func keysBecomeItemPrefixedVariables() throws {

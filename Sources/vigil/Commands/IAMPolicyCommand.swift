@@ -27,6 +27,11 @@ struct IAMPolicyCommand: ParsableCommand {
                 + "key's region. Repeat it for the replicas' keys (aws.failover_regions)."))
     var kmsKeyARNs: [String] = []
 
+    @Option(name: .customLong("parameters-kms-key-arn"),
+            help: ArgumentHelp("The customer managed KMS key of the SecureStrings in endpoint.allow_parameters (its key ARN): kms:Decrypt "
+                + "on it through Parameter Store only. Without it, on the account's keys through Parameter Store. Repeatable."))
+    var parameterKeyARNs: [String] = []
+
     @Option(name: .customLong("for"), help: "serve (read the secrets, publish metrics) or migrate (also create and update the configured secrets).")
     var purpose = "serve"
 
@@ -36,7 +41,7 @@ struct IAMPolicyCommand: ParsableCommand {
         guard account == "*" || (account.count == 12 && account.allSatisfy(\.isNumber)) else {
             throw ValidationError("--account must be a 12-digit account id")
         }
-        for key in kmsKeyARNs where !(key.hasPrefix("arn:") && key.contains(":key/")) {
+        for key in kmsKeyARNs + parameterKeyARNs where !(key.hasPrefix("arn:") && key.contains(":key/")) {
             throw ValidationError("--kms-key-arn \(key): a policy names a key by its key ARN (arn:...:key/ID); an alias is resolved "
                 + "per request and matches no key resource. Find the ARN with `aws kms describe-key --key-id \(key.hasPrefix("arn:") ? key : "alias/NAME") "
                 + "--query KeyMetadata.Arn`")
@@ -50,7 +55,8 @@ struct IAMPolicyCommand: ParsableCommand {
                                                           ["AWS_EC2_METADATA_DISABLED": "true"]) { $1 }) ?? "*"
         let policy = IAMPolicy(partition: partition, region: region, account: account,
                                replicaRegions: config.aws.failoverRegions.filter { $0 != region })
-        print(purpose == "migrate" ? policy.forMigrate(config, kmsKeyARNs: kmsKeyARNs) : policy.forServe(config, kmsKeyARNs: kmsKeyARNs))
+        print(purpose == "migrate" ? policy.forMigrate(config, kmsKeyARNs: kmsKeyARNs)
+            : policy.forServe(config, kmsKeyARNs: kmsKeyARNs, parameterKeyARNs: parameterKeyARNs))
     }
 }
 
@@ -84,7 +90,7 @@ struct IAMPolicy {
         }
     }
 
-    func forServe(_ config: VigilConfig, kmsKeyARNs: [String]) -> String {
+    func forServe(_ config: VigilConfig, kmsKeyARNs: [String], parameterKeyARNs: [String] = []) -> String {
         let secrets = SecretsSetup.configuration(config.secrets).items.flatMap { readableARNs($0.secretID) }.uniqued
         var statements = [
             statement("ReadConfiguredSecrets", ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], secrets),
@@ -105,7 +111,8 @@ struct IAMPolicy {
                                         config.endpoint.allowParameters.map(parameterARN).uniqued))
             // SecureStrings: their key, only through Parameter Store (any key of the account's when none is named).
             statements += keyStatements("DecryptThroughParameterStore", ["kms:Decrypt"],
-                                        kmsKeyARNs.isEmpty ? ["arn:\(partition):kms:\(region):\(account):key/*"] : kmsKeyARNs, via: "ssm")
+                                        parameterKeyARNs.isEmpty ? ["arn:\(partition):kms:\(region):\(account):key/*"] : parameterKeyARNs,
+                                        via: "ssm")
         }
         if config.cloudWatch.enabled && config.cloudWatch.mode == .api {
             statements.append(statement("PublishMetrics", ["cloudwatch:PutMetricData"], ["*"],

@@ -52,19 +52,28 @@ struct EndpointFeed: SecretFeed {
         for item in items {
             startDetachedThread(name: "exec-poll") { [self] in
                 var held = versions[item.name]
-                var pause = 1.0
+                var pause: UInt32 = 1
                 while true {
+                    let asked = SteadyClock.monotonicSeconds()
                     do throws(ExecFailure) {
                         if let answer = try get(item, holding: held, wait: Self.wait), answer.version != held {
                             held = answer.version
                             changed(item.name)
+                            pause = 1
+                            continue
                         }
-                        pause = 1
                     } catch {
                         // Vigil restarting or down: the application keeps running with what it has.
                         logger.warning("cannot follow the secret", metadata: ["secret": "\(item.name)", "error": "\(error)"])
-                        sleep(UInt32(pause))
+                    }
+                    // Nothing new, and sooner than a long poll waits: Vigil could not hold the poll (a value
+                    // with no version, from the environment; a stale one while AWS fails) or failed. Ask again
+                    // after a pause (1 s, doubling to 30 s), not at once.
+                    if SteadyClock.monotonicSeconds() - asked < 1 {
+                        sleep(pause)
                         pause = min(pause * 2, 30)
+                    } else {
+                        pause = 1
                     }
                 }
             }

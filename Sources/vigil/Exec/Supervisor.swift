@@ -31,7 +31,18 @@ final class Supervisor: Sendable {
     /// The application's environment, the secrets read anew: called at each (re)start.
     private let environment: @Sendable () throws(ExecFailure) -> [String]
     private let wake = Condition()
-    private let state = Locked<(child: SpawnedProcess?, changed: [String], stopping: Bool)>((nil, [], false))
+    private let state = Locked(State())
+
+    private struct State {
+        /// The running application; nil once reaped (a signal never reaches a reused pid).
+        var child: SpawnedProcess?
+        /// Secrets changed and not yet applied, and when to try again after a failed re-read.
+        var changed: [String] = []
+        var retryAt: ContinuousClock.Instant?
+        var retryPause: Duration = .seconds(1)
+        /// SIGINT, SIGTERM or SIGQUIT came: nothing restarts the application any more.
+        var stopping = false
+    }
 
     init(command: [String], options: Options, logger: Logger, environment: @escaping @Sendable () throws(ExecFailure) -> [String]) {
         (self.command, self.options, self.logger, self.environment) = (command, options, logger, environment)
@@ -54,55 +65,86 @@ final class Supervisor: Sendable {
 
     /// Runs the application until it exits other than by a restart; its status (128 + the signal that ended it).
     func run(_ initial: [String]) throws(ExecFailure) -> Int32 {
-        var child = try start(initial)
+        guard var child = try start(initial) else { return 128 + SIGTERM }
         startPassingSignals()
         while true {
             if let exit = child.poll() {
+                state.withLock { $0.child = nil }
                 logger.info("application exited", metadata: ["pid": "\(child.pid)", "status": "\(exit)"])
                 return exit.status
             }
             let changed = wake.withLock { () -> [String] in
-                let (changed, stopping) = state.withLock { state in
+                let changed = state.withLock { state -> [String] in
+                    guard !state.stopping, !state.changed.isEmpty, state.retryAt.map({ $0 <= .now }) ?? true else { return [] }
                     defer { state.changed = [] }
-                    return (state.changed, state.stopping)
+                    return state.changed
                 }
                 if changed.isEmpty { wake.wait(until: .now + .milliseconds(20)) }
-                return stopping ? [] : changed
+                return changed
             }
             guard !changed.isEmpty else { continue }
-            child = try apply(changed, to: child)
+            switch try apply(changed, to: child) {
+            case .running(let next): child = next
+            case .stopped(let status): return status
+            }
         }
     }
 
-    private func apply(_ secrets: [String], to child: SpawnedProcess) throws(ExecFailure) -> SpawnedProcess {
+    private enum Step {
+        case running(SpawnedProcess)
+        /// A stop came during the restart: the old application's status, none started.
+        case stopped(Int32)
+    }
+
+    private func apply(_ secrets: [String], to child: SpawnedProcess) throws(ExecFailure) -> Step {
         let metadata: Logger.Metadata = ["secrets": "\(Array(Set(secrets)).sorted().joined(separator: ","))", "pid": "\(child.pid)"]
         if case .signal(let signal) = options.onChange {
             logger.info("secret changed: signalling the application", metadata: metadata.merging(["signal": "\(signal)"]) { $1 })
-            child.signal(signal)
-            return child
+            child.signal(signal, group: true)
+            return .running(child)
         }
         let fresh: [String]
         do throws(ExecFailure) {
             fresh = try environment()
+            state.withLock { $0.retryAt = nil; $0.retryPause = .seconds(1) }
         } catch {
-            // The application keeps what it has rather than being stopped for values that cannot be read.
-            logger.error("secret changed but cannot be read: the application keeps running", metadata: ["error": "\(error)"])
-            return child
+            // The application keeps what it has; the change is applied once the values can be read (1 s, doubling to 30 s).
+            let pause = state.withLock { state -> Duration in
+                state.changed += secrets
+                state.retryAt = .now + state.retryPause
+                defer { state.retryPause = min(state.retryPause * 2, .seconds(30)) }
+                return state.retryPause
+            }
+            logger.error("secret changed but cannot be read: the application keeps running", metadata: [
+                "error": "\(error)", "retry_in": "\(pause.timeInterval)s"])
+            return .running(child)
         }
         logger.info("secret changed: restarting the application", metadata: metadata)
-        child.signal(options.killSignal)
-        if child.wait(until: .now + options.grace) == nil {
+        child.signal(options.killSignal, group: true)
+        var exit = child.wait(until: .now + options.grace)
+        if exit == nil {
             logger.warning("application still running after the grace period: killed", metadata: metadata)
-            child.signal(SIGKILL)
-            _ = child.wait()
+            child.signal(SIGKILL, group: true)
+            exit = child.wait()
         }
-        return try start(fresh)
+        state.withLock { $0.child = nil }
+        guard let next = try start(fresh) else { return .stopped(exit?.status ?? 128 + SIGKILL) }
+        return .running(next)
     }
 
-    private func start(_ environment: [String]) throws(ExecFailure) -> SpawnedProcess {
+    /// The application started, or nil when a stop came first (checked under
+    /// the same lock the signal thread takes, so a stop either finds the new
+    /// application or prevents it). In a process group of its own: a
+    /// restart's signals reach what it started (`npm start`'s node), and a
+    /// terminal's Ctrl-C reaches it once, through `vigil exec`.
+    private func start(_ environment: [String]) throws(ExecFailure) -> SpawnedProcess? {
         do throws(SpawnedProcess.SpawnError) {
-            let child = try SpawnedProcess.spawn(command, environment: environment)
-            state.withLock { $0.child = child }
+            let started = try state.withLock { (state: inout State) throws(SpawnedProcess.SpawnError) -> SpawnedProcess? in
+                guard !state.stopping else { return nil }
+                state.child = try SpawnedProcess.spawn(command, environment: environment, options: .init(ownGroup: true))
+                return state.child
+            }
+            guard let child = started else { return nil }
             logger.info("application started", metadata: ["pid": "\(child.pid)", "command": "\(command[0])"])
             return child
         } catch {
@@ -124,7 +166,7 @@ final class Supervisor: Sendable {
                     if [SIGINT, SIGTERM, SIGQUIT].contains(received) { state.stopping = true }
                     return state.child
                 }
-                child?.signal(received)
+                child?.signal(received, group: true)
             }
         }
     }
