@@ -183,6 +183,13 @@ def pages(log, since):
     return len(seen)
 
 
+def resolved(log, since):
+    """The alerts resolved at /pager after SINCE (Unix time), as `alertname instance`, one line each, sorted."""
+    seen = [" ".join(filter(None, (a["labels"].get("alertname"), a["labels"].get("instance"))))
+            for received, path, a in notifications(log) if path == "/pager" and received >= float(since) and a.get("status") == "resolved"]
+    print("\n".join(sorted(seen)))
+
+
 def fast_rules(source, target):
     """The rules with every `for:` and `keep_firing_for:` 30 times shorter (at least 2s): 1m -> 2s,
     5m -> 10s, same order."""
@@ -306,6 +313,9 @@ elif command == "pager-log":
     sys.exit(0)
 elif command == "pages":
     print(f"{pages(*args)} distinct alerts paged", file=sys.stderr)
+    sys.exit(0)
+elif command == "resolved":
+    resolved(*args)
     sys.exit(0)
 elif command == "fast-rules":
     fast_rules(*args)
