@@ -87,7 +87,10 @@ def kubernetes_problems(docs):
         problems.append("the pods do not use the ServiceAccount")
     if not c.get("resources", {}).get("limits", {}).get("memory"):
         problems.append("no memory limit")
-    return problems, (cm.get("data", {}).get("vigil.yml") if cm else None)
+    config = cm.get("data", {}).get("vigil.yml") if cm else None
+    if cm and not config:
+        problems.append("the ConfigMap has no data.vigil.yml: the Deployment mounts it as Vigil's configuration")
+    return problems, config
 
 
 def scrape_configs(text):

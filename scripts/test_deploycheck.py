@@ -42,6 +42,9 @@ class Manifests(unittest.TestCase):
         def port(monitor):
             monitor["spec"]["endpoints"][0]["port"] = "web"
         self.assertIn("not a Service port name", self.changed("ServiceMonitor", port))
+        def emptied(config_map):
+            config_map["data"] = {}
+        self.assertIn("no data.vigil.yml", self.changed("ConfigMap", emptied))
         duplicate = self.docs + [self.docs[0]]
         self.assertTrue(any("expected one" in p for p in deploycheck.kubernetes_problems(duplicate)[0]))
 

@@ -84,7 +84,9 @@ struct ReadRequest: Sendable {
         }
         guard let name = query["name"], !name.isEmpty else { return .failure(.missingName) }
         // Parameter Store's door to Secrets Manager would pass secrets by endpoint.allow_parameters, not endpoint.allow.
-        guard !name.hasPrefix("/aws/reference/secretsmanager/") else { return .failure(.secretReference) }
+        guard !name.hasPrefix("/aws/reference/secretsmanager/"), !name.contains(":parameter/aws/reference/secretsmanager/") else {
+            return .failure(.secretReference)
+        }
         let decryption = query["withDecryption"]?.lowercased() ?? "false"
         guard ["true", "false"].contains(decryption) else { return .failure(.badDecryption) }
         let version = query["version"].flatMap { $0.isEmpty ? nil : $0 }, label = query["label"].flatMap { $0.isEmpty ? nil : $0 }

@@ -21,15 +21,17 @@ public enum SecretEnvironment {
 
     /// The variables of `secret` in `form`; an error names the secret and what is wrong, never a value.
     public static func variables(_ secret: SecretValue, form: Form) throws(CredentialsError) -> [(name: String, value: SecretString)] {
-        // A secret that holds a URL already (an environment fallback's form) is given as it is, query and all.
-        let json = JSONMembers(secret.value.revealed())
+        // A secret that holds a URL of the scheme already (an environment fallback's form) is given as it is,
+        // query and all; anything else must parse (a bad value is refused here, naming no value, not passed
+        // on for a driver to print in its error).
+        let text = secret.value.revealed(), json = JSONMembers(text)
         switch form {
         case .databaseURL(let name):
-            guard let json else { return [(name, secret.value)] }
+            if ["postgres://", "postgresql://"].contains(where: text.hasPrefix) { return [(name, secret.value)] }
             let credentials = try TypedCredentials.database(secret, requiredKeys: ["username"])
-            return [(name, SecretString(url(credentials) + query(json.members.filter { connectionParameters.contains($0.key) })))]
+            return [(name, SecretString(url(credentials) + query((json?.members ?? []).filter { connectionParameters.contains($0.key) })))]
         case .redisURL(let name):
-            guard json != nil else { return [(name, secret.value)] }
+            if ["redis://", "rediss://"].contains(where: text.hasPrefix) { return [(name, secret.value)] }
             return [(name, SecretString(url(try TypedCredentials.redis(secret, requiredKeys: []))))]
         case .text(let name): return [(name, secret.value)]
         case .keys(let prefix):
@@ -48,9 +50,10 @@ public enum SecretEnvironment {
     /// secrets carry `engine` and `dbInstanceIdentifier`).
     static let connectionParameters: Set = [
         "application_name", "channel_binding", "client_encoding", "connect_timeout", "fallback_application_name", "gssencmode",
-        "keepalives", "keepalives_count", "keepalives_idle", "keepalives_interval", "load_balance_hosts", "options", "passfile",
-        "require_auth", "sslcert", "sslcertmode", "sslcompression", "sslcrl", "sslcrldir", "sslkey", "sslmode", "sslnegotiation",
-        "sslrootcert", "sslsni", "ssl_max_protocol_version", "ssl_min_protocol_version", "target_session_attrs", "tcp_user_timeout",
+        "hostaddr", "keepalives", "keepalives_count", "keepalives_idle", "keepalives_interval", "krbsrvname", "load_balance_hosts",
+        "options", "passfile", "require_auth", "requirepeer", "service", "sslcert", "sslcertmode", "sslcompression", "sslcrl",
+        "sslcrldir", "sslkey", "sslmode", "sslnegotiation", "sslpassword", "sslrootcert", "sslsni", "ssl_max_protocol_version",
+        "ssl_min_protocol_version", "target_session_attrs", "tcp_user_timeout",
     ]
 
     /// `?key=value&...` of the members, percent-encoded; empty for none.

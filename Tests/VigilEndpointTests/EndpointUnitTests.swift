@@ -88,6 +88,9 @@ struct ReadRequestTests {
         #expect(throws: ReadRequest.Refusal.secretReference, "secrets go by endpoint.allow") {
             try ReadRequest.parseParameter(["name": "/aws/reference/secretsmanager/app/db"]).get()
         }
+        #expect(throws: ReadRequest.Refusal.secretReference, "by ARN too") {
+            try ReadRequest.parseParameter(["name": "arn:aws:ssm:us-east-1:123456789012:parameter/aws/reference/secretsmanager/app/db"]).get()
+        }
     }
 
     /// The Lambda extension's clients (middy) send withDecryption; only on its path, only true or false.

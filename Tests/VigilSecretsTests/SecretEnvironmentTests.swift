@@ -52,6 +52,18 @@ struct SecretEnvironmentTests {
         #expect(try variables(#"{"a":"b"}"#, .text("CONFIG_JSON")) == ["CONFIG_JSON": #"{"a":"b"}"#])
     }
 
+    /// Broken JSON or another scheme is refused, not passed on for a driver to print.
+    @Test func onlyAURLOfTheSchemePassesAsItIs() {
+        for text in [#"{"username":"app","password":"canary-env-2""#, "mysql://app:canary-env-2@db/app", "canary-env-2"] {
+            do {
+                _ = try variables(text, .databaseURL("DATABASE_URL"))
+                Issue.record("passed on: \(text.prefix(10))")
+            } catch {
+                #expect(!"\(error)".contains("canary-env-2"))
+            }
+        }
+    }
+
     @Test func aSecretThatIsNoCredentialsNamesTheProblemNotTheValue() {
         do {
             _ = try variables(#"{"password":"canary-env-1"}"#, .databaseURL("DATABASE_URL"))

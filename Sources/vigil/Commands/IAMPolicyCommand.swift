@@ -42,7 +42,7 @@ struct IAMPolicyCommand: ParsableCommand {
             throw ValidationError("--account must be a 12-digit account id")
         }
         for key in kmsKeyARNs + parameterKeyARNs where !(key.hasPrefix("arn:") && key.contains(":key/")) {
-            throw ValidationError("--kms-key-arn \(key): a policy names a key by its key ARN (arn:...:key/ID); an alias is resolved "
+            throw ValidationError("\(kmsKeyARNs.contains(key) ? "--kms-key-arn" : "--parameters-kms-key-arn") \(key): a policy names a key by its key ARN (arn:...:key/ID); an alias is resolved "
                 + "per request and matches no key resource. Find the ARN with `aws kms describe-key --key-id \(key.hasPrefix("arn:") ? key : "alias/NAME") "
                 + "--query KeyMetadata.Arn`")
         }

@@ -32,6 +32,14 @@ final class Supervisor: Sendable {
     private let environment: @Sendable () throws(ExecFailure) -> [String]
     private let wake = Condition()
     private let state = Locked(State())
+    /// Without a terminal (PM2, systemd) the application gets a process group
+    /// of its own, so that what is left of it past a restart's grace period
+    /// (what `npm start` or `sh -c` started) is killed with it. On a terminal
+    /// it stays in the foreground group: a background one would be stopped
+    /// reading the terminal (SIGTTIN); Ctrl-C reaches it directly, once.
+    private let ownGroup = isatty(0) == 0
+    /// `si_code` of a signal the kernel sent (a terminal's), not `kill(2)`.
+    private static let sentByKernel: Int32 = 0x80
 
     private struct State {
         /// The running application; nil once reaped (a signal never reaches a reused pid).
@@ -68,8 +76,7 @@ final class Supervisor: Sendable {
         guard var child = try start(initial) else { return 128 + SIGTERM }
         startPassingSignals()
         while true {
-            if let exit = child.poll() {
-                state.withLock { $0.child = nil }
+            if let exit = reap(child) {
                 logger.info("application exited", metadata: ["pid": "\(child.pid)", "status": "\(exit)"])
                 return exit.status
             }
@@ -100,7 +107,7 @@ final class Supervisor: Sendable {
         let metadata: Logger.Metadata = ["secrets": "\(Array(Set(secrets)).sorted().joined(separator: ","))", "pid": "\(child.pid)"]
         if case .signal(let signal) = options.onChange {
             logger.info("secret changed: signalling the application", metadata: metadata.merging(["signal": "\(signal)"]) { $1 })
-            child.signal(signal, group: true)
+            child.signal(signal)
             return .running(child)
         }
         let fresh: [String]
@@ -120,28 +127,52 @@ final class Supervisor: Sendable {
             return .running(child)
         }
         logger.info("secret changed: restarting the application", metadata: metadata)
-        child.signal(options.killSignal, group: true)
-        var exit = child.wait(until: .now + options.grace)
-        if exit == nil {
+        child.signal(options.killSignal)  // the leader alone: a wrapper (npm) passes it on itself, once
+        let deadline = ContinuousClock.now + options.grace
+        var exit = reap(child, until: deadline)
+        // What is left past the grace period, the leader or what it started (`sh -c 'worker & exec server'`), is killed.
+        if exit == nil || (ownGroup && kill(-child.pid, 0) == 0 && waitForGroup(child.pid, until: deadline) == false) {
             logger.warning("application still running after the grace period: killed", metadata: metadata)
-            child.signal(SIGKILL, group: true)
-            exit = child.wait()
+            child.signal(SIGKILL, group: ownGroup)
+            exit = exit ?? reap(child, until: nil)
         }
-        state.withLock { $0.child = nil }
         guard let next = try start(fresh) else { return .stopped(exit?.status ?? 128 + SIGKILL) }
         return .running(next)
     }
 
+    /// The child's exit once it has ended, reaped and forgotten under the
+    /// lock the signal thread signals under (no signal reaches a reused pid);
+    /// nil at `deadline` (nil: at once when it runs).
+    private func reap(_ child: SpawnedProcess, until deadline: ContinuousClock.Instant? = .now) -> SpawnedProcess.Exit? {
+        while true {
+            let exit = state.withLock { state -> SpawnedProcess.Exit? in
+                let exit = child.poll()
+                if exit != nil { state.child = nil }
+                return exit
+            }
+            if let exit { return exit }
+            if let deadline, ContinuousClock.now >= deadline { return nil }
+            usleep(10_000)
+        }
+    }
+
+    /// True once no process of the group is left, false at `deadline`.
+    private func waitForGroup(_ group: Int32, until deadline: ContinuousClock.Instant) -> Bool {
+        while kill(-group, 0) == 0 {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
     /// The application started, or nil when a stop came first (checked under
     /// the same lock the signal thread takes, so a stop either finds the new
-    /// application or prevents it). In a process group of its own: a
-    /// restart's signals reach what it started (`npm start`'s node), and a
-    /// terminal's Ctrl-C reaches it once, through `vigil exec`.
+    /// application or prevents it).
     private func start(_ environment: [String]) throws(ExecFailure) -> SpawnedProcess? {
         do throws(SpawnedProcess.SpawnError) {
             let started = try state.withLock { (state: inout State) throws(SpawnedProcess.SpawnError) -> SpawnedProcess? in
                 guard !state.stopping else { return nil }
-                state.child = try SpawnedProcess.spawn(command, environment: environment, options: .init(ownGroup: true))
+                state.child = try SpawnedProcess.spawn(command, environment: environment, options: .init(ownGroup: ownGroup))
                 return state.child
             }
             guard let child = started else { return nil }
@@ -160,13 +191,16 @@ final class Supervisor: Sendable {
             sigemptyset(&set)
             for signal in Self.passedOn { sigaddset(&set, signal) }
             while true {
-                var received: Int32 = 0
-                guard sigwait(&set, &received) == 0 else { continue }
-                let child = state.withLock { state in
+                var info = siginfo_t()
+                let received = sigwaitinfo(&set, &info)
+                guard received > 0 else { continue }
+                // On a terminal the application shares the foreground group: the terminal's own
+                // Ctrl-C, Ctrl-\ and resize (sent by the kernel) reached it already; pass on the rest.
+                let fromTerminal = !ownGroup && info.si_code == Self.sentByKernel
+                state.withLock { state in
                     if [SIGINT, SIGTERM, SIGQUIT].contains(received) { state.stopping = true }
-                    return state.child
+                    if !fromTerminal { state.child?.signal(received) }  // under the lock: never a pid reaped meanwhile
                 }
-                child?.signal(received, group: true)
             }
         }
     }
