@@ -21,8 +21,11 @@ public struct Setting: Sendable {
     public var isPattern: Bool { key.contains("*") }
     /// Takes a YAML list.
     public var isList: Bool {
-        key.hasSuffix(".keys") || ["endpoint.tokens.*.allow", "hooks.*.secrets", "hooks.*.command"].contains(key) || ["web.listen_address", "aws.failover_regions", "endpoint.allow", "endpoint.allow_parameters", "endpoint.token_headers", "endpoint.token_variables"].contains(key)
+        key.hasSuffix(".keys") || Self.lists.contains(key)
     }
+    private static let lists: Set = ["web.listen_address", "aws.failover_regions", "endpoint.allow", "endpoint.allow_parameters",
+                                     "endpoint.token_headers", "endpoint.token_variables", "endpoint.tokens.*.allow",
+                                     "hooks.*.secrets", "hooks.*.command"]
     /// `VIGIL_PROBES_<NAME>_TIMEOUT` for `probes.*.timeout`; empty for other patterns.
     public var environmentName: String {
         let perTarget = key.hasPrefix("probes.*.") ? key.dropFirst("probes.*.".count) : nil

@@ -50,9 +50,7 @@ struct ReadRequest: Sendable {
         }).min() {
             return .failure(.unknownParameter(unknown))
         }
-        if let decryption = query["withDecryption"], !["true", "false"].contains(decryption.lowercased()) {
-            return .failure(.badDecryption)
-        }
+        guard decryption(query) != nil else { return .failure(.badDecryption) }
         guard let id, !id.isEmpty else { return .failure(idParameter == nil ? .missingPathID : .missingID) }
         let versionID = query["versionId"], stage = query["versionStage"]
         guard ([id] + [versionID, stage, query["jsonKey"]].compactMap { $0 }).allSatisfy({ $0.utf8.count <= maxLength }) else {
@@ -77,6 +75,15 @@ struct ReadRequest: Sendable {
                                     refreshNow: refreshNow, jsonKey: query["jsonKey"].flatMap { $0.isEmpty ? nil : $0 }, wait: wait))
     }
 
+    /// `withDecryption`, `true` or `false` in any case (absent: false); nil for anything else.
+    private static func decryption(_ query: [String: String]) -> Bool? {
+        switch query["withDecryption"]?.lowercased() {
+        case nil, "false": false
+        case "true": true
+        default: nil
+        }
+    }
+
     /// The Lambda extension's `/systemsmanager/parameters/get?name=N[&version=V][&label=L][&withDecryption=true]`.
     static func parseParameter(_ query: [String: String]) -> Result<ReadRequest, Refusal> {
         if let unknown = query.keys.filter({ !["name", "version", "label", "withDecryption"].contains($0) }).min() {
@@ -87,12 +94,11 @@ struct ReadRequest: Sendable {
         guard !name.hasPrefix("/aws/reference/secretsmanager/"), !name.contains(":parameter/aws/reference/secretsmanager/") else {
             return .failure(.secretReference)
         }
-        let decryption = query["withDecryption"]?.lowercased() ?? "false"
-        guard ["true", "false"].contains(decryption) else { return .failure(.badDecryption) }
+        guard let decrypt = decryption(query) else { return .failure(.badDecryption) }
         let version = query["version"].flatMap { $0.isEmpty ? nil : $0 }, label = query["label"].flatMap { $0.isEmpty ? nil : $0 }
         guard version.map({ UInt64($0) != nil }) ?? true, version == nil || label == nil else { return .failure(.badSelector) }
         guard ([name] + [label].compactMap { $0 }).allSatisfy({ $0.utf8.count <= maxLength }) else { return .failure(.tooLong) }
-        let read = SecretQuery(secretID: name, versionID: version, versionStage: label, store: .parameterStore(decrypt: decryption == "true"))
+        let read = SecretQuery(secretID: name, versionID: version, versionStage: label, store: .parameterStore(decrypt: decrypt))
         return .success(ReadRequest(query: read, refreshNow: false))
     }
 }

@@ -101,6 +101,7 @@ public final class HookRunner: Sendable {
     /// snapshot after a newer one (a version seen to move back and forth).
     private func observe() {
         change { schedule in
+            guard schedule.hasHooks else { return }  // no work on each state change without hooks; a reload adding some observes
             let versions = secrets.statuses().compactMap { status in
                 status.versionID.map { HookSchedule.Change(name: status.name, secretID: status.secretID, versionID: $0,
                                                            stage: status.pending ? "AWSPENDING" : "AWSCURRENT") }

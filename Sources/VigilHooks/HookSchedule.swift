@@ -76,6 +76,8 @@ struct HookSchedule: Sendable {
         slots[name]?.running = false
     }
 
+    var hasHooks: Bool { !slots.isEmpty }
+
     /// When `start` next has something to do.
     var nextDue: Double? { slots.values.filter { !$0.running }.compactMap(\.due).min() }
 }

@@ -104,12 +104,18 @@ package struct SpawnedProcess: Sendable {
         return signal == 0 ? .exited((status >> 8) & 0xff) : .signalled(signal)
     }
 
-    /// Waits for the end until `deadline` (nil: for ever), looking every
-    /// 10 ms: a portable wait with a bound (pidfd needs glibc 2.36, Amazon
-    /// Linux 2023 has 2.34); a hook's latency is measured in hundreds of ms.
+    /// Waits for the end until `deadline` (nil: for ever).
     package func wait(until deadline: ContinuousClock.Instant? = nil) -> Exit? {
+        Self.poll(until: deadline) { poll() }
+    }
+
+    /// `check`'s first answer, looked for every 10 ms until `deadline` (nil:
+    /// for ever; one already past: one look): a portable wait with a bound
+    /// for a process or a process group (pidfd needs glibc 2.36, Amazon
+    /// Linux 2023 has 2.34); a hook's latency is measured in hundreds of ms.
+    package static func poll<T>(until deadline: ContinuousClock.Instant?, _ check: () -> T?) -> T? {
         while true {
-            if let exit = poll() { return exit }
+            if let found = check() { return found }
             if let deadline, ContinuousClock.now >= deadline { return nil }
             usleep(10_000)
         }

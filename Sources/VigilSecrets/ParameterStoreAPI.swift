@@ -1,4 +1,3 @@
-import FoundationEssentials
 import VigilAWS
 
 /// Parameter Store's GetParameter, typed, its answer in the shape the
@@ -10,11 +9,9 @@ struct ParameterStoreAPI: Sendable {
     /// `version` or `label`: the selector (`name:3`, `name:prod`); `decrypt`: a SecureString's plaintext (`WithDecryption`).
     func getParameter(_ name: String, version: String?, label: String?, decrypt: Bool) throws(AWSError) -> SecretsManagerAPI.Fetched {
         let selector = version ?? label
-        let request = Request(Name: selector.map { "\(name):\($0)" } ?? name, WithDecryption: decrypt)
-        let data = (try? JSONEncoder().encode(request)) ?? Data("{}".utf8)
-        let answer = try aws.json(.ssm, operation: "GetParameter", targetPrefix: "AmazonSSM", body: Array(data))
-        guard let reply = try? JSONDecoder().decode(Reply.self, from: Data(answer)), let parameter = reply.Parameter,
-              let value = parameter.Value else {
+        let reply: Reply = try aws.json(.ssm, operation: "GetParameter", targetPrefix: "AmazonSSM",
+                                        request: Request(Name: selector.map { "\(name):\($0)" } ?? name, WithDecryption: decrypt))
+        guard let parameter = reply.Parameter, let value = parameter.Value else {
             throw AWSError(code: "InvalidResponse", message: "GetParameter answer could not be decoded", kind: .transient)
         }
         var fetched = SecretsManagerAPI.Fetched(id: name, name: parameter.Name, arn: parameter.ARN, value: value,

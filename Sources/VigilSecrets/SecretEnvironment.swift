@@ -1,3 +1,4 @@
+import VigilAWS
 import VigilPlatform
 
 /// The variables an application's `.env` held for a secret, rebuilt from
@@ -58,19 +59,19 @@ public enum SecretEnvironment {
 
     /// `?key=value&...` of the members, percent-encoded; empty for none.
     static func query(_ members: [(key: String, raw: String)]) -> String {
-        let pairs = members.map { "\(encoded($0.key))=\(encoded(JSONMembers.decodedString($0.raw) ?? $0.raw))" }
+        let pairs = members.map { "\(URIEncoding.encode($0.key))=\(URIEncoding.encode(JSONMembers.decodedString($0.raw) ?? $0.raw))" }
         return pairs.isEmpty ? "" : "?" + pairs.joined(separator: "&")
     }
 
     /// `postgres://user:password@host:port/dbname`, user and password percent-encoded.
     static func url(_ credentials: DatabaseCredentials) -> String {
-        "postgres://\(encoded(credentials.username)):\(encoded(credentials.password.revealed()))@\(host(credentials.host))"
-            + ":\(credentials.port)/\(encoded(credentials.database))"
+        "postgres://\(URIEncoding.encode(credentials.username)):\(URIEncoding.encode(credentials.password.revealed()))@\(host(credentials.host))"
+            + ":\(credentials.port)/\(URIEncoding.encode(credentials.database))"
     }
 
     /// `redis://[user]:password@host:port/db`, `rediss://` with TLS.
     static func url(_ credentials: RedisCredentials) -> String {
-        let login = credentials.password.map { "\(encoded(credentials.username ?? "")):\(encoded($0.revealed()))@" } ?? ""
+        let login = credentials.password.map { "\(URIEncoding.encode(credentials.username ?? "")):\(URIEncoding.encode($0.revealed()))@" } ?? ""
         return "\(credentials.tls ? "rediss" : "redis")://\(login)\(host(credentials.host)):\(credentials.port)/\(credentials.database)"
     }
 
@@ -85,19 +86,4 @@ public enum SecretEnvironment {
     }
 
     private static func host(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
-
-    /// RFC 3986: every byte but the unreserved ones as `%XX`.
-    private static func encoded(_ text: String) -> String {
-        var out = ""
-        for byte in text.utf8 {
-            let scalar = Unicode.Scalar(byte)
-            if isAlphanumeric(byte) || "-._~".unicodeScalars.contains(scalar) { out.unicodeScalars.append(scalar) }
-            else { out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2) }
-        }
-        return out
-    }
-}
-
-private extension String {
-    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

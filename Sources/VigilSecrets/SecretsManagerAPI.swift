@@ -1,4 +1,3 @@
-import FoundationEssentials
 import VigilAWS
 
 /// The Secrets Manager operations the client (and the migration) use, typed.
@@ -149,14 +148,7 @@ struct SecretsManagerAPI: Sendable {
     }
 
     private func call<Reply: Decodable>(_ operation: String, _ request: Request) throws(AWSError) -> Reply {
-        let data = (try? JSONEncoder().encode(request)) ?? Data("{}".utf8)
-        let answer = try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", body: Array(data),
-                                  maxAttempts: maxAttempts)
-        do {
-            return try JSONDecoder().decode(Reply.self, from: Data(answer))
-        } catch {
-            throw AWSError(code: "InvalidResponse", message: "\(operation) answer could not be decoded", kind: .transient)
-        }
+        try aws.json(.secretsManager, operation: operation, targetPrefix: "secretsmanager", request: request, maxAttempts: maxAttempts)
     }
 
     /// The request members the operations use; nil members are left out.

@@ -63,6 +63,19 @@ public final class AWSClient: Sendable {
         ], signBodyHash: false, maxAttempts: maxAttempts)
     }
 
+    /// A JSON-protocol call with a typed request and reply (Secrets Manager,
+    /// Parameter Store); an answer that does not decode is `InvalidResponse`, transient.
+    public func json<Request: Encodable, Reply: Decodable>(_ service: AWSService, operation: String, targetPrefix: String,
+                                                            request: Request, maxAttempts: Int? = nil) throws(AWSError) -> Reply {
+        let data = (try? JSONEncoder().encode(request)) ?? Data("{}".utf8)
+        let answer = try json(service, operation: operation, targetPrefix: targetPrefix, body: Array(data), maxAttempts: maxAttempts)
+        do {
+            return try JSONDecoder().decode(Reply.self, from: Data(answer))
+        } catch {
+            throw AWSError(code: "InvalidResponse", message: "\(operation) answer could not be decoded", kind: .transient)
+        }
+    }
+
     /// A query-protocol call (CloudWatch, STS): a form-encoded POST. A body
     /// of `gzipThreshold` bytes or more is sent gzip-compressed, signed over
     /// the compressed bytes (`X-Amz-Content-SHA256`). `budget`: seconds the

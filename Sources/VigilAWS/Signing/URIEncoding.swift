@@ -1,7 +1,8 @@
 /// Percent-encoding as SigV4 defines it: every byte except the unreserved
-/// set `A-Z a-z 0-9 - _ . ~` becomes `%XY` (upper-case hex).
-enum URIEncoding {
-    static func encode(_ text: String, keepSlash: Bool = false) -> String {
+/// set `A-Z a-z 0-9 - _ . ~` becomes `%XY` (upper-case hex). RFC 3986's
+/// own rule, so `vigil exec`'s connection URLs use it too.
+package enum URIEncoding {
+    package static func encode(_ text: String, keepSlash: Bool = false) -> String {
         var out = [UInt8]()
         out.reserveCapacity(text.utf8.count)
         let hex = Array("0123456789ABCDEF".utf8)

@@ -144,25 +144,18 @@ final class Supervisor: Sendable {
     /// lock the signal thread signals under (no signal reaches a reused pid);
     /// nil at `deadline` (nil: at once when it runs).
     private func reap(_ child: SpawnedProcess, until deadline: ContinuousClock.Instant? = .now) -> SpawnedProcess.Exit? {
-        while true {
-            let exit = state.withLock { state -> SpawnedProcess.Exit? in
+        SpawnedProcess.poll(until: deadline) {
+            state.withLock { state -> SpawnedProcess.Exit? in
                 let exit = child.poll()
                 if exit != nil { state.child = nil }
                 return exit
             }
-            if let exit { return exit }
-            if let deadline, ContinuousClock.now >= deadline { return nil }
-            usleep(10_000)
         }
     }
 
     /// True once no process of the group is left, false at `deadline`.
     private func waitForGroup(_ group: Int32, until deadline: ContinuousClock.Instant) -> Bool {
-        while kill(-group, 0) == 0 {
-            if ContinuousClock.now >= deadline { return false }
-            usleep(10_000)
-        }
-        return true
+        SpawnedProcess.poll(until: deadline) { kill(-group, 0) == 0 ? nil : () } != nil
     }
 
     /// The application started, or nil when a stop came first (checked under
